@@ -1,0 +1,206 @@
+// Package chdb is Throughline's own small binding to chDB, the ClickHouse engine
+// as a library (libchdb.so). The library is loaded with dlopen at run time, so
+// every package builds and links without it; Open reports a clear error naming
+// the install command when it is missing.
+//
+// One process may open one data path: libchdb keeps a single global session.
+package chdb
+
+/*
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"unsafe"
+)
+
+// InstallHint is the command that installs libchdb into the project's cache.
+const InstallHint = "scripts/install-libchdb.sh (or: make libchdb)"
+
+// ErrNotInstalled is returned by Open when libchdb.so cannot be found or loaded.
+var ErrNotInstalled = errors.New("libchdb.so not found")
+
+// LibraryPath returns where libchdb.so is looked for: $THROUGHLINE_LIBCHDB if
+// set, else the cache the install script writes to.
+func LibraryPath() string {
+	if p := os.Getenv("THROUGHLINE_LIBCHDB"); p != "" {
+		return p
+	}
+	return filepath.Join(CacheDir(), "libchdb.so")
+}
+
+// CacheDir is where scripts/install-libchdb.sh installs the library:
+// $THROUGHLINE_CACHE, else $XDG_CACHE_HOME/throughline, else ~/.cache/throughline.
+func CacheDir() string {
+	if d := os.Getenv("THROUGHLINE_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "throughline")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "throughline-cache")
+	}
+	return filepath.Join(home, ".cache", "throughline")
+}
+
+var (
+	loadOnce sync.Once
+	loadErr  error
+)
+
+func load(path string) error {
+	loadOnce.Do(func() {
+		if _, err := os.Stat(path); err != nil {
+			loadErr = fmt.Errorf("%w at %s: install it with %s, or point THROUGHLINE_LIBCHDB at it", ErrNotInstalled, path, InstallHint)
+			return
+		}
+		cpath := C.CString(path)
+		defer C.free(unsafe.Pointer(cpath))
+		if msg := C.tl_load(cpath); msg != nil {
+			loadErr = fmt.Errorf("%w: loading %s: %s (reinstall with %s)", ErrNotInstalled, path, C.GoString(msg), InstallHint)
+		}
+	})
+	return loadErr
+}
+
+// Conn is an open chDB session on one data directory. Queries are serialised:
+// the engine's session is not safe for concurrent use.
+type Conn struct {
+	mu   sync.Mutex
+	conn *C.tl_conn
+	path string
+}
+
+var (
+	openMu   sync.Mutex
+	openPath string
+)
+
+// Open loads libchdb (once per process) and opens a session on dataDir.
+func Open(dataDir string) (*Conn, error) {
+	if err := load(LibraryPath()); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving chdb data dir: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("creating chdb data dir: %w", err)
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if openPath != "" {
+		return nil, fmt.Errorf("chdb: %s is already open in this process (one session per process)", openPath)
+	}
+	arg := C.CString("--path=" + abs)
+	defer C.free(unsafe.Pointer(arg))
+	c := C.tl_connect(arg)
+	if c == nil {
+		return nil, fmt.Errorf("chdb: connecting to %s failed", abs)
+	}
+	openPath = abs
+	return &Conn{conn: c, path: abs}, nil
+}
+
+// Path is the data directory of the session.
+func (c *Conn) Path() string { return c.path }
+
+// Query runs one statement and returns its output in the given ClickHouse
+// format ("" means TabSeparated). Errors are returned as the engine reports them.
+// The query text is passed with its length, so it may hold any bytes.
+func (c *Conn) Query(query, format string) ([]byte, error) {
+	return c.QueryParams(query, format, nil)
+}
+
+// QueryParams is Query with ClickHouse query parameters: {name:Type}
+// placeholders in the query are bound to params by the engine, never spliced
+// into the text.
+func (c *Conn) QueryParams(query, format string, params map[string]string) ([]byte, error) {
+	if format == "" {
+		format = "TabSeparated"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil, errors.New("chdb: connection is closed")
+	}
+	q := C.CBytes([]byte(query))
+	defer C.free(q)
+	f := C.CString(format)
+	defer C.free(unsafe.Pointer(f))
+	var res *C.tl_result
+	if len(params) == 0 {
+		res = C.tl_query(c.conn, (*C.char)(q), C.size_t(len(query)), f, C.size_t(len(format)))
+	} else {
+		res = c.queryParams((*C.char)(q), len(query), f, len(format), params)
+	}
+	if res == nil {
+		return nil, errors.New("chdb: query returned no result")
+	}
+	defer C.tl_free(res)
+	if e := C.tl_error(res); e != nil {
+		return nil, &Error{Message: C.GoString(e)}
+	}
+	n := C.tl_length(res)
+	if n == 0 {
+		return nil, nil
+	}
+	return C.GoBytes(unsafe.Pointer(C.tl_buffer(res)), C.int(n)), nil
+}
+
+func (c *Conn) queryParams(q *C.char, qlen int, f *C.char, flen int, params map[string]string) *C.tl_result {
+	n := len(params)
+	// The arrays live in C memory: cgo forbids passing Go memory that holds Go pointers.
+	ptrSize := C.size_t(unsafe.Sizeof(uintptr(0)))
+	names := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	values := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	lens := (*[1 << 20]C.size_t)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(C.size_t(0)))))[:n:n]
+	i := 0
+	for k, v := range params {
+		names[i] = C.CString(k)
+		values[i] = (*C.char)(C.CBytes([]byte(v)))
+		lens[i] = C.size_t(len(v))
+		i++
+	}
+	defer func() {
+		for j := 0; j < n; j++ {
+			C.free(unsafe.Pointer(names[j]))
+			C.free(unsafe.Pointer(values[j]))
+		}
+		C.free(unsafe.Pointer(&names[0]))
+		C.free(unsafe.Pointer(&values[0]))
+		C.free(unsafe.Pointer(&lens[0]))
+	}()
+	return C.tl_query_params(c.conn, q, C.size_t(qlen), f, C.size_t(flen), &names[0], &values[0], &lens[0], C.size_t(n))
+}
+
+// Close ends the session. It is idempotent.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	C.tl_close(c.conn)
+	c.conn = nil
+	openMu.Lock()
+	openPath = ""
+	openMu.Unlock()
+	return nil
+}
+
+// Error is an error reported by the engine, with its text unchanged.
+type Error struct{ Message string }
+
+func (e *Error) Error() string { return e.Message }

@@ -1,0 +1,60 @@
+package chdb
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestQueryAndError(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out, err := c.Query("SELECT 40 + 2", "CSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(out)) != "42" {
+		t.Fatalf("got %q", out)
+	}
+	_, err = c.Query("SELECT * FROM no_such_table", "CSV")
+	if err == nil || !strings.Contains(err.Error(), "UNKNOWN_TABLE") {
+		t.Fatalf("want UNKNOWN_TABLE error, got %v", err)
+	}
+}
+
+func TestQueryParams(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Values are in ClickHouse's escaped text form: \n stands for a newline.
+	evil := `x'); DROP TABLE t; --\0\n`
+	out, err := c.QueryParams("SELECT length({s:String}), {n:UInt32} + 1", "CSV", map[string]string{"s": evil, "n": "41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "23,42"
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestGoPanicsStillRecoverable(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// chDB resets fatal-signal handlers; the binding must give Go's back, or
+	// this nil dereference would kill the process instead of panicking.
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic recovered")
+		}
+	}()
+	var p *int
+	_ = *p
+}

@@ -1,0 +1,165 @@
+package chstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/throughline/throughline/pkg/chdb"
+)
+
+// Embedded is the store over chDB in this process.
+type Embedded struct {
+	conn   *chdb.Conn
+	tmpDir string
+	seq    atomic.Uint64
+}
+
+// OpenEmbedded opens (creating if needed) the engine's data directory.
+func OpenEmbedded(dataDir string) (*Embedded, error) {
+	conn, err := chdb.Open(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening embedded clickhouse: %w", err)
+	}
+	// Batches are staged as files the engine reads with file(); they live next
+	// to the data so they are on the same disk, and are removed after the insert.
+	tmp := filepath.Join(conn.Path(), "throughline-inserts")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("creating insert staging dir: %w", err)
+	}
+	return &Embedded{conn: conn, tmpDir: tmp}, nil
+}
+
+// Exec runs a statement.
+func (e *Embedded) Exec(ctx context.Context, query string, params Params) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := e.conn.QueryParams(query, "TabSeparated", escapeParams(params))
+	return err
+}
+
+// Query runs a statement and decodes its rows.
+func (e *Embedded) Query(ctx context.Context, query string, params Params) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := e.conn.QueryParams(query, "JSONCompact", escapeParams(params))
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSONCompact(out)
+}
+
+// QueryFormat runs a statement and returns its output in any ClickHouse format.
+func (e *Embedded) QueryFormat(ctx context.Context, query, format string, params Params) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return e.conn.QueryParams(query, format, escapeParams(params))
+}
+
+func decodeJSONCompact(out []byte) (*Result, error) {
+	res := &Result{Rows: [][]any{}}
+	if len(bytes.TrimSpace(out)) == 0 {
+		return res, nil
+	}
+	var doc struct {
+		Meta []Column `json:"meta"`
+		Data [][]any  `json:"data"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("decoding query result: %w", err)
+	}
+	res.Columns = doc.Meta
+	if doc.Data != nil {
+		res.Rows = doc.Data
+	}
+	return res, nil
+}
+
+// Ping runs a trivial query.
+func (e *Embedded) Ping(ctx context.Context) error {
+	return e.Exec(ctx, "SELECT 1", nil)
+}
+
+// Close closes the engine session.
+func (e *Embedded) Close() error { return e.conn.Close() }
+
+// PrepareInsert starts a RowBinary batch.
+func (e *Embedded) PrepareInsert(_ context.Context, table string, cols []Column, dedupToken string) (Batch, error) {
+	encs := make([]encoder, len(cols))
+	for i, c := range cols {
+		enc, err := encoderFor(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("preparing insert into %s, column %s: %w", table, c.Name, err)
+		}
+		encs[i] = enc
+	}
+	return &embeddedBatch{store: e, table: table, cols: cols, encs: encs, token: dedupToken}, nil
+}
+
+// embeddedBatch encodes rows as RowBinary into memory and inserts them with
+// INSERT … SELECT FROM file(). Inline data after FORMAT in the query text is
+// not used: the engine's parser of inline data fails on some byte sequences,
+// while file() reads the bytes exactly as written.
+type embeddedBatch struct {
+	store *Embedded
+	table string
+	cols  []Column
+	encs  []encoder
+	token string
+	buf   []byte
+	rows  int
+	sent  bool
+}
+
+func (b *embeddedBatch) Append(values ...any) error {
+	if len(values) != len(b.cols) {
+		return fmt.Errorf("appending to %s: %d values for %d columns", b.table, len(values), len(b.cols))
+	}
+	start := len(b.buf)
+	for i, v := range values {
+		var err error
+		if b.buf, err = b.encs[i](b.buf, v); err != nil {
+			b.buf = b.buf[:start]
+			return fmt.Errorf("appending to %s, column %s: %w", b.table, b.cols[i].Name, err)
+		}
+	}
+	b.rows++
+	return nil
+}
+
+func (b *embeddedBatch) Rows() int { return b.rows }
+
+func (b *embeddedBatch) Send(ctx context.Context) error {
+	if b.sent {
+		return fmt.Errorf("inserting into %s: batch already sent", b.table)
+	}
+	b.sent = true
+	if b.rows == 0 {
+		return nil
+	}
+	path := filepath.Join(b.store.tmpDir, fmt.Sprintf("batch-%d-%d.rowbinary", os.Getpid(), b.store.seq.Add(1)))
+	if err := os.WriteFile(path, b.buf, 0o600); err != nil {
+		return fmt.Errorf("staging batch for %s: %w", b.table, err)
+	}
+	defer os.Remove(path)
+	settings := ""
+	if b.token != "" {
+		settings = " SETTINGS insert_deduplicate = 1, insert_deduplication_token = " + quoteString(b.token)
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s)%s SELECT * FROM file(%s, 'RowBinary', %s)",
+		b.table, columnList(b.cols), settings, quoteString(path), quoteString(structure(b.cols)))
+	if err := b.store.Exec(ctx, q, nil); err != nil {
+		return fmt.Errorf("inserting %d rows into %s: %w", b.rows, b.table, err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config is how a service reaches Kafka.
+type Config struct {
+	Brokers     []string // host:port of seed brokers
+	ClientID    string
+	Replication int16 // replication factor for created topics (1 for kfake)
+}
+
+// Validate names the setting that is wrong.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafka brokers: at least one host:port is required")
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			return fmt.Errorf("kafka brokers: %q is not host:port", b)
+		}
+	}
+	if c.Replication < 1 {
+		return errors.New("kafka replication: must be at least 1")
+	}
+	return nil
+}
+
+// ParseBrokers splits a comma-separated broker list.
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// BaseOpts are the options every client uses.
+func BaseOpts(c Config, log zerolog.Logger) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.WithLogger(Logger{L: log.With().Str("component", "kafka").Logger()}),
+	}
+}
+
+// ProducerOpts are the options of a producer whose acknowledged writes must
+// survive: acks from all in-sync replicas, idempotence, and a bound on what is
+// buffered so a slow broker pushes back instead of growing memory.
+func ProducerOpts(maxBuffered int) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.MaxBufferedRecords(maxBuffered),
+		kgo.RecordDeliveryTimeout(30 * time.Second),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+	}
+}

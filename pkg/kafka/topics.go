@@ -1,0 +1,69 @@
+// Package kafka holds what every Throughline service needs to talk to Kafka:
+// the topic declarations, client construction with the project's defaults,
+// a zerolog adapter for franz-go and trace-context propagation in headers.
+// The same code talks to the embedded kfake broker and to a real cluster.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Topic is the declaration of one topic: the single place its settings live.
+type Topic struct {
+	Name       string
+	Partitions int32
+	Retention  time.Duration // 0 = broker default; -1 = forever
+	Compacted  bool
+}
+
+// Topic names. They are part of the public contract for outside consumers.
+const (
+	TopicRaw        = "throughline.raw.v1"
+	TopicDeadLetter = "throughline.deadletter.v1"
+)
+
+// Topics are all topics Throughline uses, created at start.
+var Topics = []Topic{
+	{Name: TopicRaw, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicDeadLetter, Partitions: 3, Retention: 30 * 24 * time.Hour},
+}
+
+// Configs returns the topic-level configuration Kafka understands.
+func (t Topic) Configs() map[string]*string {
+	c := map[string]*string{}
+	set := func(k, v string) { c[k] = &v }
+	if t.Compacted {
+		set("cleanup.policy", "compact")
+	} else {
+		set("cleanup.policy", "delete")
+	}
+	switch {
+	case t.Retention < 0:
+		set("retention.ms", "-1")
+	case t.Retention > 0:
+		set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	return c
+}
+
+// EnsureTopics creates the declared topics that do not exist yet. Existing
+// topics are left as they are (partition counts are never changed silently).
+func EnsureTopics(ctx context.Context, adm *kadm.Client, replication int16, topics []Topic) error {
+	for _, t := range topics {
+		resp, err := adm.CreateTopic(ctx, t.Partitions, replication, t.Configs(), t.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}

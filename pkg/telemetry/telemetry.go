@@ -1,0 +1,138 @@
+// Package telemetry sets up what every service reports about itself: zerolog
+// logs, OpenTelemetry metrics exposed for Prometheus at /metrics, a tracer
+// provider whose context travels in Kafka headers, and health endpoints.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Telemetry is the set of observability handles passed into components.
+type Telemetry struct {
+	Log      zerolog.Logger
+	Meter    metric.Meter
+	Tracer   trace.Tracer
+	registry *prometheus.Registry
+	mp       *sdkmetric.MeterProvider
+	tp       *sdktrace.TracerProvider
+}
+
+// NewLogger builds a JSON zerolog logger at the given level ("debug", "info", ...);
+// pretty=true writes human-readable lines for the terminal.
+func NewLogger(w io.Writer, level string, pretty bool) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("log level: %q is not one of trace, debug, info, warn, error", level)
+	}
+	if pretty {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// New creates metrics and tracing for one process. The trace-context
+// propagator is installed globally so Kafka headers carry W3C traceparent.
+func New(log zerolog.Logger, service string) (*Telemetry, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("creating prometheus exporter: %w", err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	tp := sdktrace.NewTracerProvider()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	return &Telemetry{
+		Log:      log,
+		Meter:    mp.Meter("throughline/" + service),
+		Tracer:   tp.Tracer("throughline/" + service),
+		registry: reg,
+		mp:       mp,
+		tp:       tp,
+	}, nil
+}
+
+// Nop is telemetry that records nothing, for tests that do not look at it.
+func Nop() *Telemetry {
+	t, _ := New(zerolog.Nop(), "nop")
+	return t
+}
+
+// MetricsHandler serves the Prometheus exposition of this process's metrics.
+func (t *Telemetry) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
+}
+
+// Shutdown flushes metric and trace providers.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	return errors.Join(t.mp.Shutdown(ctx), t.tp.Shutdown(ctx))
+}
+
+// Health tracks readiness checks of a service for /readyz.
+type Health struct {
+	mu     sync.Mutex
+	checks map[string]func(context.Context) error
+}
+
+// AddCheck registers a named readiness check.
+func (h *Health) AddCheck(name string, fn func(context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.checks == nil {
+		h.checks = map[string]func(context.Context) error{}
+	}
+	h.checks[name] = fn
+}
+
+// Mount adds /healthz (the process is alive), /readyz (every check passes)
+// and /metrics to mux.
+func (t *Telemetry) Mount(mux *http.ServeMux, h *Health) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		h.mu.Lock()
+		checks := make(map[string]func(context.Context) error, len(h.checks))
+		for k, v := range h.checks {
+			checks[k] = v
+		}
+		h.mu.Unlock()
+		var failed []string
+		for name, fn := range checks {
+			if err := fn(ctx); err != nil {
+				failed = append(failed, name+": "+err.Error())
+			}
+		}
+		if len(failed) > 0 {
+			http.Error(w, "not ready\n"+strings.Join(failed, "\n"), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", t.MetricsHandler())
+}
+
+// Stderr is the default log destination.
+var Stderr io.Writer = os.Stderr

@@ -1,0 +1,3 @@
+module github.com/throughline/throughline/schemas
+
+go 1.26.0
