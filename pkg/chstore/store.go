@@ -6,8 +6,11 @@ package chstore
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/throughline/throughline/pkg/flagenv"
 )
 
 // Store is what services need from ClickHouse.
@@ -162,4 +165,14 @@ func Open(ctx context.Context, c Config) (Store, error) {
 		return OpenEmbedded(c.DataDir)
 	}
 	return OpenServer(ctx, c)
+}
+
+// RegisterFlags registers the ClickHouse settings on fs (env: THROUGHLINE_CLICKHOUSE_*).
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	flagenv.String(fs, &c.Mode, "clickhouse-mode", "embedded", "embedded (chDB in process) or server (clickhouse-go)")
+	flagenv.String(fs, &c.DataDir, "clickhouse-data-dir", "data/clickhouse", "embedded engine data directory")
+	flagenv.String(fs, &c.Addr, "clickhouse-addr", "", "ClickHouse server native address host:9000 (server mode)")
+	flagenv.String(fs, &c.User, "clickhouse-user", "default", "ClickHouse user (server mode)")
+	flagenv.String(fs, &c.Password, "clickhouse-password", "", "ClickHouse password (server mode)")
+	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 }

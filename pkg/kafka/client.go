@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,6 +17,9 @@ type Config struct {
 	Brokers     []string // host:port of seed brokers
 	ClientID    string
 	Replication int16 // replication factor for created topics (1 for kfake)
+
+	brokersFlag *string
+	replFlag    *int
 }
 
 // Validate names the setting that is wrong.
@@ -63,5 +68,26 @@ func ProducerOpts(maxBuffered int) []kgo.Opt {
 		kgo.MaxBufferedRecords(maxBuffered),
 		kgo.RecordDeliveryTimeout(30 * time.Second),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+	}
+}
+
+// RegisterFlags registers the Kafka settings on fs (env: THROUGHLINE_KAFKA_*).
+func (c *Config) RegisterFlags(fs *flag.FlagSet, clientID string) {
+	var brokers string
+	flagenv.String(fs, &brokers, "kafka-brokers", "localhost:9092", "comma-separated Kafka seed brokers")
+	c.brokersFlag = &brokers
+	flagenv.String(fs, &c.ClientID, "kafka-client-id", clientID, "Kafka client id")
+	var repl int
+	flagenv.Int(fs, &repl, "kafka-replication", 1, "replication factor of topics created at start")
+	c.replFlag = &repl
+}
+
+// Resolve copies parsed flag values into the config.
+func (c *Config) Resolve() {
+	if c.brokersFlag != nil {
+		c.Brokers = ParseBrokers(*c.brokersFlag)
+	}
+	if c.replFlag != nil {
+		c.Replication = int16(*c.replFlag)
 	}
 }
