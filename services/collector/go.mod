@@ -1,0 +1,7 @@
+module github.com/throughline/throughline/services/collector
+
+go 1.26.0
+
+require github.com/throughline/throughline/pkg v0.0.0
+
+replace github.com/throughline/throughline/pkg => ../../pkg

@@ -1,0 +1,11 @@
+module github.com/throughline/throughline/services/loader
+
+go 1.26.0
+
+require github.com/throughline/throughline/pkg v0.0.0
+
+replace github.com/throughline/throughline/pkg => ../../pkg
+
+require github.com/throughline/throughline/schemas v0.0.0
+
+replace github.com/throughline/throughline/schemas => ../../schemas
