@@ -1,0 +1,125 @@
+// Command throughline runs the whole Throughline pipeline in one process on
+// the embedded defaults (Kafka: kfake, ClickHouse: chDB), optionally with a
+// simulated franchise network sending demo traffic, and queries it.
+//
+//	throughline run      the pipeline
+//	throughline demo     the pipeline and demo traffic
+//	throughline query    run one read-only SQL statement against the console
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/console/querycmd"
+	"github.com/throughline/throughline/services/throughline/internal/app"
+	"github.com/throughline/throughline/services/throughline/internal/demo"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return serve(args, false, stdout, stderr)
+	case "demo":
+		return serve(args, true, stdout, stderr)
+	case "query":
+		return querycmd.Run(args, stdout, stderr)
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "throughline: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: throughline [run|demo|query] [flags]
+
+  run     run the pipeline in one process (embedded Kafka + ClickHouse)
+  demo    run the pipeline with a simulated franchise network sending traffic
+  query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
+
+Run "throughline run -h" for the settings; every flag can also be set as $THROUGHLINE_<FLAG>.
+`)
+}
+
+func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("throughline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg app.Config
+	cfg.RegisterFlags(fs)
+	var dcfg demo.Config
+	if withDemo {
+		dcfg.RegisterFlags(fs)
+	}
+	if err := flagenv.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "throughline:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "throughline:", err)
+		return 1
+	}
+	printBanner(stdout, &cfg, a, withDemo)
+	if withDemo {
+		dcfg.CollectorURL = "http://" + localAddr(cfg.Collector.Addr)
+		go func() {
+			if err := demo.Run(ctx, dcfg, a.Tenants(), a.Log().With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
+				a.Log().Error().Err(err).Msg("demo generator stopped")
+			}
+		}()
+	}
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "throughline:", err)
+		return 1
+	}
+	return 0
+}
+
+func printBanner(w io.Writer, cfg *app.Config, a *app.App, withDemo bool) {
+	console := "http://" + localAddr(cfg.Console.Addr)
+	fmt.Fprintf(w, `
+Throughline is running (embedded mode, data in %s)
+
+  collector  http://%s   (GET /px.gif, POST /v1/events, /metrics)
+  console    %s   (POST /v1/sql, /metrics)
+  kafka      %s   (kcat -b %s -L)
+  tenants    %s
+
+  query:     bin/throughline query "SELECT type, count() FROM throughline.events GROUP BY type"
+`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile)
+	if withDemo {
+		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
+	}
+	fmt.Fprintln(w)
+}
+
+// localAddr turns a listen address like ":8080" into one a client can dial.
+func localAddr(addr string) string {
+	if len(addr) > 0 && addr[0] == ':' {
+		return "127.0.0.1" + addr
+	}
+	return addr
+}

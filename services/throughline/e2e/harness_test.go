@@ -1,0 +1,228 @@
+// Package e2e tests the all-in-one binary as a user runs it: a real process
+// with the embedded broker and engine, driven over HTTP and Kafka.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/throughline/throughline/pkg/tenants"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "throughline-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "throughline")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/throughline")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building throughline:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// node is one all-in-one process on its own data dir and ports.
+type node struct {
+	t                  testing.TB
+	dataDir            string
+	kafkaPort          int
+	collector, console string
+	cmd                *exec.Cmd
+	logs               *bytes.Buffer
+	exited             chan struct{}
+}
+
+func newNode(t testing.TB) *node {
+	return &node{
+		t: t, dataDir: t.TempDir(), kafkaPort: freePort(t),
+		collector: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		console:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	}
+}
+
+func (n *node) start(extra ...string) {
+	n.t.Helper()
+	args := append([]string{"run",
+		"--data-dir", n.dataDir,
+		"--kafka-port", fmt.Sprint(n.kafkaPort),
+		"--collector-addr", n.collector,
+		"--console-addr", n.console,
+		"--log-pretty=false", "--log-level", "info",
+	}, extra...)
+	n.cmd = exec.Command(binary, args...)
+	n.logs = &bytes.Buffer{}
+	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.exited = make(chan struct{})
+	go func() { n.cmd.Wait(); close(n.exited) }()
+	n.t.Cleanup(func() { n.kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.exited:
+			n.t.Fatalf("throughline exited at start:\n%s", n.logs)
+		default:
+		}
+		if ready("http://"+n.collector+"/readyz") && ready("http://"+n.console+"/readyz") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n.t.Fatalf("throughline not ready after 60s:\n%s", n.logs)
+}
+
+func ready(u string) bool {
+	resp, err := http.Get(u)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// stop shuts the process down gracefully.
+func (n *node) stop() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("throughline did not stop within 30s:\n%s", n.logs)
+	}
+}
+
+// kill ends the process with SIGKILL: no flush, no goodbye.
+func (n *node) kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	n.cmd.Process.Kill()
+	<-n.exited
+}
+
+// key returns the write key of the first demo account.
+func (n *node) key() (tenant, account, key string) {
+	n.t.Helper()
+	cfg, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	t, a := cfg.Tenants[0], cfg.Tenants[0].Accounts[0]
+	return t.ID, a.ID, a.WriteKeys[0]
+}
+
+// query runs SQL through the console and returns the rows.
+func (n *node) query(sql string) [][]any {
+	n.t.Helper()
+	rows, err := n.tryQuery(sql)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return rows
+}
+
+func (n *node) tryQuery(sql string) ([][]any, error) {
+	resp, err := http.Post("http://"+n.console+"/v1/sql", "text/plain", strings.NewReader(sql))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("query %q: %d %s", sql, resp.StatusCode, body)
+	}
+	var out struct {
+		Rows [][]any `json:"rows"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", body, err)
+	}
+	return out.Rows, nil
+}
+
+// waitCount polls until the query's single value reaches want.
+func (n *node) waitCount(sql string, want int, within time.Duration) time.Duration {
+	n.t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < within {
+		rows, err := n.tryQuery(sql)
+		if err == nil && len(rows) == 1 {
+			last = fmt.Sprint(rows[0][0])
+			if last == fmt.Sprint(want) {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.t.Fatalf("%s: got %s, want %d within %v\nlogs:\n%s", sql, last, want, within, tail(n.logs.String(), 4000))
+	return 0
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func (n *node) pixel(key, clientID, page string) *http.Response {
+	n.t.Helper()
+	q := url.Values{"k": {key}, "cid": {clientID}, "u": {page}}
+	resp, err := http.Get("http://" + n.collector + "/px.gif?" + q.Encode())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// postEvents sends a JSON batch and reports whether it was acknowledged.
+func postEvents(ctx context.Context, collector, key string, events []map[string]any) (bool, error) {
+	body, _ := json.Marshal(events)
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+collector+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2, nil
+}

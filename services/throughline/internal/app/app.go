@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/embedded"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/services/console"
+	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/throughline/internal/demo"
+)
+
+// App is a running all-in-one process.
+type App struct {
+	cfg       Config
+	log       zerolog.Logger
+	tel       *telemetry.Telemetry
+	broker    *embedded.Broker
+	store     chstore.Store
+	producer  *kgo.Client
+	tenants   *tenants.Config
+	collector *collector.Collector
+	loader    *loader.Loader
+	console   *console.Console
+}
+
+// Start brings up the broker, the engine and the services' dependencies.
+// Nothing serves until Run.
+func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log, err := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogPretty)
+	if err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.tel, err = telemetry.New(log, "throughline"); err != nil {
+		return nil, err
+	}
+	if a.tenants, err = loadOrCreateTenants(cfg.TenantsFile, log); err != nil {
+		return nil, err
+	}
+
+	a.broker, err = embedded.Start(embedded.Config{
+		Port:       cfg.KafkaPort,
+		DataDir:    filepath.Join(cfg.DataDir, "kafka"),
+		SyncWrites: cfg.SyncWrites,
+	})
+	if err != nil {
+		return nil, err
+	}
+	kcfg := kafka.Config{Brokers: []string{a.broker.Addr()}, ClientID: "throughline", Replication: 1}
+	if err := ensureTopics(ctx, kcfg, log); err != nil {
+		return nil, err
+	}
+
+	storeCfg := chstore.Config{Mode: "embedded", DataDir: filepath.Join(cfg.DataDir, "clickhouse"), Database: cfg.Loader.Database}
+	if a.store, err = chstore.Open(ctx, storeCfg); err != nil {
+		return nil, err
+	}
+	if err := loader.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
+		return nil, err
+	}
+
+	popts := append(kafka.BaseOpts(kcfg, log), kafka.ProducerOpts(cfg.Collector.MaxBuffered())...)
+	if a.producer, err = kgo.NewClient(popts...); err != nil {
+		return nil, fmt.Errorf("creating producer: %w", err)
+	}
+	a.collector, err = collector.New(cfg.Collector, collector.Deps{Tel: a.tel, Producer: a.producer, Keys: tenants.NewKeys(a.tenants)})
+	if err != nil {
+		return nil, err
+	}
+	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
+		return nil, err
+	}
+	if a.console, err = console.New(cfg.Console, console.Deps{Tel: a.tel, Store: a.store}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func ensureTopics(ctx context.Context, kcfg kafka.Config, log zerolog.Logger) error {
+	cl, err := kgo.NewClient(kafka.BaseOpts(kcfg, log)...)
+	if err != nil {
+		return fmt.Errorf("creating admin client: %w", err)
+	}
+	defer cl.Close()
+	return kafka.EnsureTopics(ctx, kadm.NewClient(cl), kcfg.Replication, kafka.Topics)
+}
+
+func loadOrCreateTenants(path string, log zerolog.Logger) (*tenants.Config, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		cfg := demo.Tenants(1, 20)
+		if err := demo.WriteTenantsFile(path, cfg); err != nil {
+			return nil, fmt.Errorf("writing demo tenants file: %w", err)
+		}
+		log.Info().Str("path", path).Msg("created demo tenants file")
+		return cfg, nil
+	}
+	return tenants.Load(path)
+}
+
+// Tenants is the loaded tenants configuration.
+func (a *App) Tenants() *tenants.Config { return a.tenants }
+
+// KafkaAddr is where the embedded broker listens.
+func (a *App) KafkaAddr() string { return a.broker.Addr() }
+
+// Log is the process logger.
+func (a *App) Log() zerolog.Logger { return a.log }
+
+// Run serves until ctx is done, then shuts down in dependency order: the
+// collector stops accepting and flushes to Kafka, then the loader flushes to
+// ClickHouse and commits, then the engine and broker close.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	g, gctx := errgroup.WithContext(ctx)
+	collectorCtx, stopCollector := context.WithCancel(context.WithoutCancel(gctx))
+	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopCollector()
+	defer stopLoader()
+	g.Go(func() error { return a.collector.Run(collectorCtx) })
+	g.Go(func() error { return a.loader.Run(loaderCtx) })
+	g.Go(func() error { return a.console.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		stopCollector()
+		flushCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Shutdown)
+		defer cancel()
+		if err := a.producer.Flush(flushCtx); err != nil {
+			a.log.Error().Err(err).Msg("flushing producer at shutdown")
+		}
+		// What the loader has not loaded yet stays in Kafka and is loaded at the next start.
+		stopLoader()
+		return nil
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (a *App) close() {
+	if a.producer != nil {
+		a.producer.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+	if a.broker != nil {
+		a.broker.Close()
+	}
+	if a.tel != nil {
+		a.tel.Shutdown(context.Background())
+	}
+}

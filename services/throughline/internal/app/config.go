@@ -1,0 +1,60 @@
+// Package app assembles the all-in-one Throughline process: the embedded
+// Kafka broker, the embedded ClickHouse engine, and the collector, loader and
+// console services over them, exactly as they run apart in distributed mode.
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/services/console"
+	"github.com/throughline/throughline/services/loader"
+)
+
+// Config of the all-in-one process.
+type Config struct {
+	DataDir     string
+	KafkaPort   int
+	SyncWrites  bool
+	TenantsFile string
+	LogLevel    string
+	LogPretty   bool
+	Shutdown    time.Duration
+
+	Collector collector.Config
+	Loader    loader.Config
+	Console   console.Config
+}
+
+// RegisterFlags registers every setting of the process on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	flagenv.String(fs, &c.DataDir, "data-dir", "data", "where the embedded Kafka and ClickHouse keep their data")
+	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
+	flagenv.Bool(fs, &c.SyncWrites, "kafka-sync-writes", false, "fsync every produced batch of the embedded broker (survives power loss, slower)")
+	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → write keys (default: <data-dir>/tenants.yaml, created with demo tenants if missing)")
+	flagenv.String(fs, &c.LogLevel, "log-level", "info", "trace, debug, info, warn or error")
+	flagenv.Bool(fs, &c.LogPretty, "log-pretty", true, "human-readable logs instead of JSON")
+	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
+	c.Collector.RegisterFlags(fs)
+	c.Loader.RegisterFlags(fs)
+	c.Console.RegisterFlags(fs)
+}
+
+// Validate names the setting that is wrong.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data-dir: required")
+	}
+	if c.KafkaPort <= 0 || c.KafkaPort > 65535 {
+		return fmt.Errorf("kafka-port: %d is not a port", c.KafkaPort)
+	}
+	if c.TenantsFile == "" {
+		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
+	}
+	return errors.Join(c.Collector.Validate(), c.Loader.Validate(), c.Console.Validate())
+}
