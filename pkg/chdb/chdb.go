@@ -59,11 +59,12 @@ var (
 )
 
 func load(path string) error {
+	// A missing file is checked before the once, so installing the library
+	// while the process runs (or a test pointing elsewhere) is noticed.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%w at %s: install it with %s, or point THROUGHLINE_LIBCHDB at it", ErrNotInstalled, path, InstallHint)
+	}
 	loadOnce.Do(func() {
-		if _, err := os.Stat(path); err != nil {
-			loadErr = fmt.Errorf("%w at %s: install it with %s, or point THROUGHLINE_LIBCHDB at it", ErrNotInstalled, path, InstallHint)
-			return
-		}
 		cpath := C.CString(path)
 		defer C.free(unsafe.Pointer(cpath))
 		if msg := C.tl_load(cpath); msg != nil {

@@ -1,6 +1,7 @@
 package chdb
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -57,4 +58,12 @@ func TestGoPanicsStillRecoverable(t *testing.T) {
 	}()
 	var p *int
 	_ = *p
+}
+
+func TestMissingLibraryNamesInstallCommand(t *testing.T) {
+	t.Setenv("THROUGHLINE_LIBCHDB", t.TempDir()+"/nope/libchdb.so")
+	_, err := Open(t.TempDir())
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "scripts/install-libchdb.sh") {
+		t.Fatalf("want ErrNotInstalled naming the install script, got %v", err)
+	}
 }
