@@ -108,8 +108,9 @@ func randRow(r *rand.Rand) propRow {
 // TestRowBinaryRoundTrip is the property test of the bulk-insert path: random
 // rows of arbitrary bytes and extreme numbers come back exactly as written.
 // Strings are compared through hex() so the output format cannot mangle them.
-func TestRowBinaryRoundTrip(t *testing.T) {
-	s := testStore(t)
+func TestRowBinaryRoundTrip(t *testing.T) { testRoundTrip(t, testStore(t)) }
+
+func testRoundTrip(t *testing.T, s Store) {
 	ctx := context.Background()
 	for seed := uint64(1); seed <= 5; seed++ {
 		r := rand.New(rand.NewPCG(seed, 42))
@@ -228,8 +229,9 @@ func FuzzRowBinaryString(f *testing.F) {
 	})
 }
 
-func TestDedupToken(t *testing.T) {
-	s := testStore(t)
+func TestDedupToken(t *testing.T) { testDedupToken(t, testStore(t)) }
+
+func testDedupToken(t *testing.T, s Store) {
 	ctx := context.Background()
 	table := freshTable(t, s, "k UInt64, s String")
 	send := func(token string, from, to int) {
@@ -264,8 +266,9 @@ func TestDedupToken(t *testing.T) {
 	}
 }
 
-func TestMigrateAppliesOnce(t *testing.T) {
-	s := testStore(t)
+func TestMigrateAppliesOnce(t *testing.T) { testMigrateAppliesOnce(t, testStore(t)) }
+
+func testMigrateAppliesOnce(t *testing.T, s Store) {
 	ctx := context.Background()
 	db := fmt.Sprintf("mig%d", time.Now().UnixNano())
 	fsys := fstest.MapFS{
