@@ -151,13 +151,43 @@ func (c *Conn) QueryParams(query, format string, params map[string]string) ([]by
 	}
 	defer C.tl_free(res)
 	if e := C.tl_error(res); e != nil {
-		return nil, &Error{Message: C.GoString(e)}
+		err := &Error{Message: C.GoString(e)}
+		c.drain()
+		return nil, err
 	}
 	n := C.tl_length(res)
 	if n == 0 {
 		return nil, nil
 	}
 	return C.GoBytes(unsafe.Pointer(C.tl_buffer(res)), C.int(n)), nil
+}
+
+// drainQuery is run after a failed statement, see drain.
+const drainQuery = "SELECT 'throughline-drain'"
+
+// drain clears output a failed statement left behind. libchdb (26.5) keeps
+// what a statement had written before it failed mid-stream (a runtime error,
+// TIMEOUT_EXCEEDED) and prepends it to the next statement's output, which
+// would hand that statement's caller someone else's rows. A throwaway
+// statement takes the leftovers; it is repeated until its output is clean.
+// The caller holds c.mu.
+func (c *Conn) drain() {
+	q := C.CString(drainQuery)
+	defer C.free(unsafe.Pointer(q))
+	f := C.CString("TabSeparated")
+	defer C.free(unsafe.Pointer(f))
+	for range 3 {
+		res := C.tl_query(c.conn, q, C.size_t(len(drainQuery)), f, C.size_t(len("TabSeparated")))
+		if res == nil {
+			return
+		}
+		clean := C.tl_error(res) == nil && C.tl_length(res) == C.size_t(len("throughline-drain\n")) &&
+			C.GoStringN(C.tl_buffer(res), C.int(C.tl_length(res))) == "throughline-drain\n"
+		C.tl_free(res)
+		if clean {
+			return
+		}
+	}
 }
 
 func (c *Conn) queryParams(q *C.char, qlen int, f *C.char, flen int, params map[string]string) *C.tl_result {

@@ -2,6 +2,7 @@ package chdb
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,27 @@ func TestMissingLibraryNamesInstallCommand(t *testing.T) {
 	_, err := Open(t.TempDir())
 	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "scripts/install-libchdb.sh") {
 		t.Fatalf("want ErrNotInstalled naming the install script, got %v", err)
+	}
+}
+
+// Regression: libchdb hands output a failed statement had already written to
+// the next statement; the binding drains it.
+func TestFailedStatementOutputDoesNotLeak(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, format := range []string{"TabSeparated", "JSONCompact"} {
+		for i := range 5 {
+			q := fmt.Sprintf("SELECT throwIf(number = %d) FROM numbers(10) SETTINGS max_block_size = 1", 2+i)
+			if _, err := c.Query(q, format); err == nil {
+				t.Fatal("throwIf did not fail")
+			}
+			out, err := c.Query("SELECT 42", "TabSeparated")
+			if err != nil || string(out) != "42\n" {
+				t.Fatalf("after a failed %s statement: %q %v", format, out, err)
+			}
+		}
 	}
 }
