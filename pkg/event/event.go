@@ -38,6 +38,12 @@ type Envelope struct {
 	UserAgent  string            `json:"user_agent,omitempty"`
 	IP         string            `json:"ip,omitempty"`
 	Props      map[string]string `json:"props,omitempty"`
+	Phone      string            `json:"phone,omitempty"` // E.164, from a form (identity matching)
+	Email      string            `json:"email,omitempty"` // lower-cased, from a form
+
+	Call *Call `json:"call,omitempty"` // type call
+	CRM  *CRM  `json:"crm,omitempty"`  // type crm
+	Cost *Cost `json:"cost,omitempty"` // type cost
 }
 
 // UTM holds the five standard UTM parameters.
