@@ -1,0 +1,236 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/throughline/throughline/pkg/chstore"
+)
+
+// batch is a contiguous run of one partition's records loaded by one insert.
+type batch struct {
+	part     *partState
+	rng      offsetRange
+	recs     []*kgo.Record
+	recorded bool // its range is already in loader_batches (re-formed)
+
+	ins      chstore.Batch // prepared rows, nil until (re)prepared
+	rows     int
+	received []int64 // received-at of each row, Unix ms, for freshness
+	bad      []badRecord
+	links    []trace.Link
+	err      error
+}
+
+type badRecord struct {
+	rec *kgo.Record
+	err error
+}
+
+// token is the insert's deduplication token; a batch re-formed from its
+// recorded range gets the same one.
+func (b *batch) token(group string) string {
+	return fmt.Sprintf("%s/%s/%d/%d-%d", group, b.part.sink.Topic, b.part.partition, b.rng.first, b.rng.last)
+}
+
+func (b *batch) logCtx(ev *zerolog.Event) *zerolog.Event {
+	return ev.Str("topic", b.part.sink.Topic).Int32("partition", b.part.partition).
+		Int64("first_offset", b.rng.first).Int64("last_offset", b.rng.last)
+}
+
+// maxLinks bounds the trace links of one insert span.
+const maxLinks = 32
+
+var batchColumns = []chstore.Column{
+	{Name: "consumer", Type: "LowCardinality(String)"}, {Name: "topic", Type: "LowCardinality(String)"},
+	{Name: "partition", Type: "UInt32"}, {Name: "first_offset", Type: "UInt64"},
+	{Name: "last_offset", Type: "UInt64"}, {Name: "rows", Type: "UInt32"},
+}
+
+// flushDue flushes every batch that is ready, then commits. final is the
+// shutdown flush: everything buffered is ready and nothing is retried.
+func (l *Loader) flushDue(ctx context.Context, now time.Time, final bool) error {
+	var batches []*batch
+	l.mu.Lock()
+	for _, p := range l.parts {
+		batches = append(batches, p.take(now, l.cfg.MaxRows, l.cfg.MaxAge, final)...)
+	}
+	l.mu.Unlock()
+	var err error
+	if len(batches) > 0 {
+		err = l.flush(ctx, batches, final)
+	}
+	if err == errCrash {
+		return err
+	}
+	l.commit(ctx)
+	return err
+}
+
+// errCrash is returned when a test hook simulates a crash.
+var errCrash = errors.New("loader: crashed by test hook")
+
+// flush writes the dead letters, records the ranges, inserts the rows and
+// advances the partitions' commit offsets, in that order. A batch that
+// failed (only when ctx ends or at shutdown) stops its partition: nothing
+// after it may be committed.
+func (l *Loader) flush(ctx context.Context, batches []*batch, final bool) error {
+	l.parallel(batches, func(b *batch) {
+		b.ins, b.rows, b.received, b.bad, b.err = l.prepare(ctx, b)
+		b.links = traceLinks(b.recs)
+	})
+	err := l.deadLetters(ctx, batches, final)
+	if err == nil {
+		err = l.record(ctx, batches, final)
+	}
+	if err == nil {
+		l.parallel(batches, func(b *batch) { b.err = l.insert(ctx, b, final) })
+		if h := l.hooks.afterInsert; h != nil && h() != nil {
+			return errCrash
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range batches { // in offset order within each partition
+		p := b.part
+		switch {
+		case p.broken:
+		case err != nil || b.err != nil:
+			p.broken = true
+			if err == nil {
+				err = b.err
+			}
+		default:
+			p.next, p.epoch = b.rng.last+1, b.recs[len(b.recs)-1].LeaderEpoch
+		}
+	}
+	return err
+}
+
+// prepare decodes the batch's records into a prepared insert. Decoding is
+// deterministic, so a retry prepares the same rows and finds the same bad
+// records. If the store cannot prepare, the records are still decoded so the
+// bad ones are known; the insert prepares again.
+func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []int64, []badRecord, error) {
+	s := b.part.sink
+	ins, err := l.deps.Store.PrepareInsert(ctx, s.table, s.cols, b.token(l.cfg.Group))
+	if err != nil {
+		ins = nil
+	}
+	var received []int64
+	if s.receivedAt >= 0 {
+		received = make([]int64, 0, len(b.recs))
+	}
+	var bad []badRecord
+	rows := 0
+	for _, rec := range b.recs {
+		row, rerr := s.Row(rec)
+		if rerr == nil && ins != nil {
+			if aerr := ins.Append(append(row, rec.Topic, uint32(rec.Partition), uint64(rec.Offset))...); aerr != nil {
+				rerr = fmt.Errorf("encoding row: %w", aerr)
+			}
+		}
+		if rerr != nil {
+			bad = append(bad, badRecord{rec, rerr})
+			continue
+		}
+		rows++
+		if received != nil {
+			if ms, ok := row[s.receivedAt].(int64); ok {
+				received = append(received, ms)
+			}
+		}
+	}
+	return ins, rows, received, bad, err
+}
+
+// deadLetters produces a dead letter for each bad record of the batches not
+// yet recorded, and waits for Kafka to have them: a batch is recorded only
+// after its dead letters are written, so a re-formed batch skips them.
+func (l *Loader) deadLetters(ctx context.Context, batches []*batch, final bool) error {
+	var out []*kgo.Record
+	for _, b := range batches {
+		for _, br := range b.bad {
+			if b.part.sink.DeadLetter && !b.recorded {
+				l.log.Warn().Err(br.err).Str("topic", br.rec.Topic).Int32("partition", br.rec.Partition).
+					Int64("offset", br.rec.Offset).Msg("dead-lettering bad record")
+				out = append(out, deadLetterFor(br.rec, br.err))
+				continue
+			}
+			if !b.recorded {
+				l.met.deadLetters.Add(context.Background(), 1, l.met.topicAction(b.part.sink.Topic, "skipped"))
+			}
+			l.log.Warn().Err(br.err).Str("topic", br.rec.Topic).Int32("partition", br.rec.Partition).
+				Int64("offset", br.rec.Offset).Msg("skipping bad record")
+		}
+	}
+	rt := l.newRetrier(final, "producing dead letters")
+	for len(out) > 0 {
+		var failed []*kgo.Record
+		var ferr error
+		for _, r := range l.cl.ProduceSync(ctx, out...) {
+			if r.Err != nil {
+				failed, ferr = append(failed, r.Record), r.Err
+				continue
+			}
+			l.met.deadLetters.Add(context.Background(), 1, l.met.topicAction(r.Record.Topic, "produced"))
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		out = failed
+		if err := rt.wait(ctx, ferr, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record writes the ranges of the batches not yet recorded to loader_batches,
+// in one insert, before any of their rows are inserted.
+func (l *Loader) record(ctx context.Context, batches []*batch, final bool) error {
+	var todo []*batch
+	for _, b := range batches {
+		if !b.recorded {
+			todo = append(todo, b)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	table := chstore.QuoteIdent(l.cfg.Database) + ".loader_batches"
+	rt := l.newRetrier(final, "recording batch ranges")
+	for {
+		err := l.recordOnce(ctx, table, todo)
+		if err == nil {
+			for _, b := range todo {
+				b.recorded = true
+			}
+			return nil
+		}
+		if err := rt.wait(ctx, err, nil); err != nil {
+			return err
+		}
+	}
+}
+
+func (l *Loader) recordOnce(ctx context.Context, table string, todo []*batch) error {
+	ins, err := l.deps.Store.PrepareInsert(ctx, table, batchColumns, "")
+	if err != nil {
+		return err
+	}
+	for _, b := range todo {
+		err := ins.Append(l.cfg.Group, b.part.sink.Topic, uint32(b.part.partition),
+			uint64(b.rng.first), uint64(b.rng.last), uint32(len(b.recs)))
+		if err != nil {
+			return err
+		}
+	}
+	return ins.Send(ctx)
+}

@@ -1,0 +1,165 @@
+package loader
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
+)
+
+// Sink maps one topic to one table.
+type Sink struct {
+	Topic string
+	// Table is the table's name inside Config.Database.
+	Table string
+	// Columns are the columns Row fills, in order. The loader adds the
+	// record's Kafka coordinates: _topic, _partition and _offset.
+	Columns []chstore.Column
+	// Row turns a record into the values of Columns. An error marks the
+	// record as bad: it is skipped, never retried.
+	Row func(rec *kgo.Record) ([]any, error)
+	// DeadLetter sends bad records to the dead-letter topic. A sink of the
+	// dead-letter topic itself only logs and counts them, so a bad record
+	// never loops.
+	DeadLetter bool
+	// ReceivedAt names the column holding when the pipeline accepted the
+	// input (Unix ms); the loader reports freshness from it. Optional.
+	ReceivedAt string
+}
+
+func (s Sink) validate() error {
+	switch {
+	case s.Topic == "":
+		return errors.New("loader sink: topic required")
+	case s.Table == "":
+		return fmt.Errorf("loader sink %s: table required", s.Topic)
+	case len(s.Columns) == 0:
+		return fmt.Errorf("loader sink %s: columns required", s.Topic)
+	case s.Row == nil:
+		return fmt.Errorf("loader sink %s: row function required", s.Topic)
+	}
+	return nil
+}
+
+// coordinates are the columns every sink's table carries last.
+var coordinates = []chstore.Column{{Name: "_topic", Type: "LowCardinality(String)"}, {Name: "_partition", Type: "UInt32"}, {Name: "_offset", Type: "UInt64"}}
+
+// sink is a Sink resolved against the database.
+type sink struct {
+	Sink
+	table      string // database-qualified, quoted
+	cols       []chstore.Column
+	receivedAt int // index in Row's values, -1 if none
+}
+
+func newSink(s Sink, db string) (*sink, error) {
+	out := &sink{Sink: s, receivedAt: -1,
+		table: chstore.QuoteIdent(db) + "." + chstore.QuoteIdent(s.Table),
+		cols:  append(append([]chstore.Column{}, s.Columns...), coordinates...),
+	}
+	if s.ReceivedAt != "" {
+		for i, c := range s.Columns {
+			if c.Name == s.ReceivedAt {
+				out.receivedAt = i
+			}
+		}
+		if out.receivedAt < 0 {
+			return nil, fmt.Errorf("loader sink %s: received-at column %s is not among its columns", s.Topic, s.ReceivedAt)
+		}
+	}
+	return out, nil
+}
+
+// DefaultSinks are the topics loaded today: raw events and dead letters.
+func DefaultSinks() []Sink { return []Sink{EventsSink(), DeadLettersSink()} }
+
+// EventsColumns are the columns of the events table the loader fills.
+var EventsColumns = []chstore.Column{
+	{Name: "tenant", Type: "LowCardinality(String)"}, {Name: "account", Type: "LowCardinality(String)"},
+	{Name: "event_id", Type: "String"}, {Name: "type", Type: "LowCardinality(String)"},
+	{Name: "name", Type: "String"}, {Name: "source", Type: "LowCardinality(String)"},
+	{Name: "ts", Type: "DateTime64(3, 'UTC')"}, {Name: "received_at", Type: "DateTime64(3, 'UTC')"},
+	{Name: "client_id", Type: "String"}, {Name: "url", Type: "String"}, {Name: "referrer", Type: "String"},
+	{Name: "utm_source", Type: "String"}, {Name: "utm_medium", Type: "String"}, {Name: "utm_campaign", Type: "String"},
+	{Name: "utm_content", Type: "String"}, {Name: "utm_term", Type: "String"},
+	{Name: "yclid", Type: "String"}, {Name: "gclid", Type: "String"}, {Name: "fbclid", Type: "String"}, {Name: "vkclid", Type: "String"},
+	{Name: "click_ids", Type: "Map(String, String)"}, {Name: "user_agent", Type: "String"}, {Name: "ip", Type: "String"},
+	{Name: "props", Type: "Map(String, String)"},
+}
+
+// EventsSink loads the raw topic's envelopes into the events table.
+func EventsSink() Sink {
+	return Sink{
+		Topic: kafka.TopicRaw, Table: "events", Columns: EventsColumns,
+		Row: eventRow, DeadLetter: true, ReceivedAt: "received_at",
+	}
+}
+
+func eventRow(rec *kgo.Record) ([]any, error) {
+	e, err := decodeEnvelope(rec.Value)
+	if err != nil {
+		return nil, err
+	}
+	return envelopeRow(&e), nil
+}
+
+func envelopeRow(e *event.Envelope) []any {
+	row := make([]any, 0, len(EventsColumns)+len(coordinates))
+	return append(row,
+		e.Tenant, e.Account, e.ID, e.Type, e.Name, e.Source, e.TS, e.ReceivedAt,
+		e.ClientID, e.URL, e.Referrer,
+		e.UTM.Source, e.UTM.Medium, e.UTM.Campaign, e.UTM.Content, e.UTM.Term,
+		e.ClickIDs["yclid"], e.ClickIDs["gclid"], e.ClickIDs["fbclid"], e.ClickIDs["vkclid"],
+		e.ClickIDs, e.UserAgent, e.IP, e.Props,
+	)
+}
+
+// DeadLettersColumns are the columns of the dead_letters table the loader fills.
+var DeadLettersColumns = []chstore.Column{
+	{Name: "tenant", Type: "LowCardinality(String)"}, {Name: "account", Type: "LowCardinality(String)"},
+	{Name: "source", Type: "LowCardinality(String)"}, {Name: "reason", Type: "String"},
+	{Name: "received_at", Type: "DateTime64(3, 'UTC')"}, {Name: "payload", Type: "String"},
+}
+
+// DeadLettersSink loads the dead-letter topic into the dead_letters table.
+func DeadLettersSink() Sink {
+	return Sink{
+		Topic: kafka.TopicDeadLetter, Table: "dead_letters", Columns: DeadLettersColumns,
+		Row: deadLetterRow, ReceivedAt: "received_at",
+	}
+}
+
+func deadLetterRow(rec *kgo.Record) ([]any, error) {
+	var d event.DeadLetter
+	if err := json.Unmarshal(rec.Value, &d); err != nil {
+		return nil, fmt.Errorf("decoding dead letter: %w", err)
+	}
+	if d.V != 1 {
+		return nil, fmt.Errorf("decoding dead letter: unsupported version %d", d.V)
+	}
+	if d.Source == "" || d.Reason == "" {
+		return nil, errors.New("decoding dead letter: missing source or reason")
+	}
+	row := make([]any, 0, len(DeadLettersColumns)+len(coordinates))
+	return append(row, d.Tenant, d.Account, d.Source, d.Reason, d.ReceivedAt, d.Payload), nil
+}
+
+// deadLetterFor is the dead letter the loader produces for a bad record:
+// the raw payload, why it was refused, and where it was read from.
+func deadLetterFor(rec *kgo.Record, cause error) *kgo.Record {
+	tenant, account, _ := strings.Cut(string(rec.Key), "/")
+	d := event.DeadLetter{
+		V: 1, Tenant: tenant, Account: account, Source: "loader",
+		Reason:     fmt.Sprintf("%v (at %s/%d/%d)", cause, rec.Topic, rec.Partition, rec.Offset),
+		ReceivedAt: rec.Timestamp.UnixMilli(),
+		Payload:    string(rec.Value),
+	}
+	v, _ := json.Marshal(d) // cannot fail: strings and numbers only
+	return &kgo.Record{Topic: kafka.TopicDeadLetter, Key: rec.Key, Value: v}
+}
