@@ -1,0 +1,78 @@
+// Command console runs Throughline's query service on its own, against a
+// ClickHouse server or an embedded engine data directory that no other
+// process has open.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/services/console"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	var cfg console.Config
+	var store chstore.Config
+	var logLevel string
+	var logPretty bool
+	cfg.RegisterFlags(fs)
+	store.RegisterFlags(fs)
+	flagenv.String(fs, &logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	if err := flagenv.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "console:", err)
+		return 2
+	}
+	if err := errors.Join(cfg.Validate(), store.Validate()); err != nil {
+		fmt.Fprintln(os.Stderr, "console:", err)
+		return 2
+	}
+	log, err := telemetry.NewLogger(os.Stderr, logLevel, logPretty)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "console:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, store, log); err != nil {
+		log.Error().Err(err).Msg("console exited")
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, log zerolog.Logger) error {
+	tel, err := telemetry.New(log, "console")
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.Background())
+	store, err := chstore.Open(ctx, scfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, err := console.New(cfg, console.Deps{Tel: tel, Store: store})
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}

@@ -1,0 +1,111 @@
+package console
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+)
+
+// Config of the console service.
+type Config struct {
+	// Addr is where the console listens. The default is loopback only: the
+	// SQL endpoint reads every tenant's rows.
+	Addr string
+	// QueryTimeout bounds one SQL statement (the engine's max_execution_time).
+	QueryTimeout time.Duration
+	// MaxRows is the most rows one SQL answer holds; more are cut and the
+	// answer says it was truncated.
+	MaxRows int
+	// MaxBytes is the most bytes of rows one SQL answer holds.
+	MaxBytes int
+	// MaxConcurrent is how many SQL statements run at once; more get 503.
+	MaxConcurrent int
+	// SQLToken, when set, is the Bearer token /v1/sql requires.
+	SQLToken string
+	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults.
+const (
+	DefaultAddr          = "127.0.0.1:8081"
+	DefaultQueryTimeout  = 30 * time.Second
+	DefaultMaxRows       = 10000
+	DefaultMaxBytes      = 32 << 20
+	DefaultMaxConcurrent = 2
+)
+
+// RegisterFlags registers the console's settings on fs (env: THROUGHLINE_CONSOLE_*, THROUGHLINE_SQL_TOKEN).
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	flagenv.String(fs, &c.Addr, "console-addr", DefaultAddr, "console listen address (SQL on a non-loopback address needs --sql-token)")
+	flagenv.Duration(fs, &c.QueryTimeout, "console-query-timeout", DefaultQueryTimeout, "longest a SQL statement may run")
+	flagenv.Int(fs, &c.MaxRows, "console-max-rows", DefaultMaxRows, "most rows one SQL answer returns (the rest is cut, marked truncated)")
+	flagenv.Int(fs, &c.MaxBytes, "console-max-bytes", DefaultMaxBytes, "most bytes of rows one SQL answer returns")
+	flagenv.Int(fs, &c.MaxConcurrent, "console-max-concurrent", DefaultMaxConcurrent, "SQL statements run at once; more are answered 503")
+	flagenv.String(fs, &c.SQLToken, "sql-token", "", "Bearer token required by /v1/sql (empty: none)")
+	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
+}
+
+// withDefaults fills zero values, so a Config built in code needs only what differs.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = DefaultQueryTimeout
+	}
+	if c.MaxRows == 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Validate names the setting that is wrong. Zero values take their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("console-addr: %q is not host:port: %w", c.Addr, err)
+	}
+	var errs []error
+	if c.SQLToken == "" && !loopback(host) {
+		errs = append(errs, fmt.Errorf("console-addr: %q is reachable from other hosts; set --sql-token (the SQL endpoint reads every tenant's rows) or listen on 127.0.0.1", c.Addr))
+	}
+	if c.QueryTimeout < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("console-query-timeout: %v is shorter than 10ms", c.QueryTimeout))
+	}
+	if c.MaxRows < 1 {
+		errs = append(errs, fmt.Errorf("console-max-rows: %d must be at least 1", c.MaxRows))
+	}
+	if c.MaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("console-max-bytes: %d must be at least 1024", c.MaxBytes))
+	}
+	if c.MaxConcurrent < 1 {
+		errs = append(errs, fmt.Errorf("console-max-concurrent: %d must be at least 1", c.MaxConcurrent))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

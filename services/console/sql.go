@@ -1,0 +1,226 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/throughline/throughline/pkg/chstore"
+)
+
+// MaxStatementBytes is the largest request body /v1/sql reads.
+const MaxStatementBytes = 1 << 20
+
+// TruncatedHeader is set to "true" on an answer whose rows were cut.
+const TruncatedHeader = "X-Throughline-Truncated"
+
+// request is the JSON body form of /v1/sql.
+type request struct {
+	Query  string            `json:"query"`
+	Params map[string]string `json:"params"`
+	Format string            `json:"format"`
+}
+
+// handleSQL runs one read-only statement: POST with the SQL as the body (or
+// JSON {"query": "…", "params": {…}}), or GET ?q=…. Query parameters
+// {name:Type} are bound from param_<name>=… (as in ClickHouse's HTTP
+// interface) or from "params".
+func (c *Console) handleSQL(w http.ResponseWriter, r *http.Request) {
+	if !c.authorized(r) {
+		c.count(r.Context(), "unauthorized")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline-sql"`)
+		writeError(w, http.StatusUnauthorized, "a valid bearer token is required (--sql-token)")
+		return
+	}
+	req, status, err := readRequest(r)
+	if err != nil {
+		c.count(r.Context(), "rejected")
+		writeError(w, status, err.Error())
+		return
+	}
+	format, err := pickFormat(r, req.Format)
+	if err != nil {
+		c.count(r.Context(), "rejected")
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	default:
+		c.count(r.Context(), "busy")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%d statements are already running; retry shortly", c.cfg.MaxConcurrent))
+		return
+	}
+	start := time.Now()
+	res, err := c.execute(r.Context(), req.Query, req.Params)
+	elapsed := time.Since(start)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	body, truncated, err := render(res, format, c.cfg.MaxRows, c.cfg.MaxBytes, elapsed)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.count(r.Context(), "ok")
+	c.latency.Record(r.Context(), elapsed.Seconds())
+	c.log.Debug().Int("rows", len(res.Rows)).Bool("truncated", truncated).Dur("elapsed", elapsed).Msg("sql statement answered")
+	w.Header().Set("Content-Type", contentType(format))
+	w.Header().Set(TruncatedHeader, strconv.FormatBool(truncated))
+	w.Write(body)
+}
+
+// execute normalises, checks and runs one statement under the limits.
+func (c *Console) execute(ctx context.Context, q string, params chstore.Params) (*chstore.Result, error) {
+	norm, err := normalise(ctx, c.store, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReading(norm); err != nil {
+		return nil, err
+	}
+	// The engine stops the statement at max_execution_time; the deadline is
+	// the backstop for a server store whose connection hangs.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout+5*time.Second)
+	defer cancel()
+	res, err := c.store.Query(ctx, norm+limitSettings(c.cfg), params)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("running statement: %w", err)
+		}
+		return nil, &engineError{msg: err.Error()}
+	}
+	return res, nil
+}
+
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *Rejected
+	var eng *engineError
+	switch {
+	case errors.As(err, &rej):
+		c.count(r.Context(), "rejected")
+		writeError(w, http.StatusBadRequest, rej.Reason)
+	case errors.As(err, &eng):
+		c.count(r.Context(), "engine_error")
+		writeError(w, http.StatusBadRequest, eng.msg)
+	case errors.Is(err, context.DeadlineExceeded):
+		c.count(r.Context(), "failed")
+		writeError(w, http.StatusGatewayTimeout, err.Error())
+	default:
+		c.count(r.Context(), "failed")
+		c.log.Error().Err(err).Msg("sql statement failed")
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func (c *Console) count(ctx context.Context, outcome string) {
+	c.queries.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+}
+
+func (c *Console) authorized(r *http.Request) bool {
+	if c.cfg.SQLToken == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(c.cfg.SQLToken)) == 1
+}
+
+func readRequest(r *http.Request) (request, int, error) {
+	req := request{Params: chstore.Params{}}
+	if r.Method == http.MethodGet {
+		req.Query = r.URL.Query().Get("q")
+	} else {
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxStatementBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return req, http.StatusRequestEntityTooLarge, fmt.Errorf("statement longer than %d bytes", MaxStatementBytes)
+			}
+			return req, http.StatusBadRequest, fmt.Errorf("reading statement: %w", err)
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if trimmed := bytes.TrimSpace(body); mt == "application/json" || bytes.HasPrefix(trimmed, []byte("{")) {
+			if err := json.Unmarshal(trimmed, &req); err != nil {
+				return req, http.StatusBadRequest, fmt.Errorf("decoding JSON body: %w", err)
+			}
+			if req.Params == nil {
+				req.Params = chstore.Params{}
+			}
+		} else {
+			req.Query = string(body)
+		}
+	}
+	for k, vs := range r.URL.Query() {
+		if name, ok := strings.CutPrefix(k, "param_"); ok && name != "" && len(vs) > 0 {
+			req.Params[name] = vs[0]
+		}
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		return req, http.StatusBadRequest, errors.New("no statement: send the SQL as the body, as JSON {\"query\": \"…\"}, or as ?q=")
+	}
+	return req, 0, nil
+}
+
+// pickFormat chooses the output: ?format= (or "format" in a JSON body), else
+// the Accept header, else JSON.
+func pickFormat(r *http.Request, fromBody string) (string, error) {
+	f := r.URL.Query().Get("format")
+	if f == "" {
+		f = fromBody
+	}
+	if f == "" {
+		accept := r.Header.Get("Accept")
+		switch {
+		case strings.Contains(accept, "text/csv"):
+			return FormatCSV, nil
+		case strings.Contains(accept, "text/tab-separated-values"):
+			return FormatTSV, nil
+		}
+		return FormatJSON, nil
+	}
+	switch strings.ToLower(f) {
+	case "json":
+		return FormatJSON, nil
+	case "csv":
+		return FormatCSV, nil
+	case "tsv", "tabseparated":
+		return FormatTSV, nil
+	}
+	return "", fmt.Errorf("format: %q is not json, csv or tsv", f)
+}
+
+func contentType(format string) string {
+	switch format {
+	case FormatCSV:
+		return "text/csv; charset=utf-8"
+	case FormatTSV:
+		return "text/tab-separated-values; charset=utf-8"
+	}
+	return "application/json"
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ErrorBody{Error: msg})
+}
