@@ -1,0 +1,138 @@
+// Package collector is Throughline's HTTP edge: it authenticates pixel hits
+// and event batches by write key, normalises them into event envelopes and
+// publishes them to the raw Kafka topic, answering 2xx only once Kafka has
+// acknowledged them. Input it cannot accept is answered with the field at
+// fault and dead-lettered; when Kafka is slow it sheds load with 503 instead
+// of queueing without bound.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/clientip"
+	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Deps are the collector's collaborators, built by the caller.
+type Deps struct {
+	Tel *telemetry.Telemetry
+	// Producer is a client built with kafka.BaseOpts and
+	// kafka.ProducerOpts(cfg.MaxInFlightRecords) or more.
+	Producer *kgo.Client
+	Keys     *tenants.Keys
+}
+
+// Collector serves the collector's HTTP API.
+type Collector struct {
+	cfg     Config
+	deps    Deps
+	log     zerolog.Logger
+	warn    zerolog.Logger // sampled, for failures that repeat under load
+	pub     *publish.Publisher
+	ips     *clientip.Resolver
+	m       *metrics
+	handler http.Handler
+}
+
+// New builds a collector; it starts nothing until Run or Serve.
+func New(cfg Config, deps Deps) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Tel == nil || deps.Producer == nil || deps.Keys == nil {
+		return nil, errors.New("collector: telemetry, producer and keys are required")
+	}
+	ips, err := clientip.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("collector-trusted-proxies: %w", err)
+	}
+	pub, err := publish.New(deps.Producer, publish.Config{
+		MaxRecords: int64(cfg.MaxInFlightRecords),
+		MaxBytes:   int64(cfg.MaxInFlightBytes),
+		Timeout:    cfg.PublishTimeout,
+	}, deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(deps.Tel.Meter, pub.InFlight)
+	if err != nil {
+		return nil, err
+	}
+	log := deps.Tel.Log.With().Str("component", "collector").Logger()
+	c := &Collector{
+		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m,
+		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
+	}
+	c.handler = c.routes()
+	return c, nil
+}
+
+func (c *Collector) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
+	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
+	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
+	health := &telemetry.Health{}
+	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
+	c.deps.Tel.Mount(mux, health)
+	return mux
+}
+
+// Handler is every route of the collector, including /healthz, /readyz and
+// /metrics, for callers that run their own server.
+func (c *Collector) Handler() http.Handler { return c.handler }
+
+// Run listens on cfg.Addr and serves until ctx is done, then shuts down
+// gracefully within cfg.ShutdownTimeout.
+func (c *Collector) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", c.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.cfg.Addr, err)
+	}
+	return c.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests waiting for Kafka finish within cfg.ShutdownTimeout
+// and closes ln. Flushing the producer is the caller's, after Serve returns.
+func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           c.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      c.cfg.PublishTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	c.log.Info().Str("addr", ln.Addr().String()).Msg("collector listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close() // the deadline passed: drop what is left
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutting down http server: %w", err)
+	}
+	c.log.Info().Msg("collector stopped")
+	return nil
+}

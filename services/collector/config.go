@@ -1,0 +1,94 @@
+package collector
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/collector/internal/clientip"
+)
+
+// Config of the collector. DefaultConfig holds every default; RegisterFlags
+// exposes each setting as a flag and a THROUGHLINE_COLLECTOR_* variable.
+type Config struct {
+	Addr string // listen address, host:port
+
+	// MaxInFlightRecords bounds records produced and not yet acknowledged by
+	// Kafka. The producer client's buffer (kafka.ProducerOpts) must hold at
+	// least this many so producing never blocks.
+	MaxInFlightRecords int
+	// MaxInFlightBytes bounds request bodies being read plus the records not
+	// yet acknowledged. When either bound is reached the collector answers 503.
+	MaxInFlightBytes int
+	MaxBodyBytes     int // larger /v1/events bodies get 413
+	MaxBatchEvents   int // events in one /v1/events request
+
+	PublishTimeout  time.Duration // how long a request waits for Kafka's acknowledgement
+	RetryAfter      time.Duration // advised in Retry-After on 503
+	ShutdownTimeout time.Duration // graceful shutdown deadline
+
+	// TrustedProxies is a comma-separated list of CIDR prefixes (or single
+	// addresses) of proxies whose X-Forwarded-For is believed.
+	TrustedProxies string
+}
+
+// DefaultConfig is the collector's configuration unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		Addr:               ":8080",
+		MaxInFlightRecords: 20_000,
+		MaxInFlightBytes:   128 << 20,
+		MaxBodyBytes:       1 << 20,
+		MaxBatchEvents:     1000,
+		PublishTimeout:     10 * time.Second,
+		RetryAfter:         2 * time.Second,
+		ShutdownTimeout:    15 * time.Second,
+		TrustedProxies:     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+	}
+}
+
+// RegisterFlags registers the settings on fs with the defaults of DefaultConfig.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	d := DefaultConfig()
+	flagenv.String(fs, &c.Addr, "collector-addr", d.Addr, "collector HTTP listen address")
+	flagenv.Int(fs, &c.MaxInFlightRecords, "collector-max-inflight-records", d.MaxInFlightRecords,
+		"records awaiting Kafka acknowledgement before the collector answers 503")
+	flagenv.Int(fs, &c.MaxInFlightBytes, "collector-max-inflight-bytes", d.MaxInFlightBytes,
+		"bytes of bodies and unacknowledged records before the collector answers 503")
+	flagenv.Int(fs, &c.MaxBodyBytes, "collector-max-body-bytes", d.MaxBodyBytes, "largest accepted /v1/events body (413 above)")
+	flagenv.Int(fs, &c.MaxBatchEvents, "collector-max-batch-events", d.MaxBatchEvents, "most events in one /v1/events request")
+	flagenv.Duration(fs, &c.PublishTimeout, "collector-publish-timeout", d.PublishTimeout,
+		"how long a request waits for Kafka to acknowledge its records")
+	flagenv.Duration(fs, &c.RetryAfter, "collector-retry-after", d.RetryAfter, "Retry-After advised to senders on 503")
+	flagenv.Duration(fs, &c.ShutdownTimeout, "collector-shutdown-timeout", d.ShutdownTimeout, "graceful shutdown deadline")
+	flagenv.String(fs, &c.TrustedProxies, "collector-trusted-proxies", d.TrustedProxies,
+		"comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (empty: none)")
+}
+
+// Validate names the setting that is wrong.
+func (c Config) Validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("collector-addr: required")
+	case c.MaxBatchEvents < 1:
+		return errors.New("collector-max-batch-events: must be at least 1")
+	case c.MaxInFlightRecords < c.MaxBatchEvents:
+		return fmt.Errorf("collector-max-inflight-records: must be at least collector-max-batch-events (%d)", c.MaxBatchEvents)
+	case c.MaxBodyBytes < 1024:
+		return errors.New("collector-max-body-bytes: must be at least 1024")
+	case c.MaxInFlightBytes < 4*c.MaxBodyBytes:
+		return fmt.Errorf("collector-max-inflight-bytes: must be at least 4 x collector-max-body-bytes (%d)", 4*c.MaxBodyBytes)
+	case c.PublishTimeout <= 0:
+		return errors.New("collector-publish-timeout: must be positive")
+	case c.RetryAfter < time.Second:
+		return errors.New("collector-retry-after: must be at least 1s")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("collector-shutdown-timeout: must be positive")
+	}
+	if _, err := clientip.Parse(c.TrustedProxies); err != nil {
+		return fmt.Errorf("collector-trusted-proxies: %w", err)
+	}
+	return nil
+}

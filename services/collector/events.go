@@ -1,0 +1,135 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/services/collector/internal/ingest"
+	"github.com/throughline/throughline/services/collector/internal/publish"
+)
+
+// accepted is the body of a 202 from the events API.
+type accepted struct {
+	Accepted int `json:"accepted"`
+}
+
+// serveEvents handles POST /v1/events: a JSON array or NDJSON of events,
+// authorised by a write key. It is all or nothing: one invalid event fails the
+// request with 400 naming it, and the batch is dead-lettered; 202 means Kafka
+// acknowledged every event.
+func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	now := time.Now()
+	key := writeKey(r)
+	if key == "" {
+		c.m.reject(sourceAPI, reasonMissingKey, "")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline"`)
+		writeError(w, http.StatusUnauthorized, "write key required: Authorization: Bearer <key> or X-Write-Key: <key>", "", "")
+		return
+	}
+	p, ok := c.deps.Keys.Lookup(key)
+	if !ok {
+		c.m.reject(sourceAPI, reasonUnknownKey, "")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "unknown write key", "", "")
+		return
+	}
+	max := int64(c.cfg.MaxBodyBytes)
+	if r.ContentLength > max {
+		c.m.reject(sourceAPI, reasonTooLarge, "body")
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
+		return
+	}
+	// Hold room for the body before reading it, so concurrent uploads cannot
+	// together outgrow the memory bound.
+	reserve := r.ContentLength
+	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
+	if reserve < 0 || gz {
+		reserve = max
+	}
+	release, ok := c.pub.ReserveBytes(reserve)
+	if !ok {
+		c.m.reject(sourceAPI, reasonOverload, "")
+		c.writeUnavailable(w, "collector at capacity, retry later")
+		return
+	}
+	defer release()
+	body, err := readBody(w, r, max, gz)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge) {
+			c.m.reject(sourceAPI, reasonTooLarge, "body")
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
+			return
+		}
+		c.m.reject(sourceAPI, reasonInvalid, "body")
+		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
+		return
+	}
+	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r)}
+	envs, err := ingest.Batch(body, meta, c.cfg.MaxBatchEvents)
+	if err != nil {
+		fe := ingest.AsFieldError("body", err)
+		c.m.reject(sourceAPI, reasonInvalid, fe.Field)
+		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
+			Str("reason", fe.Reason).Msg("event batch rejected")
+		c.deadLetter(r.Context(), p, sourceAPI, fe.Error(), body, now, true)
+		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
+		return
+	}
+	recs, err := envelopeRecords(envs)
+	if err != nil {
+		c.m.reject(sourceAPI, reasonInternal, "")
+		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("event batch not encoded")
+		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+		return
+	}
+	release() // the body is parsed; from here the records hold the budget
+	err = c.pub.Publish(r.Context(), recs)
+	switch {
+	case err == nil:
+		c.m.accept(sourceAPI, len(recs))
+		writeJSON(w, http.StatusAccepted, accepted{Accepted: len(recs)})
+	case errors.Is(err, publish.ErrOverloaded):
+		c.m.reject(sourceAPI, reasonOverload, "")
+		c.writeUnavailable(w, "collector at capacity, retry later")
+	default:
+		c.m.reject(sourceAPI, reasonKafka, "")
+		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Int("events", len(recs)).
+			Msg("event batch not published")
+		c.writeUnavailable(w, "events not acknowledged by kafka, retry later with the same ids")
+	}
+}
+
+var errDecodedTooLarge = errors.New("decompressed body too large")
+
+// readBody reads at most max bytes of body, decompressing gzip if sent so.
+func readBody(w http.ResponseWriter, r *http.Request, max int64, gz bool) ([]byte, error) {
+	var src io.Reader = http.MaxBytesReader(w, r.Body, max)
+	if gz {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, fmt.Errorf("opening gzip body: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && !gz {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if n > max {
+		return nil, errDecodedTooLarge
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,127 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/throughline/throughline/pkg/event"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Reasons a hit or batch was not accepted: the bounded label set of the
+// rejected counter. The field at fault is a separate, equally bounded label.
+const (
+	reasonMissingKey = "missing_key"
+	reasonUnknownKey = "unknown_key"
+	reasonInvalid    = "invalid"
+	reasonTooLarge   = "too_large"
+	reasonOverload   = "overload"
+	reasonKafka      = "kafka_unavailable"
+	reasonInternal   = "internal_error"
+)
+
+// Outcomes of a dead letter.
+const (
+	dlqPublished = "published"
+	dlqFailed    = "failed"
+	dlqDropped   = "dropped_overload"
+)
+
+type metrics struct {
+	requests    metric.Int64Counter
+	accepted    metric.Int64Counter
+	rejected    metric.Int64Counter
+	deadLetters metric.Int64Counter
+}
+
+func newMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*metrics, error) {
+	var (
+		out  metrics
+		errs [6]error
+	)
+	out.requests, errs[0] = m.Int64Counter("throughline.collector.requests",
+		metric.WithDescription("HTTP requests by route and status code"))
+	out.accepted, errs[1] = m.Int64Counter("throughline.collector.events.accepted",
+		metric.WithDescription("events acknowledged by Kafka, by source"))
+	out.rejected, errs[2] = m.Int64Counter("throughline.collector.rejected",
+		metric.WithDescription("pixel hits and event batches not accepted, by source, reason and field"))
+	out.deadLetters, errs[3] = m.Int64Counter("throughline.collector.dead_letters",
+		metric.WithDescription("dead-letter records by source and outcome"))
+	recs, err := m.Int64ObservableGauge("throughline.collector.inflight.records",
+		metric.WithDescription("records produced and not yet acknowledged by Kafka"))
+	errs[4] = err
+	byts, err := m.Int64ObservableGauge("throughline.collector.inflight.bytes",
+		metric.WithDescription("bytes of request bodies and unacknowledged records held"), metric.WithUnit("By"))
+	errs[5] = err
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("creating collector metrics: %w", err)
+		}
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		r, b := inFlight()
+		o.ObserveInt64(recs, r)
+		o.ObserveInt64(byts, b)
+		return nil
+	}, recs, byts)
+	if err != nil {
+		return nil, fmt.Errorf("registering in-flight gauges: %w", err)
+	}
+	return &out, nil
+}
+
+func (m *metrics) request(route string, status int) {
+	m.requests.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("route", route), attribute.String("status", strconv.Itoa(status))))
+}
+
+func (m *metrics) accept(source string, n int) {
+	m.accepted.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("source", source)))
+}
+
+func (m *metrics) reject(source, reason, field string) {
+	m.rejected.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source),
+		attribute.String("reason", reason), attribute.String("field", fieldLabel(field))))
+}
+
+func (m *metrics) deadLetter(source, outcome string) {
+	m.deadLetters.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("source", source), attribute.String("outcome", outcome)))
+}
+
+// knownFields are the field labels worth their own series; anything else
+// (property names, unknown fields a sender made up) is "other".
+var knownFields = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range []string{"body", "events", "id", "type", "name", "ts", "client_id", "url", "referrer",
+		"utm", "click_ids", "props", "user_agent", "ip", "tenant", "account", "query",
+		"k", "t", "n", "cid", "u", "r", "eid", "p", "User-Agent",
+		"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"} {
+		m[f] = true
+	}
+	for _, p := range event.ClickIDParams {
+		m[p] = true
+	}
+	return m
+}()
+
+// fieldLabel reduces a field path ("events[3].props.color") to a bounded
+// label ("props").
+func fieldLabel(field string) string {
+	if field == "" {
+		return ""
+	}
+	if i := strings.Index(field, "]."); strings.HasPrefix(field, "events[") && i > 0 {
+		field = field[i+2:]
+	}
+	if i := strings.IndexAny(field, ".["); i > 0 {
+		field = field[:i]
+	}
+	if knownFields[field] {
+		return field
+	}
+	return "other"
+}
