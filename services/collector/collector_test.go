@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -297,5 +299,23 @@ func TestLogsNeverCarryWriteKeys(t *testing.T) {
 		if strings.Contains(out, key) {
 			t.Fatalf("write key %q in the logs:\n%s", key, out)
 		}
+	}
+}
+
+func TestEventsGzip(t *testing.T) {
+	k := startKafka(t)
+	s := newServer(t, testConfig(), k.producer(t, 1000))
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(eventsBody(3, true)))
+	zw.Close()
+	req, _ := http.NewRequest("POST", s.srv.URL+"/v1/events", &buf)
+	req.Header.Set("X-Write-Key", keyMoscow)
+	req.Header.Set("Content-Encoding", "gzip")
+	if r := s.do(t, req); r.status != 202 || !strings.Contains(r.body, `"accepted":3`) {
+		t.Fatalf("gzip body: %d %s", r.status, r.body)
+	}
+	if n := k.endOffset(t, kafka.TopicRaw); n != 3 {
+		t.Fatalf("%d records", n)
 	}
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ type accepted struct {
 func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	now := time.Now()
+	// Once read, a batch is written and counted even if the sender hangs up;
+	// the wait stays bounded by the publish timeout.
+	ctx := context.WithoutCancel(r.Context())
 	key := writeKey(r)
 	if key == "" {
 		c.m.reject(sourceAPI, reasonMissingKey, "")
@@ -79,7 +83,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		c.m.reject(sourceAPI, reasonInvalid, fe.Field)
 		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
 			Str("reason", fe.Reason).Msg("event batch rejected")
-		c.deadLetter(r.Context(), p, sourceAPI, fe.Error(), body, now, true)
+		c.deadLetter(ctx, p, sourceAPI, fe.Error(), body, now, true)
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return
 	}
@@ -91,7 +95,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release() // the body is parsed; from here the records hold the budget
-	err = c.pub.Publish(r.Context(), recs)
+	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
 		c.m.accept(sourceAPI, len(recs))

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,6 +22,9 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		return // link checkers and prefetchers: not a hit
 	}
 	now := time.Now()
+	// A browser leaving the page cancels the request; the hit is still
+	// written and counted. The wait stays bounded by the publish timeout.
+	ctx := context.WithoutCancel(r.Context())
 	raw := r.URL.RawQuery
 	q, _ := url.ParseQuery(raw)
 	key := q.Get(ingest.ParamKey)
@@ -42,7 +46,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.m.reject(sourcePixel, reasonInvalid, fe.Field)
 		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
 			Str("reason", fe.Reason).Msg("pixel hit rejected")
-		c.deadLetter(r.Context(), p, sourcePixel, fe.Error(), []byte(ingest.StripKey(raw)), now, true)
+		c.deadLetter(ctx, p, sourcePixel, fe.Error(), []byte(ingest.StripKey(raw)), now, true)
 		return
 	}
 	recs, err := envelopeRecords([]event.Envelope{env})
@@ -51,7 +55,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("pixel hit not encoded")
 		return
 	}
-	err = c.pub.Publish(r.Context(), recs)
+	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
 		c.m.accept(sourcePixel, 1)
@@ -59,7 +63,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.m.reject(sourcePixel, reasonOverload, "")
 		// Keep the hit if there is room for it in the dead-letter topic, so it
 		// can be re-driven; do not wait on a Kafka that is already behind.
-		c.deadLetter(r.Context(), p, sourcePixel, "overload: collector at capacity",
+		c.deadLetter(ctx, p, sourcePixel, "overload: collector at capacity",
 			[]byte(ingest.StripKey(raw)), now, false)
 	default:
 		c.m.reject(sourcePixel, reasonKafka, "")
