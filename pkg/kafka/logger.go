@@ -10,14 +10,15 @@ import (
 // few lines.)
 type Logger struct{ L zerolog.Logger }
 
-// Level maps zerolog's level to kgo's.
+// Level maps zerolog's level to kgo's. franz-go's info messages (group joins,
+// metadata updates) are routine, so they are logged only at debug.
 func (l Logger) Level() kgo.LogLevel {
 	switch l.L.GetLevel() {
-	case zerolog.TraceLevel, zerolog.DebugLevel:
+	case zerolog.TraceLevel:
 		return kgo.LogLevelDebug
-	case zerolog.InfoLevel:
+	case zerolog.DebugLevel:
 		return kgo.LogLevelInfo
-	case zerolog.WarnLevel:
+	case zerolog.InfoLevel, zerolog.WarnLevel:
 		return kgo.LogLevelWarn
 	case zerolog.Disabled:
 		return kgo.LogLevelNone
@@ -35,9 +36,9 @@ func (l Logger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	case kgo.LogLevelWarn:
 		ev = l.L.Warn()
 	case kgo.LogLevelInfo:
-		ev = l.L.Info()
-	default:
 		ev = l.L.Debug()
+	default:
+		ev = l.L.Trace()
 	}
 	for i := 0; i+1 < len(keyvals); i += 2 {
 		k, _ := keyvals[i].(string)

@@ -19,19 +19,68 @@ type Config struct {
 
 // Tenant is one franchise network.
 type Tenant struct {
-	ID       string    `yaml:"id"`
-	Name     string    `yaml:"name"`
-	Timezone string    `yaml:"timezone"`
-	Currency string    `yaml:"currency"`
-	Accounts []Account `yaml:"accounts"`
+	ID       string  `yaml:"id"`
+	Name     string  `yaml:"name"`
+	Timezone string  `yaml:"timezone"` // IANA zone of reports and alerts, default UTC
+	Currency string  `yaml:"currency"` // ISO 4217 of costs and revenue, default RUB
+	Margin   float64 `yaml:"margin"`   // gross margin for ROMI, 0..1
+	// TenantKeys authenticate central uploads (ad costs bought centrally)
+	// and may write for any account of this tenant where an endpoint allows it.
+	TenantKeys []string  `yaml:"tenant_keys"`
+	RateLimit  RateLimit `yaml:"rate_limit"` // per key, default for the tenant's keys
+	Accounts   []Account `yaml:"accounts"`
 }
 
-// Account is one branch with its write keys.
+// RateLimit is a token bucket per key.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"` // 0 = unlimited
+	Burst     int     `yaml:"burst"`
+}
+
+// Account is one branch with its write keys and its integrations.
 type Account struct {
-	ID        string   `yaml:"id"`
-	Name      string   `yaml:"name"`
-	Timezone  string   `yaml:"timezone"`
-	WriteKeys []string `yaml:"write_keys"`
+	ID           string         `yaml:"id"`
+	Name         string         `yaml:"name"`
+	Timezone     string         `yaml:"timezone"`
+	WriteKeys    []string       `yaml:"write_keys"`
+	CallTracking []CallTracking `yaml:"call_tracking"`
+	CRM          *CRM           `yaml:"crm"`
+}
+
+// CallTracking is one call-tracking service connected to an account.
+type CallTracking struct {
+	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango
+	// Secret verifies the vendor's signature where it signs (mango: the API salt).
+	Secret string `yaml:"secret"`
+	// StaticNumbers maps tracking numbers (E.164) that are not substituted per
+	// visitor to the channel they are advertised in.
+	StaticNumbers map[string]StaticNumber `yaml:"static_numbers"`
+}
+
+// StaticNumber is where a static tracking number is advertised.
+type StaticNumber struct {
+	Channel  string `yaml:"channel"`
+	Source   string `yaml:"source"`
+	Medium   string `yaml:"medium"`
+	Campaign string `yaml:"campaign"`
+}
+
+// CRM is the CRM instance of an account: each branch may run its own.
+type CRM struct {
+	Provider string `yaml:"provider"` // generic, amocrm, bitrix24
+	// BaseURL is the REST endpoint entities are fetched from (bitrix24: the
+	// incoming-webhook URL, e.g. https://branch.bitrix24.ru/rest/1/abc123/).
+	BaseURL string `yaml:"base_url"`
+	// AppToken is the application_token bitrix24 puts in every outgoing event.
+	AppToken string `yaml:"app_token"`
+	// WonStages and LostStages are the vendor's stage ids that close a deal
+	// (amoCRM defaults: 142 won, 143 lost; bitrix24: WON/LOSE semantics).
+	WonStages  []string `yaml:"won_stages"`
+	LostStages []string `yaml:"lost_stages"`
+	// ClientIDField is the custom field that carries Throughline's client id.
+	ClientIDField string `yaml:"client_id_field"`
+	// RequestsPerSecond bounds calls to the CRM's REST API (bitrix24 allows 2).
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
 
 // Load reads and validates a tenants file.
@@ -75,6 +124,21 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("tenants[%d].timezone: %w", i, err)
 			}
 		}
+		if t.Margin < 0 || t.Margin > 1 {
+			return fmt.Errorf("tenants[%d].margin: %v is not between 0 and 1", i, t.Margin)
+		}
+		if t.Currency != "" && len(t.Currency) != 3 {
+			return fmt.Errorf("tenants[%d].currency: %q is not an ISO 4217 code", i, t.Currency)
+		}
+		for k, key := range t.TenantKeys {
+			if len(key) < 8 {
+				return fmt.Errorf("tenants[%d].tenant_keys[%d]: shorter than 8 characters", i, k)
+			}
+			if prev, ok := keys[key]; ok {
+				return fmt.Errorf("tenants[%d].tenant_keys[%d]: already used by %s", i, k, prev)
+			}
+			keys[key] = t.ID + "/*"
+		}
 		accs := map[string]bool{}
 		for j, a := range t.Accounts {
 			where := fmt.Sprintf("tenants[%d].accounts[%d]", i, j)
@@ -95,6 +159,39 @@ func (c *Config) Validate() error {
 				}
 				keys[key] = owner
 			}
+			if err := a.validateIntegrations(where); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Account) validateIntegrations(where string) error {
+	for i, ct := range a.CallTracking {
+		switch ct.Provider {
+		case "generic", "calltouch", "comagic", "mango":
+		default:
+			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic or mango", where, i, ct.Provider)
+		}
+		if ct.Provider == "mango" && ct.Secret == "" {
+			return fmt.Errorf("%s.call_tracking[%d].secret: mango signs its requests, the API salt is required", where, i)
+		}
+		for num := range ct.StaticNumbers {
+			if len(num) < 8 || num[0] != '+' {
+				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q is not an E.164 number (+7...)", where, i, num)
+			}
+		}
+	}
+	if c := a.CRM; c != nil {
+		switch c.Provider {
+		case "generic", "amocrm":
+		case "bitrix24":
+			if c.BaseURL == "" || c.AppToken == "" {
+				return fmt.Errorf("%s.crm: bitrix24 needs base_url (REST webhook) and app_token", where)
+			}
+		default:
+			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm or bitrix24", where, c.Provider)
 		}
 	}
 	return nil
@@ -112,7 +209,7 @@ func validID(s string) bool {
 	return true
 }
 
-// Principal is who a key authenticates as.
+// Principal is who a key authenticates as. A tenant key has no Account.
 type Principal struct {
 	Tenant  string
 	Account string
@@ -121,13 +218,17 @@ type Principal struct {
 // Keys resolves write keys. Keys are compared by their SHA-256 digest so the
 // table never holds the keys themselves in a form that logging could leak.
 type Keys struct {
-	byDigest map[[32]byte]Principal
+	byDigest map[[32]byte]Principal // account write keys
+	tenant   map[[32]byte]string    // tenant keys → tenant id
 }
 
 // NewKeys indexes the write keys of a config.
 func NewKeys(c *Config) *Keys {
-	k := &Keys{byDigest: map[[32]byte]Principal{}}
+	k := &Keys{byDigest: map[[32]byte]Principal{}, tenant: map[[32]byte]string{}}
 	for _, t := range c.Tenants {
+		for _, key := range t.TenantKeys {
+			k.tenant[sha256.Sum256([]byte(key))] = t.ID
+		}
 		for _, a := range t.Accounts {
 			for _, key := range a.WriteKeys {
 				k.byDigest[sha256.Sum256([]byte(key))] = Principal{Tenant: t.ID, Account: a.ID}
@@ -135,6 +236,16 @@ func NewKeys(c *Config) *Keys {
 		}
 	}
 	return k
+}
+
+// LookupTenant returns the tenant a tenant-level key belongs to. Account
+// write keys are not tenant keys, and tenant keys are not write keys.
+func (k *Keys) LookupTenant(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	t, ok := k.tenant[sha256.Sum256([]byte(key))]
+	return t, ok
 }
 
 // Lookup returns the account a write key belongs to.
@@ -145,4 +256,21 @@ func (k *Keys) Lookup(key string) (Principal, bool) {
 	// The lookup is on a digest, so its timing says nothing useful about the key.
 	p, ok := k.byDigest[sha256.Sum256([]byte(key))]
 	return p, ok
+}
+
+// Find returns the tenant and account of a principal's ids.
+func (c *Config) Find(tenant, account string) (*Tenant, *Account) {
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.ID != tenant {
+			continue
+		}
+		for j := range t.Accounts {
+			if t.Accounts[j].ID == account {
+				return t, &t.Accounts[j]
+			}
+		}
+		return t, nil
+	}
+	return nil, nil
 }

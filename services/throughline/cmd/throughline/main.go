@@ -75,6 +75,10 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
 	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "throughline:", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, cfg, stderr)
@@ -85,9 +89,10 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	printBanner(stdout, &cfg, a, withDemo)
 	if withDemo {
 		dcfg.CollectorURL = "http://" + localAddr(cfg.Collector.Addr)
+		log := a.Log()
 		go func() {
-			if err := demo.Run(ctx, dcfg, a.Tenants(), a.Log().With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
-				a.Log().Error().Err(err).Msg("demo generator stopped")
+			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
+				log.Error().Err(err).Msg("demo generator stopped")
 			}
 		}()
 	}
@@ -108,12 +113,25 @@ Throughline is running (embedded mode, data in %s)
   kafka      %s   (kcat -b %s -L)
   tenants    %s
 
-  query:     bin/throughline query "SELECT type, count() FROM throughline.events GROUP BY type"
-`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile)
+  query:     bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
+  a hit:     curl -so /dev/null "http://%s/px.gif?k=%s&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"
+`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile,
+		console, localAddr(cfg.Collector.Addr), firstKey(a))
 	if withDemo {
 		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
 	}
 	fmt.Fprintln(w)
+}
+
+func firstKey(a *app.App) string {
+	for _, t := range a.Tenants().Tenants {
+		for _, acc := range t.Accounts {
+			if len(acc.WriteKeys) > 0 {
+				return acc.WriteKeys[0]
+			}
+		}
+	}
+	return "<write key>"
 }
 
 // localAddr turns a listen address like ":8080" into one a client can dial.

@@ -82,7 +82,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error
 		return nil, err
 	}
 
-	popts := append(kafka.BaseOpts(kcfg, log), kafka.ProducerOpts(cfg.Collector.MaxBuffered())...)
+	popts := append(kafka.BaseOpts(kcfg, log), kafka.ProducerOpts(cfg.Collector.MaxInFlightRecords)...)
 	if a.producer, err = kgo.NewClient(popts...); err != nil {
 		return nil, fmt.Errorf("creating producer: %w", err)
 	}
