@@ -39,6 +39,18 @@ func Bool(fs *flag.FlagSet, p *bool, name string, def bool, u string) {
 	setFromEnv(fs, name)
 }
 
+// Int64 registers an int64 flag.
+func Int64(fs *flag.FlagSet, p *int64, name string, def int64, u string) {
+	fs.Int64Var(p, name, def, usage(name, u))
+	setFromEnv(fs, name)
+}
+
+// Float64 registers a float64 flag.
+func Float64(fs *flag.FlagSet, p *float64, name string, def float64, u string) {
+	fs.Float64Var(p, name, def, usage(name, u))
+	setFromEnv(fs, name)
+}
+
 // Duration registers a duration flag ("500ms", "2s").
 func Duration(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, u string) {
 	fs.DurationVar(p, name, def, usage(name, u))

@@ -1,0 +1,283 @@
+package demo
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/tenants"
+)
+
+// Config of the demo traffic.
+type Config struct {
+	// CollectorURL is the collector's base URL, e.g. http://127.0.0.1:8080.
+	CollectorURL string
+	// Rate is the live traffic in events per second, over the whole network.
+	Rate float64
+	// Seed makes the simulated visitors reproducible.
+	Seed int64
+	// Backfill, when set, first sends that much history (timestamps in the
+	// past) as fast as the collector takes it, then goes live.
+	Backfill time.Duration
+	// BackfillPerDay is the history's traffic in events per simulated day.
+	BackfillPerDay int
+	// BatchSize is the most events in one POST /v1/events.
+	BatchSize int
+	// Workers is how many requests are in flight at once.
+	Workers int
+	// SummaryEvery is how often the counters are logged.
+	SummaryEvery time.Duration
+	// RequestTimeout bounds one request.
+	RequestTimeout time.Duration
+	// MaxAttempts is how often a request is tried before its events count as failed.
+	MaxAttempts int
+
+	transport http.RoundTripper // tests
+}
+
+// RegisterFlags registers the demo's settings on fs (env: THROUGHLINE_DEMO_*).
+// CollectorURL is set by the caller, which knows where the collector listens.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	d := Defaults()
+	flagenv.Float64(fs, &c.Rate, "demo-rate", d.Rate, "live demo traffic, events per second over the whole network")
+	flagenv.Int64(fs, &c.Seed, "demo-seed", d.Seed, "seed of the simulated visitors")
+	flagenv.Duration(fs, &c.Backfill, "demo-backfill", d.Backfill, "send this much history first (e.g. 720h), then go live")
+	flagenv.Int(fs, &c.BackfillPerDay, "demo-backfill-per-day", d.BackfillPerDay, "history traffic, events per simulated day")
+	flagenv.Int(fs, &c.BatchSize, "demo-batch-size", d.BatchSize, "most events in one POST /v1/events")
+	flagenv.Int(fs, &c.Workers, "demo-workers", d.Workers, "requests in flight at once")
+	flagenv.Duration(fs, &c.SummaryEvery, "demo-summary-every", d.SummaryEvery, "how often the demo logs its counters")
+	c.RequestTimeout, c.MaxAttempts = d.RequestTimeout, d.MaxAttempts
+}
+
+// Defaults are the settings RegisterFlags starts from.
+func Defaults() Config {
+	return Config{
+		Rate: 50, Seed: 1, BackfillPerDay: 5000, BatchSize: 100, Workers: 4,
+		SummaryEvery: 10 * time.Second, RequestTimeout: 10 * time.Second, MaxAttempts: 8,
+	}
+}
+
+// Validate names the setting that is wrong. Zero values take their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	u, err := url.Parse(c.CollectorURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("demo collector url: %q is not an http(s) URL", c.CollectorURL)
+	}
+	switch {
+	case c.Rate <= 0 || c.Rate > 100_000:
+		return fmt.Errorf("demo-rate: %v must be above 0 and at most 100000", c.Rate)
+	case c.Backfill < 0:
+		return fmt.Errorf("demo-backfill: %v is negative", c.Backfill)
+	case c.BackfillPerDay < 1:
+		return fmt.Errorf("demo-backfill-per-day: %d must be at least 1", c.BackfillPerDay)
+	case c.BatchSize < 1:
+		return fmt.Errorf("demo-batch-size: %d must be at least 1", c.BatchSize)
+	case c.Workers < 1:
+		return fmt.Errorf("demo-workers: %d must be at least 1", c.Workers)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if c.Rate == 0 {
+		c.Rate = d.Rate
+	}
+	if c.BackfillPerDay == 0 {
+		c.BackfillPerDay = d.BackfillPerDay
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Workers == 0 {
+		c.Workers = d.Workers
+	}
+	if c.SummaryEvery <= 0 {
+		c.SummaryEvery = d.SummaryEvery
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	return c
+}
+
+// job is one request: a pixel hit, or a batch of one account's events.
+type job struct {
+	key    string
+	pixel  *hit
+	withTS bool
+	batch  []hit
+}
+
+// Run simulates the network until ctx is done: first the backfill, if any,
+// then live traffic at cfg.Rate. It returns nil when ctx ends it.
+func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	s, err := newSim(cfg.Seed, tc, strconv.FormatInt(start.UnixMilli(), 36))
+	if err != nil {
+		return err
+	}
+	st := &stats{}
+	snd := &sender{
+		base: strings.TrimRight(cfg.CollectorURL, "/"), log: log, st: st, maxAttempts: cfg.MaxAttempts,
+		client: &http.Client{Timeout: cfg.RequestTimeout, Transport: cfg.transport},
+	}
+	jobs := make(chan job, 4*cfg.Workers)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				if j.pixel != nil {
+					snd.pixel(ctx, j.key, *j.pixel, j.withTS)
+				} else {
+					snd.events(ctx, j.key, j.batch)
+				}
+			}
+		})
+	}
+	r := &runner{cfg: cfg, sim: s, jobs: jobs, log: log, st: st, batches: make([][]hit, len(s.branches))}
+	log.Info().Int("accounts", len(s.branches)).Float64("rate", cfg.Rate).Dur("backfill", cfg.Backfill).
+		Str("collector", snd.base).Msg("demo traffic starting")
+	err = r.run(ctx, start)
+	close(jobs)
+	wg.Wait()
+	snd.client.CloseIdleConnections()
+	st.summary(log, "demo traffic stopped", 0, 0)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+type runner struct {
+	cfg     Config
+	sim     *sim
+	jobs    chan<- job
+	log     zerolog.Logger
+	st      *stats
+	batches [][]hit // pending server-side events per account
+}
+
+func (r *runner) run(ctx context.Context, start time.Time) error {
+	if r.cfg.Backfill > 0 {
+		if !r.backfill(ctx, start) {
+			return ctx.Err()
+		}
+	}
+	return r.live(ctx)
+}
+
+// backfill replays history on a simulated clock, busier by day than by
+// night (Moscow time), all through the events API in batches.
+func (r *runner) backfill(ctx context.Context, end time.Time) bool {
+	msk := time.FixedZone("MSK", 3*3600)
+	perEvent := 24 * time.Hour / time.Duration(r.cfg.BackfillPerDay)
+	n := 0
+	for t := end.Add(-r.cfg.Backfill); t.Before(end); n++ {
+		h := r.sim.next(t)
+		h.server = true
+		if !r.add(ctx, h) {
+			return false
+		}
+		t = t.Add(time.Duration(float64(perEvent) / diurnal[t.In(msk).Hour()]))
+	}
+	if !r.flush(ctx) {
+		return false
+	}
+	r.log.Info().Int("events", n).Dur("history", r.cfg.Backfill).Msg("demo backfill queued")
+	return true
+}
+
+// diurnal is the relative traffic per hour of day; it averages 1.
+var diurnal = [24]float64{0.25, 0.15, 0.1, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.3, 1.5, 1.6,
+	1.6, 1.6, 1.5, 1.5, 1.5, 1.5, 1.6, 1.7, 1.6, 1.3, 0.9, 0.5}
+
+// live sends cfg.Rate events per second, paced on a 100 ms tick.
+func (r *runner) live(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	lastFlush, lastSummary := last, last
+	var prevAccepted int64
+	budget := 0.0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			// A collector that falls behind slows the loop down; the budget is
+			// capped so it does not then get a burst to catch up.
+			budget = min(budget+r.cfg.Rate*now.Sub(last).Seconds(), r.cfg.Rate+1)
+			last = now
+			for ; budget >= 1; budget-- {
+				if !r.add(ctx, r.sim.next(now)) {
+					return nil
+				}
+			}
+			if now.Sub(lastFlush) >= time.Second {
+				if !r.flush(ctx) {
+					return nil
+				}
+				lastFlush = now
+			}
+			if since := now.Sub(lastSummary); since >= r.cfg.SummaryEvery {
+				prevAccepted = r.st.summary(r.log, "demo traffic", prevAccepted, since)
+				lastSummary = now
+			}
+		}
+	}
+}
+
+// add queues a pixel hit, or adds a server-side event to its account's batch.
+func (r *runner) add(ctx context.Context, h hit) bool {
+	key := r.sim.branches[h.account].key
+	if !h.server {
+		return r.enqueue(ctx, job{key: key, pixel: &h})
+	}
+	b := append(r.batches[h.account], h)
+	r.batches[h.account] = b
+	if len(b) >= r.cfg.BatchSize {
+		r.batches[h.account] = nil
+		return r.enqueue(ctx, job{key: key, batch: b})
+	}
+	return true
+}
+
+func (r *runner) flush(ctx context.Context) bool {
+	for i, b := range r.batches {
+		if len(b) == 0 {
+			continue
+		}
+		r.batches[i] = nil
+		if !r.enqueue(ctx, job{key: r.sim.branches[i].key, batch: b}) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) enqueue(ctx context.Context, j job) bool {
+	select {
+	case r.jobs <- j:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

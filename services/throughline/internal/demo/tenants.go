@@ -1,0 +1,127 @@
+// Package demo simulates a franchise network for the all-in-one binary: it
+// writes a demo tenants file and drives visitors of the network's branch
+// sites through the collector's public HTTP endpoints only (GET /px.gif for
+// browser hits, POST /v1/events for server-side events), as real traffic
+// would arrive.
+package demo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/throughline/throughline/pkg/tenants"
+)
+
+// TenantID is the demo network's tenant id.
+const TenantID = "demo-network"
+
+// DefaultBranches is how many branches the demo network has by default.
+const DefaultBranches = 20
+
+// city is a branch location: an account id, its display name and, where it
+// differs from the tenant's Moscow time, its time zone.
+type city struct{ id, name, tz string }
+
+// cities are ordered by size: traffic shares follow the order.
+var cities = []city{
+	{"moscow", "Москва", ""},
+	{"saint-petersburg", "Санкт-Петербург", ""},
+	{"novosibirsk", "Новосибирск", "Asia/Novosibirsk"},
+	{"yekaterinburg", "Екатеринбург", "Asia/Yekaterinburg"},
+	{"kazan", "Казань", ""},
+	{"nizhny-novgorod", "Нижний Новгород", ""},
+	{"chelyabinsk", "Челябинск", "Asia/Yekaterinburg"},
+	{"krasnoyarsk", "Красноярск", "Asia/Krasnoyarsk"},
+	{"samara", "Самара", "Europe/Samara"},
+	{"ufa", "Уфа", "Asia/Yekaterinburg"},
+	{"rostov-on-don", "Ростов-на-Дону", ""},
+	{"omsk", "Омск", "Asia/Omsk"},
+	{"krasnodar", "Краснодар", ""},
+	{"voronezh", "Воронеж", ""},
+	{"perm", "Пермь", "Asia/Yekaterinburg"},
+	{"volgograd", "Волгоград", "Europe/Volgograd"},
+	{"saratov", "Саратов", "Europe/Saratov"},
+	{"tyumen", "Тюмень", "Asia/Yekaterinburg"},
+	{"tolyatti", "Тольятти", "Europe/Samara"},
+	{"izhevsk", "Ижевск", "Europe/Samara"},
+	{"barnaul", "Барнаул", "Asia/Barnaul"},
+	{"ulyanovsk", "Ульяновск", "Europe/Ulyanovsk"},
+	{"irkutsk", "Иркутск", "Asia/Irkutsk"},
+	{"khabarovsk", "Хабаровск", "Asia/Vladivostok"},
+	{"yaroslavl", "Ярославль", ""},
+	{"vladivostok", "Владивосток", "Asia/Vladivostok"},
+	{"makhachkala", "Махачкала", ""},
+	{"tomsk", "Томск", "Asia/Tomsk"},
+	{"orenburg", "Оренбург", "Asia/Yekaterinburg"},
+	{"kemerovo", "Кемерово", "Asia/Novokuznetsk"},
+}
+
+// Tenants generates the demo tenants configuration: one network,
+// "demo-network" (Europe/Moscow, RUB), with branches accounts named after
+// Russian cities (the largest first; past the list, cities repeat with a
+// number), each with one write key derived from seed. The margin (for ROMI)
+// is 40%. branches < 1 means
+// DefaultBranches.
+func Tenants(seed int64, branches int) *tenants.Config {
+	if branches < 1 {
+		branches = DefaultBranches
+	}
+	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4}
+	for i := range branches {
+		c := cities[i%len(cities)]
+		id, name := c.id, c.name
+		if n := i / len(cities); n > 0 {
+			id += "-" + strconv.Itoa(n+1)
+			name += " " + strconv.Itoa(n+1)
+		}
+		t.Accounts = append(t.Accounts, tenants.Account{
+			ID: id, Name: name, Timezone: c.tz, WriteKeys: []string{writeKey(seed, id)},
+		})
+	}
+	return &tenants.Config{Tenants: []tenants.Tenant{t}}
+}
+
+// writeKey derives an account's key from the seed: the same seed gives the
+// same keys, so a restarted demo keeps sending to the same accounts.
+func writeKey(seed int64, account string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s", seed, account)))
+	return "demo_" + hex.EncodeToString(sum[:12])
+}
+
+// WriteTenantsFile validates cfg and writes it as YAML to path, atomically
+// and readable only by the owner (it holds write keys).
+func WriteTenantsFile(path string, cfg *tenants.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("writing tenants file: %w", err)
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encoding tenants file: %w", err)
+	}
+	b = append([]byte("# Tenants → accounts → write keys. Generated for the demo; edit freely.\n"), b...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating tenants file dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenants-*.yaml")
+	if err != nil {
+		return fmt.Errorf("writing tenants file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing tenants file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing tenants file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing tenants file: %w", err)
+	}
+	return nil
+}
