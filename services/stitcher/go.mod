@@ -1,0 +1,9 @@
+module github.com/throughline/throughline/services/stitcher
+
+go 1.26.0
+
+require github.com/throughline/throughline/pkg v0.0.0
+
+require gopkg.in/yaml.v3 v3.0.1
+
+replace github.com/throughline/throughline/pkg => ../../pkg

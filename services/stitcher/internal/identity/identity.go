@@ -1,0 +1,213 @@
+// Package identity links the identifiers of one person within an account:
+// client ids, call ids, CRM lead/deal/contact ids (explicit links), and E.164
+// phones and lower-cased e-mails (matches). Explicit links always join; a
+// phone or e-mail match joins two persons unless the CRM already says they are
+// different people (each has its own CRM contact), so an explicit link beats a
+// phone/e-mail match. Joins are never undone: a merged person stays merged.
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// Key builders. A key is "<kind>:<value>"; kinds keep namespaces apart.
+func Client(id string) string { return "c:" + id }
+
+// Call is a call-tracking call id (vendor ids do not collide within an account).
+func Call(id string) string { return "k:" + id }
+
+// CRM is a CRM entity id (entity: lead, deal, contact).
+func CRM(provider, entity, id string) string { return "m:" + provider + ":" + entity + ":" + id }
+
+// Phone is a phone number normalised to E.164 (+ and digits); "" if it has too
+// few digits to identify anyone. Russian 8XXXXXXXXXX becomes +7XXXXXXXXXX.
+func Phone(raw string) string {
+	var b strings.Builder
+	for _, r := range raw {
+		if unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
+	if len(d) == 11 && d[0] == '8' && !strings.HasPrefix(strings.TrimSpace(raw), "+") {
+		d = "7" + d[1:]
+	}
+	if len(d) < 8 || len(d) > 15 {
+		return ""
+	}
+	return "p:+" + d
+}
+
+// Email is a lower-cased, trimmed e-mail; "" if it is not one.
+func Email(raw string) string {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	if i := strings.IndexByte(e, '@'); i <= 0 || i == len(e)-1 {
+		return ""
+	}
+	return "e:" + e
+}
+
+func isContact(key string) bool {
+	return strings.HasPrefix(key, "m:") && strings.Contains(key, ":contact:")
+}
+
+// PersonID is the id a person created from key gets.
+func PersonID(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return "p" + hex.EncodeToString(h[:8])
+}
+
+// Graph maps every known key of an account to its person.
+type Graph struct {
+	owner   map[string]string   // key → person
+	members map[string][]string // person → its keys, sorted
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph { return &Graph{owner: map[string]string{}, members: map[string][]string{}} }
+
+// Owner returns the person a key belongs to.
+func (g *Graph) Owner(key string) (string, bool) {
+	p, ok := g.owner[key]
+	return p, ok
+}
+
+// Keys returns a person's keys (sorted; do not modify).
+func (g *Graph) Keys(person string) []string { return g.members[person] }
+
+// Restore adds a person with its keys, as read back from the changelog.
+func (g *Graph) Restore(person string, keys []string) {
+	g.members[person] = append([]string(nil), keys...)
+	for _, k := range keys {
+		g.owner[k] = person
+	}
+}
+
+// Remove forgets a person and its keys (state expiry).
+func (g *Graph) Remove(person string) {
+	for _, k := range g.members[person] {
+		if g.owner[k] == person {
+			delete(g.owner, k)
+		}
+	}
+	delete(g.members, person)
+}
+
+// Link records that the explicit keys and the matched keys of one event belong
+// together, and returns the person the event belongs to and the persons that
+// were merged into it (they no longer exist). A person's id is derived from
+// its smallest key, so it does not depend on the order events arrived in; a
+// person whose smallest key changed is returned under its new id with its old
+// id among the absorbed. With no keys at all it returns "".
+func (g *Graph) Link(explicit, matched []string) (person string, absorbed []string) {
+	for _, k := range explicit {
+		if p, ok := g.owner[k]; ok {
+			person, absorbed = g.join(person, p, absorbed)
+		}
+	}
+	if person == "" && len(explicit) > 0 {
+		person = g.create(explicit[0])
+	}
+	for _, k := range explicit {
+		g.add(person, k)
+	}
+	for _, k := range matched {
+		p, ok := g.owner[k]
+		switch {
+		case !ok && person == "":
+			person = g.create(k)
+			g.add(person, k)
+		case !ok:
+			g.add(person, k)
+		case person == "":
+			person = p
+		case p != person && !g.conflict(p, person):
+			person, absorbed = g.join(person, p, absorbed)
+		}
+	}
+	if person != "" {
+		if want := PersonID(g.members[person][0]); want != person {
+			g.members[want] = g.members[person]
+			delete(g.members, person)
+			for _, k := range g.members[want] {
+				g.owner[k] = want
+			}
+			absorbed = append(absorbed, person)
+			person = want
+		}
+	}
+	kept := absorbed[:0]
+	for _, a := range absorbed {
+		if a != person {
+			kept = append(kept, a)
+		}
+	}
+	return person, kept
+}
+
+// conflict is true when both persons carry CRM contacts and share none: the
+// CRM knows them as different people, so a phone/e-mail match must not join them.
+func (g *Graph) conflict(a, b string) bool {
+	ca, cb := contacts(g.members[a]), contacts(g.members[b])
+	if len(ca) == 0 || len(cb) == 0 {
+		return false
+	}
+	for k := range ca {
+		if cb[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func contacts(keys []string) map[string]bool {
+	var m map[string]bool
+	for _, k := range keys {
+		if isContact(k) {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[k] = true
+		}
+	}
+	return m
+}
+
+func (g *Graph) create(key string) string {
+	p := PersonID(key)
+	g.members[p] = nil
+	return p
+}
+
+func (g *Graph) add(person, key string) {
+	if g.owner[key] == person {
+		return
+	}
+	g.owner[key] = person
+	ks := g.members[person]
+	i := sort.SearchStrings(ks, key)
+	ks = append(ks, "")
+	copy(ks[i+1:], ks[i:])
+	ks[i] = key
+	g.members[person] = ks
+}
+
+// join merges a and b (either may be ""), returning the survivor.
+func (g *Graph) join(a, b string, absorbed []string) (string, []string) {
+	if a == "" || a == b {
+		return b, absorbed
+	}
+	keep, drop := a, b
+	if drop < keep {
+		keep, drop = drop, keep
+	}
+	for _, k := range g.members[drop] {
+		g.add(keep, k)
+	}
+	delete(g.members, drop)
+	return keep, append(absorbed, drop)
+}

@@ -1,0 +1,87 @@
+package identity
+
+import "testing"
+
+func TestNormalise(t *testing.T) {
+	for in, want := range map[string]string{
+		"+7 (916) 123-45-67": "p:+79161234567", "89161234567": "p:+79161234567", "12": "",
+		"+1 650 253 0000": "p:+16502530000",
+	} {
+		if got := Phone(in); got != want {
+			t.Errorf("Phone(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if Email(" Ivan@Example.RU ") != "e:ivan@example.ru" || Email("nope") != "" {
+		t.Error("email normalisation")
+	}
+}
+
+func TestLinkMergesByPhone(t *testing.T) {
+	g := NewGraph()
+	a, _ := g.Link([]string{Client("A")}, nil)
+	b, _ := g.Link([]string{Client("B")}, nil)
+	if a == b {
+		t.Fatal("two clients are two persons")
+	}
+	p, abs := g.Link([]string{Client("A")}, []string{Phone("+79160000001")})
+	if p != a || len(abs) != 0 || p != PersonID(Client("A")) {
+		t.Fatalf("phone joins A: %s %v", p, abs)
+	}
+	p, abs = g.Link([]string{Client("B")}, []string{Phone("+79160000001")})
+	if len(abs) != 1 {
+		t.Fatalf("phone merges B into A: %s %v", p, abs)
+	}
+	if o, _ := g.Owner(Client("A")); o != p {
+		t.Error("A belongs to the survivor")
+	}
+	if o, _ := g.Owner(Client("B")); o != p {
+		t.Error("B belongs to the survivor")
+	}
+	if want := PersonID(Client("A")); p != want {
+		t.Errorf("a person's id comes from its smallest key: %s, want %s", p, want)
+	}
+}
+
+func TestExplicitBeatsPhone(t *testing.T) {
+	g := NewGraph()
+	phone := Phone("+79160000002")
+	husband, _ := g.Link([]string{CRM("amo", "contact", "1")}, []string{phone})
+	wife, abs := g.Link([]string{CRM("amo", "contact", "2")}, []string{phone})
+	if wife == husband || len(abs) != 0 {
+		t.Fatal("two CRM contacts sharing a phone stay two persons")
+	}
+	// A call from that phone goes where the phone is; a deal carrying the
+	// wife's contact id goes to her even though the phone points elsewhere.
+	call, _ := g.Link([]string{Call("9")}, []string{phone})
+	if o, _ := g.Owner(CRM("amo", "contact", "1")); call != o {
+		t.Error("call joins the phone's person")
+	}
+	deal, _ := g.Link([]string{CRM("amo", "deal", "5"), CRM("amo", "contact", "2")}, []string{phone})
+	if o, _ := g.Owner(CRM("amo", "contact", "2")); deal != o || deal == call {
+		t.Error("explicit contact id wins over the phone match")
+	}
+	// An explicit link joins even CRM-distinct persons.
+	p, abs := g.Link([]string{CRM("amo", "contact", "1"), CRM("amo", "contact", "2")}, nil)
+	if len(abs) != 1 || (p != call && p != deal) {
+		t.Errorf("explicit link merges: %s %v", p, abs)
+	}
+	if o, _ := g.Owner(phone); o != p {
+		t.Error("the phone follows the merge")
+	}
+}
+
+func TestMatchedOnly(t *testing.T) {
+	g := NewGraph()
+	if p, _ := g.Link(nil, nil); p != "" {
+		t.Error("no keys, no person")
+	}
+	p, _ := g.Link(nil, []string{Email("x@y.ru")})
+	q, _ := g.Link(nil, []string{Email("x@y.ru"), Phone("+79160000003")})
+	if p == "" || p != q {
+		t.Error("matched keys find and extend a person")
+	}
+	g.Remove(p)
+	if _, ok := g.Owner(Email("x@y.ru")); ok {
+		t.Error("remove forgets keys")
+	}
+}

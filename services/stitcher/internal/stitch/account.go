@@ -1,0 +1,177 @@
+// Package stitch ties the domain rules together for one account: it orders
+// the account's events, resolves identities, keeps per-person state and
+// re-derives a person's sessions, calls, leads, deals and attribution whenever
+// an event changes it, emitting only what changed, each with a new version.
+//
+// Order and lateness: events are buffered in event time and applied in
+// (ts, id) order once the account's watermark (the newest event time seen,
+// capped by the collector's receive time, minus Lateness) has passed them.
+// Input shuffled within Lateness therefore yields exactly the same output. An
+// event older than the watermark is applied the moment it arrives: the
+// entities of its person are re-derived from all the person's inputs, so the
+// latest versions equal those of an in-order run, but the sequence of
+// intermediate versions differs (an extra version may be emitted, and a
+// session split or joined by the late hit is superseded by a deleted=true
+// record). Flush applies everything buffered (idle partitions, end of replay).
+package stitch
+
+import (
+	"sort"
+	"time"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/services/stitcher/internal/attribution"
+	"github.com/throughline/throughline/services/stitcher/internal/channel"
+	"github.com/throughline/throughline/services/stitcher/internal/identity"
+)
+
+// Env is what an account needs from outside: its settings and channel rules.
+type Env struct {
+	Settings   Settings
+	Classifier *channel.Classifier
+	Lateness   time.Duration
+}
+
+// Account is the state of one account.
+type Account struct {
+	Tenant, Account string
+
+	settings Settings
+	cls      *channel.Classifier
+	lateness int64
+	params   attribution.Params
+
+	graph   *identity.Graph
+	persons map[string]*Person
+	meta    Meta
+
+	dirty   map[string]bool // persons changed since TakeChanges (false: deleted)
+	metaMod bool
+}
+
+// Meta is the account-level state: the version counter, the watermark and
+// the events waiting for it. Its JSON form is a changelog record value.
+type Meta struct {
+	Seq       uint64           `json:"seq"`
+	MaxTS     int64            `json:"max_ts"`
+	AppliedTS int64            `json:"applied_ts"` // newest event time applied
+	PrunedAt  int64            `json:"pruned_at"`
+	Pending   []event.Envelope `json:"pending,omitempty"`
+	Applied   uint64           `json:"applied"`
+	LateCount uint64           `json:"late"`
+}
+
+// NewAccount returns an empty account.
+func NewAccount(tenant, account string, env Env) *Account {
+	s := env.Settings
+	return &Account{
+		Tenant: tenant, Account: account, settings: s, cls: env.Classifier, lateness: env.Lateness.Milliseconds(),
+		params: attribution.Params{HalfLife: s.HalfLife, PositionFirst: s.PositionFirst, PositionLast: s.PositionLast},
+		graph:  identity.NewGraph(), persons: map[string]*Person{}, dirty: map[string]bool{},
+	}
+}
+
+// Record is one entity record to produce.
+type Record struct {
+	Kind  string // session, call, lead, deal, attribution
+	ID    string // entity id (attribution: lead/model/touch)
+	Value any    // *entity.Session, *entity.Call, ...
+}
+
+// Entity kinds.
+const (
+	KindSession     = "session"
+	KindCall        = "call"
+	KindLead        = "lead"
+	KindDeal        = "deal"
+	KindAttribution = "attribution"
+)
+
+// Add takes one event of this account and returns the records it caused,
+// which may be none (buffered) or those of earlier buffered events.
+func (a *Account) Add(e event.Envelope) []Record {
+	a.metaMod = true
+	clock := e.TS
+	if e.ReceivedAt > 0 && e.ReceivedAt < clock {
+		clock = e.ReceivedAt
+	}
+	var out []Record
+	if e.TS < a.meta.MaxTS-a.lateness {
+		a.meta.LateCount++
+		out = a.apply(e)
+	} else {
+		a.meta.Pending = insertPending(a.meta.Pending, e)
+	}
+	if clock > a.meta.MaxTS {
+		a.meta.MaxTS = clock
+	}
+	wm := a.meta.MaxTS - a.lateness
+	n := 0
+	for n < len(a.meta.Pending) && a.meta.Pending[n].TS < wm {
+		n++
+	}
+	return append(out, a.release(n)...)
+}
+
+// Flush applies every buffered event and moves the watermark past them.
+func (a *Account) Flush() []Record {
+	if len(a.meta.Pending) == 0 {
+		return nil
+	}
+	a.metaMod = true
+	last := a.meta.Pending[len(a.meta.Pending)-1].TS
+	if last+a.lateness+1 > a.meta.MaxTS {
+		a.meta.MaxTS = last + a.lateness + 1
+	}
+	return a.release(len(a.meta.Pending))
+}
+
+// Pending is how many events wait for the watermark.
+func (a *Account) Pending() int { return len(a.meta.Pending) }
+
+func (a *Account) release(n int) []Record {
+	if n == 0 {
+		return nil
+	}
+	evs := a.meta.Pending[:n:n]
+	a.meta.Pending = append([]event.Envelope(nil), a.meta.Pending[n:]...)
+	var out []Record
+	for _, e := range evs {
+		out = append(out, a.apply(e)...)
+	}
+	return out
+}
+
+func insertPending(p []event.Envelope, e event.Envelope) []event.Envelope {
+	i := sort.Search(len(p), func(i int) bool {
+		return p[i].TS > e.TS || (p[i].TS == e.TS && p[i].ID >= e.ID)
+	})
+	if i < len(p) && p[i].TS == e.TS && p[i].ID == e.ID {
+		return p // the same event twice (a retried delivery)
+	}
+	p = append(p, event.Envelope{})
+	copy(p[i+1:], p[i:])
+	p[i] = e
+	return p
+}
+
+// prune drops persons whose newest event is older than PersonTTL before the
+// newest applied event, checked once per hour of its progress. It depends
+// only on the sequence of applied events, so it is as deterministic as they.
+// Entities already emitted stay in the tables; an event for a dropped person
+// starts a new one.
+func (a *Account) prune() {
+	now := a.meta.AppliedTS
+	if now-a.meta.PrunedAt < time.Hour.Milliseconds() {
+		return
+	}
+	a.meta.PrunedAt = now
+	cutoff := now - a.settings.PersonTTL.Milliseconds()
+	for _, id := range sortedKeys(a.persons) {
+		if p := a.persons[id]; p.LastTS < cutoff {
+			a.graph.Remove(id)
+			delete(a.persons, id)
+			a.dirty[id] = false
+		}
+	}
+}
