@@ -79,6 +79,8 @@ type CRM struct {
 	LostStages []string `yaml:"lost_stages"`
 	// ClientIDField is the custom field that carries Throughline's client id.
 	ClientIDField string `yaml:"client_id_field"`
+	// CallIDField is the custom field that carries the call-tracking call id.
+	CallIDField string `yaml:"call_id_field"`
 	// RequestsPerSecond bounds calls to the CRM's REST API (bitrix24 allows 2).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
