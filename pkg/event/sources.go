@@ -54,5 +54,16 @@ type Cost struct {
 	Currency    string `json:"currency"`
 	Clicks      int64  `json:"clicks"`
 	Impressions int64  `json:"impressions"`
-	Central     bool   `json:"central,omitempty"` // bought centrally: allocated to accounts by sessions
+	Central     bool   `json:"central,omitempty"`     // bought centrally: allocated to accounts by sessions
+	CampaignID  string `json:"campaign_id,omitempty"` // the ad platform's campaign id, when the report has one
+
+	// ImportID names the upload the row came in. The latest complete import
+	// of a (tenant, account, date, channel) restates it: rows of earlier
+	// imports of that day and channel stop counting (docs/costs.md).
+	ImportID string `json:"import_id,omitempty"`
+	// Commit marks the record that closes an import for one account: it
+	// carries no spend, only ImportRows, the number of cost rows the import
+	// holds for the account. An import without its commit never counts.
+	Commit     bool `json:"commit,omitempty"`
+	ImportRows int  `json:"import_rows,omitempty"`
 }

@@ -27,12 +27,17 @@ type Topic struct {
 const (
 	TopicRaw        = "throughline.raw.v1"
 	TopicDeadLetter = "throughline.deadletter.v1"
+	// TopicCosts holds ad cost rows (envelopes of type cost) apart from the
+	// raw topic: they touch no visitor, so the stitcher never reads them; the
+	// loader restates them into the costs table.
+	TopicCosts = "throughline.costs.v1"
 )
 
 // Topics are all topics Throughline uses, created at start.
 var Topics = []Topic{
 	{Name: TopicRaw, Partitions: 12, Retention: 30 * 24 * time.Hour},
 	{Name: TopicDeadLetter, Partitions: 3, Retention: 30 * 24 * time.Hour},
+	{Name: TopicCosts, Partitions: 3, Retention: 90 * 24 * time.Hour},
 }
 
 // Configs returns the topic-level configuration Kafka understands.
