@@ -31,6 +31,18 @@ const (
 	// raw topic: they touch no visitor, so the stitcher never reads them; the
 	// loader restates them into the costs table.
 	TopicCosts = "throughline.costs.v1"
+
+	// The stitcher's entity topics: versioned records keyed "tenant/account",
+	// written to the same partition number as the raw record that caused
+	// them, so they need at least as many partitions as TopicRaw.
+	TopicSessions    = "throughline.sessions.v1"
+	TopicCalls       = "throughline.calls.v1"
+	TopicLeads       = "throughline.leads.v1"
+	TopicDeals       = "throughline.deals.v1"
+	TopicAttribution = "throughline.attribution.v1"
+	// TopicStitcherState is the stitcher's compacted state changelog,
+	// co-partitioned with TopicRaw (same partition count).
+	TopicStitcherState = "throughline.stitcher-state.v1"
 )
 
 // Topics are all topics Throughline uses, created at start.
@@ -38,6 +50,12 @@ var Topics = []Topic{
 	{Name: TopicRaw, Partitions: 12, Retention: 30 * 24 * time.Hour},
 	{Name: TopicDeadLetter, Partitions: 3, Retention: 30 * 24 * time.Hour},
 	{Name: TopicCosts, Partitions: 3, Retention: 90 * 24 * time.Hour},
+	{Name: TopicSessions, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicCalls, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicLeads, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicDeals, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicAttribution, Partitions: 12, Retention: 30 * 24 * time.Hour},
+	{Name: TopicStitcherState, Partitions: 12, Retention: -1, Compacted: true},
 }
 
 // Configs returns the topic-level configuration Kafka understands.
