@@ -19,6 +19,7 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -81,6 +82,7 @@ func (c *Collector) routes() http.Handler {
 	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
 	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
 	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
+	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	c.deps.Tel.Mount(mux, health)

@@ -1,0 +1,325 @@
+// Throughline JS tracker, served by the collector as GET /t.js.
+//
+// Snippet (docs/tracker.md):
+//   <script async src="https://collector.example/t.js" data-key="KEY"></script>
+//
+// It keeps a first-party client id, sends a pageview on load, keeps the
+// landing's UTM parameters, ad click ids and external referrer for the visit,
+// sends goals (API and data-tl-goal attributes) and fills hidden form inputs
+// named tl_client_id. Every hit is a GET of the collector's /px.gif.
+//
+// Plain ES5, no dependencies. The collector drops whole-line // comments and
+// indentation before serving: keep comments on their own lines, and never
+// start a line of code with //.
+(function (w, d) {
+'use strict';
+// Loaded twice (the snippet pasted twice): the first copy wins.
+if (w.throughline && w.throughline.loaded) {
+  return;
+}
+// Cookie names and lifetimes in seconds: two years, thirty minutes.
+var CID = '_tl_cid', CID_TTL = 63072000;
+var VISIT = '_tl_visit', VISIT_TTL = 1800;
+var PARAMS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term',
+  'yclid', 'gclid', 'gbraid', 'wbraid', 'fbclid', 'vkclid', 'ttclid', 'msclkid', 'ysclid'];
+var loc = w.location;
+var enc = encodeURIComponent;
+
+// Our own <script> tag: the write key and the collector's address. An async
+// script has document.currentScript while it runs; look it up otherwise.
+var me = d.currentScript || d.querySelector('script[data-key][src*="/t.js"]');
+var key = me && me.getAttribute('data-key');
+var i;
+if (!key) {
+  return;
+}
+var base = me.getAttribute('data-collector') || me.src.replace(/\/t\.js([?#].*)?$/, '');
+
+function now() {
+  return new Date().getTime();
+}
+
+function cut(s) {
+  return s.length > 2000 ? s.slice(0, 2000) : s;
+}
+
+// Random hex, n 32-bit words, from crypto where there is one.
+function rnd(n) {
+  var c = w.crypto, a = null, s = '';
+  if (c && c.getRandomValues) {
+    a = c.getRandomValues(new Uint32Array(n));
+  }
+  for (var j = 0; j < n; j++) {
+    s += ('0000000' + ((a ? a[j] : Math.random() * 4294967296) >>> 0).toString(16)).slice(-8);
+  }
+  return s;
+}
+
+// --- storage: a first-party cookie, else localStorage, else memory.
+
+function readCookie(name) {
+  try {
+    var m = d.cookie.match(new RegExp('(?:^|; )' + name + '=([^;]*)'));
+    return m ? decodeURIComponent(m[1]) : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function writeCookie(name, value, ttl, domain) {
+  var c = name + '=' + enc(value) + '; path=/; max-age=' + ttl + '; SameSite=Lax';
+  if (domain) {
+    c += '; domain=' + domain;
+  }
+  if (loc.protocol === 'https:') {
+    c += '; Secure';
+  }
+  try {
+    d.cookie = c;
+  } catch (e) {
+    return false;
+  }
+  return readCookie(name) === value;
+}
+
+// The widest domain that takes a cookie (shop.example for www.shop.example),
+// so subdomains share the client id; browsers refuse public suffixes.
+function pickDomain() {
+  var h = loc.hostname, parts = h.split('.');
+  if (me.getAttribute('data-cookie-domain')) {
+    return me.getAttribute('data-cookie-domain');
+  }
+  if (parts.length < 2 || /^[\d.]+$/.test(h) || h.indexOf(':') >= 0) {
+    return '';
+  }
+  for (var j = parts.length - 2; j >= 0; j--) {
+    var dom = parts.slice(j).join('.');
+    if (writeCookie('_tl_d', '1', 10, dom)) {
+      writeCookie('_tl_d', '', -1, dom);
+      return dom;
+    }
+  }
+  return '';
+}
+
+var domain = pickDomain();
+var mem = {};
+var ls = null;
+try {
+  ls = w.localStorage;
+  ls.setItem('_tl_t', '1');
+  ls.removeItem('_tl_t');
+} catch (e) {
+  ls = null;
+}
+
+function get(name) {
+  var o = mem[name];
+  try {
+    o = JSON.parse(ls.getItem(name)) || o;
+  } catch (e) {
+    // no localStorage: memory
+  }
+  return readCookie(name) || (o && o.e > now() ? o.v : null);
+}
+
+function set(name, value, ttl) {
+  var rec = {v: value, e: now() + ttl * 1000};
+  writeCookie(name, value, ttl, domain);
+  mem[name] = rec;
+  if (ls) {
+    try {
+      ls.setItem(name, JSON.stringify(rec));
+    } catch (e) {
+      // quota or private mode: the cookie or memory holds it
+    }
+  }
+}
+
+// --- the client id: kept for two years, refreshed on every visit.
+
+var cid = get(CID) || rnd(2) + '.' + Math.floor(now() / 1000);
+set(CID, cid, CID_TTL);
+
+// --- the visit: the landing's UTMs, click ids and external referrer, as
+// pixel parameters, kept 30 minutes from the last hit. A landing with UTMs,
+// a click id or a new external referrer replaces it.
+
+function host(u) {
+  var m = /^[a-z][a-z0-9+.-]*:\/\/([^\/?#:]+)/i.exec(u);
+  return m ? m[1].toLowerCase() : '';
+}
+
+function internal(h) {
+  return h === loc.hostname || (domain !== '' && (h === domain || h.slice(-domain.length - 1) === '.' + domain));
+}
+
+function landing() {
+  var q = {}, out = [], pairs = loc.search.replace(/^\?/, '').split('&');
+  for (var j = 0; j < pairs.length; j++) {
+    var at = pairs[j].indexOf('=');
+    try {
+      if (at > 0) {
+        q[decodeURIComponent(pairs[j].slice(0, at))] = decodeURIComponent(pairs[j].slice(at + 1).replace(/\+/g, ' '));
+      }
+    } catch (e) {
+      // a malformed pair: skip it
+    }
+  }
+  for (j = 0; j < PARAMS.length; j++) {
+    if (q[PARAMS[j]]) {
+      out.push(PARAMS[j] + '=' + enc(cut(q[PARAMS[j]])));
+    }
+  }
+  var ref = d.referrer, rh = host(ref);
+  if (rh && !internal(rh)) {
+    out.push('r=' + enc(cut(ref)));
+  }
+  return out.join('&');
+}
+
+var visit = landing();
+var kept = get(VISIT);
+if (!visit && kept) {
+  visit = kept;
+}
+
+// --- sending: a GET of the pixel. fetch with keepalive outlives the page,
+// so a goal sent as a form navigates away still arrives; Image otherwise.
+
+function send(type, name, extra) {
+  var url = base + '/px.gif?k=' + enc(key) + '&t=' + type + (name ? '&n=' + enc(name) : '') +
+    '&cid=' + enc(cid) + '&eid=' + rnd(4) + '&u=' + enc(cut(loc.href)) + (visit ? '&' + visit : '') + (extra || '');
+  if (visit) {
+    set(VISIT, visit, VISIT_TTL);
+  }
+  set(CID, cid, CID_TTL);
+  if (w.fetch) {
+    try {
+      w.fetch(url, {keepalive: true, mode: 'no-cors', credentials: 'omit', cache: 'no-store'})['catch'](function () {});
+      return;
+    } catch (e) {
+      // an old fetch without keepalive: the Image below
+    }
+  }
+  new Image().src = url;
+}
+
+// Goal options: {phone: '+7…', email: '…', props: {name: value}}.
+function goal(type, name, o) {
+  var x = '', p;
+  o = o || {};
+  if (o.phone) {
+    x += '&ph=' + enc(o.phone);
+  }
+  if (o.email) {
+    x += '&em=' + enc(o.email);
+  }
+  p = o.props || {};
+  for (var k in p) {
+    if (Object.prototype.hasOwnProperty.call(p, k) && p[k] !== null && p[k] !== undefined) {
+      x += '&p.' + enc(k) + '=' + enc(cut(String(p[k])));
+    }
+  }
+  send(type, name, x);
+}
+
+// --- forms and clicks.
+
+function fill(root) {
+  var ins = root.querySelectorAll('input[name="tl_client_id"]');
+  for (var j = 0; j < ins.length; j++) {
+    ins[j].value = cid;
+  }
+}
+
+function field(f, sel) {
+  var el = f.querySelector(sel);
+  return el && el.value ? el.value : '';
+}
+
+// Capture phase: runs before the form's own handlers, which may cancel the
+// submit to send it with XHR; the hidden field is filled for them too.
+d.addEventListener('submit', function (e) {
+  var f = e.target, g;
+  if (!f || f.nodeName !== 'FORM') {
+    return;
+  }
+  fill(f);
+  g = f.getAttribute('data-tl-goal');
+  if (g) {
+    goal('goal', g, f.getAttribute('data-tl-contact') === 'off' ? {} : {
+      phone: field(f, '[data-tl-phone],input[type=tel],input[name*=phone],input[name*=Phone]'),
+      email: field(f, '[data-tl-email],input[type=email],input[name*=mail]')
+    });
+  }
+}, true);
+
+d.addEventListener('click', function (e) {
+  for (var el = e.target; el && el.getAttribute; el = el.parentNode) {
+    var g = el.getAttribute('data-tl-goal');
+    if (g) {
+      if (el.nodeName !== 'FORM') {
+        goal('goal', g);
+      }
+      return;
+    }
+  }
+}, true);
+
+function ready() {
+  fill(d);
+}
+if (d.readyState === 'loading') {
+  d.addEventListener('DOMContentLoaded', ready);
+} else {
+  ready();
+}
+
+// --- the public API. Before the script loads the snippet's stub queues calls
+// in throughline.q; throughlineReady callbacks get the client id.
+
+function api(cmd, a, b) {
+  if (cmd === 'goal' || cmd === 'event') {
+    goal(cmd, a, b);
+  } else if (cmd === 'pageview') {
+    send('pageview');
+  }
+}
+api.clientId = function () {
+  return cid;
+};
+api.loaded = true;
+var queued = (w.throughline && w.throughline.q) || [];
+w.throughline = api;
+
+if (me.getAttribute('data-auto-pageview') !== 'off') {
+  send('pageview');
+}
+for (i = 0; i < queued.length; i++) {
+  api.apply(null, queued[i]);
+}
+
+var waiting = w.throughlineReady;
+w.throughlineReady = {push: function (f) {
+  try {
+    f(cid, api);
+  } catch (e) {
+    // a caller's error is not ours to report
+  }
+}};
+if (typeof waiting === 'function') {
+  w.throughlineReady.push(waiting);
+} else if (waiting && waiting.length) {
+  for (i = 0; i < waiting.length; i++) {
+    w.throughlineReady.push(waiting[i]);
+  }
+}
+
+// A page restored from the back/forward cache is viewed again.
+w.addEventListener('pageshow', function (e) {
+  if (e.persisted) {
+    send('pageview');
+  }
+});
+})(window, document);
