@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the services' benchmarks once each and prints their figures with ratios
+# against baselines measured in the same run, on the same machine:
+#
+#   collector  BenchmarkPixel, BenchmarkEventsBatch   vs  BenchmarkBareHTTP (a bare net/http handler)
+#   loader     BenchmarkLoader                        vs  BenchmarkEngineInsertSelect (the engine alone)
+#   pipeline   BenchmarkFreshness p50/p99: collector acceptance → row in ClickHouse
+#
+# A benchmark that does not exist (yet) shows "n/a". The table is also written
+# to bench.out. Settings (environment):
+#
+#   BENCHTIME            -benchtime of the collector and loader benchmarks (default 2s)
+#   FRESHNESS_BENCHTIME  -benchtime of BenchmarkFreshness, one fixed-rate run per iteration (default 1x)
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=github.com/throughline/throughline
+BENCHTIME=${BENCHTIME:-2s}
+FRESHNESS_BENCHTIME=${FRESHNESS_BENCHTIME:-1x}
+OUT=bench.out
+
+raw="$(mktemp "${TMPDIR:-/tmp}/bench.XXXXXX")"
+trap 'rm -f "$raw"' EXIT
+failed=()
+
+# bench PACKAGES REGEX BENCHTIME: runs the matching benchmarks, their output
+# shown as it comes and kept for parsing.
+bench() {
+  echo "== go test -run '^\$' -bench '$2' -benchtime $3 $1"
+  if ! go test -run '^$' -bench "$2" -benchtime "$3" -count 1 "$1" 2>&1 | tee -a "$raw"; then
+    failed+=("$1")
+  fi
+}
+
+# metric NAME UNIT: the value the benchmark NAME reported in UNIT ("ns/op",
+# "events/s", …), or nothing. Lines look like:
+#   BenchmarkPixel-2   123456   9876 ns/op   101234 events/s
+metric() {
+  awk -v name="Benchmark$1" -v unit="$2" '
+    { n = $1; sub(/-[0-9]+$/, "", n) }
+    n == name { for (i = 3; i < NF; i += 2) if ($(i + 1) == unit) { v = $i } }
+    END { if (v != "") print v }' "$raw"
+}
+
+# rate NAME UNIT...: the first of the units the benchmark reported, else
+# operations per second from ns/op; printed as "value unit".
+rate() {
+  local name=$1 unit v
+  shift
+  for unit in "$@"; do
+    v=$(metric "$name" "$unit")
+    if [ -n "$v" ]; then echo "$v $unit"; return; fi
+  done
+  v=$(metric "$name" ns/op)
+  if [ -n "$v" ]; then awk -v ns="$v" 'BEGIN { if (ns > 0) printf "%.0f op/s\n", 1e9 / ns }'; fi
+}
+
+# ratio A B: A/B of two "value unit" figures, or n/a.
+ratio() {
+  if [ -z "$1" ] || [ -z "$2" ]; then echo n/a; return; fi
+  awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { if (b > 0) printf "%.2fx\n", a / b; else print "n/a" }'
+}
+
+human() { # "value unit" rounded, or n/a
+  if [ -z "$1" ]; then echo n/a; return; fi
+  awk -v v="${1%% *}" -v u="${1#* }" 'BEGIN { f = v >= 100 ? "%.0f %s\n" : "%.3g %s\n"; printf f, v, u }'
+}
+
+bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|BareHTTP)$' "$BENCHTIME"
+bench "$ROOT/services/loader/..." '^Benchmark(Loader|EngineInsertSelect)$' "$BENCHTIME"
+bench "$ROOT/services/throughline/..." '^BenchmarkFreshness$' "$FRESHNESS_BENCHTIME"
+
+bare=$(rate BareHTTP req/s events/s)
+pixel=$(rate Pixel events/s)
+batch=$(rate EventsBatch events/s)
+engine=$(rate EngineInsertSelect rows/s)
+loader=$(rate Loader rows/s)
+p50=$(metric Freshness p50-ms)
+p99=$(metric Freshness p99-ms)
+fresh_rate=$(metric Freshness events/s)
+
+ms() { if [ -n "$1" ]; then echo "$1 ms"; else echo n/a; fi; }
+row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
+{
+  echo "Throughline benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $(go env GOOS)/$(go env GOARCH), $(nproc) CPUs, $(go env GOVERSION)"
+  echo
+  row "benchmark" "figure" "baseline (same run)" "ratio"
+  row "collector Pixel" "$(human "$pixel")" "BareHTTP $(human "$bare")" "$(ratio "$pixel" "$bare")"
+  row "collector EventsBatch" "$(human "$batch")" "BareHTTP $(human "$bare")" "$(ratio "$batch" "$bare")"
+  row "loader Loader" "$(human "$loader")" "EngineInsertSelect $(human "$engine")" "$(ratio "$loader" "$engine")"
+  row "freshness p50" "$(ms "$p50")" "at ${fresh_rate:-n/a} events/s" "-"
+  row "freshness p99" "$(ms "$p99")" "at ${fresh_rate:-n/a} events/s" "-"
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo
+    echo "FAILED: ${failed[*]} (see the output above)"
+  fi
+} | tee "$OUT.tmp"
+echo
+mv "$OUT.tmp" "$OUT"
+echo "written to $OUT"
+[ ${#failed[@]} -eq 0 ]
