@@ -32,6 +32,8 @@ type Item struct {
 	Props     map[string]json.RawMessage `json:"props"`
 	UserAgent string                     `json:"user_agent"` // of the visitor, when a server relays a hit
 	IP        string                     `json:"ip"`         // of the visitor, when a server relays a hit
+	Phone     string                     `json:"phone"`      // a form's phone: normalised to E.164 or rejected
+	Email     string                     `json:"email"`      // a form's e-mail: lower-cased or rejected
 
 	Tenant  json.RawMessage `json:"tenant"`
 	Account json.RawMessage `json:"account"`
@@ -174,6 +176,9 @@ func (it *Item) envelope(m Meta) (event.Envelope, error) {
 	}
 	if len(e.ClickIDs) == 0 {
 		e.ClickIDs = nil
+	}
+	if err := contact(&e, it.Phone, it.Email, "phone", "email", true); err != nil {
+		return e, err
 	}
 	if e.ID == "" {
 		e.ID = contentID(&e, m)

@@ -20,6 +20,8 @@ const (
 	paramTS        = "ts"
 	paramEventID   = "eid"
 	paramPropPrefx = "p."
+	paramPhone     = "ph" // a goal's phone, normalised to E.164
+	paramEmail     = "em" // a goal's e-mail, lower-cased
 )
 
 // pixelField maps envelope field names in validation errors back to the
@@ -94,6 +96,7 @@ func Pixel(rawQuery string, m Meta) (event.Envelope, error) {
 		}
 		e.Props[clean(name)] = clean(vs[0])
 	}
+	contact(&e, q.Get(paramPhone), clean(q.Get(paramEmail)), paramPhone, paramEmail, false)
 	if err := finish(&e, m, "pixel"); err != nil {
 		return e, pixelFieldError(err)
 	}

@@ -1,0 +1,46 @@
+package ingest
+
+import (
+	"github.com/throughline/throughline/pkg/event"
+)
+
+// PropContactRejected is the property a pixel hit gets when a phone or
+// e-mail it carried could not be normalised: "phone", "email" or
+// "phone,email". The hit itself is kept — a form submitted with a mistyped
+// number is still a lead — but the value is not, so no junk reaches identity
+// matching and no unnormalised personal data reaches the events table.
+const PropContactRejected = "contact_rejected"
+
+// contact sets the envelope's phone (E.164) and e-mail (lower-cased) from
+// what a sender wrote. Strict, an unusable value is a field error naming
+// phoneField or emailField; lenient, it is dropped and named in
+// PropContactRejected.
+func contact(e *event.Envelope, phone, email, phoneField, emailField string, strict bool) error {
+	var rejected string
+	if phone != "" {
+		if e.Phone = event.NormalizePhone(phone); e.Phone == "" {
+			if strict {
+				return &event.FieldError{Field: phoneField, Reason: "not a phone number (E.164 or a Russian 8/7/9… number expected)"}
+			}
+			rejected = "phone"
+		}
+	}
+	if email != "" {
+		if e.Email = event.NormalizeEmail(email); e.Email == "" {
+			if strict {
+				return &event.FieldError{Field: emailField, Reason: "not an e-mail address"}
+			}
+			if rejected != "" {
+				rejected += ","
+			}
+			rejected += "email"
+		}
+	}
+	if rejected != "" && len(e.Props) < event.MaxProps {
+		if e.Props == nil {
+			e.Props = map[string]string{}
+		}
+		e.Props[PropContactRejected] = rejected
+	}
+	return nil
+}
