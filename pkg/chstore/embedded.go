@@ -3,6 +3,7 @@ package chstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -93,51 +94,65 @@ func (e *Embedded) Ping(ctx context.Context) error {
 // Close closes the engine session.
 func (e *Embedded) Close() error { return e.conn.Close() }
 
-// PrepareInsert starts a RowBinary batch.
+// PrepareInsert starts a batch staged in the Native format.
 func (e *Embedded) PrepareInsert(_ context.Context, table string, cols []Column, dedupToken string) (Batch, error) {
-	encs := make([]encoder, len(cols))
+	b := &embeddedBatch{store: e, table: table, cols: cols, token: dedupToken,
+		native: make([]nativeColumn, len(cols)), types: make([]Column, len(cols))}
 	for i, c := range cols {
-		enc, err := encoderFor(c.Type)
+		col, typ, err := nativeColumnFor(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("preparing insert into %s, column %s: %w", table, c.Name, err)
 		}
-		encs[i] = enc
+		b.native[i], b.types[i] = col, Column{Name: c.Name, Type: typ}
 	}
-	return &embeddedBatch{store: e, table: table, cols: cols, encs: encs, token: dedupToken}, nil
+	return b, nil
 }
 
-// embeddedBatch encodes rows as RowBinary into memory and inserts them with
-// INSERT … SELECT FROM file(). Inline data after FORMAT in the query text is
-// not used: the engine's parser of inline data fails on some byte sequences,
-// while file() reads the bytes exactly as written.
+// embeddedBatch builds the rows as one Native block in memory and inserts
+// them with INSERT … SELECT FROM file(). Inline data after FORMAT in the
+// query text is not used: the engine's parser of inline data fails on some
+// byte sequences, while file() reads the bytes exactly as written.
 type embeddedBatch struct {
-	store *Embedded
-	table string
-	cols  []Column
-	encs  []encoder
-	token string
-	buf   []byte
-	rows  int
-	sent  bool
+	store  *Embedded
+	table  string
+	cols   []Column
+	types  []Column // the columns as the block declares them
+	native []nativeColumn
+	token  string
+	rows   int
+	sent   bool
 }
 
 func (b *embeddedBatch) Append(values ...any) error {
 	if len(values) != len(b.cols) {
 		return fmt.Errorf("appending to %s: %d values for %d columns", b.table, len(values), len(b.cols))
 	}
-	start := len(b.buf)
 	for i, v := range values {
-		var err error
-		if b.buf, err = b.encs[i](b.buf, v); err != nil {
-			b.buf = b.buf[:start]
+		if err := b.native[i].check(v); err != nil {
 			return fmt.Errorf("appending to %s, column %s: %w", b.table, b.cols[i].Name, err)
 		}
+	}
+	for i, v := range values {
+		b.native[i].add(v)
 	}
 	b.rows++
 	return nil
 }
 
 func (b *embeddedBatch) Rows() int { return b.rows }
+
+// block is the batch as a Native block: column and row counts, then each
+// column's name, type and data.
+func (b *embeddedBatch) block() [][]byte {
+	head := binary.AppendUvarint(nil, uint64(len(b.cols)))
+	head = binary.AppendUvarint(head, uint64(b.rows))
+	out := [][]byte{head}
+	for i, c := range b.types {
+		out = append(out, appendString(appendString(nil, c.Name), c.Type))
+		out = append(out, b.native[i].parts()...)
+	}
+	return out
+}
 
 func (b *embeddedBatch) Send(ctx context.Context) error {
 	if b.sent {
@@ -147,8 +162,8 @@ func (b *embeddedBatch) Send(ctx context.Context) error {
 	if b.rows == 0 {
 		return nil
 	}
-	path := filepath.Join(b.store.tmpDir, fmt.Sprintf("batch-%d-%d.rowbinary", os.Getpid(), b.store.seq.Add(1)))
-	if err := os.WriteFile(path, b.buf, 0o600); err != nil {
+	path := filepath.Join(b.store.tmpDir, fmt.Sprintf("batch-%d-%d.native", os.Getpid(), b.store.seq.Add(1)))
+	if err := writeParts(path, b.block()); err != nil {
 		return fmt.Errorf("staging batch for %s: %w", b.table, err)
 	}
 	defer os.Remove(path)
@@ -156,10 +171,24 @@ func (b *embeddedBatch) Send(ctx context.Context) error {
 	if b.token != "" {
 		settings = " SETTINGS insert_deduplicate = 1, insert_deduplication_token = " + quoteString(b.token)
 	}
-	q := fmt.Sprintf("INSERT INTO %s (%s)%s SELECT * FROM file(%s, 'RowBinary', %s)",
-		b.table, columnList(b.cols), settings, quoteString(path), quoteString(structure(b.cols)))
+	q := fmt.Sprintf("INSERT INTO %s (%s)%s SELECT * FROM file(%s, 'Native', %s)",
+		b.table, columnList(b.cols), settings, quoteString(path), quoteString(structure(b.types)))
 	if err := b.store.Exec(ctx, q, nil); err != nil {
 		return fmt.Errorf("inserting %d rows into %s: %w", b.rows, b.table, err)
 	}
 	return nil
+}
+
+func writeParts(path string, parts [][]byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := f.Write(p); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }

@@ -53,51 +53,44 @@ var batchColumns = []chstore.Column{
 	{Name: "last_offset", Type: "UInt64"}, {Name: "rows", Type: "UInt32"},
 }
 
-// flushDue flushes every batch that is ready, then commits. final is the
-// shutdown flush: everything buffered is ready and nothing is retried.
-func (l *Loader) flushDue(ctx context.Context, now time.Time, final bool) error {
-	var batches []*batch
-	l.mu.Lock()
-	for _, p := range l.parts {
-		batches = append(batches, p.take(now, l.cfg.MaxRows, l.cfg.MaxAge, final)...)
-	}
-	l.mu.Unlock()
-	var err error
-	if len(batches) > 0 {
-		err = l.flush(ctx, batches, final)
-	}
-	if err == errCrash {
-		return err
-	}
-	l.commit(ctx)
-	return err
-}
-
 // errCrash is returned when a test hook simulates a crash.
 var errCrash = errors.New("loader: crashed by test hook")
 
-// flush writes the dead letters, records the ranges, inserts the rows and
-// advances the partitions' commit offsets, in that order. A batch that
-// failed (only when ctx ends or at shutdown) stops its partition: nothing
-// after it may be committed.
-func (l *Loader) flush(ctx context.Context, batches []*batch, final bool) error {
+// stage gets batches ready to insert: it decodes them, writes the dead
+// letters of their bad records, then records their ranges, in that order.
+// On failure (only when ctx ends, or at shutdown) their partitions stop.
+func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error {
+	t0 := time.Now()
 	l.parallel(batches, func(b *batch) {
 		b.ins, b.rows, b.received, b.bad, b.err = l.prepare(ctx, b)
 		b.links = traceLinks(b.recs)
 	})
+	t1 := time.Now()
 	err := l.deadLetters(ctx, batches, final)
 	if err == nil {
 		err = l.record(ctx, batches, final)
 	}
-	if err == nil {
-		l.parallel(batches, func(b *batch) { b.err = l.insert(ctx, b, final) })
-		if h := l.hooks.afterInsert; h != nil && h() != nil {
-			return errCrash
+	if ev := l.log.Debug(); ev.Enabled() {
+		rows := 0
+		for _, b := range batches {
+			rows += b.rows
 		}
+		ev.Int("batches", len(batches)).Int("rows", rows).Dur("prepare", t1.Sub(t0)).
+			Dur("record", time.Since(t1)).Msg("staged")
 	}
+	if err != nil {
+		l.advance(batches, err)
+	}
+	return err
+}
+
+// advance moves each partition's commit offset past its inserted batches,
+// in offset order. A failed batch stops its partition: nothing after it
+// may be committed.
+func (l *Loader) advance(batches []*batch, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, b := range batches { // in offset order within each partition
+	for _, b := range batches {
 		p := b.part
 		switch {
 		case p.broken:

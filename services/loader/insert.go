@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,19 +15,100 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
+// round is the batches of one flush, inserted together and then committed.
+type round struct {
+	batches []*batch
+	final   bool
+	done    chan struct{}
+}
+
+// inserter inserts staged rounds one at a time, in order, on its own
+// goroutine, while the consume loop polls and stages the next round.
+type inserter struct {
+	rounds chan *round
+	last   *round // the latest round handed over; used by the consume loop only
+	exited chan struct{}
+}
+
+// startInserter starts the inserter. Retries stop when ctx ends; writes use
+// wctx, which outlives ctx by the shutdown timeout.
+func (l *Loader) startInserter(ctx, wctx context.Context) *inserter {
+	in := &inserter{rounds: make(chan *round), exited: make(chan struct{})}
+	go func() {
+		defer close(in.exited)
+		for r := range in.rounds {
+			if !l.crashed.Load() {
+				l.insertRound(ctx, wctx, r)
+			}
+			close(r.done)
+		}
+	}()
+	return in
+}
+
+// hand gives a round to the inserter, waiting while it inserts the previous one.
+func (in *inserter) hand(r *round) {
+	r.done = make(chan struct{})
+	in.rounds <- r
+	in.last = r
+}
+
+// idle reports whether every round handed over is done.
+func (in *inserter) idle() bool {
+	if in.last == nil {
+		return true
+	}
+	select {
+	case <-in.last.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits until every round handed over is done.
+func (in *inserter) wait() {
+	if in.last != nil {
+		<-in.last.done
+	}
+}
+
+// close waits for the rounds handed over and stops the inserter.
+func (in *inserter) close() {
+	close(in.rounds)
+	<-in.exited
+}
+
+// insertRound inserts a round's batches, then advances and commits their
+// partitions' offsets.
+func (l *Loader) insertRound(ctx, wctx context.Context, r *round) error {
+	t0 := time.Now()
+	l.parallel(r.batches, func(b *batch) { b.err = l.insert(ctx, wctx, b, r.final) })
+	if h := l.hooks.afterInsert; h != nil && h() != nil {
+		l.crashed.Store(true)
+		return errCrash
+	}
+	l.log.Debug().Int("batches", len(r.batches)).Dur("insert", time.Since(t0)).Msg("inserted")
+	err := l.advance(r.batches, nil)
+	l.commit(wctx)
+	return err
+}
+
 // insert sends the batch's rows with its token, retrying with backoff until
 // ClickHouse accepts them or ctx ends (or once, at shutdown).
-func (l *Loader) insert(ctx context.Context, b *batch, final bool) error {
+func (l *Loader) insert(ctx, wctx context.Context, b *batch, final bool) error {
 	s := b.part.sink
 	rt := l.newRetrier(final, "inserting batch")
 	for {
+		if l.broken(b.part) {
+			return fmt.Errorf("inserting batch: an earlier batch of %s/%d failed", s.Topic, b.part.partition)
+		}
 		if b.ins == nil {
 			var err error
-			b.ins, _, _, _, err = l.prepare(ctx, b)
+			b.ins, _, _, _, err = l.prepare(wctx, b)
 			if err != nil {
 				b.ins = nil
 				if err := rt.wait(ctx, fmt.Errorf("preparing insert into %s: %w", s.Table, err), b.logCtx); err != nil {
@@ -39,14 +119,14 @@ func (l *Loader) insert(ctx context.Context, b *batch, final bool) error {
 		}
 		ins := b.ins
 		b.ins = nil // a batch is sent at most once; a retry prepares again
-		_, span := l.deps.Tel.Tracer.Start(ctx, "loader insert", trace.WithLinks(b.links...),
+		_, span := l.deps.Tel.Tracer.Start(wctx, "loader insert", trace.WithLinks(b.links...),
 			trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("messaging.destination.name", s.Topic),
 				attribute.Int("messaging.destination.partition.id", int(b.part.partition)),
 				attribute.String("db.collection.name", s.Table), attribute.Int("db.rows", b.rows),
 				attribute.Int64("first_offset", b.rng.first), attribute.Int64("last_offset", b.rng.last)))
 		start := time.Now()
-		err := ins.Send(ctx)
+		err := ins.Send(wctx)
 		took := time.Since(start)
 		if err != nil {
 			span.RecordError(err)
@@ -178,42 +258,8 @@ func (l *Loader) commit(ctx context.Context) {
 	})
 }
 
-// recordedRanges reads the ranges recorded for the partition from offset on:
-// batches that were recorded (and maybe inserted) but not committed.
-func (l *Loader) recordedRanges(ctx context.Context, p *partState, from int64) ([]offsetRange, error) {
-	q := "SELECT first_offset, max(last_offset) FROM " + chstore.QuoteIdent(l.cfg.Database) + `.loader_batches
-		WHERE consumer = {consumer:String} AND topic = {topic:String} AND partition = {partition:UInt32}
-		AND last_offset >= {from:UInt64} GROUP BY first_offset ORDER BY first_offset`
-	params := chstore.Params{"consumer": l.cfg.Group, "topic": p.sink.Topic,
-		"partition": strconv.Itoa(int(p.partition)), "from": strconv.FormatInt(from, 10)}
-	rt := l.newRetrier(false, "reading recorded batch ranges")
-	for {
-		res, err := l.deps.Store.Query(ctx, q, params)
-		if err == nil {
-			return parseRanges(res, l.log.With().Str("topic", p.sink.Topic).Int32("partition", p.partition).Logger())
-		}
-		if err := rt.wait(ctx, err, nil); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// parseRanges keeps the ranges in order and drops any that overlaps the one
-// before it (only a member fenced out of the group while writing could have
-// recorded such a range).
-func parseRanges(res *chstore.Result, log zerolog.Logger) ([]offsetRange, error) {
-	var out []offsetRange
-	for _, row := range res.Rows {
-		first, err1 := strconv.ParseInt(fmt.Sprint(row[0]), 10, 64)
-		last, err2 := strconv.ParseInt(fmt.Sprint(row[1]), 10, 64)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("reading recorded batch ranges: bad row %v", row)
-		}
-		if n := len(out); n > 0 && first <= out[n-1].last {
-			log.Warn().Int64("first_offset", first).Int64("last_offset", last).Msg("ignoring overlapping recorded range")
-			continue
-		}
-		out = append(out, offsetRange{first, last})
-	}
-	return out, nil
+func (l *Loader) broken(p *partState) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return p.broken
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -123,10 +124,13 @@ type Loader struct {
 	sinks  map[string]*sink
 	met    *metrics
 	hooks  hooks
-	mu     sync.Mutex // guards parts against the rebalance callbacks
+	mu     sync.Mutex // guards parts and their states
 	parts  map[tp]*partState
 	cl     *kgo.Client
 	ranOne bool
+	// rebalanceWanted is set when a rebalance waits for the consume loop.
+	rebalanceWanted atomic.Bool
+	crashed         atomic.Bool // a test hook stopped the loader
 }
 
 // hooks let tests stop the loader at the points where a crash hurts most.
@@ -217,6 +221,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { l.rebalanceWanted.Store(true) }),
 		kgo.OnPartitionsRevoked(l.onRevoked),
 		kgo.OnPartitionsLost(l.onRevoked),
 	)
@@ -235,72 +240,52 @@ func (l *Loader) Run(ctx context.Context) error {
 	defer reg.Unregister()
 	l.log.Info().Str("group", l.cfg.Group).Strs("topics", l.topics()).Msg("loader started")
 
-	if err := l.consume(ctx); err != nil && ctx.Err() == nil {
+	// Writes in flight when ctx ends get ShutdownTimeout to finish; retries
+	// stop at once.
+	wctx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(l.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWrites()
+		case <-wctx.Done():
+		}
+	})
+	defer stopGrace()
+
+	ins := l.startInserter(ctx, wctx)
+	err = l.consume(ctx, ins)
+	ins.close()
+	if l.crashed.Load() {
+		err = errCrash
+	}
+	if err != nil && ctx.Err() == nil {
 		// A crash (test hook) or a fatal client error: nothing more is
 		// committed; what was not committed is loaded again next time.
 		cl.CloseAllowingRebalance()
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.ShutdownTimeout)
-	defer cancel()
-	err = l.flushDue(sctx, time.Now(), true)
-	cl.CloseAllowingRebalance()
-	l.log.Info().Msg("loader stopped")
-	return err
-}
-
-// consume is the poll → buffer → flush → commit loop. Rebalances are held
-// off from a poll until AllowRebalance, so a flush and its commit are never
-// cut in two by a partition moving to another member.
-func (l *Loader) consume(ctx context.Context) error {
-	for ctx.Err() == nil {
-		wait := l.pollWait(time.Now())
-		pctx, cancel := context.WithTimeout(ctx, wait)
-		fetches := l.cl.PollRecords(pctx, l.cfg.MaxPollRecords)
-		cancel()
-		if fetches.IsClientClosed() {
-			return errors.New("loader: kafka client closed")
+	err = nil
+	if batches := l.takeDue(time.Now(), true); len(batches) > 0 {
+		if err = l.stage(wctx, batches, true); err == nil {
+			err = l.insertRound(wctx, wctx, &round{batches: batches, final: true})
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
-			}
-			l.log.Warn().Err(err).Str("topic", topic).Int32("partition", p).Msg("fetch error")
-		})
-		var bufErr error
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if bufErr == nil {
-				bufErr = l.buffer(ctx, p)
-			}
-		})
-		if bufErr != nil {
-			return bufErr
-		}
-		if err := l.flushDue(ctx, time.Now(), false); err != nil {
-			return err
-		}
-		l.cl.AllowRebalance()
 	}
+	l.commit(wctx)
+	cl.CloseAllowingRebalance()
+	if err != nil {
+		return fmt.Errorf("loader: final flush: %w", err)
+	}
+	l.log.Info().Msg("loader stopped")
 	return nil
 }
 
-// pollWait is how long a poll may block: until the oldest buffered batch is
-// due, and at most a second so failed commits are retried.
-func (l *Loader) pollWait(now time.Time) time.Duration {
-	wait := time.Second
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range l.parts {
-		if due, ok := p.due(l.cfg.MaxAge); ok {
-			wait = min(wait, due.Sub(now))
-		}
-	}
-	return max(wait, time.Millisecond)
-}
-
-// onRevoked forgets the partitions taken away. Everything flushed was
-// committed or recorded before the rebalance was allowed; what was only
-// buffered is read again by the next owner from the committed offset.
+// onRevoked forgets the partitions taken away. Rebalances wait until every
+// flush is inserted and committed (or recorded, if the commit failed); what
+// was only buffered is read again by the next owner from the committed
+// offset.
 func (l *Loader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -309,39 +294,4 @@ func (l *Loader) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 			delete(l.parts, tp{topic, p})
 		}
 	}
-}
-
-// buffer adds a fetched partition's records to its state, first loading the
-// ranges recorded for it but not committed when the partition is new to us.
-func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
-	if len(f.Records) == 0 {
-		return nil
-	}
-	s := l.sinks[f.Topic]
-	if s == nil {
-		return nil
-	}
-	key := tp{f.Topic, f.Partition}
-	l.mu.Lock()
-	st := l.parts[key]
-	if st == nil {
-		st = newPartState(s, f.Partition)
-		l.parts[key] = st
-	}
-	l.mu.Unlock()
-	if !st.loaded {
-		ranges, err := l.recordedRanges(ctx, st, f.Records[0].Offset)
-		if err != nil {
-			return err
-		}
-		st.loaded, st.planned = true, ranges
-		if len(ranges) > 0 {
-			l.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Int("batches", len(ranges)).
-				Int64("from", ranges[0].first).Msg("re-forming recorded batches")
-		}
-	}
-	l.mu.Lock()
-	st.add(f.Records, f.HighWatermark, time.Now())
-	l.mu.Unlock()
-	return nil
 }

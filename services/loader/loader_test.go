@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/telemetry"
 )
 
 func TestLoadsEventsWithColumns(t *testing.T) {
@@ -30,13 +33,29 @@ func TestLoadsEventsWithColumns(t *testing.T) {
 	e.produce(rec)
 	e.produceEvents(50, []string{"a", "b", "c"}, 1)
 
-	r := start(e.newLoader(e.config(), nil))
+	tel, err := telemetry.New(zerolog.Nop(), "loader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(e.config(), Deps{Tel: tel, Store: e.store, Kafka: e.kcfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(l)
 	e.waitEvents(51)
 	e.waitCommitted("loader", kafka.TopicRaw, 51)
+	metrics := scrape(t, tel)
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	e.exactlyOnce(51)
+	for _, want := range []string{`loader_rows_inserted_total{table="events"} 51`, `loader_batch_rows_bucket{`,
+		`loader_insert_duration_seconds_bucket{`, `loader_freshness_seconds_bucket{`,
+		`loader_consumer_lag{partition=`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s:\n%s", want, metrics)
+		}
+	}
 
 	res, err := e.store.Query(context.Background(), `SELECT tenant, account, type, name, source,
 		toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(received_at), client_id, url, referrer,
@@ -140,6 +159,13 @@ func TestBadRecordsAreDeadLettered(t *testing.T) {
 			t.Fatalf("dead letter %d reason %q", i, reason)
 		}
 	}
+}
+
+func scrape(t *testing.T, tel *telemetry.Telemetry) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
 
 func TestConfigValidateNamesTheSetting(t *testing.T) {

@@ -1,0 +1,125 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
+)
+
+// benchEnvelope is a realistic pageview: URL with UTM tags, a click id, a
+// browser user agent and a few properties.
+func benchEnvelope(i int) event.Envelope {
+	ts := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli() + int64(i)*37
+	return event.Envelope{
+		V: event.Version, ID: fmt.Sprintf("01J%023d", i), Tenant: "franchise-1", Account: fmt.Sprintf("branch-%d", i%40),
+		Type: event.TypePageview, Source: "pixel", TS: ts, ReceivedAt: ts + 120,
+		ClientID: fmt.Sprintf("cid.%d.%d", i%5000, 1700000000+i%5000),
+		URL:      fmt.Sprintf("https://branch-%d.example.ru/catalog/item-%d?utm_source=yandex&utm_medium=cpc&utm_campaign=spring_sale&yclid=%d", i%40, i%300, 7000000+i),
+		Referrer: "https://yandex.ru/search/?text=pizza+delivery",
+		UTM:      event.UTM{Source: "yandex", Medium: "cpc", Campaign: "spring_sale"},
+		ClickIDs: map[string]string{"yclid": fmt.Sprint(7000000 + i)},
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " +
+			"Chrome/124.0.0.0 Safari/537.36",
+		IP:    fmt.Sprintf("203.0.113.%d", i%250),
+		Props: map[string]string{"screen": "1920x1080", "lang": "ru-RU"},
+	}
+}
+
+// BenchmarkLoader measures rows per second from the raw topic on kfake into
+// events on the embedded engine: fetch, decode, encode, insert, commit. Each
+// run loads b.N records produced beforehand, with a fresh group and
+// database; the clock runs from the group join to the last row.
+func BenchmarkLoader(b *testing.B) {
+	b.StopTimer()
+	e := newEnv(b)
+	recs := make([]*kgo.Record, 0, 10000)
+	for i := 0; i < b.N; i++ {
+		ev := benchEnvelope(i)
+		v, _ := json.Marshal(ev)
+		recs = append(recs, &kgo.Record{Topic: kafka.TopicRaw, Key: ev.Key(), Value: v})
+		if len(recs) == cap(recs) || i == b.N-1 {
+			e.produce(recs...)
+			recs = recs[:0]
+		}
+	}
+	cfg := e.config()
+	cfg.MaxRows, cfg.MaxAge, cfg.MaxPollRecords = 50000, 200*time.Millisecond, 50000
+	l := e.newLoader(cfg, nil)
+	// The clock starts when the group is joined: steady-state throughput.
+	assigned := make(chan struct{})
+	var once sync.Once
+	l.hooks.clientOpts = []kgo.Opt{kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+		once.Do(func() { close(assigned) })
+	})}
+	q := "SELECT count() FROM " + e.db + ".events"
+	r := start(l)
+	<-assigned
+	b.StartTimer()
+	t0 := time.Now()
+	for e.count(q) < b.N {
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(t0)
+	b.StopTimer()
+	if err := r.stop(b); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/took.Seconds(), "rows/s")
+	if err := engine.Exec(context.Background(), "DROP DATABASE "+e.db, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkEngineInsertSelect is the baseline: the engine copying the same
+// rows from events into a table of the same definition, with no Go and no
+// Kafka in the way.
+func BenchmarkEngineInsertSelect(b *testing.B) {
+	b.StopTimer()
+	ctx := context.Background()
+	db := fmt.Sprintf("loader_bench_%d", dbSeq.Add(1))
+	if err := Migrate(ctx, engine, db); err != nil {
+		b.Fatal(err)
+	}
+	table := "`" + db + "`.`events`"
+	s, err := newSink(EventsSink(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for from := 0; from < b.N; from += 100000 {
+		ins, err := engine.PrepareInsert(ctx, table, s.cols, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := from; i < min(from+100000, b.N); i++ {
+			ev := benchEnvelope(i)
+			if err := ins.Append(append(envelopeRow(&ev), kafka.TopicRaw, uint32(i%rawPartitions), uint64(i))...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ins.Send(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := engine.Exec(ctx, "CREATE TABLE "+db+".events_copy AS "+db+".events", nil); err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	t0 := time.Now()
+	if err := engine.Exec(ctx, "INSERT INTO "+db+".events_copy SELECT * FROM "+db+".events", nil); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(t0)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/took.Seconds(), "rows/s")
+	if err := engine.Exec(ctx, "DROP DATABASE "+db, nil); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,166 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/chstore"
+)
+
+// consume is the poll → buffer → stage loop. Staged rounds go to the
+// inserter, so the next round is decoded while the previous one is inserted.
+// Rebalances are held off from a poll until AllowRebalance, which is called
+// only when every round handed over is inserted and committed: a flush is
+// never cut in two by a partition moving to another member.
+func (l *Loader) consume(ctx context.Context, ins *inserter) error {
+	for ctx.Err() == nil && !l.crashed.Load() {
+		fetches := l.poll(ctx)
+		if fetches.IsClientClosed() {
+			return errors.New("loader: kafka client closed")
+		}
+		var err error
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if err == nil {
+				err = l.buffer(ctx, p)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if batches := l.takeDue(time.Now(), false); len(batches) > 0 {
+			if err := l.stage(ctx, batches, false); err != nil {
+				return err
+			}
+			ins.hand(&round{batches: batches})
+		}
+		if idle := ins.idle(); idle || l.rebalanceWanted.Load() {
+			ins.wait()
+			if idle {
+				l.commit(ctx) // offsets whose commit failed before
+			}
+			l.rebalanceWanted.Store(false)
+			l.cl.AllowRebalance()
+		}
+	}
+	return nil
+}
+
+// poll waits for records until the oldest buffered batch is due, at most a
+// second so failed commits are retried.
+func (l *Loader) poll(ctx context.Context) kgo.Fetches {
+	now := time.Now()
+	wait := time.Second
+	l.mu.Lock()
+	for _, p := range l.parts {
+		if due, ok := p.due(l.cfg.MaxAge); ok {
+			wait = min(wait, due.Sub(now))
+		}
+	}
+	l.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	defer cancel()
+	fetches := l.cl.PollRecords(pctx, l.cfg.MaxPollRecords)
+	fetches.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		l.log.Warn().Err(err).Str("topic", topic).Int32("partition", p).Msg("fetch error")
+	})
+	return fetches
+}
+
+// buffer adds a fetched partition's records to its state, first loading the
+// ranges recorded for it but not committed when the partition is new to us.
+func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
+	if len(f.Records) == 0 {
+		return nil
+	}
+	s := l.sinks[f.Topic]
+	if s == nil {
+		return nil
+	}
+	key := tp{f.Topic, f.Partition}
+	l.mu.Lock()
+	st := l.parts[key]
+	if st == nil {
+		st = newPartState(s, f.Partition)
+		l.parts[key] = st
+	}
+	loaded := st.loaded
+	l.mu.Unlock()
+	var planned []offsetRange
+	if !loaded {
+		var err error
+		if planned, err = l.recordedRanges(ctx, st, f.Records[0].Offset); err != nil {
+			return err
+		}
+		if len(planned) > 0 {
+			l.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Int("batches", len(planned)).
+				Int64("from", planned[0].first).Msg("re-forming recorded batches")
+		}
+	}
+	l.mu.Lock()
+	if !loaded {
+		st.loaded, st.planned = true, planned
+	}
+	st.add(f.Records, f.HighWatermark, time.Now())
+	l.mu.Unlock()
+	return nil
+}
+
+// takeDue cuts the batches that are ready in every partition.
+func (l *Loader) takeDue(now time.Time, final bool) []*batch {
+	var batches []*batch
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.parts {
+		batches = append(batches, p.take(now, l.cfg.MaxRows, l.cfg.MaxAge, final)...)
+	}
+	return batches
+}
+
+// recordedRanges reads the ranges recorded for the partition from offset on:
+// batches that were recorded (and maybe inserted) but not committed.
+func (l *Loader) recordedRanges(ctx context.Context, p *partState, from int64) ([]offsetRange, error) {
+	q := "SELECT first_offset, max(last_offset) FROM " + chstore.QuoteIdent(l.cfg.Database) + `.loader_batches
+		WHERE consumer = {consumer:String} AND topic = {topic:String} AND partition = {partition:UInt32}
+		AND last_offset >= {from:UInt64} GROUP BY first_offset ORDER BY first_offset`
+	params := chstore.Params{"consumer": l.cfg.Group, "topic": p.sink.Topic,
+		"partition": strconv.Itoa(int(p.partition)), "from": strconv.FormatInt(from, 10)}
+	rt := l.newRetrier(false, "reading recorded batch ranges")
+	for {
+		res, err := l.deps.Store.Query(ctx, q, params)
+		if err == nil {
+			return parseRanges(res, l.log.With().Str("topic", p.sink.Topic).Int32("partition", p.partition).Logger())
+		}
+		if err := rt.wait(ctx, err, nil); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseRanges keeps the ranges in order and drops any that overlaps the one
+// before it (only a member fenced out of the group while writing could have
+// recorded such a range).
+func parseRanges(res *chstore.Result, log zerolog.Logger) ([]offsetRange, error) {
+	var out []offsetRange
+	for _, row := range res.Rows {
+		first, err1 := strconv.ParseInt(fmt.Sprint(row[0]), 10, 64)
+		last, err2 := strconv.ParseInt(fmt.Sprint(row[1]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("reading recorded batch ranges: bad row %v", row)
+		}
+		if n := len(out); n > 0 && first <= out[n-1].last {
+			log.Warn().Int64("first_offset", first).Int64("last_offset", last).Msg("ignoring overlapping recorded range")
+			continue
+		}
+		out = append(out, offsetRange{first, last})
+	}
+	return out, nil
+}

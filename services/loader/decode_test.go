@@ -1,0 +1,93 @@
+package loader
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/throughline/throughline/pkg/event"
+)
+
+// decodeSeeds are envelopes as the collector writes them and inputs that
+// probe where the fast path must hand over to encoding/json. The fuzzer's
+// own finds live in testdata/fuzz/FuzzDecodeEnvelope.
+func decodeSeeds() [][]byte {
+	full, _ := json.Marshal(benchEnvelope(7))
+	odd := benchEnvelope(8)
+	odd.URL = "https://x.ru/?a=1&b=<2>\u2028"
+	odd.Props = map[string]string{"ключ": "значение", "q\"uote": "back\\slash\t", "": ""}
+	oddJSON, _ := json.Marshal(odd)
+	seeds := [][]byte{full, oddJSON}
+	for _, s := range []string{
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"pageview"}`,
+		` {"v":1 , "id" : "a","tenant":"t","account":"a","type":"x","ts":-5,"received_at":0} `,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","Tenant":"T"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","ſource":"s"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","utm":{"Source":"s","x":[1,{"y":null}]}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","utm":null,"click_ids":null,"props":{}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","props":{"a":"1"},"props":{"b":"2"}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","props":{"a":null}}`,
+		`{"v":1.0,"id":"a","tenant":"t","account":"a","type":"x"}`,
+		`{"v":1e0,"id":"a","tenant":"t","account":"a","type":"x"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","ts":9223372036854775808}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","ts":-9223372036854775808}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","ts":01}`,
+		`{"v":1,"id":"\ud83d\ude00","tenant":"t","account":"a","type":"x"}`,
+		`{"v":1,"id":"\ud83d","tenant":"t","account":"a","type":"x"}`,
+		"{\"v\":1,\"id\":\"\xff\",\"tenant\":\"t\",\"account\":\"a\",\"type\":\"x\"}",
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x"} x`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x",}`,
+		`{"v":"1","id":"a","tenant":"t","account":"a","type":"x"}`,
+		`{"v":2,"id":"a","tenant":"t","account":"a","type":"x"}`,
+		`{"v":1,"id":null,"tenant":"t","account":"a","type":"x"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","extra":[true,false,null,-0.5e+3,"\u0041"]}`,
+		`{"\u0076":1,"id":"a","tenant":"t","account":"a","type":"x"}`,
+		`null`, `[]`, `{`, ``,
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+// FuzzDecodeEnvelope checks the fast decoder against event.Decode: the same
+// envelope, or the same error.
+func FuzzDecodeEnvelope(f *testing.F) {
+	for _, s := range decodeSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gerr := decodeEnvelope(b)
+		want, werr := event.Decode(b)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("input %q: fast error %v, encoding/json error %v", b, gerr, werr)
+		}
+		if gerr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("input %q:\nfast %+v\njson %+v", b, got, want)
+		}
+	})
+}
+
+func TestDecodeEnvelopeTakesTheFastPath(t *testing.T) {
+	full, _ := json.Marshal(benchEnvelope(3))
+	var e event.Envelope
+	if s := (scanner{b: string(full)}); !s.envelope(&e) {
+		t.Fatalf("the fast path gave up on an ordinary envelope: %s", full)
+	}
+}
+
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	v, _ := json.Marshal(benchEnvelope(11))
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) (event.Envelope, error)
+	}{{"fast", decodeEnvelope}, {"encoding-json", event.Decode}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(v)))
+			for b.Loop() {
+				if _, err := c.fn(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
