@@ -21,6 +21,17 @@ var (
 	sharedErr   error
 )
 
+// TestMain closes the shared engine before the process exits: libchdb can
+// crash in its exit handlers when a session is still open.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedStore != nil {
+		sharedStore.Close()
+		os.RemoveAll(sharedStore.conn.Path())
+	}
+	os.Exit(code)
+}
+
 func testStore(t testing.TB) *Embedded {
 	t.Helper()
 	sharedOnce.Do(func() {
