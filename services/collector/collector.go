@@ -18,6 +18,7 @@ import (
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
+	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,6 +31,10 @@ type Deps struct {
 	// kafka.ProducerOpts(cfg.MaxInFlightRecords) or more.
 	Producer *kgo.Client
 	Keys     *tenants.Keys
+	// Tenants is the integrations configuration (CRMs, call tracking) of
+	// the accounts Keys resolve to. Without it CRM webhooks use defaults and
+	// Bitrix24 webhooks are refused.
+	Tenants *tenants.Config
 }
 
 // Collector serves the collector's HTTP API.
@@ -41,6 +46,7 @@ type Collector struct {
 	pub     *publish.Publisher
 	ips     *clientip.Resolver
 	m       *metrics
+	crmPool *fetch.Pool
 	handler http.Handler
 }
 
@@ -68,9 +74,14 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	crmPool, err := fetch.New(cfg.CRM.Fetch, nil, deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
+	m.declareSources(crmSources...)
 	log := deps.Tel.Log.With().Str("component", "collector").Logger()
 	c := &Collector{
-		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m,
+		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m, crmPool: crmPool,
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.handler = c.routes()
@@ -82,6 +93,8 @@ func (c *Collector) routes() http.Handler {
 	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
 	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
 	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
+	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
+	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
 	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })

@@ -32,6 +32,9 @@ type Config struct {
 	// TrustedProxies is a comma-separated list of CIDR prefixes (or single
 	// addresses) of proxies whose X-Forwarded-For is believed.
 	TrustedProxies string
+
+	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
+	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 }
 
 // DefaultConfig is the collector's configuration unless told otherwise.
@@ -46,6 +49,7 @@ func DefaultConfig() Config {
 		RetryAfter:         2 * time.Second,
 		ShutdownTimeout:    15 * time.Second,
 		TrustedProxies:     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+		CRM:                DefaultCRMConfig(),
 	}
 }
 
@@ -65,6 +69,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Duration(fs, &c.ShutdownTimeout, "collector-shutdown-timeout", d.ShutdownTimeout, "graceful shutdown deadline")
 	flagenv.String(fs, &c.TrustedProxies, "collector-trusted-proxies", d.TrustedProxies,
 		"comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (empty: none)")
+	c.CRM.registerFlags(fs)
+	c.Redrive.registerFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -90,5 +96,8 @@ func (c Config) Validate() error {
 	if _, err := clientip.Parse(c.TrustedProxies); err != nil {
 		return fmt.Errorf("collector-trusted-proxies: %w", err)
 	}
-	return nil
+	if err := c.CRM.validate(); err != nil {
+		return err
+	}
+	return c.Redrive.validate()
 }

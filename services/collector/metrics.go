@@ -61,6 +61,7 @@ func newMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*metric
 			return nil, fmt.Errorf("creating collector metrics: %w", err)
 		}
 	}
+	out.declareSources(sourcePixel, sourceAPI)
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		r, b := inFlight()
 		o.ObserveInt64(recs, r)
@@ -87,6 +88,16 @@ func (m *metrics) reject(source, reason, field string) {
 		attribute.String("reason", reason), attribute.String("field", fieldLabel(field))))
 }
 
+// declareSources starts the dead-letter and accepted counts of sources at
+// zero, so /metrics shows every source before its first dead letter.
+func (m *metrics) declareSources(sources ...string) {
+	for _, s := range sources {
+		m.deadLetters.Add(context.Background(), 0, metric.WithAttributes(
+			attribute.String("source", s), attribute.String("outcome", dlqPublished)))
+		m.accepted.Add(context.Background(), 0, metric.WithAttributes(attribute.String("source", s)))
+	}
+}
+
 func (m *metrics) deadLetter(source, outcome string) {
 	m.deadLetters.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("source", source), attribute.String("outcome", outcome)))
@@ -99,7 +110,9 @@ var knownFields = func() map[string]bool {
 	for _, f := range []string{"body", "events", "id", "type", "name", "ts", "client_id", "url", "referrer",
 		"utm", "click_ids", "props", "user_agent", "ip", "tenant", "account", "query",
 		"k", "t", "n", "cid", "u", "r", "eid", "p", "User-Agent",
-		"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"} {
+		"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+		"provider", "auth", "crm", "changes", "leads", "contacts", "data", "event", "entity", "action",
+		"lead_id", "deal_id", "contact_id", "stage", "outcome", "amount", "amount_minor", "currency", "updated_at"} {
 		m[f] = true
 	}
 	for _, p := range event.ClickIDParams {

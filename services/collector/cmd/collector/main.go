@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := collector.New(cfg, collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tcfg)})
+	c, err := collector.New(cfg, collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tcfg), Tenants: tcfg})
 	if err != nil {
 		return err
 	}

@@ -313,3 +313,6 @@ func hostOnly(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host + "/…"
 }
+
+// CloseIdleConnections closes the pool's idle connections to the CRMs.
+func (p *Pool) CloseIdleConnections() { p.client.CloseIdleConnections() }

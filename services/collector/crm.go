@@ -1,0 +1,399 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/hooks/crm"
+	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
+	"github.com/throughline/throughline/services/collector/internal/publish"
+)
+
+const routeCRM = "/v1/hooks/crm"
+
+// reasonFetchFailed labels deliveries whose entity could not be pulled.
+const reasonFetchFailed = "fetch_failed"
+
+// Reasons of CRM dead letters that re-drive treats specially: an
+// unauthenticated delivery is never re-driven; a failed pull always may be.
+const (
+	reasonPrefixUnauthenticated = "unauthenticated: "
+	reasonPrefixFetchFailed     = "fetch failed: "
+)
+
+// crmSources are the dead-letter and metric sources of the CRM webhooks.
+var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24}
+
+// CRMConfig bounds the pulls CRM webhooks make from the CRMs' REST APIs.
+type CRMConfig struct {
+	// FetchTimeout is how long a Bitrix24 event waits for its entity (all
+	// attempts and rate-limit waits included) before it is dead-lettered
+	// with reason "fetch failed" for a later re-drive.
+	FetchTimeout time.Duration
+	// AmoCRMFetchTimeout is the same for amoCRM, which wants an answer
+	// within seconds.
+	AmoCRMFetchTimeout time.Duration
+	Fetch              fetch.Config
+}
+
+// DefaultCRMConfig is the CRM webhooks' configuration unless told otherwise.
+func DefaultCRMConfig() CRMConfig {
+	return CRMConfig{FetchTimeout: 15 * time.Second, AmoCRMFetchTimeout: 1500 * time.Millisecond, Fetch: fetch.DefaultConfig()}
+}
+
+func (c *CRMConfig) registerFlags(fs *flag.FlagSet) {
+	d := DefaultCRMConfig()
+	flagenv.Duration(fs, &c.FetchTimeout, "collector-crm-fetch-timeout", d.FetchTimeout,
+		"how long a Bitrix24 event waits for its entity from the portal before it is dead-lettered for re-drive")
+	flagenv.Duration(fs, &c.AmoCRMFetchTimeout, "collector-amocrm-fetch-timeout", d.AmoCRMFetchTimeout,
+		"the same for amoCRM leads sent with ids only (amoCRM wants an answer within seconds)")
+	flagenv.Int(fs, &c.Fetch.MaxAttempts, "collector-crm-fetch-attempts", d.Fetch.MaxAttempts,
+		"attempts to fetch one CRM entity (rate limits, 5xx and network errors are retried)")
+	flagenv.Int(fs, &c.Fetch.MaxInstances, "collector-crm-max-instances", d.Fetch.MaxInstances,
+		"CRM instances whose rate limiters are kept (least recently used are dropped)")
+	c.Fetch.AttemptTimeout, c.Fetch.BackoffBase, c.Fetch.BackoffMax, c.Fetch.MaxBodyBytes =
+		d.Fetch.AttemptTimeout, d.Fetch.BackoffBase, d.Fetch.BackoffMax, d.Fetch.MaxBodyBytes
+}
+
+func (c CRMConfig) validate() error {
+	switch {
+	case c.FetchTimeout <= 0:
+		return errors.New("collector-crm-fetch-timeout: must be positive")
+	case c.AmoCRMFetchTimeout <= 0:
+		return errors.New("collector-amocrm-fetch-timeout: must be positive")
+	case c.Fetch.MaxAttempts < 1:
+		return errors.New("collector-crm-fetch-attempts: must be at least 1")
+	case c.Fetch.MaxInstances < 1:
+		return errors.New("collector-crm-max-instances: must be at least 1")
+	}
+	return nil
+}
+
+// crmReply is the body of a CRM webhook's 200.
+type crmReply struct {
+	Accepted     int    `json:"accepted"`
+	Ignored      int    `json:"ignored,omitempty"`
+	DeadLettered bool   `json:"dead_lettered,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// serveCRM handles POST /v1/hooks/crm/{provider}?k=<write key>.
+func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
+	provider := r.PathValue("provider")
+	switch provider {
+	case crm.Generic, crm.AmoCRM, crm.Bitrix24:
+	default:
+		c.m.reject("crm:unknown", reasonInvalid, "provider")
+		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm or bitrix24", "provider", "unknown")
+		return
+	}
+	source := "crm:" + provider
+	now := time.Now()
+	ctx := context.WithoutCancel(r.Context())
+	p, ok := c.crmPrincipal(w, r, source)
+	if !ok {
+		return
+	}
+	body, release, ok := c.readHookBody(w, r, source)
+	if !ok {
+		return
+	}
+	defer release()
+	h := crmRequest{c: c, ctx: ctx, w: w, p: p, source: source, body: body, now: now, redriven: isRedrive(r.Context())}
+	h.tenant, h.account = c.findAccount(p)
+	switch provider {
+	case crm.Generic:
+		h.generic()
+	case crm.AmoCRM:
+		h.amoCRM()
+	case crm.Bitrix24:
+		h.bitrix24()
+	}
+}
+
+// crmPrincipal authenticates a webhook by the write key in ?k= or the
+// X-Write-Key header; it answers 401 itself.
+func (c *Collector) crmPrincipal(w http.ResponseWriter, r *http.Request, source string) (tenants.Principal, bool) {
+	key := strings.TrimSpace(r.URL.Query().Get("k"))
+	if key == "" {
+		key = writeKey(r)
+	}
+	if key == "" {
+		c.m.reject(source, reasonMissingKey, "")
+		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key> in the webhook URL or X-Write-Key", "k", "required")
+		return tenants.Principal{}, false
+	}
+	p, ok := c.deps.Keys.Lookup(key)
+	if !ok {
+		c.m.reject(source, reasonUnknownKey, "")
+		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
+		return tenants.Principal{}, false
+	}
+	return p, true
+}
+
+// readHookBody reads a webhook body within the in-flight budget; it answers
+// 413/503/400 itself. release gives the budget back.
+func (c *Collector) readHookBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
+	max := int64(c.cfg.MaxBodyBytes)
+	if r.ContentLength > max {
+		c.m.reject(source, reasonTooLarge, "body")
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
+		return nil, nil, false
+	}
+	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
+	reserve := r.ContentLength
+	if reserve < 0 || gz {
+		reserve = max
+	}
+	release, ok := c.pub.ReserveBytes(reserve)
+	if !ok {
+		c.m.reject(source, reasonOverload, "")
+		c.writeUnavailable(w, "collector at capacity, retry later")
+		return nil, nil, false
+	}
+	body, err := readBody(w, r, max, gz)
+	if err != nil {
+		release()
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge) {
+			c.m.reject(source, reasonTooLarge, "body")
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
+			return nil, nil, false
+		}
+		c.m.reject(source, reasonInvalid, "body")
+		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
+		return nil, nil, false
+	}
+	return body, release, true
+}
+
+// findAccount returns the principal's tenant and account configuration;
+// either is nil when the collector runs without the tenants config.
+func (c *Collector) findAccount(p tenants.Principal) (*tenants.Tenant, *tenants.Account) {
+	if c.deps.Tenants == nil {
+		return nil, nil
+	}
+	return c.deps.Tenants.Find(p.Tenant, p.Account)
+}
+
+// crmRequest is one CRM webhook being handled.
+type crmRequest struct {
+	c        *Collector
+	ctx      context.Context
+	w        http.ResponseWriter
+	p        tenants.Principal
+	source   string
+	body     []byte
+	now      time.Time
+	redriven bool
+	tenant   *tenants.Tenant
+	account  *tenants.Account
+}
+
+// integration is the account's CRM if it is of provider, else nil.
+func (h *crmRequest) integration(provider string) *tenants.CRM {
+	if h.account == nil || h.account.CRM == nil || h.account.CRM.Provider != provider {
+		return nil
+	}
+	return h.account.CRM
+}
+
+func (h *crmRequest) settings(provider string) crm.Settings {
+	cur := ""
+	if h.tenant != nil {
+		cur = h.tenant.Currency
+	}
+	return crm.SettingsFor(cur, h.integration(provider))
+}
+
+// refuse answers status with the field at fault and dead-letters the body.
+func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
+	reason := fe.Error()
+	h.c.m.reject(h.source, reasonInvalid, fe.Field)
+	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
+		Str("field", fe.Field).Str("reason", fe.Reason).Msg("crm webhook rejected")
+	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
+	writeError(h.w, status, reason, fe.Field, fe.Reason)
+}
+
+// publish writes the changes and answers 200, dead-lettering payload with
+// dlReason first when it is set (a part of the delivery was not accepted).
+func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string, payload []byte) {
+	if dlReason != "" {
+		metricReason := reasonInvalid
+		if strings.HasPrefix(dlReason, reasonPrefixFetchFailed) {
+			metricReason = reasonFetchFailed
+		}
+		h.c.m.reject(h.source, metricReason, "")
+		h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
+			Str("reason", dlReason).Msg("crm webhook dead-lettered")
+		h.c.deadLetter(h.ctx, h.p, h.source, dlReason, payload, h.now, true)
+	}
+	reply := crmReply{Ignored: ignored, DeadLettered: dlReason != "", Reason: dlReason}
+	if len(changes) == 0 {
+		writeJSON(h.w, http.StatusOK, reply)
+		return
+	}
+	envs := make([]event.Envelope, len(changes))
+	for i, ch := range changes {
+		envs[i] = crm.Envelope(h.p, ch, h.now)
+		if err := envs[i].Validate(); err != nil {
+			fe := crm.AsFieldError("body", err)
+			h.refuse(http.StatusBadRequest, fe, payload)
+			return
+		}
+	}
+	recs, err := envelopeRecords(envs)
+	if err != nil {
+		h.c.m.reject(h.source, reasonInternal, "")
+		h.c.log.Error().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Msg("crm changes not encoded")
+		writeError(h.w, http.StatusInternalServerError, "internal error", "", "")
+		return
+	}
+	err = h.c.pub.Publish(h.ctx, recs)
+	switch {
+	case err == nil:
+		h.c.m.accept(h.source, len(recs))
+		reply.Accepted = len(recs)
+		writeJSON(h.w, http.StatusOK, reply)
+	case errors.Is(err, publish.ErrOverloaded):
+		h.c.m.reject(h.source, reasonOverload, "")
+		h.c.writeUnavailable(h.w, "collector at capacity, retry later")
+	default:
+		h.c.m.reject(h.source, reasonKafka, "")
+		h.c.warn.Warn().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
+			Msg("crm changes not published")
+		h.c.writeUnavailable(h.w, "changes not acknowledged by kafka, retry later")
+	}
+}
+
+// generic: all or nothing, 400 naming the field (the sender is ours to fix).
+func (h *crmRequest) generic() {
+	changes, err := crm.ParseGeneric(h.body, h.settings(crm.Generic))
+	if err != nil {
+		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), h.body)
+		return
+	}
+	h.publish(changes, 0, "", h.body)
+}
+
+// amoCRM retries a delivery that was not answered 2xx and eventually turns
+// the webhook off, so everything it sends is answered 200: what cannot be
+// accepted is dead-lettered with the reason, the rest is published.
+func (h *crmRequest) amoCRM() {
+	s := h.settings(crm.AmoCRM)
+	req, err := crm.ParseAmoCRM(h.body, s)
+	if err != nil {
+		h.publish(nil, 0, crm.AsFieldError("body", err).Error(), h.body)
+		return
+	}
+	cfg := h.integration(crm.AmoCRM)
+	if cfg != nil && req.Subdomain != "" {
+		if want := crm.AmoSubdomain(cfg.BaseURL); want != "" && !strings.EqualFold(want, req.Subdomain) {
+			h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
+				" is not this account's amoCRM ("+want+")", h.body)
+			return
+		}
+	}
+	var api crm.AmoCRMAPI
+	if cfg != nil && cfg.BaseURL != "" {
+		api = h.c.crmPool.AmoCRM(cfg.BaseURL, cfg.AppToken, cfg.RequestsPerSecond)
+	}
+	fctx, cancel := context.WithTimeout(h.ctx, h.c.cfg.CRM.AmoCRMFetchTimeout)
+	changes, fetchErrs := crm.ResolveAmoCRM(fctx, req, api, s, h.body)
+	cancel()
+	var reasons []string
+	for _, e := range req.Errors {
+		reasons = append(reasons, e.Error())
+	}
+	reason := strings.Join(reasons, "; ")
+	if len(fetchErrs) > 0 {
+		// The pull is retried by re-driving: the whole delivery is re-read
+		// and what was published now gets the same ids again.
+		msgs := make([]string, len(fetchErrs))
+		for i, e := range fetchErrs {
+			msgs[i] = e.Error()
+		}
+		reason = joinReasons(reasonPrefixFetchFailed+strings.Join(msgs, "; "), reason)
+	}
+	h.publish(changes, req.Ignored, truncateReason(reason), h.body)
+}
+
+// bitrix24 events carry only an id: the entity is pulled from the portal.
+// Bitrix24 never retries, so an event whose pull fails is accepted (200) and
+// dead-lettered with reason "fetch failed" for the re-drive command.
+func (h *crmRequest) bitrix24() {
+	payload := crm.RedactBitrix24(h.body)
+	ev, err := crm.ParseBitrix24(h.body)
+	if err != nil {
+		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), payload)
+		return
+	}
+	cfg := h.integration(crm.Bitrix24)
+	if cfg == nil {
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "crm",
+			Reason: "this account has no bitrix24 integration (crm: provider bitrix24, base_url, app_token)"}, payload)
+		return
+	}
+	// A re-driven event was authenticated when it arrived, or is re-driven
+	// because it failed only on configuration; its token was redacted.
+	if !h.redriven && !ev.TokenMatches(cfg.AppToken) {
+		h.c.m.reject(h.source, reasonUnknownKey, "auth")
+		reason := reasonPrefixUnauthenticated + "auth[application_token]: does not match this account's bitrix24 application token"
+		h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
+		writeError(h.w, http.StatusUnauthorized, "auth[application_token] does not match", "auth[application_token]", "mismatch")
+		return
+	}
+	if ev.Entity == "" {
+		h.publish(nil, 1, "", payload) // an event Throughline does not map (companies, invoices, …)
+		return
+	}
+	api := h.c.crmPool.Bitrix24(cfg.BaseURL, cfg.RequestsPerSecond)
+	fctx, cancel := context.WithTimeout(h.ctx, h.c.cfg.CRM.FetchTimeout)
+	ch, err := crm.ResolveBitrix24(fctx, ev, api, h.settings(crm.Bitrix24))
+	cancel()
+	switch {
+	case err == nil:
+		if ch.UpdatedAt == 0 {
+			ch.Seed = crm.PayloadSeed(payload)
+		}
+		h.publish([]crm.Change{ch}, 0, "", payload)
+	case errors.Is(err, crm.ErrNotFound):
+		h.publish(nil, 0, "not found: "+truncateReason(err.Error())+" (deleted before it was fetched?)", payload)
+	default:
+		var fe *event.FieldError
+		if errors.As(err, &fe) {
+			h.publish(nil, 0, fe.Error(), payload)
+			return
+		}
+		h.publish(nil, 0, reasonPrefixFetchFailed+truncateReason(err.Error()), payload)
+	}
+}
+
+func joinReasons(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// truncateReason keeps reasons readable in a table cell.
+func truncateReason(s string) string {
+	const max = 1000
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

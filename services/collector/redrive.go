@@ -1,0 +1,219 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/flagenv"
+)
+
+// routeRedrive is the operators' endpoint that re-submits a dead letter to
+// the route of its source, as the account it was received for.
+const routeRedrive = "/v1/internal/redrive"
+
+// RedriveConfig enables the re-drive endpoint.
+type RedriveConfig struct {
+	// Token authorises POST /v1/internal/redrive (Authorization: Bearer).
+	// Empty turns the endpoint off (404).
+	Token string
+}
+
+func (c *RedriveConfig) registerFlags(fs *flag.FlagSet) {
+	flagenv.String(fs, &c.Token, "collector-redrive-token", "",
+		"Bearer token of POST /v1/internal/redrive, used by 'throughline redrive' (empty: endpoint off)")
+}
+
+func (c RedriveConfig) validate() error {
+	if c.Token != "" && len(c.Token) < 16 {
+		return errors.New("collector-redrive-token: shorter than 16 characters")
+	}
+	return nil
+}
+
+// redriveAnswer is the re-drive endpoint's 200: what the source's route
+// answered to the re-submitted payload.
+type redriveAnswer struct {
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+}
+
+type redriveCtxKey struct{}
+
+// isRedrive reports whether a request is a dead letter re-submitted by the
+// re-drive endpoint: only that endpoint sets the mark, inside the process.
+func isRedrive(ctx context.Context) bool {
+	_, ok := ctx.Value(redriveCtxKey{}).(*event.DeadLetter)
+	return ok
+}
+
+// serveRedrive handles POST /v1/internal/redrive: the body is a dead letter
+// as read from the dead-letter topic. Its payload is sent through the
+// collector's own handler for its source, authenticated with a write key of
+// its account (never leaving the process), so the fixed pipeline processes
+// it exactly as a new delivery — and derives the same event ids.
+func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
+	want := c.cfg.Redrive.Token
+	if want == "" {
+		writeError(w, http.StatusNotFound, "re-drive is off: set --collector-redrive-token", "", "")
+		return
+	}
+	got := ""
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		got = strings.TrimSpace(tok)
+	}
+	gs, ws := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	if got == "" || subtle.ConstantTimeCompare(gs[:], ws[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline-redrive"`)
+		writeError(w, http.StatusUnauthorized, "re-drive token required", "", "")
+		return
+	}
+	max := int64(4*c.cfg.MaxBodyBytes + 1<<20)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "dead letter too large or unreadable", "body", "")
+		return
+	}
+	var dl event.DeadLetter
+	if err := json.Unmarshal(body, &dl); err != nil || dl.Source == "" || dl.Tenant == "" {
+		writeError(w, http.StatusBadRequest, "body must be a dead-letter record with tenant and source", "body", "invalid")
+		return
+	}
+	if reason, ok := notRedrivable(&dl); ok {
+		writeError(w, http.StatusUnprocessableEntity, reason, "reason", "not re-drivable")
+		return
+	}
+	key, err := c.redriveKey(&dl)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error(), "account", "unknown")
+		return
+	}
+	req, err := redriveRequest(r.Context(), &dl, key)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error(), "source", "not re-drivable")
+		return
+	}
+	rec := &recorder{header: http.Header{}}
+	c.handler.ServeHTTP(rec, req)
+	c.log.Info().Str("tenant", dl.Tenant).Str("account", dl.Account).Str("source", dl.Source).
+		Int("status", rec.status).Msg("dead letter re-driven")
+	writeJSON(w, http.StatusOK, redriveAnswer{Status: rec.status, Body: strings.TrimSpace(rec.body.String())})
+}
+
+// notRedrivable says why a dead letter must not be re-driven: deliveries
+// that failed authentication stay refused, and a truncated payload is not
+// what was sent.
+func notRedrivable(dl *event.DeadLetter) (string, bool) {
+	switch {
+	case strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated):
+		return "dead letters that failed authentication are not re-driven", true
+	case strings.Contains(dl.Reason, "(payload truncated to its first"):
+		return "the payload was truncated when it was dead-lettered", true
+	}
+	return "", false
+}
+
+// redriveKey is a write key of the dead letter's account (a tenant key for
+// a tenant-level dead letter), used only inside this process.
+func (c *Collector) redriveKey(dl *event.DeadLetter) (string, error) {
+	if c.deps.Tenants == nil {
+		return "", errors.New("the collector runs without the tenants configuration")
+	}
+	t, a := c.deps.Tenants.Find(dl.Tenant, dl.Account)
+	switch {
+	case t == nil:
+		return "", fmt.Errorf("tenant %q is not configured", dl.Tenant)
+	case dl.Account == "" && len(t.TenantKeys) > 0:
+		return t.TenantKeys[0], nil
+	case dl.Account == "":
+		return "", fmt.Errorf("tenant %q has no tenant key", dl.Tenant)
+	case a == nil:
+		return "", fmt.Errorf("account %q of tenant %q is not configured", dl.Account, dl.Tenant)
+	case len(a.WriteKeys) == 0:
+		return "", fmt.Errorf("account %q of tenant %q has no write key", dl.Account, dl.Tenant)
+	}
+	return a.WriteKeys[0], nil
+}
+
+// redriveRequest builds the request a dead letter's source's route receives.
+func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*http.Request, error) {
+	method, target := http.MethodPost, ""
+	kind, provider, _ := strings.Cut(dl.Source, ":")
+	switch {
+	case dl.Source == sourcePixel:
+		method, target = http.MethodGet, "/px.gif?"+dl.Payload
+	case dl.Source == sourceAPI:
+		target = "/v1/events"
+	case kind == "crm" && provider != "":
+		target = "/v1/hooks/crm/" + url.PathEscape(provider)
+	case kind == "hook" && provider != "":
+		target = "/v1/hooks/calls/" + url.PathEscape(provider)
+	default:
+		return nil, fmt.Errorf("dead letters of source %q cannot be re-driven through the collector", dl.Source)
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	target += sep + "k=" + url.QueryEscape(key)
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(dl.Payload)
+	}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, redriveCtxKey{}, dl), method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("building the re-drive request: %w", err)
+	}
+	req.RemoteAddr = "127.0.0.1:0"
+	req.Header.Set("X-Write-Key", key)
+	req.Header.Set("User-Agent", "throughline-redrive")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", sniffContentType(dl.Payload))
+	}
+	return req, nil
+}
+
+// sniffContentType tells JSON from a form: dead letters keep the payload,
+// not the headers it came with.
+func sniffContentType(payload string) string {
+	p := strings.TrimLeft(payload, " \t\r\n")
+	if strings.HasPrefix(p, "{") || strings.HasPrefix(p, "[") {
+		return "application/json"
+	}
+	return "application/x-www-form-urlencoded"
+}
+
+// recorder keeps the status and the start of the body of an in-process answer.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if room := 4096 - r.body.Len(); room > 0 {
+		r.body.Write(b[:min(len(b), room)])
+	}
+	return len(b), nil
+}
