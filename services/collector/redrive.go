@@ -158,6 +158,8 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 		target = "/v1/hooks/crm/" + url.PathEscape(provider)
 	case kind == "hook" && provider != "":
 		target = "/v1/hooks/calls/" + url.PathEscape(provider)
+	case kind == "costs" && provider != "":
+		target = "/v1/costs?" + costParams(dl.Reason, provider)
 	default:
 		return nil, fmt.Errorf("dead letters of source %q cannot be re-driven through the collector", dl.Source)
 	}
@@ -178,9 +180,25 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 	req.Header.Set("X-Write-Key", key)
 	req.Header.Set("User-Agent", "throughline-redrive")
 	if method == http.MethodPost {
-		req.Header.Set("Content-Type", sniffContentType(dl.Payload))
+		ct := sniffContentType(dl.Payload)
+		if kind == "costs" && ct != "application/json" {
+			ct = "text/csv" // cost reports that are not JSON are CSV or TSV
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	return req, nil
+}
+
+// costParams recovers a cost upload's parameters, which its dead letter
+// keeps at the end of the reason ("… (format=yandex&account=spb)"); without
+// them the format is the source's.
+func costParams(reason, format string) string {
+	if i := strings.LastIndex(reason, " ("); i >= 0 && strings.HasSuffix(reason, ")") {
+		if q, err := url.ParseQuery(reason[i+2 : len(reason)-1]); err == nil && q.Get("format") != "" {
+			return q.Encode()
+		}
+	}
+	return url.Values{"format": {format}}.Encode()
 }
 
 // sniffContentType tells JSON from a form: dead letters keep the payload,
