@@ -86,7 +86,9 @@ func TestAmoCRMPipelineStageWebhookIsPulled(t *testing.T) {
 
 type failingAmo struct{}
 
-func (failingAmo) Lead(context.Context, string) (json.RawMessage, error) { return nil, errors.New("HTTP 503") }
+func (failingAmo) Lead(context.Context, string) (json.RawMessage, error) {
+	return nil, errors.New("HTTP 503")
+}
 
 func TestAmoCRMDeletesCarryIDsOnly(t *testing.T) {
 	body := formFixture(t, "amocrm/delete.form")
