@@ -16,6 +16,9 @@ type Meta struct {
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
+// AccountKey is the Kafka record key of every entity: "tenant/account".
+func (m *Meta) AccountKey() string { return m.Tenant + "/" + m.Account }
+
 // Session is a visitor's run of hits from one traffic source.
 type Session struct {
 	Meta

@@ -1,0 +1,115 @@
+// Command stitcher runs Throughline's stitcher on its own against a Kafka
+// cluster. With --stitcher-replay --stitcher-topic-suffix=.r1 it instead
+// reprocesses the raw topic from its start into fresh topics (*.v1.r1) and
+// exits; the output is a deterministic function of the raw topic. Every flag
+// can also be set by its THROUGHLINE_* environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/services/stitcher"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stitcher:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stitcher", flag.ContinueOnError)
+	var (
+		cfg         stitcher.Config
+		kcfg        kafka.Config
+		metricsAddr string
+		logLevel    string
+		logPretty   bool
+	)
+	cfg.RegisterFlags(fs)
+	kcfg.RegisterFlags(fs, "throughline-stitcher")
+	flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
+	flagenv.String(fs, &logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	if err := flagenv.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	kcfg.Resolve()
+	if cfg.Replay {
+		cfg = cfg.ForReplay(cfg.TopicSuffix)
+	}
+	if err := errors.Join(kcfg.Validate(), cfg.Validate()); err != nil {
+		return err
+	}
+	log, err := telemetry.NewLogger(os.Stderr, logLevel, logPretty)
+	if err != nil {
+		return err
+	}
+	tel, err := telemetry.New(log, "stitcher")
+	if err != nil {
+		return err
+	}
+	if err := ensureTopics(ctx, cfg, kcfg); err != nil {
+		return err
+	}
+	s, err := stitcher.New(cfg, stitcher.Deps{Tel: tel, Kafka: kcfg})
+	if err != nil {
+		return err
+	}
+	if metricsAddr != "" {
+		mux := http.NewServeMux()
+		tel.Mount(mux, &telemetry.Health{})
+		srv := &http.Server{Addr: metricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Msg("metrics server failed")
+			}
+		}()
+		defer srv.Close()
+	}
+	runErr := s.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(runErr, tel.Shutdown(sctx))
+}
+
+// ensureTopics creates the raw topic and the configuration's output topics.
+func ensureTopics(ctx context.Context, cfg stitcher.Config, kcfg kafka.Config) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kcfg.Brokers...))
+	if err != nil {
+		return fmt.Errorf("creating kafka admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, adm, kcfg.Replication, kafka.Topics); err != nil {
+		return err
+	}
+	td, err := adm.ListTopics(ctx, cfg.InputTopic)
+	if err != nil {
+		return fmt.Errorf("listing topic %s: %w", cfg.InputTopic, err)
+	}
+	return kafka.EnsureTopics(ctx, adm, kcfg.Replication, cfg.OutputTopics(int32(len(td[cfg.InputTopic].Partitions))))
+}

@@ -1,0 +1,267 @@
+package stitcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/stitcher/internal/stitch"
+)
+
+// loop polls, applies and commits, one transaction per poll.
+func (s *Stitcher) loop(ctx context.Context, sess *kgo.GroupTransactSession, parts map[string]int32) error {
+	pollWait := min(s.cfg.IdleFlush/2, time.Second)
+	for {
+		if err := s.restorePending(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, pollWait)
+		fetches := sess.PollRecords(pctx, s.cfg.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return nil // nothing begun: the polled records are redone by the next owner
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			ferr = errors.Join(ferr, fmt.Errorf("fetching %s[%d]: %w", t, p, err))
+		})
+		if errors.Is(ferr, kgo.ErrClientClosed) {
+			return nil
+		}
+		if ferr != nil {
+			s.log.Warn().Err(ferr).Msg("fetch failed")
+		}
+		done, err := s.transact(ctx, sess, fetches, parts)
+		sess.AllowRebalance()
+		if err != nil || done {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// restorePending reads back the state of owned partitions that have none.
+func (s *Stitcher) restorePending(ctx context.Context) error {
+	s.mu.Lock()
+	var need []int32
+	for p, ps := range s.parts {
+		if ps.set == nil {
+			need = append(need, p)
+		}
+	}
+	s.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	sort.Slice(need, func(i, j int) bool { return need[i] < need[j] })
+	sets, err := s.restore(ctx, need)
+	if err != nil {
+		return fmt.Errorf("restoring partitions %v: %w", need, err)
+	}
+	s.install(sets)
+	return nil
+}
+
+// restoreFetched restores owned partitions that have records in fetches and
+// no state yet.
+func (s *Stitcher) restoreFetched(ctx context.Context, fetches kgo.Fetches) error {
+	var need []int32
+	s.mu.Lock()
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if ps := s.parts[fp.Partition]; len(fp.Records) > 0 && ps != nil && ps.set == nil {
+			need = append(need, fp.Partition)
+		}
+	})
+	s.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	sets, err := s.restore(ctx, need)
+	if err != nil {
+		return fmt.Errorf("restoring partitions %v: %w", need, err)
+	}
+	s.install(sets)
+	return nil
+}
+
+func (s *Stitcher) install(sets map[int32]*stitch.Set) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for p, set := range sets {
+		if ps := s.parts[p]; ps != nil && ps.set == nil { // still ours
+			ps.set, ps.lastInput = set, now
+		}
+	}
+}
+
+// transact applies one poll's records in one transaction. It returns done
+// in replay mode once every partition reached its end.
+func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches, parts map[string]int32) (done bool, err error) {
+	t := &txn{s: s, sess: sess, parts: parts, touched: map[int32]bool{}}
+	// A partition assigned during this poll has no state yet: read it back
+	// first. Its records came after a stable offset fetch, so every
+	// transaction of its previous owner is resolved.
+	if err := s.restoreFetched(ctx, fetches); err != nil {
+		return false, err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	locked := true
+	unowned := false
+	defer func() {
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
+	var bad error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		ps := s.parts[fp.Partition]
+		if bad != nil || len(fp.Records) == 0 {
+			return
+		}
+		if ps == nil || ps.set == nil { // revoked meanwhile: its offsets must not commit
+			unowned = true
+			return
+		}
+		if err := t.begin(); err != nil {
+			bad = err
+			return
+		}
+		t.touched[fp.Partition] = true
+		ps.lastInput = now
+		for _, r := range fp.Records {
+			ps.next = r.Offset + 1
+			e, err := event.Decode(r.Value)
+			if err != nil {
+				s.met.bad.Add(ctx, 1)
+				if !s.cfg.Replay { // a replay met it before and dead-lettered it then
+					t.produce(ctx, s.deadLetter(r, err, parts[kafka.TopicDeadLetter]))
+				}
+				continue
+			}
+			s.met.events.Add(ctx, 1)
+			if err := t.emit(ctx, fp.Partition, ps.set.Add(e)); err != nil {
+				bad = err
+				return
+			}
+		}
+	})
+	if bad != nil {
+		s.forget(t)
+		s.mu.Unlock()
+		locked = false
+		return false, s.abort(ctx, t, bad)
+	}
+	// Apply what waits for the watermark on idle partitions, and at the end of a replay.
+	replayDone := s.cfg.Replay
+	for p, ps := range s.parts {
+		if ps.set == nil {
+			replayDone = false
+			continue
+		}
+		atEnd := s.cfg.Replay && ps.next >= ps.end || s.cfg.Replay && ps.end == 0
+		replayDone = replayDone && atEnd
+		if ps.set.Pending() > 0 && (now.Sub(ps.lastInput) >= s.cfg.IdleFlush || atEnd) {
+			if err := t.emit(ctx, p, ps.set.Flush()); err != nil {
+				s.forget(t)
+				s.mu.Unlock()
+				locked = false
+				return false, s.abort(ctx, t, err)
+			}
+		}
+	}
+	if s.cfg.Replay && len(s.parts) == 0 {
+		replayDone = false
+	}
+	if !t.begun {
+		if unowned { // records were polled but nothing begun: rewind by an empty aborted transaction
+			if err := t.begin(); err != nil {
+				return false, err
+			}
+		} else {
+			return replayDone, nil
+		}
+	}
+	for p := range t.touched {
+		for _, c := range s.parts[p].set.TakeChanges() {
+			t.produce(ctx, &kgo.Record{Topic: s.topics.state, Partition: p, Key: []byte(c.Key), Value: c.Value})
+		}
+	}
+	s.mu.Unlock() // the group's callbacks may need it while the transaction ends
+	locked = false
+	if s.hooks.beforeEnd != nil {
+		if err := s.hooks.beforeEnd(); err != nil {
+			return false, err
+		}
+	}
+	commit := kgo.TryCommit
+	if err := sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("flushing transaction: %w", err)
+	}
+	t.errMu.Lock()
+	perr := t.err
+	t.errMu.Unlock()
+	if perr != nil {
+		s.log.Warn().Err(perr).Msg("produce failed, aborting transaction")
+		commit = kgo.TryAbort
+	}
+	if unowned {
+		s.log.Info().Msg("records of a partition no longer owned, aborting transaction")
+		commit = kgo.TryAbort
+	}
+	committed, err := sess.End(ctx, commit)
+	if !committed {
+		s.mu.Lock()
+		s.forget(t)
+		s.mu.Unlock()
+		s.met.txns.Add(ctx, 1, outcomeAttr("aborted"))
+		if err != nil {
+			return false, fmt.Errorf("ending transaction: %w", err)
+		}
+		return false, nil
+	}
+	s.met.txns.Add(ctx, 1, outcomeAttr("committed"))
+	return replayDone, nil
+}
+
+// abort ends a transaction that cannot commit; its state is forgotten already.
+func (s *Stitcher) abort(ctx context.Context, t *txn, cause error) error {
+	if t.begun {
+		if _, err := t.sess.End(ctx, kgo.TryAbort); err != nil {
+			return errors.Join(cause, fmt.Errorf("aborting transaction: %w", err))
+		}
+	}
+	return cause
+}
+
+// forget throws away the state of the partitions a transaction touched: the
+// next loop reads it back from the changelog as it was committed. s.mu is held.
+func (s *Stitcher) forget(t *txn) {
+	for p := range t.touched {
+		if ps := s.parts[p]; ps != nil {
+			ps.set = nil
+			ps.next = -1
+		}
+	}
+}
+
+func (s *Stitcher) deadLetter(r *kgo.Record, cause error, partitions int32) *kgo.Record {
+	rec := deadLetterRecord(r, cause)
+	rec.Partition = r.Partition % max(partitions, 1)
+	return rec
+}

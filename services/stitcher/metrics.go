@@ -1,0 +1,71 @@
+package stitcher
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/throughline/throughline/pkg/telemetry"
+)
+
+type metrics struct {
+	events    metric.Int64Counter
+	bad       metric.Int64Counter
+	records   metric.Int64Counter
+	txns      metric.Int64Counter
+	restores  metric.Float64Histogram
+	restored  metric.Int64Counter
+	pending   metric.Int64ObservableGauge
+	clients   metric.Int64ObservableGauge
+	unobserve func() error
+}
+
+func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
+	m := &metrics{}
+	mt := tel.Meter
+	var err error
+	if m.events, err = mt.Int64Counter("throughline_stitcher_events_total", metric.WithDescription("raw events applied to state")); err != nil {
+		return nil, err
+	}
+	if m.bad, err = mt.Int64Counter("throughline_stitcher_bad_records_total", metric.WithDescription("raw records that are not envelopes (dead-lettered)")); err != nil {
+		return nil, err
+	}
+	if m.records, err = mt.Int64Counter("throughline_stitcher_records_total", metric.WithDescription("entity records produced, by kind")); err != nil {
+		return nil, err
+	}
+	if m.txns, err = mt.Int64Counter("throughline_stitcher_transactions_total", metric.WithDescription("transactions ended, by outcome")); err != nil {
+		return nil, err
+	}
+	if m.restores, err = mt.Float64Histogram("throughline_stitcher_restore_seconds", metric.WithDescription("time to read partitions' state back from the changelog")); err != nil {
+		return nil, err
+	}
+	if m.restored, err = mt.Int64Counter("throughline_stitcher_restored_records_total", metric.WithDescription("changelog records read back")); err != nil {
+		return nil, err
+	}
+	if m.pending, err = mt.Int64ObservableGauge("throughline_stitcher_pending_events", metric.WithDescription("events waiting for the watermark")); err != nil {
+		return nil, err
+	}
+	if m.clients, err = mt.Int64ObservableGauge("throughline_stitcher_clients", metric.WithDescription("client ids kept in state")); err != nil {
+		return nil, err
+	}
+	reg, err := mt.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		pending, clients := s.sizes()
+		o.ObserveInt64(m.pending, int64(pending))
+		o.ObserveInt64(m.clients, int64(clients))
+		return nil
+	}, m.pending, m.clients)
+	if err != nil {
+		return nil, err
+	}
+	m.unobserve = reg.Unregister
+	return m, nil
+}
+
+func kindAttr(kind string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("kind", kind))
+}
+
+func outcomeAttr(o string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("outcome", o))
+}

@@ -1,0 +1,300 @@
+// Package stitcher is the stream processor that turns the raw topic's events
+// into sessions, calls, leads, deals and attribution rows, exactly once.
+//
+// Each poll of the raw topic is one Kafka transaction (franz-go's
+// GroupTransactSession, read-committed): the events are applied to the state
+// of their partition's accounts, and the entity records they cause and the
+// changed state (to the compacted changelog, same partition number) are
+// produced in the transaction that also commits the input offsets. When a
+// transaction aborts — a rebalance, a broker error — the state of the
+// partitions it touched is thrown away and read back from the changelog, and
+// the consumer rewinds to the committed offsets, so every input is reflected
+// exactly once in the entity topics. Instances of one group share the
+// partitions; a partition's state is restored when it is assigned.
+package stitcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/services/stitcher/internal/channel"
+	"github.com/throughline/throughline/services/stitcher/internal/stitch"
+)
+
+// Deps are what the stitcher is given.
+type Deps struct {
+	Tel   *telemetry.Telemetry
+	Kafka kafka.Config
+}
+
+// Stitcher consumes the raw topic and produces the entity topics.
+type Stitcher struct {
+	cfg    Config
+	deps   Deps
+	log    zerolog.Logger
+	rules  stitch.Rules
+	topics topics
+	met    *metrics
+	hooks  hooks
+
+	admin *kgo.Client // for offsets and metadata; set by Run
+
+	mu    sync.Mutex // guards parts against the group's callbacks
+	parts map[int32]*partState
+	ran   bool
+}
+
+// hooks let tests reach into the loop.
+type hooks struct {
+	clientOpts []kgo.Opt
+	// beforeEnd runs before a transaction ends; an error makes Run return
+	// at once without ending it, as a crash would.
+	beforeEnd func() error
+}
+
+type partState struct {
+	set       *stitch.Set // nil until restored
+	lastInput time.Time
+	end       int64 // replay: offset to reach
+	next      int64 // next offset to process
+}
+
+// New checks the configuration and loads the rules; Run starts the stitcher.
+func New(cfg Config, deps Deps) (*Stitcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Tel == nil {
+		deps.Tel = telemetry.Nop()
+	}
+	cat, err := channel.LoadCatalog(cfg.RulesDir)
+	if err != nil {
+		return nil, fmt.Errorf("stitcher-rules-dir: %w", err)
+	}
+	pol, err := stitch.LoadPolicy(cfg.SettingsFile)
+	if err != nil {
+		return nil, fmt.Errorf("stitcher-settings: %w", err)
+	}
+	s := &Stitcher{
+		cfg: cfg, deps: deps, topics: cfg.topics(), parts: map[int32]*partState{},
+		log:   deps.Tel.Log.With().Str("component", "stitcher").Logger(),
+		rules: stitch.Rules{Policy: pol, Catalog: cat, Lateness: cfg.Lateness},
+	}
+	if s.met, err = newMetrics(deps.Tel, s); err != nil {
+		return nil, fmt.Errorf("creating stitcher metrics: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Stitcher) sizes() (pending, clients int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.parts {
+		if p.set != nil {
+			pending += p.set.Pending()
+			clients += p.set.Clients()
+		}
+	}
+	return pending, clients
+}
+
+// Run consumes until ctx ends (or, in replay mode, until the input's end
+// offsets at start are applied). Work not committed when it returns is
+// redone by whoever owns the partitions next. Run may be called once.
+func (s *Stitcher) Run(ctx context.Context) error {
+	if s.ran {
+		return errors.New("stitcher: Run called twice")
+	}
+	s.ran = true
+	defer s.met.unobserve() //nolint:errcheck // only fails for a foreign registration
+
+	admin, err := kgo.NewClient(kafka.BaseOpts(s.deps.Kafka, s.log)...)
+	if err != nil {
+		return fmt.Errorf("creating kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	s.admin = admin
+	outParts, err := s.checkTopics(ctx)
+	if err != nil {
+		return err
+	}
+	var ends map[int32]int64
+	if s.cfg.Replay {
+		if ends, err = s.inputEnds(ctx); err != nil {
+			return err
+		}
+	}
+
+	opts := append(kafka.BaseOpts(s.deps.Kafka, s.log), kafka.ProducerOpts(4*s.cfg.MaxPollRecords+10000)...)
+	opts = append(opts,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.cfg.InputTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.TransactionalID(s.cfg.TransactionalID),
+		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, p := range m[s.cfg.InputTopic] {
+				if s.parts[p] == nil {
+					s.parts[p] = &partState{end: ends[p], next: -1}
+				}
+			}
+			s.log.Info().Ints32("partitions", m[s.cfg.InputTopic]).Msg("partitions assigned")
+		}),
+		kgo.OnPartitionsRevoked(s.drop("partitions revoked")),
+		kgo.OnPartitionsLost(s.drop("partitions lost")),
+	)
+	opts = append(opts, s.hooks.clientOpts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("creating kafka transact session: %w", err)
+	}
+	defer sess.CloseAllowingRebalance()
+	return s.loop(ctx, sess, outParts)
+}
+
+func (s *Stitcher) drop(msg string) func(context.Context, *kgo.Client, map[string][]int32) {
+	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, p := range m[s.cfg.InputTopic] {
+			delete(s.parts, p)
+		}
+		s.log.Info().Ints32("partitions", m[s.cfg.InputTopic]).Msg(msg)
+	}
+}
+
+// checkTopics verifies the output topics can take every input partition's
+// records at the same partition number.
+func (s *Stitcher) checkTopics(ctx context.Context) (map[string]int32, error) {
+	adm := kadm.NewClient(s.admin)
+	names := append([]string{s.cfg.InputTopic, kafka.TopicDeadLetter}, s.topics.all()...)
+	td, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	parts := map[string]int32{}
+	for _, n := range names {
+		d, ok := td[n]
+		if !ok || d.Err != nil {
+			return nil, fmt.Errorf("topic %s: missing (create it with kafka.EnsureTopics): %v", n, d.Err)
+		}
+		parts[n] = int32(len(d.Partitions))
+	}
+	in := parts[s.cfg.InputTopic]
+	for _, n := range s.topics.all() {
+		if parts[n] < in {
+			return nil, fmt.Errorf("topic %s: %d partitions, needs at least %d (as many as %s)", n, parts[n], in, s.cfg.InputTopic)
+		}
+	}
+	return parts, nil
+}
+
+func (s *Stitcher) inputEnds(ctx context.Context) (map[int32]int64, error) {
+	ends, err := kadm.NewClient(s.admin).ListEndOffsets(ctx, s.cfg.InputTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing end offsets of %s: %w", s.cfg.InputTopic, err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// txn is the work of one transaction.
+type txn struct {
+	s       *Stitcher
+	sess    *kgo.GroupTransactSession
+	parts   map[string]int32
+	touched map[int32]bool
+	errMu   sync.Mutex
+	err     error
+	begun   bool
+	n       int
+}
+
+func (t *txn) begin() error {
+	if t.begun {
+		return nil
+	}
+	if err := t.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	t.begun = true
+	return nil
+}
+
+func (t *txn) produce(ctx context.Context, r *kgo.Record) {
+	t.n++
+	t.sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		if err != nil {
+			t.errMu.Lock()
+			t.err = errors.Join(t.err, err)
+			t.errMu.Unlock()
+		}
+	})
+}
+
+func (t *txn) emit(ctx context.Context, p int32, recs []stitch.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := t.begin(); err != nil {
+		return err
+	}
+	t.touched[p] = true
+	for _, r := range recs {
+		v, err := json.Marshal(r.Value)
+		if err != nil {
+			return fmt.Errorf("encoding %s record: %w", r.Kind, err)
+		}
+		t.produce(ctx, &kgo.Record{Topic: t.s.topicOf(r.Kind), Partition: p, Key: keyOf(r), Value: v})
+		t.s.met.records.Add(ctx, 1, kindAttr(r.Kind))
+	}
+	return nil
+}
+
+func keyOf(r stitch.Record) []byte {
+	switch v := r.Value.(type) {
+	case interface{ AccountKey() string }:
+		return []byte(v.AccountKey())
+	}
+	return nil
+}
+
+func (s *Stitcher) topicOf(kind string) string {
+	switch kind {
+	case stitch.KindSession:
+		return s.topics.sessions
+	case stitch.KindCall:
+		return s.topics.calls
+	case stitch.KindLead:
+		return s.topics.leads
+	case stitch.KindDeal:
+		return s.topics.deals
+	}
+	return s.topics.attribution
+}
