@@ -5,6 +5,7 @@
 //	throughline run      the pipeline
 //	throughline demo     the pipeline and demo traffic
 //	throughline query    run one read-only SQL statement against the console
+//	throughline redrive  re-submit dead letters to the collector after a fix
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/collector/redrive"
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
@@ -39,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, true, stdout, stderr)
 	case "query":
 		return querycmd.Run(args, stdout, stderr)
+	case "redrive":
+		return redrive.Run(args, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -49,11 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
+  redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
 
 Run "throughline run -h" for the settings; every flag can also be set as $THROUGHLINE_<FLAG>.
 `)

@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error
 	if a.producer, err = kgo.NewClient(popts...); err != nil {
 		return nil, fmt.Errorf("creating producer: %w", err)
 	}
-	a.collector, err = collector.New(cfg.Collector, collector.Deps{Tel: a.tel, Producer: a.producer, Keys: tenants.NewKeys(a.tenants)})
+	a.collector, err = collector.New(cfg.Collector, collector.Deps{Tel: a.tel, Producer: a.producer, Keys: tenants.NewKeys(a.tenants), Tenants: a.tenants})
 	if err != nil {
 		return nil, err
 	}
