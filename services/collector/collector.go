@@ -33,7 +33,9 @@ type Deps struct {
 	Keys     *tenants.Keys
 	// Tenants is the integrations configuration (CRMs, call tracking) of
 	// the accounts Keys resolve to. Without it CRM webhooks use defaults and
-	// Bitrix24 webhooks are refused.
+	// Bitrix24 webhooks are refused; call-tracking webhooks are refused
+	// (a provider must be enabled in the account's call_tracking), cost
+	// uploads are taken in RUB and UTC, and no rate limits apply.
 	Tenants *tenants.Config
 }
 
@@ -46,6 +48,7 @@ type Collector struct {
 	pub     *publish.Publisher
 	ips     *clientip.Resolver
 	m       *metrics
+	limits  *limits
 	crmPool *fetch.Pool
 	handler http.Handler
 }
@@ -79,11 +82,18 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		return nil, err
 	}
 	m.declareSources(crmSources...)
+	m.declareSources(callSources...)
+	m.declareSources(costSources...)
+	lim, err := newLimits(deps, deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
 	log := deps.Tel.Log.With().Str("component", "collector").Logger()
 	c := &Collector{
 		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m, crmPool: crmPool,
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
+	c.limits = lim
 	c.handler = c.routes()
 	return c, nil
 }
@@ -93,6 +103,11 @@ func (c *Collector) routes() http.Handler {
 	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
 	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
 	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
+	for _, pattern := range []string{"/v1/hooks/calls/{provider}", "/v1/hooks/calls/{provider}/{rest...}"} {
+		mux.Handle("GET "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
+		mux.Handle("POST "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
+	}
+	mux.Handle("POST "+routeCosts, c.instrument(routeCosts, c.serveCosts))
 	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
 	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
 	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))

@@ -35,6 +35,7 @@ type Config struct {
 
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
+	Costs   CostsConfig   // ad cost uploads (/v1/costs)
 }
 
 // DefaultConfig is the collector's configuration unless told otherwise.
@@ -50,6 +51,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:    15 * time.Second,
 		TrustedProxies:     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
 		CRM:                DefaultCRMConfig(),
+		Costs:              DefaultCostsConfig(),
 	}
 }
 
@@ -71,6 +73,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (empty: none)")
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
+	c.Costs.registerFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -97,6 +100,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("collector-trusted-proxies: %w", err)
 	}
 	if err := c.CRM.validate(); err != nil {
+		return err
+	}
+	if err := c.Costs.validate(); err != nil {
 		return err
 	}
 	return c.Redrive.validate()

@@ -59,8 +59,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // instrument counts requests by route and status, continues the sender's
-// trace (W3C traceparent) in a server span, and turns a panic into a proper
-// answer — the GIF on the pixel route — instead of a dropped connection.
+// trace (W3C traceparent) in a server span, applies the key's rate limit
+// (admit) and turns a panic into a proper answer — the GIF on the pixel
+// route — instead of a dropped connection.
 func (c *Collector) instrument(route string, h http.HandlerFunc) http.Handler {
 	prop := otel.GetTextMapPropagator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +83,9 @@ func (c *Collector) instrument(route string, h http.HandlerFunc) http.Handler {
 			}
 			c.m.request(route, sw.status)
 		}()
+		if !c.admit(sw, r, route) {
+			return
+		}
 		h(sw, r.WithContext(ctx))
 	})
 }

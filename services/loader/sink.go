@@ -76,8 +76,8 @@ func newSink(s Sink, db string) (*sink, error) {
 	return out, nil
 }
 
-// DefaultSinks are the topics loaded today: raw events and dead letters.
-func DefaultSinks() []Sink { return []Sink{EventsSink(), DeadLettersSink()} }
+// DefaultSinks are the topics loaded today: raw events, dead letters and costs.
+func DefaultSinks() []Sink { return []Sink{EventsSink(), DeadLettersSink(), CostsSink()} }
 
 // EventsColumns are the columns of the events table the loader fills.
 var EventsColumns = []chstore.Column{

@@ -1,0 +1,268 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/hooks/calls"
+	"github.com/throughline/throughline/services/collector/internal/publish"
+)
+
+const routeCallHooks = "/v1/hooks/calls"
+
+// sourceCallsUnknown is the metrics and dead-letter source of deliveries to
+// a provider Throughline does not know (the label set stays bounded).
+const sourceCallsUnknown = "hook:unknown"
+
+// callSources are the sources of the call-tracking webhooks.
+var callSources = func() []string {
+	out := []string{sourceCallsUnknown}
+	for _, p := range calls.Providers {
+		out = append(out, "hook:"+p)
+	}
+	return out
+}()
+
+// callReply is the body of a call webhook's 200.
+type callReply struct {
+	Accepted int    `json:"accepted"`
+	ID       string `json:"id,omitempty"`
+	Ignored  string `json:"ignored,omitempty"`
+}
+
+// serveCallHook handles GET and POST /v1/hooks/calls/{provider}[/...]: one
+// call from a call-tracking service, authenticated by the account's write
+// key (?k=, X-Write-Key, or a k/<key> path segment), for a provider enabled
+// in the account's call_tracking. It answers 200 once Kafka has the call;
+// what cannot be accepted gets a 4xx naming the field and is dead-lettered
+// with the raw delivery (without the key).
+func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
+	provider := r.PathValue("provider")
+	known := calls.Known(provider)
+	source := "hook:" + provider
+	if !known {
+		source = sourceCallsUnknown
+	}
+	now := time.Now()
+	ctx := context.WithoutCancel(r.Context())
+	key := requestKey(r)
+	p, ok := c.deps.Keys.Lookup(key)
+	switch {
+	case !ok && !known:
+		c.m.reject(source, reasonInvalid, "provider")
+		writeError(w, http.StatusNotFound, unknownProvider(provider), "provider", "unknown")
+		return
+	case key == "":
+		c.m.reject(source, reasonMissingKey, "")
+		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key> in the webhook URL or X-Write-Key", "k", "required")
+		return
+	case !ok:
+		c.m.reject(source, reasonUnknownKey, "")
+		msg := "unknown write key"
+		if _, tenantKey := c.deps.Keys.LookupTenant(key); tenantKey {
+			msg = "tenant keys cannot write calls: use the write key of the account the calls belong to"
+		}
+		writeError(w, http.StatusUnauthorized, msg, "k", "unknown")
+		return
+	}
+	if r.Method == http.MethodGet && provider != "calltouch" && provider != "comagic" {
+		c.m.reject(source, reasonInvalid, "method")
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, provider+" webhooks are POSTed", "", "")
+		return
+	}
+	var body []byte
+	if r.Method == http.MethodPost {
+		b, release, ok := c.readHookBody(w, r, source)
+		if !ok {
+			return
+		}
+		defer release()
+		body = b
+	}
+	query := withoutKey(r.URL.Query())
+	h := callHook{c: c, ctx: ctx, w: w, p: p, source: source, now: now, payload: hookPayload(body, query)}
+	if !known {
+		h.refuse(http.StatusNotFound, &event.FieldError{Field: "provider", Reason: unknownProvider(provider)}, "")
+		return
+	}
+	tenant, account := c.findAccount(p)
+	ct := callTracking(account, provider)
+	if ct == nil {
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+			"%s is not enabled for account %s: add it to the account's call_tracking in the tenants file", provider, p.Account)}, "")
+		return
+	}
+	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
+		Path: withoutPathKey(r.PathValue("rest"))}
+	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Location: accountLocation(tenant, account), Now: now})
+	var ignored *calls.Ignored
+	switch {
+	case errors.As(err, &ignored):
+		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
+			Str("reason", ignored.Reason).Msg("call webhook ignored")
+		writeJSON(w, http.StatusOK, callReply{Ignored: ignored.Reason})
+		return
+	case errors.Is(err, calls.ErrSignature):
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "sign", Reason: err.Error()}, reasonPrefixUnauthenticated)
+		return
+	case err != nil:
+		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
+		return
+	}
+	if call.Account != "" && call.Account != p.Account {
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "account", Reason: fmt.Sprintf(
+			"the payload names account %q; this key writes for %q only", call.Account, p.Account)}, "")
+		return
+	}
+	env := calls.Envelope(call, calls.Meta{Tenant: p.Tenant, Account: p.Account, Provider: provider,
+		ReceivedAt: now, Static: ct.StaticNumbers})
+	if err := env.Validate(); err != nil {
+		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
+		return
+	}
+	recs, err := envelopeRecords([]event.Envelope{env})
+	if err != nil {
+		c.m.reject(source, reasonInternal, "")
+		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("call not encoded")
+		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+		return
+	}
+	err = c.pub.Publish(ctx, recs)
+	switch {
+	case err == nil:
+		c.m.accept(source, 1)
+		writeJSON(w, http.StatusOK, callReply{Accepted: 1, ID: env.ID})
+	case errors.Is(err, publish.ErrOverloaded):
+		c.m.reject(source, reasonOverload, "")
+		c.writeUnavailable(w, "collector at capacity, retry later")
+	default:
+		c.m.reject(source, reasonKafka, "")
+		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
+			Msg("call not published")
+		c.writeUnavailable(w, "call not acknowledged by kafka, retry later")
+	}
+}
+
+// callHook is one call webhook being refused.
+type callHook struct {
+	c       *Collector
+	ctx     context.Context
+	w       http.ResponseWriter
+	p       tenants.Principal
+	source  string
+	now     time.Time
+	payload []byte
+}
+
+// refuse answers status naming the field, and dead-letters the delivery;
+// prefix marks reasons re-drive must skip (a failed signature).
+func (h callHook) refuse(status int, fe *event.FieldError, prefix string) {
+	h.c.m.reject(h.source, reasonInvalid, fe.Field)
+	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
+		Str("field", fe.Field).Str("reason", fe.Reason).Msg("call webhook refused")
+	h.c.deadLetter(h.ctx, h.p, h.source, prefix+fe.Error(), h.payload, h.now, true)
+	writeError(h.w, status, fe.Error(), fe.Field, fe.Reason)
+}
+
+func unknownProvider(p string) string {
+	if len(p) > 40 {
+		p = p[:40]
+	}
+	return fmt.Sprintf("unknown call-tracking provider %q: use %s", p, strings.Join(calls.Providers, ", "))
+}
+
+// fieldErrorOf presents any parse error as a field error.
+func fieldErrorOf(err error) *event.FieldError {
+	var fe *event.FieldError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return &event.FieldError{Field: "body", Reason: err.Error()}
+}
+
+// callTracking is the account's configuration of provider, or nil.
+func callTracking(a *tenants.Account, provider string) *tenants.CallTracking {
+	if a == nil {
+		return nil
+	}
+	for i := range a.CallTracking {
+		if a.CallTracking[i].Provider == provider {
+			return &a.CallTracking[i]
+		}
+	}
+	return nil
+}
+
+// accountLocation is the time zone vendors' wall-clock times are read in:
+// the account's, else the tenant's, else UTC.
+func accountLocation(t *tenants.Tenant, a *tenants.Account) *time.Location {
+	for _, tz := range []string{accountTZ(a), tenantTZ(t)} {
+		if tz == "" {
+			continue
+		}
+		if loc, err := time.LoadLocation(tz); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+func accountTZ(a *tenants.Account) string {
+	if a == nil {
+		return ""
+	}
+	return a.Timezone
+}
+
+func tenantTZ(t *tenants.Tenant) string {
+	if t == nil {
+		return ""
+	}
+	return t.Timezone
+}
+
+// withoutKey is the URL's parameters without the write key.
+func withoutKey(q url.Values) url.Values {
+	q.Del("k")
+	return q
+}
+
+// withoutPathKey drops a "k/<key>" segment from what followed the provider.
+func withoutPathKey(rest string) string {
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	out := parts[:0]
+	for i := 0; i < len(parts); i++ {
+		if parts[i] == "k" && i+1 < len(parts) {
+			i++
+			continue
+		}
+		out = append(out, parts[i])
+	}
+	return strings.Join(out, "/")
+}
+
+// hookPayload is what a dead letter keeps of a delivery: the body, with the
+// URL's other parameters appended to a form body (or standing alone for a
+// GET), so a re-drive POSTing it sends the vendor's fields again. The write
+// key is never part of it.
+func hookPayload(body []byte, query url.Values) []byte {
+	q := query.Encode()
+	trimmed := strings.TrimSpace(string(body))
+	switch {
+	case q == "":
+		return body
+	case trimmed == "":
+		return []byte(q)
+	case strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "["):
+		return body
+	}
+	return []byte(trimmed + "&" + q)
+}

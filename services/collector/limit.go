@@ -1,0 +1,155 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// reasonRateLimited labels requests refused by a key's rate limit.
+const reasonRateLimited = "rate_limited"
+
+// limits applies each tenant's per-key rate limit (tenants.Tenant.RateLimit)
+// to every authenticated request, before its handler runs.
+type limits struct {
+	keys    *tenants.Keys
+	byTen   map[string]ratelimit.Limit
+	bucket  *ratelimit.Limiter
+	limited metric.Int64Counter
+}
+
+func newLimits(deps Deps, m metric.Meter) (*limits, error) {
+	l := &limits{keys: deps.Keys, byTen: map[string]ratelimit.Limit{}, bucket: ratelimit.New()}
+	if deps.Tenants != nil {
+		for _, t := range deps.Tenants.Tenants {
+			if t.RateLimit.PerSecond > 0 {
+				l.byTen[t.ID] = ratelimit.Limit{PerSecond: t.RateLimit.PerSecond, Burst: t.RateLimit.Burst}
+			}
+		}
+	}
+	var err error
+	l.limited, err = m.Int64Counter("throughline.collector.rate_limited",
+		metric.WithDescription("requests over their key's rate limit, by route, tenant and action "+
+			"(rejected with 429, or counted and accepted on the pixel)"))
+	if err != nil {
+		return nil, fmt.Errorf("creating rate-limit counter: %w", err)
+	}
+	return l, nil
+}
+
+// admit spends one token of the request's key. Over the limit it answers
+// 429 with Retry-After and returns false — except on the pixel, which must
+// always answer its GIF (a browser cannot retry): there the hit is counted
+// as over the limit and let through. The tracker script (/t.js) writes
+// nothing and is not limited. Requests without a key, or with a key
+// no tenant owns, pass: their handler refuses them with 401, and no bucket
+// is ever made for a key nobody configured. Re-driven dead letters are not
+// limited.
+func (c *Collector) admit(w http.ResponseWriter, r *http.Request, route string) bool {
+	l := c.limits
+	if len(l.byTen) == 0 || route == routeTracker || isRedrive(r.Context()) {
+		return true
+	}
+	key := requestKey(r)
+	if key == "" {
+		return true
+	}
+	tenant := ""
+	if p, ok := l.keys.Lookup(key); ok {
+		tenant = p.Tenant
+	} else if t, ok := l.keys.LookupTenant(key); ok {
+		tenant = t
+	} else {
+		return true
+	}
+	lim, ok := l.byTen[tenant]
+	if !ok {
+		return true
+	}
+	allowed, wait := l.bucket.Allow(key, lim, time.Now())
+	if allowed {
+		return true
+	}
+	action := "rejected"
+	if route == routePixel {
+		action = "counted"
+	}
+	l.limited.Add(context.Background(), 1, metric.WithAttributes(attribute.String("route", route),
+		attribute.String("tenant", tenant), attribute.String("action", action)))
+	if route == routePixel {
+		return true
+	}
+	c.m.reject(sourceOfRoute(r, route), reasonRateLimited, "")
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	writeError(w, http.StatusTooManyRequests,
+		fmt.Sprintf("rate limit of this key exceeded (%g requests/s, burst %d): retry later", lim.PerSecond, lim.Burst), "", "")
+	return false
+}
+
+// sourceOfRoute is the metrics source of a request: the vendor's for
+// webhooks, costs:<format> for cost uploads.
+func sourceOfRoute(r *http.Request, route string) string {
+	switch route {
+	case routeCallHooks:
+		return "hook:" + r.PathValue("provider")
+	case routeCRM:
+		return "crm:" + r.PathValue("provider")
+	case routeCosts:
+		return costsSource(r.URL.Query().Get("format"))
+	}
+	return sourceOf(route)
+}
+
+// requestKey finds a request's key wherever a route accepts one: ?k=,
+// X-Write-Key, Authorization: Bearer, or a "k/<key>" path segment of the
+// call-tracking webhooks (for vendors that append to the URL they were
+// given, as Mango does).
+func requestKey(r *http.Request) string {
+	if k := queryKey(r.URL.RawQuery); k != "" {
+		return k
+	}
+	if k := writeKey(r); k != "" {
+		return k
+	}
+	return pathKey(r.URL.Path)
+}
+
+// queryKey reads ?k= from a raw query, cutting what Mango appends to the URL
+// it was given ("?k=KEY/events/summary").
+func queryKey(raw string) string {
+	if !strings.Contains(raw, "k=") {
+		return ""
+	}
+	q, _ := url.ParseQuery(raw)
+	k := strings.TrimSpace(q.Get("k"))
+	if i := strings.Index(k, "/events/"); i > 0 {
+		k = k[:i]
+	}
+	return k
+}
+
+// pathKey reads a key from ".../k/<key>/..." in a call-tracking webhook path.
+func pathKey(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/hooks/calls/")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "/")
+	for i := 1; i+1 < len(parts); i++ {
+		if parts[i] == "k" {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
