@@ -126,11 +126,47 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-type stringColumn struct{ buf []byte }
+// chunked is a byte buffer grown by adding chunks rather than by copying,
+// so large string columns are built without re-copying what they hold.
+// Chunks double from 4 KiB up to 1 MiB.
+type chunked struct {
+	full [][]byte
+	cur  []byte
+	size int // bytes in full
+}
+
+// reserve makes room for n more bytes in cur.
+func (c *chunked) reserve(n int) {
+	if cap(c.cur)-len(c.cur) >= n {
+		return
+	}
+	if len(c.cur) > 0 {
+		c.full = append(c.full, c.cur)
+		c.size += len(c.cur)
+	}
+	c.cur = make([]byte, 0, max(min(max(c.size, 4<<10), 1<<20), n))
+}
+
+func (c *chunked) appendString(s string) {
+	c.reserve(len(s) + binary.MaxVarintLen64)
+	c.cur = appendString(c.cur, s)
+}
+
+func (c *chunked) appendBytes(b []byte) {
+	c.reserve(len(b) + binary.MaxVarintLen64)
+	c.cur = binary.AppendUvarint(c.cur, uint64(len(b)))
+	c.cur = append(c.cur, b...)
+}
+
+func (c *chunked) parts() [][]byte { return append(c.full[:len(c.full):len(c.full)], c.cur) }
+
+// stringColumn takes string, []byte or *string (a pointer boxes into an
+// interface without an allocation, which matters at millions of values).
+type stringColumn struct{ buf chunked }
 
 func (c *stringColumn) check(v any) error {
 	switch v.(type) {
-	case string, []byte:
+	case string, []byte, *string:
 		return nil
 	}
 	return fmt.Errorf("want string, got %T", v)
@@ -139,15 +175,16 @@ func (c *stringColumn) check(v any) error {
 func (c *stringColumn) add(v any) {
 	switch s := v.(type) {
 	case string:
-		c.buf = appendString(c.buf, s)
+		c.buf.appendString(s)
+	case *string:
+		c.buf.appendString(*s)
 	case []byte:
-		c.buf = binary.AppendUvarint(c.buf, uint64(len(s)))
-		c.buf = append(c.buf, s...)
+		c.buf.appendBytes(s)
 	}
 }
 
-func (c *stringColumn) addZero()        { c.buf = append(c.buf, 0) }
-func (c *stringColumn) parts() [][]byte { return [][]byte{c.buf} }
+func (c *stringColumn) addZero()        { c.buf.appendString("") }
+func (c *stringColumn) parts() [][]byte { return c.buf.parts() }
 
 // fixedColumn holds fixed-width little-endian values.
 type fixedColumn struct {
@@ -219,14 +256,14 @@ func (c *arrayColumn) check(v any) error {
 func (c *arrayColumn) add(v any) {
 	ss := v.([]string)
 	for _, s := range ss {
-		c.elems.buf = appendString(c.elems.buf, s)
+		c.elems.buf.appendString(s)
 	}
 	c.n += uint64(len(ss))
 	c.offsets = binary.LittleEndian.AppendUint64(c.offsets, c.n)
 }
 
 func (c *arrayColumn) addZero()        { c.add([]string(nil)) }
-func (c *arrayColumn) parts() [][]byte { return [][]byte{c.offsets, c.elems.buf} }
+func (c *arrayColumn) parts() [][]byte { return append([][]byte{c.offsets}, c.elems.parts()...) }
 
 // mapColumn is Map(String, String), stored as Array(Tuple(key, value)):
 // cumulative end offsets, then all keys, then all values.
@@ -246,15 +283,17 @@ func (c *mapColumn) check(v any) error {
 func (c *mapColumn) add(v any) {
 	m := v.(map[string]string)
 	for k, val := range m {
-		c.keys.buf = appendString(c.keys.buf, k)
-		c.vals.buf = appendString(c.vals.buf, val)
+		c.keys.buf.appendString(k)
+		c.vals.buf.appendString(val)
 	}
 	c.n += uint64(len(m))
 	c.offsets = binary.LittleEndian.AppendUint64(c.offsets, c.n)
 }
 
-func (c *mapColumn) addZero()        { c.add(map[string]string(nil)) }
-func (c *mapColumn) parts() [][]byte { return [][]byte{c.offsets, c.keys.buf, c.vals.buf} }
+func (c *mapColumn) addZero() { c.add(map[string]string(nil)) }
+func (c *mapColumn) parts() [][]byte {
+	return append(append([][]byte{c.offsets}, c.keys.parts()...), c.vals.parts()...)
+}
 
 func toUint64(v any) (uint64, error) {
 	switch n := v.(type) {

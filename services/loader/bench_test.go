@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +38,8 @@ func benchEnvelope(i int) event.Envelope {
 // BenchmarkLoader measures rows per second from the raw topic on kfake into
 // events on the embedded engine: fetch, decode, encode, insert, commit. Each
 // run loads b.N records produced beforehand, with a fresh group and
-// database; the clock runs from the group join to the last row.
+// database; the clock runs from the group join to the last row. With
+// LOADER_BENCH_PROFILE=file it writes a CPU profile of the timed part only.
 func BenchmarkLoader(b *testing.B) {
 	b.StopTimer()
 	e := newEnv(b)
@@ -62,10 +65,15 @@ func BenchmarkLoader(b *testing.B) {
 	q := "SELECT count() FROM " + e.db + ".events"
 	r := start(l)
 	<-assigned
+	if path := os.Getenv("LOADER_BENCH_PROFILE"); path != "" {
+		f, _ := os.Create(path)
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	b.StartTimer()
 	t0 := time.Now()
 	for e.count(q) < b.N {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	took := time.Since(t0)
 	b.StopTimer()

@@ -60,8 +60,14 @@ func (s *scanner) null() bool {
 	return false
 }
 
-var envelopeFields = []string{"v", "id", "tenant", "account", "type", "name", "source", "ts", "received_at",
-	"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props"}
+// envelopeFields are the envelope's keys the fast path reads;
+// slowFields are those it leaves to encoding/json: the sub-records of calls,
+// CRM changes and costs, a small share of the traffic.
+var (
+	envelopeFields = []string{"v", "id", "tenant", "account", "type", "name", "source", "ts", "received_at",
+		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email"}
+	slowFields = []string{"call", "crm", "cost"}
+)
 
 var utmFields = []string{"source", "medium", "campaign", "content", "term"}
 
@@ -86,10 +92,12 @@ func (s *scanner) member(n int) (key string, end, ok bool) {
 // unknown skips the value of a key that names no field. encoding/json also
 // matches keys case-insensitively (with Unicode folding), so a key that
 // folds to a field's name is left to it.
-func (s *scanner) unknown(key string, fields []string) bool {
-	for _, f := range fields {
-		if strings.EqualFold(key, f) {
-			return false
+func (s *scanner) unknown(key string, fieldSets ...[]string) bool {
+	for _, fields := range fieldSets {
+		for _, f := range fields {
+			if strings.EqualFold(key, f) {
+				return false
+			}
 		}
 	}
 	for i := 0; i < len(key); i++ {
@@ -141,6 +149,12 @@ func (s *scanner) envelope(e *event.Envelope) bool {
 			ok = s.strField(&e.UserAgent)
 		case "ip":
 			ok = s.strField(&e.IP)
+		case "phone":
+			ok = s.strField(&e.Phone)
+		case "email":
+			ok = s.strField(&e.Email)
+		case "call", "crm", "cost":
+			return false
 		case "utm":
 			ok = s.utm(&e.UTM)
 		case "click_ids":
@@ -148,7 +162,7 @@ func (s *scanner) envelope(e *event.Envelope) bool {
 		case "props":
 			ok = s.strMap(&e.Props)
 		default:
-			ok = s.unknown(key, envelopeFields)
+			ok = s.unknown(key, envelopeFields, slowFields)
 		}
 		if !ok {
 			return false
@@ -228,6 +242,15 @@ func (s *scanner) strField(p *string) bool {
 	return ok
 }
 
+// special marks the bytes that end a run of plain string content: the
+// closing quote, a backslash, control characters and non-ASCII bytes.
+var special = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
 // str reads a JSON string: valid UTF-8 and escapes other than surrogates.
 func (s *scanner) str() (string, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
@@ -236,7 +259,13 @@ func (s *scanner) str() (string, bool) {
 	start := s.i + 1
 	escaped, ascii := false, true
 	i := start
-	for ; i < len(s.b); i++ {
+	for {
+		for i < len(s.b) && !special[s.b[i]] {
+			i++
+		}
+		if i >= len(s.b) {
+			return "", false
+		}
 		c := s.b[i]
 		if c == '"' {
 			break
@@ -244,15 +273,13 @@ func (s *scanner) str() (string, bool) {
 		switch {
 		case c == '\\':
 			escaped = true
-			i++
+			i += 2
 		case c < 0x20:
 			return "", false
-		case c >= utf8.RuneSelf:
+		default:
 			ascii = false
+			i++
 		}
-	}
-	if i >= len(s.b) {
-		return "", false
 	}
 	raw := s.b[start:i]
 	s.i = i + 1

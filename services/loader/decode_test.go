@@ -3,6 +3,7 @@ package loader
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/throughline/throughline/pkg/event"
@@ -42,6 +43,9 @@ func decodeSeeds() [][]byte {
 		`{"v":1,"id":null,"tenant":"t","account":"a","type":"x"}`,
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"x","extra":[true,false,null,-0.5e+3,"\u0041"]}`,
 		`{"\u0076":1,"id":"a","tenant":"t","account":"a","type":"x"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"form","phone":"+79161234567","email":"a@b.ru"}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"call_id":"c1","answered":true,"talk_sec":42}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","CRM":{"deal_id":"d","amount_minor":100}}`,
 		`null`, `[]`, `{`, ``,
 	} {
 		seeds = append(seeds, []byte(s))
@@ -90,4 +94,28 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestDecoderKnowsEveryEnvelopeField fails when event.Envelope gains a field
+// the fast path would skip: teach decode.go to read it, or list it in
+// slowFields.
+func TestDecoderKnowsEveryEnvelopeField(t *testing.T) {
+	known := map[string]bool{}
+	for _, f := range append(append([]string{}, envelopeFields...), slowFields...) {
+		known[f] = true
+	}
+	check := func(typ reflect.Type, known map[string]bool) {
+		for i := 0; i < typ.NumField(); i++ {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if !known[name] {
+				t.Errorf("%s field %s (json %q) is unknown to the fast decoder", typ.Name(), typ.Field(i).Name, name)
+			}
+		}
+	}
+	check(reflect.TypeFor[event.Envelope](), known)
+	utm := map[string]bool{}
+	for _, f := range utmFields {
+		utm[f] = true
+	}
+	check(reflect.TypeFor[event.UTM](), utm)
 }

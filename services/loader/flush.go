@@ -135,8 +135,11 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 		}
 		rows++
 		if received != nil {
-			if ms, ok := row[s.receivedAt].(int64); ok {
-				received = append(received, ms)
+			switch v := row[s.receivedAt].(type) {
+			case int64:
+				received = append(received, v)
+			case time.Time:
+				received = append(received, v.UnixMilli())
 			}
 		}
 	}

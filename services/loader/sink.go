@@ -29,7 +29,8 @@ type Sink struct {
 	// never loops.
 	DeadLetter bool
 	// ReceivedAt names the column holding when the pipeline accepted the
-	// input (Unix ms); the loader reports freshness from it. Optional.
+	// input (int64 Unix ms or time.Time); the loader reports freshness from
+	// it. Optional.
 	ReceivedAt string
 }
 
@@ -109,14 +110,20 @@ func eventRow(rec *kgo.Record) ([]any, error) {
 	return envelopeRow(&e), nil
 }
 
+// envelopeRow maps an envelope to EventsColumns. The String columns get
+// pointers into one array: a pointer goes into an interface without an
+// allocation, a string does not (both stores take *string). LowCardinality
+// columns get strings, which the server driver dictionary-encodes by value.
 func envelopeRow(e *event.Envelope) []any {
-	row := make([]any, 0, len(EventsColumns)+len(coordinates))
-	return append(row,
-		e.Tenant, e.Account, e.ID, e.Type, e.Name, e.Source, e.TS, e.ReceivedAt,
-		e.ClientID, e.URL, e.Referrer,
+	s := &[16]string{e.ID, e.Name, e.ClientID, e.URL, e.Referrer,
 		e.UTM.Source, e.UTM.Medium, e.UTM.Campaign, e.UTM.Content, e.UTM.Term,
 		e.ClickIDs["yclid"], e.ClickIDs["gclid"], e.ClickIDs["fbclid"], e.ClickIDs["vkclid"],
-		e.ClickIDs, e.UserAgent, e.IP, e.Props,
+		e.UserAgent, e.IP}
+	row := make([]any, 0, len(EventsColumns)+len(coordinates))
+	return append(row,
+		e.Tenant, e.Account, &s[0], e.Type, &s[1], e.Source, e.TS, e.ReceivedAt,
+		&s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9],
+		&s[10], &s[11], &s[12], &s[13], e.ClickIDs, &s[14], &s[15], e.Props,
 	)
 }
 
