@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ func benchEnvelope(i int) event.Envelope {
 // events on the embedded engine: fetch, decode, encode, insert, commit. Each
 // run loads b.N records produced beforehand, with a fresh group and
 // database; the clock runs from the group join to the last row. With
-// LOADER_BENCH_PROFILE=file it writes a CPU profile of the timed part only.
+// LOADER_BENCH_PROFILE=file it writes a CPU profile of the timed part only;
+// LOADER_BENCH_WORKERS=n overrides Config.Workers.
 func BenchmarkLoader(b *testing.B) {
 	b.StopTimer()
 	e := newEnv(b)
@@ -55,6 +57,9 @@ func BenchmarkLoader(b *testing.B) {
 	}
 	cfg := e.config()
 	cfg.MaxRows, cfg.MaxAge, cfg.MaxPollRecords = 50000, 200*time.Millisecond, 50000
+	if w, err := strconv.Atoi(os.Getenv("LOADER_BENCH_WORKERS")); err == nil {
+		cfg.Workers = w
+	}
 	l := e.newLoader(cfg, nil)
 	// The clock starts when the group is joined: steady-state throughput.
 	assigned := make(chan struct{})
