@@ -166,11 +166,22 @@ func (e *env) want(rules stitch.Rules, suffix string) map[string][][]byte {
 		recs = append(recs, set.Flush()...)
 		for _, r := range recs {
 			v, _ := json.Marshal(r.Value)
-			k := fmt.Sprintf("%s/%d", s.topicOf(r.Kind), p)
+			k := seqKey(s.topicOf(r.Kind), p, v)
 			out[k] = append(out[k], v)
 		}
 	}
 	return out
+}
+
+// seqKey names the sequence a record belongs to: its topic, partition and
+// account. Within an account the order of records is the order of the
+// events; across accounts it depends on when idle partitions were flushed.
+func seqKey(topic string, p int32, v []byte) string {
+	var m struct {
+		Account string `json:"account"`
+	}
+	_ = json.Unmarshal(v, &m)
+	return fmt.Sprintf("%s/%d/%s", topic, p, m.Account)
 }
 
 // got reads the entity topics read-committed up to their stable end.
@@ -181,10 +192,22 @@ func (e *env) got(suffix string) map[string][][]byte {
 	adm := kadm.NewClient(e.prod)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	var ends kadm.ListedOffsets
+	eventually(e.t, 30*time.Second, "no open transaction on the entity topics", func() bool {
+		stable, err1 := adm.ListCommittedOffsets(ctx, topics...)
+		high, err2 := adm.ListEndOffsets(ctx, topics...)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		same := true
+		high.Each(func(o kadm.ListedOffset) {
+			if st, _ := stable.Lookup(o.Topic, o.Partition); st.Offset != o.Offset {
+				same = false
+			}
+		})
+		ends = stable
+		return same
+	})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
 	if err != nil {
@@ -205,7 +228,7 @@ func (e *env) got(suffix string) map[string][][]byte {
 		}
 		f.EachRecord(func(r *kgo.Record) {
 			if !r.Attrs.IsControl() {
-				k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
+				k := seqKey(r.Topic, r.Partition, r.Value)
 				out[k] = append(out[k], r.Value)
 			}
 			if end, ok := ends.Lookup(r.Topic, r.Partition); ok && r.Offset == end.Offset-1 {
@@ -316,7 +339,11 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 func (e *env) waitDone(s *Stitcher, group string) {
 	e.t.Helper()
 	eventually(e.t, 90*time.Second, "all input committed and applied", func() bool {
-		pending, _ := s.sizes()
-		return e.committed(group) == e.total()+e.bad && pending == 0
+		pending, _, unrestored := s.sizes()
+		s.mu.Lock()
+		owned := len(s.parts)
+		s.mu.Unlock()
+		return owned == testPartitions && unrestored == 0 && pending == 0 && s.idle.Load() &&
+			e.committed(group) == e.total()+e.bad
 	})
 }

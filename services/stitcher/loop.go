@@ -76,6 +76,10 @@ func (s *Stitcher) restorePending(ctx context.Context) error {
 	return nil
 }
 
+// errCrashHook marks an error of hooks.beforeEnd: Run returns as if the
+// process died, leaving the transaction open.
+var errCrashHook = errors.New("crash hook")
+
 // restoreFetched restores owned partitions that have records in fetches and
 // no state yet.
 func (s *Stitcher) restoreFetched(ctx context.Context, fetches kgo.Fetches) error {
@@ -113,6 +117,21 @@ func (s *Stitcher) install(sets map[int32]*stitch.Set) {
 // in replay mode once every partition reached its end.
 func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches, parts map[string]int32) (done bool, err error) {
 	t := &txn{s: s, sess: sess, parts: parts, touched: map[int32]bool{}}
+	defer func() {
+		// Stopped (or failed) with a transaction open: abort it now rather
+		// than leave it to time out, which would hold back read-committed
+		// consumers of the output until then. A crash skips this.
+		if t.begun && !t.ended && !errors.Is(err, errCrashHook) {
+			actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, aerr := sess.End(actx, kgo.TryAbort); aerr != nil {
+				s.log.Warn().Err(aerr).Msg("aborting transaction at stop failed")
+			}
+			s.mu.Lock()
+			s.forget(t)
+			s.mu.Unlock()
+		}
+	}()
 	// A partition assigned during this poll has no state yet: read it back
 	// first. Its records came after a stable offset fetch, so every
 	// transaction of its previous owner is resolved.
@@ -188,6 +207,11 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	if s.cfg.Replay && len(s.parts) == 0 {
 		replayDone = false
 	}
+	if !t.begun && !unowned {
+		s.idle.Store(len(fetches.Records()) == 0)
+	} else {
+		s.idle.Store(false)
+	}
 	if !t.begun {
 		if unowned { // records were polled but nothing begun: rewind by an empty aborted transaction
 			if err := t.begin(); err != nil {
@@ -206,7 +230,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	locked = false
 	if s.hooks.beforeEnd != nil {
 		if err := s.hooks.beforeEnd(); err != nil {
-			return false, err
+			return false, fmt.Errorf("%w: %w", errCrashHook, err)
 		}
 	}
 	commit := kgo.TryCommit
@@ -224,6 +248,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		s.log.Info().Msg("records of a partition no longer owned, aborting transaction")
 		commit = kgo.TryAbort
 	}
+	t.ended = true
 	committed, err := sess.End(ctx, commit)
 	if !committed {
 		s.mu.Lock()
@@ -242,6 +267,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 // abort ends a transaction that cannot commit; its state is forgotten already.
 func (s *Stitcher) abort(ctx context.Context, t *txn, cause error) error {
 	if t.begun {
+		t.ended = true
 		if _, err := t.sess.End(ctx, kgo.TryAbort); err != nil {
 			return errors.Join(cause, fmt.Errorf("aborting transaction: %w", err))
 		}

@@ -50,7 +50,7 @@ func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
 		return nil, err
 	}
 	reg, err := mt.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		pending, clients := s.sizes()
+		pending, clients, _ := s.sizes()
 		o.ObserveInt64(m.pending, int64(pending))
 		o.ObserveInt64(m.clients, int64(clients))
 		return nil

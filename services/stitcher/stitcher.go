@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,6 +54,9 @@ type Stitcher struct {
 	mu    sync.Mutex // guards parts against the group's callbacks
 	parts map[int32]*partState
 	ran   bool
+	// idle is set after a loop iteration that polled nothing and had nothing
+	// to flush or commit: everything consumed so far is committed.
+	idle atomic.Bool
 }
 
 // hooks let tests reach into the loop.
@@ -100,16 +104,20 @@ func New(cfg Config, deps Deps) (*Stitcher, error) {
 	return s, nil
 }
 
-func (s *Stitcher) sizes() (pending, clients int) {
+// sizes reports the events waiting for the watermark, the client ids kept,
+// and the owned partitions whose state is not read back yet.
+func (s *Stitcher) sizes() (pending, clients, unrestored int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.parts {
-		if p.set != nil {
-			pending += p.set.Pending()
-			clients += p.set.Clients()
+		if p.set == nil {
+			unrestored++
+			continue
 		}
+		pending += p.set.Pending()
+		clients += p.set.Clients()
 	}
-	return pending, clients
+	return pending, clients, unrestored
 }
 
 // Run consumes until ctx ends (or, in replay mode, until the input's end
@@ -120,6 +128,14 @@ func (s *Stitcher) Run(ctx context.Context) error {
 		return errors.New("stitcher: Run called twice")
 	}
 	s.ran = true
+	err := s.run(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped: what was not committed is redone by the next owner
+	}
+	return err
+}
+
+func (s *Stitcher) run(ctx context.Context) error {
 	defer s.met.unobserve() //nolint:errcheck // only fails for a foreign registration
 
 	admin, err := kgo.NewClient(kafka.BaseOpts(s.deps.Kafka, s.log)...)
@@ -169,6 +185,15 @@ func (s *Stitcher) Run(ctx context.Context) error {
 		return fmt.Errorf("creating kafka transact session: %w", err)
 	}
 	defer sess.CloseAllowingRebalance()
+	// Initialising the transactional producer id fences a predecessor with
+	// the same transactional id and aborts its open transaction, so restores
+	// need not wait for it to time out.
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("initialising transactional producer: %w", err)
+	}
 	return s.loop(ctx, sess, outParts)
 }
 
@@ -233,6 +258,7 @@ type txn struct {
 	errMu   sync.Mutex
 	err     error
 	begun   bool
+	ended   bool
 	n       int
 }
 
