@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -19,6 +20,7 @@ func BenchmarkFreshness(b *testing.B) {
 	const rate, batch, seconds = 5000, 50, 8
 	ctx := context.Background()
 	total := 0
+	var refused atomic.Int64
 	for i := 0; i < b.N; i++ {
 		var wg sync.WaitGroup
 		tick := time.NewTicker(time.Second * batch / rate)
@@ -28,13 +30,21 @@ func BenchmarkFreshness(b *testing.B) {
 			events := make([]map[string]any, batch)
 			for j := range events {
 				total++
-				events[j] = map[string]any{"id": fmt.Sprintf("fresh-%d", total), "type": "event", "ts": time.Now().UnixMilli()}
+				events[j] = map[string]any{"id": fmt.Sprintf("fresh-%d", total), "type": "event", "name": "bench", "ts": time.Now().UnixMilli()}
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); postEvents(ctx, n.collector, key, events) }()
+			go func() {
+				defer wg.Done()
+				if ok, err := postEvents(ctx, n.collector, key, events); !ok || err != nil {
+					refused.Add(1)
+				}
+			}()
 		}
 		tick.Stop()
 		wg.Wait()
+	}
+	if r := refused.Load(); r > 0 {
+		b.Fatalf("%d batches were not acknowledged", r)
 	}
 	n.waitCount("SELECT count() FROM throughline.events WHERE startsWith(event_id, 'fresh-')", total, 60*time.Second)
 	rows := n.query("SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', received_at, _loaded_at)) FROM throughline.events WHERE startsWith(event_id, 'fresh-')")
