@@ -116,10 +116,10 @@ func randRow(r *rand.Rand) propRow {
 	return row
 }
 
-// TestRowBinaryRoundTrip is the property test of the bulk-insert path: random
+// TestBulkInsertRoundTrip is the property test of the bulk-insert path (Native blocks through file()): random
 // rows of arbitrary bytes and extreme numbers come back exactly as written.
 // Strings are compared through hex() so the output format cannot mangle them.
-func TestRowBinaryRoundTrip(t *testing.T) { testRoundTrip(t, testStore(t)) }
+func TestBulkInsertRoundTrip(t *testing.T) { testRoundTrip(t, testStore(t)) }
 
 func testRoundTrip(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -204,8 +204,8 @@ func testRoundTrip(t *testing.T, s Store) {
 	}
 }
 
-// FuzzRowBinaryString feeds the fuzzer's strings through the insert path.
-func FuzzRowBinaryString(f *testing.F) {
+// FuzzBulkInsertString feeds the fuzzer's strings through the insert path.
+func FuzzBulkInsertString(f *testing.F) {
 	for _, seed := range []string{"", "\n", " a", "\t\tb", "\x00", "\\", "'", "\xff\xfe", strings.Repeat("\n", 300)} {
 		f.Add(seed, uint64(10), int64(-1))
 	}
