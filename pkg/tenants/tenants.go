@@ -26,7 +26,10 @@ type Tenant struct {
 	Margin   float64 `yaml:"margin"`   // gross margin for ROMI, 0..1
 	// TenantKeys authenticate central uploads (ad costs bought centrally)
 	// and may write for any account of this tenant where an endpoint allows it.
-	TenantKeys []string  `yaml:"tenant_keys"`
+	TenantKeys []string `yaml:"tenant_keys"`
+	// ReadTokens are Bearer tokens of the console's report API: a token
+	// reads this tenant's reports and nothing of any other tenant.
+	ReadTokens []string  `yaml:"read_tokens"`
 	RateLimit  RateLimit `yaml:"rate_limit"` // per key, default for the tenant's keys
 	Accounts   []Account `yaml:"accounts"`
 }
@@ -141,6 +144,15 @@ func (c *Config) Validate() error {
 			}
 			keys[key] = t.ID + "/*"
 		}
+		for k, tok := range t.ReadTokens {
+			if len(tok) < 16 {
+				return fmt.Errorf("tenants[%d].read_tokens[%d]: shorter than 16 characters", i, k)
+			}
+			if prev, ok := keys[tok]; ok {
+				return fmt.Errorf("tenants[%d].read_tokens[%d]: already used by %s", i, k, prev)
+			}
+			keys[tok] = t.ID + " (read token)"
+		}
 		accs := map[string]bool{}
 		for j, a := range t.Accounts {
 			where := fmt.Sprintf("tenants[%d].accounts[%d]", i, j)
@@ -222,14 +234,18 @@ type Principal struct {
 type Keys struct {
 	byDigest map[[32]byte]Principal // account write keys
 	tenant   map[[32]byte]string    // tenant keys → tenant id
+	readers  map[[32]byte]string    // read tokens → tenant id
 }
 
 // NewKeys indexes the write keys of a config.
 func NewKeys(c *Config) *Keys {
-	k := &Keys{byDigest: map[[32]byte]Principal{}, tenant: map[[32]byte]string{}}
+	k := &Keys{byDigest: map[[32]byte]Principal{}, tenant: map[[32]byte]string{}, readers: map[[32]byte]string{}}
 	for _, t := range c.Tenants {
 		for _, key := range t.TenantKeys {
 			k.tenant[sha256.Sum256([]byte(key))] = t.ID
+		}
+		for _, tok := range t.ReadTokens {
+			k.readers[sha256.Sum256([]byte(tok))] = t.ID
 		}
 		for _, a := range t.Accounts {
 			for _, key := range a.WriteKeys {
@@ -247,6 +263,16 @@ func (k *Keys) LookupTenant(key string) (string, bool) {
 		return "", false
 	}
 	t, ok := k.tenant[sha256.Sum256([]byte(key))]
+	return t, ok
+}
+
+// LookupReader returns the tenant whose reports a read token may read. Write
+// keys and tenant keys are not read tokens.
+func (k *Keys) LookupReader(token string) (string, bool) {
+	if token == "" {
+		return "", false
+	}
+	t, ok := k.readers[sha256.Sum256([]byte(token))]
 	return t, ok
 }
 

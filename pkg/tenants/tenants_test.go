@@ -72,3 +72,36 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestReadTokensReadOneTenant(t *testing.T) {
+	src := strings.Replace(sample, "tenant_keys: [tenant-key-1]", "tenant_keys: [tenant-key-1]\n    read_tokens: [net-reports-token-1]", 1)
+	c, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewKeys(c)
+	if tn, ok := k.LookupReader("net-reports-token-1"); !ok || tn != "net" {
+		t.Fatalf("read token: %v %v", tn, ok)
+	}
+	for _, key := range []string{"tenant-key-1", "msk-key-123", ""} {
+		if _, ok := k.LookupReader(key); ok {
+			t.Fatalf("%q must not work as a read token", key)
+		}
+	}
+	if _, ok := k.Lookup("net-reports-token-1"); ok {
+		t.Fatal("a read token must not work as a write key")
+	}
+	if _, ok := k.LookupTenant("net-reports-token-1"); ok {
+		t.Fatal("a read token must not work as a tenant key")
+	}
+	shared := strings.Replace(strings.Replace(src, "net-reports-token-1", "shared-write-key-12", 1), "msk-key-123", "shared-write-key-12", 1)
+	for name, bad := range map[string]string{
+		"short":        strings.Replace(src, "net-reports-token-1", "short", 1),
+		"a write key":  shared,
+		"a tenant key": strings.Replace(src, "[tenant-key-1]", "[net-reports-token-1]", 1),
+	} {
+		if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "read_tokens") && !strings.Contains(err.Error(), "write_keys") {
+			t.Errorf("%s: got %v, want an error naming the setting", name, err)
+		}
+	}
+}
