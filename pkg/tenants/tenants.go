@@ -32,6 +32,9 @@ type Tenant struct {
 	ReadTokens []string  `yaml:"read_tokens"`
 	RateLimit  RateLimit `yaml:"rate_limit"` // per key, default for the tenant's keys
 	Accounts   []Account `yaml:"accounts"`
+	// BusinessHours of the tenant's branches, unless a branch sets its own
+	// (alerts that watch business hours only, see hours.go).
+	BusinessHours *BusinessHours `yaml:"business_hours"`
 }
 
 // RateLimit is a token bucket per key.
@@ -48,6 +51,8 @@ type Account struct {
 	WriteKeys    []string       `yaml:"write_keys"`
 	CallTracking []CallTracking `yaml:"call_tracking"`
 	CRM          *CRM           `yaml:"crm"`
+	// BusinessHours override the tenant's for this branch.
+	BusinessHours *BusinessHours `yaml:"business_hours"`
 }
 
 // CallTracking is one call-tracking service connected to an account.
@@ -129,6 +134,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("tenants[%d].timezone: %w", i, err)
 			}
 		}
+		if err := validateSchedule(fmt.Sprintf("tenants[%d]", i), "", t.BusinessHours); err != nil {
+			return err
+		}
 		if t.Margin < 0 || t.Margin > 1 {
 			return fmt.Errorf("tenants[%d].margin: %v is not between 0 and 1", i, t.Margin)
 		}
@@ -172,6 +180,9 @@ func (c *Config) Validate() error {
 					return fmt.Errorf("%s.write_keys[%d]: already used by %s", where, k, prev)
 				}
 				keys[key] = owner
+			}
+			if err := validateSchedule(where, a.Timezone, a.BusinessHours); err != nil {
+				return err
 			}
 			if err := a.validateIntegrations(where); err != nil {
 				return err
