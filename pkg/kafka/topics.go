@@ -43,6 +43,11 @@ const (
 	// TopicStitcherState is the stitcher's compacted state changelog,
 	// co-partitioned with TopicRaw (same partition count).
 	TopicStitcherState = "throughline.stitcher-state.v1"
+	// TopicAlerts holds the alerter's incidents, one record per change
+	// (firing, resolved) keyed "tenant/account"; the loader writes them to
+	// the alerts table. One partition: alerts are few, and the alerter reads
+	// the topic back at start to know which incidents are open.
+	TopicAlerts = "throughline.alerts.v1"
 )
 
 // Topics are all topics Throughline uses, created at start.
@@ -56,6 +61,7 @@ var Topics = []Topic{
 	{Name: TopicDeals, Partitions: 12, Retention: 30 * 24 * time.Hour},
 	{Name: TopicAttribution, Partitions: 12, Retention: 30 * 24 * time.Hour},
 	{Name: TopicStitcherState, Partitions: 12, Retention: -1, Compacted: true},
+	{Name: TopicAlerts, Partitions: 1, Retention: 90 * 24 * time.Hour},
 }
 
 // Configs returns the topic-level configuration Kafka understands.
