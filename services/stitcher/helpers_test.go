@@ -76,8 +76,12 @@ func genEvents(seed uint64, n int) []event.Envelope {
 		ts += rng.Int64N(int64(10 * time.Minute / time.Millisecond))
 		e := event.Envelope{V: 1, ID: fmt.Sprintf("e%d-%06d", seed, i), Tenant: "t", Account: fmt.Sprintf("a%d", rng.IntN(8)),
 			Source: "api", TS: ts, ReceivedAt: ts}
-		client := fmt.Sprintf("c%d", rng.IntN(n/10+1))
-		phone := fmt.Sprintf("+7916%07d", rng.IntN(n/15+1))
+		ci := rng.IntN(n/10 + 1)
+		client := fmt.Sprintf("c%d", ci)
+		phone := fmt.Sprintf("+7916%07d", ci) // a visitor's own phone, and now and then another's (merging two)
+		if rng.IntN(20) == 0 {
+			phone = fmt.Sprintf("+7916%07d", rng.IntN(n/10+1))
+		}
 		switch r := rng.IntN(100); {
 		case r < 75:
 			e.Type, e.ClientID, e.URL = event.TypePageview, client, fmt.Sprintf(urls[rng.IntN(len(urls))], rng.IntN(4))

@@ -195,7 +195,8 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		}
 		atEnd := s.cfg.Replay && ps.next >= ps.end || s.cfg.Replay && ps.end == 0
 		replayDone = replayDone && atEnd
-		if ps.set.Pending() > 0 && (now.Sub(ps.lastInput) >= s.cfg.IdleFlush || atEnd) {
+		idle := !s.cfg.Replay && now.Sub(ps.lastInput) >= s.cfg.IdleFlush // a replay flushes at its end only, for determinism
+		if ps.set.Pending() > 0 && (idle || atEnd) {
 			if err := t.emit(ctx, p, ps.set.Flush()); err != nil {
 				s.forget(t)
 				s.mu.Unlock()

@@ -47,6 +47,7 @@ type Account struct {
 
 	dirty   map[string]bool // persons changed since TakeChanges (false: deleted)
 	metaMod bool
+	clients int // client ids kept, over all persons
 }
 
 // Meta is the account-level state: the version counter, the watermark and
@@ -156,19 +157,20 @@ func insertPending(p []event.Envelope, e event.Envelope) []event.Envelope {
 }
 
 // prune drops persons whose newest event is older than PersonTTL before the
-// newest applied event, checked once per hour of its progress. It depends
+// newest applied event, checked every PersonTTL/16 (at least a day) of its progress. It depends
 // only on the sequence of applied events, so it is as deterministic as they.
 // Entities already emitted stay in the tables; an event for a dropped person
 // starts a new one.
 func (a *Account) prune() {
 	now := a.meta.AppliedTS
-	if now-a.meta.PrunedAt < time.Hour.Milliseconds() {
+	if now-a.meta.PrunedAt < max(24*time.Hour, a.settings.PersonTTL/16).Milliseconds() {
 		return
 	}
 	a.meta.PrunedAt = now
 	cutoff := now - a.settings.PersonTTL.Milliseconds()
-	for _, id := range sortedKeys(a.persons) {
-		if p := a.persons[id]; p.LastTS < cutoff {
+	for id, p := range a.persons { // order does not matter: the changes are sorted when taken
+		if p.LastTS < cutoff {
+			a.clients -= len(p.Clients)
 			a.graph.Remove(id)
 			delete(a.persons, id)
 			a.dirty[id] = false

@@ -51,6 +51,9 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	if !src.IsDirect() {
 		ref = e.Referrer
 	}
+	if _, had := p.Clients[e.ClientID]; !had {
+		a.clients++
+	}
 	p.addHit(e.ClientID, session.Hit{TS: e.TS, ID: e.ID, Page: e.URL}, src, ref, a.settings.MaxHitsPerClient)
 	if e.Type == event.TypeGoal {
 		kind := ""

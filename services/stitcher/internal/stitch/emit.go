@@ -1,8 +1,6 @@
 package stitch
 
 import (
-	"encoding/json"
-	"hash/fnv"
 	"sort"
 	"strings"
 
@@ -17,10 +15,9 @@ func (a *Account) restate(p *Person, _ []string) []Record {
 	d := a.derive(p)
 	var out []Record
 	seen := map[string]bool{}
-	put := func(kind, id string, v any, meta *entity.Meta) {
+	put := func(kind, id string, v any, meta *entity.Meta, h uint64) {
 		key := kind + ":" + id
 		seen[key] = true
-		h := fingerprint(v)
 		if old, ok := p.Emitted[key]; ok && old == h {
 			return
 		}
@@ -30,16 +27,16 @@ func (a *Account) restate(p *Person, _ []string) []Record {
 		out = append(out, Record{Kind: kind, ID: id, Value: v})
 	}
 	for _, s := range d.sessions {
-		put(KindSession, s.SessionID, s, &s.Meta)
+		put(KindSession, s.SessionID, s, &s.Meta, fpSession(s))
 	}
 	for _, c := range d.calls {
-		put(KindCall, c.CallID, c, &c.Meta)
+		put(KindCall, c.CallID, c, &c.Meta, fpCall(c))
 	}
 	for _, l := range d.leads {
-		put(KindLead, l.LeadID, l, &l.Meta)
+		put(KindLead, l.LeadID, l, &l.Meta, fpLead(l))
 	}
 	for _, dl := range d.deals {
-		put(KindDeal, dl.DealID, dl, &dl.Meta)
+		put(KindDeal, dl.DealID, dl, &dl.Meta, fpDeal(dl))
 	}
 	for _, l := range d.leads {
 		out = append(out, a.restateAttribution(p, l.LeadID, d.attr[l.LeadID], seen)...)
@@ -69,7 +66,7 @@ func (a *Account) restate(p *Person, _ []string) []Record {
 func (a *Account) restateAttribution(p *Person, leadID string, rows []*entity.Attribution, seen map[string]bool) []Record {
 	key := KindAttribution + ":" + leadID
 	seen[key] = true
-	h := fingerprint(rows)
+	h := fpAttribution(rows)
 	if old, ok := p.Emitted[key]; ok && old == h {
 		return nil
 	}
@@ -130,16 +127,4 @@ func kindOrder(key string) int {
 		}
 	}
 	return 9
-}
-
-// fingerprint hashes an entity's content; versions are zero at this point,
-// so only content counts.
-func fingerprint(v any) uint64 {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // entities are plain structs of strings and numbers
-	}
-	h := fnv.New64a()
-	h.Write(b)
-	return h.Sum64()
 }

@@ -58,6 +58,9 @@ func (a *Account) Restore(key string, value []byte) error {
 		a.meta = m
 	case strings.HasPrefix(rest, "p/"):
 		id := rest[2:]
+		if old := a.persons[id]; old != nil {
+			a.clients -= len(old.Clients)
+		}
 		if value == nil {
 			a.graph.Remove(id)
 			delete(a.persons, id)
@@ -74,6 +77,7 @@ func (a *Account) Restore(key string, value []byte) error {
 			p.AttrRows = map[string]int{}
 		}
 		a.persons[id] = p
+		a.clients += len(p.Clients)
 		a.graph.Restore(id, p.Keys)
 	default:
 		return fmt.Errorf("restoring %s: unknown state key", key)
@@ -94,13 +98,7 @@ func SplitStateKey(key string) (tenant, account string, ok bool) {
 func (a *Account) Persons() int { return len(a.persons) }
 
 // Clients is how many client ids the account keeps.
-func (a *Account) Clients() int {
-	n := 0
-	for _, p := range a.persons {
-		n += len(p.Clients)
-	}
-	return n
-}
+func (a *Account) Clients() int { return a.clients }
 
 // Snapshot returns every state record of the account (for tests and sizing).
 func (a *Account) Snapshot() []StateChange {

@@ -1,0 +1,118 @@
+package stitcher
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/stitcher/internal/stitch"
+)
+
+// BenchmarkStitcher measures events/s through the stitcher with
+// transactions, state and changelog, from records already in the raw topic.
+// Compare with BenchmarkPassThrough, measured in the same run.
+func BenchmarkStitcher(b *testing.B) {
+	e := newEnv(b)
+	e.produce(genEvents(9, b.N))
+	cfg := e.config("bench")
+	cfg.MaxPollRecords = 2000
+	cfg.Lateness = 2 * time.Minute
+	cfg.IdleFlush = 50 * time.Millisecond
+	s := e.newStitcher(cfg)
+	b.ResetTimer()
+	began := time.Now()
+	r := start(s)
+	e.waitDone(s, cfg.Group)
+	el := time.Since(began)
+	b.StopTimer()
+	if err := r.stop(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+}
+
+// BenchmarkPassThrough is the baseline: a bare consumer group copying the
+// same records to another topic with the project's producer options, no
+// transactions, no state.
+func BenchmarkPassThrough(b *testing.B) {
+	e := newEnv(b)
+	e.produce(genEvents(9, b.N))
+	b.ResetTimer()
+	began := time.Now()
+	cl, err := kgo.NewClient(append(kafka.BaseOpts(e.kcfg, e.newStitcher(e.config("p")).log),
+		append(kafka.ProducerOpts(20000),
+			kgo.ConsumerGroup("passthrough"), kgo.ConsumeTopics(kafka.TopicRaw),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()))...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	n := 0
+	for n < b.N {
+		f := cl.PollRecords(ctx, 2000)
+		var recs []*kgo.Record
+		f.EachRecord(func(r *kgo.Record) {
+			recs = append(recs, &kgo.Record{Topic: kafka.TopicSessions, Partition: r.Partition, Key: r.Key, Value: r.Value})
+		})
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n += len(recs)
+	}
+	el := time.Since(began)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+}
+
+
+// BenchmarkRestore measures reading a partition's state back from the
+// changelog, reported per million clients.
+func BenchmarkRestore(b *testing.B) {
+	const clients = 20000
+	e := newEnv(b)
+	set := stitch.NewSet(stitch.DefaultRules())
+	for i := range clients {
+		for h := range 4 {
+			ev := event.Envelope{V: 1, ID: fmt.Sprintf("e%d-%d", i, h), Tenant: "t", Account: fmt.Sprintf("a%d", i%20),
+				Type: event.TypePageview, ClientID: fmt.Sprintf("c%d", i), URL: fmt.Sprintf("https://s.ru/p%d?yclid=%d", h, i%7),
+				TS: t0 + int64(i)*1000 + int64(h)*60000}
+			set.Add(ev)
+		}
+	}
+	set.Flush()
+	var recs []*kgo.Record
+	for _, c := range set.TakeChanges() {
+		recs = append(recs, &kgo.Record{Topic: kafka.TopicStitcherState, Partition: 0, Key: []byte(c.Key), Value: c.Value})
+	}
+	if err := e.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+	s := e.newStitcher(e.config("restore"))
+	admin, err := kgo.NewClient(kafka.BaseOpts(e.kcfg, s.log)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	s.admin = admin
+	b.ResetTimer()
+	for range b.N {
+		sets, err := s.restore(context.Background(), []int32{0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := sets[0].Clients(); got != clients {
+			b.Fatalf("restored %d clients, want %d", got, clients)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/clients*1e6, "s/1M-clients")
+}

@@ -1,0 +1,79 @@
+package stitch
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/throughline/throughline/pkg/event"
+)
+
+// activeClients feeds n clients' typical activity into a set: two visits of
+// three pages from an ad and directly, a form from one in five, a call from
+// one in twenty, a won deal from one in fifty.
+func activeClients(s *Set, n int) (events int) {
+	add := func(e event.Envelope) {
+		s.Add(e)
+		events++
+	}
+	for i := range n {
+		c := fmt.Sprintf("client-%07d", i)
+		at := int64(i) * 1000
+		phone := fmt.Sprintf("+7916%07d", i)
+		for h := range 6 {
+			url := fmt.Sprintf("https://shop.example.ru/catalog/item-%d", h)
+			if h == 0 {
+				url += fmt.Sprintf("?yclid=%d&utm_campaign=spring", i)
+			}
+			add(hit(fmt.Sprintf("h%d-%d", i, h), c, at+int64(h/3)*day+int64(h%3)*minute, url, ""))
+		}
+		if i%5 == 0 {
+			add(form(fmt.Sprintf("f%d", i), c, at+day+5*minute, phone, ""))
+		}
+		if i%20 == 0 {
+			add(call(fmt.Sprintf("k%d", i), fmt.Sprintf("ct%d", i), at+day+10*minute, phone, 60, []string{c}, ""))
+		}
+		if i%50 == 0 {
+			add(crm(fmt.Sprintf("d%d", i), at+2*day, event.CRM{Entity: "deal", DealID: fmt.Sprint(i), Phones: []string{phone},
+				Outcome: "won", Amount: 100000, UpdatedAt: t0 + at + 2*day}))
+		}
+	}
+	s.Flush()
+	return events
+}
+
+// BenchmarkStatePerClient reports the memory the state takes per active
+// client (live heap after GC) and the changelog bytes that hold it.
+func BenchmarkStatePerClient(b *testing.B) {
+	const n = 20000
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := NewSet(DefaultRules())
+		activeClients(s, n)
+		s.TakeChanges()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if s.Clients() != n {
+			b.Fatalf("%d clients kept, want %d", s.Clients(), n)
+		}
+		var changelog int
+		for _, a := range s.Accounts() {
+			for _, c := range a.Snapshot() {
+				changelog += len(c.Key) + len(c.Value)
+			}
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/client")
+		b.ReportMetric(float64(changelog)/n, "changelog-B/client")
+		runtime.KeepAlive(s)
+	}
+}
+
+// BenchmarkApply is the domain alone: events/s through the state, no Kafka.
+func BenchmarkApply(b *testing.B) {
+	s := NewSet(DefaultRules())
+	b.ResetTimer()
+	n := activeClients(s, b.N/6+1)
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
