@@ -74,7 +74,6 @@ func BenchmarkPassThrough(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
 }
 
-
 // BenchmarkRestore measures reading a partition's state back from the
 // changelog, reported per million clients.
 func BenchmarkRestore(b *testing.B) {
