@@ -2,9 +2,11 @@ package stitcher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -74,6 +76,50 @@ func (s *Stitcher) restorePending(ctx context.Context) error {
 	}
 	s.install(sets)
 	return nil
+}
+
+// applied is one partition's share of a poll.
+type applied struct {
+	p   int32
+	ps  *partState
+	in  []*kgo.Record
+	out []*kgo.Record
+	err error
+}
+
+// applyPartition applies a partition's records to its state and encodes the
+// records to produce. It runs concurrently with other partitions' (s.mu is
+// held by the caller; each goroutine touches only its own partition).
+func (s *Stitcher) applyPartition(ctx context.Context, w *applied, deadLetterParts int32) {
+	for _, r := range w.in {
+		w.ps.next = r.Offset + 1
+		e, err := event.Decode(r.Value)
+		if err != nil {
+			s.met.bad.Add(ctx, 1)
+			if !s.cfg.Replay { // a replay met it before and dead-lettered it then
+				w.out = append(w.out, s.deadLetter(r, err, deadLetterParts))
+			}
+			continue
+		}
+		s.met.events.Add(ctx, 1)
+		if w.out, err = s.encode(ctx, w.p, w.ps.set.Add(e), w.out); err != nil {
+			w.err = err
+			return
+		}
+	}
+}
+
+// encode turns entity records into Kafka records of partition p.
+func (s *Stitcher) encode(ctx context.Context, p int32, recs []stitch.Record, out []*kgo.Record) ([]*kgo.Record, error) {
+	for _, r := range recs {
+		v, err := json.Marshal(r.Value)
+		if err != nil {
+			return out, fmt.Errorf("encoding %s record: %w", r.Kind, err)
+		}
+		out = append(out, &kgo.Record{Topic: s.topicOf(r.Kind), Partition: p, Key: keyOf(r), Value: v})
+		s.met.records.Add(ctx, 1, kindAttr(r.Kind))
+	}
+	return out, nil
 }
 
 // errCrashHook marks an error of hooks.beforeEnd: Run returns as if the
@@ -147,39 +193,36 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 			s.mu.Unlock()
 		}
 	}()
-	var bad error
+	// Partitions are independent: apply each one's records concurrently,
+	// then produce their output in partition order.
+	var work []*applied
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		ps := s.parts[fp.Partition]
-		if bad != nil || len(fp.Records) == 0 {
+		if len(fp.Records) == 0 {
 			return
 		}
+		ps := s.parts[fp.Partition]
 		if ps == nil || ps.set == nil { // revoked meanwhile: its offsets must not commit
 			unowned = true
 			return
 		}
-		if err := t.begin(); err != nil {
-			bad = err
-			return
-		}
-		t.touched[fp.Partition] = true
 		ps.lastInput = now
-		for _, r := range fp.Records {
-			ps.next = r.Offset + 1
-			e, err := event.Decode(r.Value)
-			if err != nil {
-				s.met.bad.Add(ctx, 1)
-				if !s.cfg.Replay { // a replay met it before and dead-lettered it then
-					t.produce(ctx, s.deadLetter(r, err, parts[kafka.TopicDeadLetter]))
-				}
-				continue
-			}
-			s.met.events.Add(ctx, 1)
-			if err := t.emit(ctx, fp.Partition, ps.set.Add(e)); err != nil {
-				bad = err
-				return
-			}
-		}
+		work = append(work, &applied{p: fp.Partition, ps: ps, in: fp.Records})
 	})
+	var wg sync.WaitGroup
+	for _, w := range work {
+		wg.Go(func() { s.applyPartition(ctx, w, parts[kafka.TopicDeadLetter]) })
+	}
+	wg.Wait()
+	var bad error
+	for _, w := range work {
+		if bad = errors.Join(bad, w.err, t.begin()); bad != nil {
+			break
+		}
+		t.touched[w.p] = true
+		for _, r := range w.out {
+			t.produce(ctx, r)
+		}
+	}
 	if bad != nil {
 		s.forget(t)
 		s.mu.Unlock()
@@ -222,8 +265,19 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 			return replayDone, nil
 		}
 	}
+	changes := make(map[int32][]stitch.StateChange, len(t.touched))
+	var cmu sync.Mutex
 	for p := range t.touched {
-		for _, c := range s.parts[p].set.TakeChanges() {
+		wg.Go(func() {
+			c := s.parts[p].set.TakeChanges()
+			cmu.Lock()
+			changes[p] = c
+			cmu.Unlock()
+		})
+	}
+	wg.Wait()
+	for p, cs := range changes {
+		for _, c := range cs {
 			t.produce(ctx, &kgo.Record{Topic: s.topics.state, Partition: p, Key: []byte(c.Key), Value: c.Value})
 		}
 	}

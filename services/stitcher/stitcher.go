@@ -15,7 +15,6 @@ package stitcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -284,6 +283,7 @@ func (t *txn) produce(ctx context.Context, r *kgo.Record) {
 	})
 }
 
+// emit produces entity records of partition p in the transaction.
 func (t *txn) emit(ctx context.Context, p int32, recs []stitch.Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -292,15 +292,11 @@ func (t *txn) emit(ctx context.Context, p int32, recs []stitch.Record) error {
 		return err
 	}
 	t.touched[p] = true
-	for _, r := range recs {
-		v, err := json.Marshal(r.Value)
-		if err != nil {
-			return fmt.Errorf("encoding %s record: %w", r.Kind, err)
-		}
-		t.produce(ctx, &kgo.Record{Topic: t.s.topicOf(r.Kind), Partition: p, Key: keyOf(r), Value: v})
-		t.s.met.records.Add(ctx, 1, kindAttr(r.Kind))
+	out, err := t.s.encode(ctx, p, recs, nil)
+	for _, r := range out {
+		t.produce(ctx, r)
 	}
-	return nil
+	return err
 }
 
 func keyOf(r stitch.Record) []byte {

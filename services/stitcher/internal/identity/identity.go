@@ -65,6 +65,7 @@ func PersonID(key string) string {
 type Graph struct {
 	owner   map[string]string   // key → person
 	members map[string][]string // person → its keys, sorted
+	grew    bool                // Link added a key: the smallest key may have changed
 }
 
 // NewGraph returns an empty graph.
@@ -104,6 +105,7 @@ func (g *Graph) Remove(person string) {
 // person whose smallest key changed is returned under its new id with its old
 // id among the absorbed. With no keys at all it returns "".
 func (g *Graph) Link(explicit, matched []string) (person string, absorbed []string) {
+	g.grew = false
 	for _, k := range explicit {
 		if p, ok := g.owner[k]; ok {
 			person, absorbed = g.join(person, p, absorbed)
@@ -129,7 +131,7 @@ func (g *Graph) Link(explicit, matched []string) (person string, absorbed []stri
 			person, absorbed = g.join(person, p, absorbed)
 		}
 	}
-	if person != "" {
+	if person != "" && (len(absorbed) > 0 || g.grew) {
 		if want := PersonID(g.members[person][0]); want != person {
 			g.members[want] = g.members[person]
 			delete(g.members, person)
@@ -188,6 +190,7 @@ func (g *Graph) add(person, key string) {
 		return
 	}
 	g.owner[key] = person
+	g.grew = true
 	ks := g.members[person]
 	i := sort.SearchStrings(ks, key)
 	ks = append(ks, "")
