@@ -228,6 +228,9 @@ func (r *Rule) validate() error {
 		if err := positive("window", r.Window); err != nil {
 			return err
 		}
+		if r.Window.D() > 24*time.Hour {
+			return ferr("window", "%s is over 24h: the baseline is judged on the day before the window", r.Window.D())
+		}
 		if r.Probability <= 0 || r.Probability >= 1 {
 			return ferr("probability", "%v is not a probability in (0, 1)", r.Probability)
 		}

@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/services/alerter/internal/rules"
+)
+
+// costCentralAccount is the account of spend bought centrally (the
+// collector's costs.CentralAccount): it counts for the network, not a branch.
+const costCentralAccount = "*"
+
+const (
+	// dayGrace is how long after a day ends its spend may still be restated
+	// before it goes into the baselines.
+	dayGrace = 3 * time.Hour
+	// costAlpha weights a finished day in the daily cost and CPL baselines.
+	costAlpha = 0.2
+	// costKeepDays are the days of spend and lead counts kept in full.
+	costKeepDays = 3
+)
+
+type cellKey struct{ account, day, channel string }
+
+// costCell is the spend of one account, day and channel: the latest
+// committed import's rows count, as in the costs_current view.
+type costCell struct {
+	current int64
+	pending map[string]int64 // import id → its rows so far
+}
+
+type dayBase struct{ cost, cpl ewma }
+
+// costBook is a tenant's spend and leads per day and channel, and the
+// baselines of finished days.
+type costBook struct {
+	cells    map[cellKey]*costCell
+	imports  map[string]map[cellKey]bool // account + "\x00" + import id → cells it has rows in
+	leads    map[cellKey]int             // account "" = the whole network
+	channels map[string]bool
+	base     map[string]*dayBase // channel, or account + "\x00" + channel
+	folded   map[string]bool     // days in the baselines
+}
+
+func newCostBook() costBook {
+	return costBook{cells: map[cellKey]*costCell{}, imports: map[string]map[cellKey]bool{},
+		leads: map[cellKey]int{}, channels: map[string]bool{}, base: map[string]*dayBase{}, folded: map[string]bool{}}
+}
+
+func (b *costBook) add(env *event.Envelope) {
+	c := env.Cost
+	if c.ImportID == "" {
+		return // not restatable: the loader refuses it too
+	}
+	ik := env.Account + "\x00" + c.ImportID
+	if c.Commit {
+		for k := range b.imports[ik] {
+			cell := b.cells[k]
+			cell.current = cell.pending[c.ImportID]
+			delete(cell.pending, c.ImportID)
+		}
+		delete(b.imports, ik)
+		return
+	}
+	if c.Channel == "" || c.Date == "" {
+		return
+	}
+	k := cellKey{env.Account, c.Date, c.Channel}
+	cell := b.cells[k]
+	if cell == nil {
+		cell = &costCell{pending: map[string]int64{}}
+		b.cells[k] = cell
+	}
+	cell.pending[c.ImportID] += c.Amount
+	if b.imports[ik] == nil {
+		b.imports[ik] = map[cellKey]bool{}
+	}
+	b.imports[ik][k] = true
+	b.channels[c.Channel] = true
+}
+
+func (b *costBook) lead(day, account, channel string) {
+	b.leads[cellKey{"", day, channel}]++
+	b.leads[cellKey{account, day, channel}]++
+}
+
+// spent is the committed spend of a day and channel: of one account, or
+// with account "" of the whole network (central spend included).
+func (b *costBook) spent(account, day, channel string) int64 {
+	if account != "" {
+		if c := b.cells[cellKey{account, day, channel}]; c != nil {
+			return c.current
+		}
+		return 0
+	}
+	var sum int64
+	for k, c := range b.cells {
+		if k.day == day && k.channel == channel {
+			sum += c.current
+		}
+	}
+	return sum
+}
+
+func baseKey(account, channel string) string {
+	if account == "" {
+		return channel
+	}
+	return account + "\x00" + channel
+}
+
+// advance folds every finished day into the baselines and forgets days no
+// rule reads.
+func (b *costBook) advance(now time.Time, loc *time.Location) {
+	today := now.In(loc).Format(time.DateOnly)
+	days := map[string]bool{}
+	for k := range b.cells {
+		days[k.day] = true
+	}
+	for k := range b.leads {
+		days[k.day] = true
+	}
+	for _, day := range sortedKeys(days) {
+		if day >= today || b.folded[day] {
+			continue
+		}
+		start, err := time.ParseInLocation(time.DateOnly, day, loc)
+		if err != nil || now.Before(start.AddDate(0, 0, 1).Add(dayGrace)) {
+			continue
+		}
+		b.fold(day)
+	}
+	oldest := now.In(loc).AddDate(0, 0, -costKeepDays).Format(time.DateOnly)
+	for k := range b.cells {
+		if k.day < oldest {
+			delete(b.cells, k)
+		}
+	}
+	for ik, cells := range b.imports {
+		for k := range cells {
+			if k.day < oldest {
+				delete(cells, k)
+			}
+		}
+		if len(cells) == 0 {
+			delete(b.imports, ik)
+		}
+	}
+	for k := range b.leads {
+		if k.day < oldest {
+			delete(b.leads, k)
+		}
+	}
+	for day := range b.folded {
+		if day < oldest {
+			delete(b.folded, day)
+		}
+	}
+}
+
+// fold adds a finished day to the baselines of every channel that spent on
+// it, network-wide and per account.
+func (b *costBook) fold(day string) {
+	b.folded[day] = true
+	type acc struct{ account, channel string }
+	spend := map[acc]int64{}
+	for k, c := range b.cells {
+		if k.day != day || c.current == 0 {
+			continue
+		}
+		spend[acc{"", k.channel}] += c.current
+		if k.account != costCentralAccount {
+			spend[acc{k.account, k.channel}] += c.current
+		}
+	}
+	for k, cost := range spend {
+		bk := baseKey(k.account, k.channel)
+		d := b.base[bk]
+		if d == nil {
+			d = &dayBase{}
+			b.base[bk] = d
+		}
+		d.cost.add(float64(cost), costAlpha)
+		if n := b.leads[cellKey{k.account, day, k.channel}]; n > 0 {
+			d.cpl.add(float64(cost)/float64(n), costAlpha)
+		}
+	}
+}
+
+func (t *tenantState) spend(r *rules.Rule, now time.Time, out []Condition) []Condition {
+	return spendConditions(r, now, &t.costs, "", t.sched.Loc, t.currency, out, func(ch string) Condition {
+		return t.condition(r, ch)
+	})
+}
+
+func (a *accountState) spend(r *rules.Rule, now time.Time, out []Condition) []Condition {
+	return spendConditions(r, now, &a.t.costs, a.id, a.t.sched.Loc, a.t.currency, out, func(ch string) Condition {
+		return a.condition(r, ch)
+	})
+}
+
+// spendConditions evaluates a cpl or cost rule on every channel with spend.
+// Cost dates are in the tenant's zone (that is how reports carry them).
+func spendConditions(r *rules.Rule, now time.Time, b *costBook, account string, loc *time.Location, currency string,
+	out []Condition, cond func(string) Condition) []Condition {
+	today := now.In(loc).Format(time.DateOnly)
+	for _, ch := range sortedKeys(b.channels) {
+		if !r.MatchesChannel(ch) {
+			continue
+		}
+		c := cond(ch)
+		c.Labels["channel"] = ch
+		c.Labels["day"] = today
+		cost := float64(b.spent(account, today, ch))
+		leads := b.leads[cellKey{account, today, ch}]
+		base := b.base[baseKey(account, ch)]
+		if base == nil {
+			base = &dayBase{}
+		}
+		if spendVerdict(r, cost, leads, base, currency, &c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func spendVerdict(r *rules.Rule, cost float64, leads int, base *dayBase, currency string, c *Condition) bool {
+	ch := c.Subject
+	limit, baseline := -1.0, -1.0
+	if r.Max > 0 {
+		limit = r.Max * 100
+	}
+	usual := &base.cost
+	if r.Kind == rules.KindCPL {
+		usual = &base.cpl
+	}
+	if r.Factor > 0 && usual.n >= r.MinDays {
+		baseline = usual.v
+		if t := r.Factor * usual.v; limit < 0 || t < limit {
+			limit = t
+		}
+	}
+	value := cost
+	if r.Kind == rules.KindCPL {
+		value = cost / float64(max(leads, 1))
+	}
+	c.Value, c.Threshold = value/100, limit/100
+	if value == 0 || r.Kind == rules.KindCPL && cost < r.MinCost*100 {
+		c.State = Clear
+		return true
+	}
+	if limit < 0 {
+		return false // no fixed limit and not enough finished days for a baseline
+	}
+	if value <= limit {
+		c.State = Clear
+		return true
+	}
+	c.State = Breach
+	var why strings.Builder
+	if baseline > 0 {
+		fmt.Fprintf(&why, "%.1f× its usual %s", value/baseline, money(baseline, currency))
+	}
+	if r.Max > 0 && value > r.Max*100 {
+		if why.Len() > 0 {
+			why.WriteString(", ")
+		}
+		fmt.Fprintf(&why, "above the limit of %s", money(r.Max*100, currency))
+	}
+	if r.Kind == rules.KindCPL {
+		c.Title = "cost per lead of " + ch + " is high today"
+		c.Summary = fmt.Sprintf("Cost per lead of %s today is %s (%s spent, %d leads): %s.",
+			ch, money(value, currency), money(cost, currency), leads, why.String())
+	} else {
+		c.Title = "spend on " + ch + " is high today"
+		c.Summary = fmt.Sprintf("Spend on %s today is %s: %s.", ch, money(cost, currency), why.String())
+	}
+	return true
+}
+
+// money writes minor units as whole major units with the currency.
+func money(minor float64, currency string) string {
+	return fmt.Sprintf("%.0f %s", minor/100, currency)
+}
