@@ -1,0 +1,23 @@
+package loader
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/services/stitcher/sinks"
+)
+
+// EntitySinks load the stitcher's entity topics (sessions, calls, leads,
+// deals, attribution) into their ReplacingMergeTree tables; records that are
+// not entities go to the dead-letter topic. Add them to Config.Sinks next to
+// DefaultSinks() where the stitcher runs.
+func EntitySinks() []Sink {
+	var out []Sink
+	for _, t := range sinks.All() {
+		row := t.Row
+		out = append(out, Sink{
+			Topic: t.Topic, Table: t.Table, Columns: t.Columns, DeadLetter: true,
+			Row: func(rec *kgo.Record) ([]any, error) { return row(rec.Value) },
+		})
+	}
+	return out
+}
