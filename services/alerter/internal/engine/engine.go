@@ -79,10 +79,10 @@ type tenantState struct {
 	dirty    bool
 	accounts map[string]*accountState
 
-	series  map[string]*series // no_leads over the whole network, by channel ("" = all)
-	costs   costBook
-	dlq     map[string]*minuteCounts // dead_letters, by source family
-	dlqMax  time.Duration            // longest dead_letters window
+	series map[string]*series // no_leads over the whole network, by channel ("" = all)
+	costs  costBook
+	dlq    map[string]*minuteCounts // dead_letters, by source family
+	dlqMax time.Duration            // longest dead_letters window
 }
 
 type accountState struct {
@@ -93,11 +93,11 @@ type accountState struct {
 	rules []*rules.Rule
 	dirty bool
 
-	leads    map[string]*leadInfo
-	series   map[string]*series // by channel ("" = all)
-	calls    map[string]callInfo
-	deals    map[string]*dealInfo
-	sources  map[string]int64 // source → last received_at, Unix ms
+	leads   map[string]*leadInfo
+	series  map[string]*series // by channel ("" = all)
+	calls   map[string]callInfo
+	deals   map[string]*dealInfo
+	sources map[string]int64 // source → last received_at, Unix ms
 }
 
 func (e *Engine) tenant(id string) *tenantState {

@@ -167,3 +167,10 @@ func active(h *harness, account, rule, subject string) *incident.Alert {
 	}
 	return nil
 }
+
+// dealVersion is a version of a deal of msk with an explicit version number.
+func dealVersion(id string, version uint64, outcome string, amount int64, at time.Time) *entity.Deal {
+	return &entity.Deal{Meta: entity.Meta{Tenant: "acme", Account: "msk", Version: version},
+		DealID: id, CRMDealID: "crm-" + id, UpdatedAt: at.UnixMilli(), WonAt: at.UnixMilli(),
+		Outcome: outcome, AmountMinor: amount, Stage: outcome}
+}
