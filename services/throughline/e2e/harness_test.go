@@ -72,7 +72,13 @@ func newNode(t testing.TB) *node {
 
 func (n *node) start(extra ...string) {
 	n.t.Helper()
-	args := append([]string{"run",
+	n.startAs("run", extra...)
+}
+
+// startAs starts the binary's cmd ("run", "demo") and waits until it serves.
+func (n *node) startAs(cmd string, extra ...string) {
+	n.t.Helper()
+	args := append([]string{cmd,
 		"--data-dir", n.dataDir,
 		"--kafka-port", fmt.Sprint(n.kafkaPort),
 		"--collector-addr", n.collector,

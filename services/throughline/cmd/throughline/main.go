@@ -86,6 +86,23 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	prepared := ""
+	if withDemo {
+		// The simulated CRMs listen before the tenants file is read, so the
+		// file can name where they are (and an older demo's file gets the
+		// integrations it lacks).
+		crm, err := demo.ListenCRM(dcfg.CRMAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "throughline:", err)
+			return 1
+		}
+		defer crm.Close()
+		dcfg.CRM = crm
+		if prepared, err = demo.PrepareTenantsFile(cfg.TenantsFile, crm.URL()); err != nil {
+			fmt.Fprintln(stderr, "throughline:", err)
+			return 1
+		}
+	}
 	a, err := app.Start(ctx, cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
@@ -95,6 +112,9 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	if withDemo {
 		dcfg.CollectorURL = "http://" + localAddr(cfg.Collector.Addr)
 		log := a.Log()
+		if prepared != "" {
+			log.Info().Str("path", cfg.TenantsFile).Str("action", prepared).Str("crm_server", dcfg.CRM.URL()).Msg("demo tenants file prepared")
+		}
 		go func() {
 			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("demo generator stopped")

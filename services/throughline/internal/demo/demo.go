@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,6 +41,19 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxAttempts is how often a request is tried before its events count as failed.
 	MaxAttempts int
+	// CRMAddr is where the simulated CRMs listen when CRM is nil.
+	CRMAddr string
+	// CRM, when set, is the simulated CRMs' server, already listening at
+	// the URL the tenants file names (see ListenCRM, PrepareTenantsFile);
+	// the caller closes it.
+	CRM *CRMServer
+	// CRMTrickle is how long the changes the history left pending (deals
+	// still open when the backfill ends) take to arrive live: the CRMs'
+	// clock runs 14 days per CRMTrickle, for new leads too.
+	CRMTrickle time.Duration
+	// CostsEvery is how often today's spend so far is uploaded live, each
+	// upload restating the day.
+	CostsEvery time.Duration
 
 	transport http.RoundTripper // tests
 }
@@ -55,6 +69,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.BatchSize, "demo-batch-size", d.BatchSize, "most events in one POST /v1/events")
 	flagenv.Int(fs, &c.Workers, "demo-workers", d.Workers, "requests in flight at once")
 	flagenv.Duration(fs, &c.SummaryEvery, "demo-summary-every", d.SummaryEvery, "how often the demo logs its counters")
+	flagenv.String(fs, &c.CRMAddr, "demo-crm-addr", d.CRMAddr, "loopback address of the simulated Bitrix24/amoCRM REST APIs the collector pulls from (written into the tenants file)")
+	flagenv.Duration(fs, &c.CRMTrickle, "demo-crm-trickle", d.CRMTrickle, "live: CRM deals take this long for what takes 14 days in history (status changes trickle in)")
+	flagenv.Duration(fs, &c.CostsEvery, "demo-costs-every", d.CostsEvery, "live: how often today's ad spend is re-uploaded (each upload restates the day)")
 	c.RequestTimeout, c.MaxAttempts = d.RequestTimeout, d.MaxAttempts
 }
 
@@ -62,7 +79,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 func Defaults() Config {
 	return Config{
 		Rate: 50, Seed: 1, BackfillPerDay: 5000, BatchSize: 100, Workers: 4,
-		SummaryEvery: 10 * time.Second, RequestTimeout: 10 * time.Second, MaxAttempts: 8,
+		SummaryEvery: 10 * time.Second, RequestTimeout: 20 * time.Second, MaxAttempts: 8,
+		CRMAddr: DefaultCRMAddr, CRMTrickle: 10 * time.Minute, CostsEvery: 5 * time.Minute,
 	}
 }
 
@@ -84,6 +102,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("demo-batch-size: %d must be at least 1", c.BatchSize)
 	case c.Workers < 1:
 		return fmt.Errorf("demo-workers: %d must be at least 1", c.Workers)
+	case c.CRMTrickle < time.Second:
+		return fmt.Errorf("demo-crm-trickle: %v must be at least 1s", c.CRMTrickle)
+	case c.CostsEvery < time.Second:
+		return fmt.Errorf("demo-costs-every: %v must be at least 1s", c.CostsEvery)
+	}
+	if c.CRM == nil {
+		if _, _, err := net.SplitHostPort(c.CRMAddr); err != nil {
+			return fmt.Errorf("demo-crm-addr: %q is not host:port", c.CRMAddr)
+		}
 	}
 	return nil
 }
@@ -111,16 +138,32 @@ func (c Config) withDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = d.MaxAttempts
 	}
+	if c.CRMAddr == "" {
+		c.CRMAddr = d.CRMAddr
+	}
+	if c.CRMTrickle == 0 {
+		c.CRMTrickle = d.CRMTrickle
+	}
+	if c.CostsEvery == 0 {
+		c.CostsEvery = d.CostsEvery
+	}
 	return c
 }
 
-// job is one request: a pixel hit, or a batch of one account's events.
+// job is one request: a pixel hit, a batch of one account's events, or a
+// webhook or cost upload.
 type job struct {
 	key    string
 	pixel  *hit
 	withTS bool
 	batch  []hit
+	hook   *hookReq
 }
+
+// crmLanes is how many CRM changes are in flight at once. One lead's
+// changes always take the same lane, in order: each sets the simulated
+// CRM's state the collector then pulls.
+const crmLanes = 4
 
 // Run simulates the network until ctx is done: first the backfill, if any,
 // then live traffic at cfg.Rate. It returns nil when ctx ends it.
@@ -134,32 +177,60 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 	if err != nil {
 		return err
 	}
+	if cfg.CRM == nil {
+		if cfg.CRM, err = ListenCRM(cfg.CRMAddr); err != nil {
+			return err
+		}
+		defer cfg.CRM.Close()
+	}
+	if n := cfg.CRM.configure(tc); n > 0 {
+		log.Warn().Int("crms", n).Str("crm_server", cfg.CRM.URL()).
+			Msg("simulated crms in the tenants file point elsewhere than the demo crm server: their pulls will fail")
+	}
+	s.w.store = cfg.CRM.store
 	st := &stats{}
 	snd := &sender{
 		base: strings.TrimRight(cfg.CollectorURL, "/"), log: log, st: st, maxAttempts: cfg.MaxAttempts,
 		client: &http.Client{Timeout: cfg.RequestTimeout, Transport: cfg.transport},
 	}
-	jobs := make(chan job, 4*cfg.Workers)
+	r := &runner{cfg: cfg, sim: s, log: log, st: st, batches: make([][]hit, len(s.branches))}
 	var wg sync.WaitGroup
-	for range cfg.Workers {
-		wg.Go(func() {
-			for j := range jobs {
-				if j.pixel != nil {
-					snd.pixel(ctx, j.key, *j.pixel, j.withTS)
-				} else {
-					snd.events(ctx, j.key, j.batch)
-				}
+	work := func(jobs <-chan job) {
+		for j := range jobs {
+			switch {
+			case j.hook != nil:
+				snd.hook(ctx, j.hook)
+			case j.pixel != nil:
+				snd.pixel(ctx, j.key, *j.pixel, j.withTS)
+			default:
+				snd.events(ctx, j.key, j.batch)
 			}
-		})
+			r.inflight.Done()
+		}
 	}
-	r := &runner{cfg: cfg, sim: s, jobs: jobs, log: log, st: st, batches: make([][]hit, len(s.branches))}
+	jobs := make(chan job, 4*cfg.Workers)
+	r.jobs = jobs
+	for range cfg.Workers {
+		wg.Go(func() { work(jobs) })
+	}
+	for range crmLanes {
+		lane := make(chan job, 16)
+		r.lanes = append(r.lanes, lane)
+		wg.Go(func() { work(lane) })
+	}
 	log.Info().Int("accounts", len(s.branches)).Float64("rate", cfg.Rate).Dur("backfill", cfg.Backfill).
-		Str("collector", snd.base).Msg("demo traffic starting")
+		Str("collector", snd.base).Str("crm_server", cfg.CRM.URL()).Msg("demo traffic starting")
 	err = r.run(ctx, start)
 	close(jobs)
+	for _, l := range r.lanes {
+		close(l)
+	}
 	wg.Wait()
 	snd.client.CloseIdleConnections()
 	st.summary(log, "demo traffic stopped", 0, 0)
+	served, refused := cfg.CRM.Pulls()
+	log.Info().Int64("served", served).Int64("refused", refused).Msg("demo crm server pulls")
+	s.w.tally.log(log, "demo story")
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -167,12 +238,14 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 }
 
 type runner struct {
-	cfg     Config
-	sim     *sim
-	jobs    chan<- job
-	log     zerolog.Logger
-	st      *stats
-	batches [][]hit // pending server-side events per account
+	cfg      Config
+	sim      *sim
+	jobs     chan<- job
+	lanes    []chan job
+	inflight sync.WaitGroup // jobs enqueued and not yet answered
+	log      zerolog.Logger
+	st       *stats
+	batches  [][]hit // pending server-side events per account
 }
 
 func (r *runner) run(ctx context.Context, start time.Time) error {
@@ -187,21 +260,27 @@ func (r *runner) run(ctx context.Context, start time.Time) error {
 // backfill replays history on a simulated clock, busier by day than by
 // night (Moscow time), all through the events API in batches.
 func (r *runner) backfill(ctx context.Context, end time.Time) bool {
-	msk := time.FixedZone("MSK", 3*3600)
 	perEvent := 24 * time.Hour / time.Duration(r.cfg.BackfillPerDay)
 	n := 0
 	for t := end.Add(-r.cfg.Backfill); t.Before(end); n++ {
 		h := r.sim.next(t)
 		h.server = true
-		if !r.add(ctx, h) {
+		if !r.add(ctx, h) || !r.dispatch(ctx, r.sim.w.due(t)) {
 			return false
 		}
 		t = t.Add(time.Duration(float64(perEvent) / diurnal[t.In(msk).Hour()]))
 	}
-	if !r.flush(ctx) {
+	if !r.flush(ctx) || !r.dispatch(ctx, r.sim.w.due(end)) {
 		return false
 	}
 	r.log.Info().Int("events", n).Dur("history", r.cfg.Backfill).Msg("demo backfill queued")
+	if !r.hooks(ctx, 0, r.sim.w.goLive(end, r.cfg.CRMTrickle)) {
+		return false
+	}
+	// Wait for the history's answers, so the counters say what it did.
+	r.inflight.Wait()
+	r.st.summary(r.log, "demo backfill delivered", 0, 0)
+	r.sim.w.tally.log(r.log, "demo story")
 	return true
 }
 
@@ -214,7 +293,12 @@ func (r *runner) live(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	last := time.Now()
-	lastFlush, lastSummary := last, last
+	lastFlush, lastSummary, lastCosts := last, last, last
+	if !r.sim.w.live {
+		if !r.hooks(ctx, 0, r.sim.w.goLive(last, r.cfg.CRMTrickle)) {
+			return nil
+		}
+	}
 	var prevAccepted int64
 	budget := 0.0
 	for {
@@ -230,6 +314,15 @@ func (r *runner) live(ctx context.Context) error {
 				if !r.add(ctx, r.sim.next(now)) {
 					return nil
 				}
+			}
+			if !r.dispatch(ctx, r.sim.w.due(now)) {
+				return nil
+			}
+			if now.Sub(lastCosts) >= r.cfg.CostsEvery {
+				if !r.hooks(ctx, 0, r.sim.w.costUploads(r.sim.w.day, false)) {
+					return nil
+				}
+				lastCosts = now
 			}
 			if now.Sub(lastFlush) >= time.Second {
 				if !r.flush(ctx) {
@@ -273,11 +366,38 @@ func (r *runner) flush(ctx context.Context) bool {
 	return true
 }
 
-func (r *runner) enqueue(ctx context.Context, j job) bool {
+// dispatch sends the actions due: each lane's on its CRM lane, in order.
+func (r *runner) dispatch(ctx context.Context, acts []*action) bool {
+	for _, a := range acts {
+		if !r.hooks(ctx, a.lane, a.make(a.due)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) hooks(ctx context.Context, lane uint64, reqs []*hookReq) bool {
+	for _, h := range reqs {
+		ch := r.jobs
+		if lane != 0 {
+			ch = r.lanes[lane%uint64(len(r.lanes))]
+		}
+		if !r.send(ctx, ch, job{hook: h}) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) enqueue(ctx context.Context, j job) bool { return r.send(ctx, r.jobs, j) }
+
+func (r *runner) send(ctx context.Context, ch chan<- job, j job) bool {
+	r.inflight.Add(1)
 	select {
-	case r.jobs <- j:
+	case ch <- j:
 		return true
 	case <-ctx.Done():
+		r.inflight.Done()
 		return false
 	}
 }

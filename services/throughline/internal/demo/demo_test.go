@@ -44,11 +44,14 @@ type collectorItem struct {
 // array, 202 {"accepted": n}). It records what arrived and what was wrong.
 type fakeCollector struct {
 	keys *tenants.Keys
+	tc   *tenants.Config
 	mu   sync.Mutex
 	// what arrived
 	pixels, batches, events int
 	goals, pastTS           int
 	accounts                map[string]bool
+	hooks                   hookCounts
+	blocked                 int // pulls the blocked portal refused
 	problems                []string
 	// status, when set, answers instead (with Retry-After: 1 on 503)
 	status func(n int) int
@@ -69,6 +72,9 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(s)
 			return
 		}
+	}
+	if f.serveHook(w, r) {
+		return
 	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/px.gif":
@@ -127,7 +133,8 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newFake(tc *tenants.Config) *fakeCollector {
-	return &fakeCollector{keys: tenants.NewKeys(tc), accounts: map[string]bool{}}
+	return &fakeCollector{keys: tenants.NewKeys(tc), tc: tc, accounts: map[string]bool{},
+		hooks: hookCounts{calls: map[string]int{}, crm: map[string]int{}, pulled: map[string]int{}, costs: map[string]int{}}}
 }
 
 // syncBuffer is a log destination safe for the workers' concurrent writes.
@@ -149,7 +156,8 @@ func (s *syncBuffer) String() string {
 }
 
 func TestRunDrivesCollector(t *testing.T) {
-	tc := Tenants(1, 20)
+	crm := startCRM(t)
+	tc := TenantsFor(1, 20, crm.URL())
 	fake := newFake(tc)
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
@@ -157,19 +165,22 @@ func TestRunDrivesCollector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{CollectorURL: srv.URL, Rate: 400, Seed: 2, Backfill: 6 * time.Hour, BackfillPerDay: 4000,
-			BatchSize: 50, SummaryEvery: 200 * time.Millisecond}, tc, zerolog.New(&logs))
+		done <- Run(ctx, Config{CollectorURL: srv.URL, Rate: 400, Seed: 2, Backfill: 48 * time.Hour, BackfillPerDay: 4000,
+			BatchSize: 50, SummaryEvery: 200 * time.Millisecond, CRM: crm, CRMTrickle: 2 * time.Second}, tc, zerolog.New(&logs))
 	}()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		fake.mu.Lock()
-		enough := fake.pixels >= 500 && fake.pastTS >= 500 && strings.Contains(logs.String(), `"message":"demo traffic"`)
+		h := fake.hooks
+		enough := fake.pixels >= 500 && fake.pastTS >= 500 && strings.Contains(logs.String(), `"message":"demo traffic"`) &&
+			h.calls[vendorCalltouch] > 0 && h.calls[vendorMango] > 0 && h.crm[crmGeneric] > 0 &&
+			h.pulled[crmAmoCRM] > 0 && h.pulled[crmBitrix24] > 0 && h.closed >= 10 && len(h.costs) == 4
 		fake.mu.Unlock()
 		if enough {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not enough traffic: %d pixels, %d past events\n%s", fake.pixels, fake.pastTS, logs.String())
+			t.Fatalf("not enough traffic: %d pixels, %d past events, %+v\n%s", fake.pixels, fake.pastTS, fake.hooks, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -185,7 +196,11 @@ func TestRunDrivesCollector(t *testing.T) {
 	if fake.batches == 0 || fake.goals == 0 || len(fake.accounts) != 20 {
 		t.Errorf("%d batches, %d goals, %d accounts", fake.batches, fake.goals, len(fake.accounts))
 	}
-	for _, want := range []string{`"message":"demo backfill queued"`, `"message":"demo traffic stopped"`, `"accepted":`} {
+	if fake.blocked != blockedPulls {
+		t.Errorf("the blocked portal refused %d pulls, want %d", fake.blocked, blockedPulls)
+	}
+	for _, want := range []string{`"message":"demo backfill queued"`, `"message":"demo backfill delivered"`,
+		`"message":"demo traffic stopped"`, `"accepted":`, `"message":"demo story"`, `"message":"demo crm server pulls"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
 		}
@@ -276,6 +291,12 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{CollectorURL: "http://x", Rate: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "demo-rate") {
 		t.Errorf("negative rate: %v", err)
+	}
+	if err := (Config{CollectorURL: "http://x", CRMAddr: "no-port"}).Validate(); err == nil || !strings.Contains(err.Error(), "demo-crm-addr") {
+		t.Errorf("crm address without a port: %v", err)
+	}
+	if err := (Config{CollectorURL: "http://x", CRMTrickle: time.Millisecond}).Validate(); err == nil || !strings.Contains(err.Error(), "demo-crm-trickle") {
+		t.Errorf("sub-second trickle: %v", err)
 	}
 	if err := Run(context.Background(), Config{CollectorURL: "http://x"}, &tenants.Config{}, zerolog.Nop()); err == nil {
 		t.Error("ran without accounts")

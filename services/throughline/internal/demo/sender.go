@@ -22,6 +22,15 @@ type stats struct {
 	accepted atomic.Int64 // answered 2xx
 	failed   atomic.Int64 // refused (4xx) or given up after retries
 	retries  atomic.Int64 // attempts repeated after 503/429, 5xx or a network error
+	kinds    [numKinds]kindStats
+}
+
+// kindStats count the requests of calls, CRM changes and cost uploads.
+type kindStats struct {
+	sent, accepted, failed atomic.Int64
+	// deadLettered are accepted (200) but dead-lettered by the collector:
+	// vendors that must get a 200 (amoCRM, Bitrix24) get one anyway.
+	deadLettered atomic.Int64
 }
 
 // sender delivers hits to the collector's public endpoints and honours its
@@ -102,35 +111,70 @@ func (s *sender) events(ctx context.Context, key string, hs []hit) {
 	})
 }
 
+// hook sends a call tracker's or a CRM's webhook, or a cost upload.
+func (s *sender) hook(ctx context.Context, h *hookReq) {
+	k := &s.st.kinds[h.kind]
+	k.sent.Add(1)
+	if h.before != nil {
+		h.before()
+	}
+	ok := s.send(ctx, 0, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, h.method, s.base+h.target, bytes.NewReader(h.body))
+		if err == nil {
+			req.Header.Set("Content-Type", h.ctype)
+			req.Header.Set("User-Agent", "throughline-demo-"+kindNames[h.kind]+"/1")
+			for k, v := range h.header {
+				req.Header.Set(k, v)
+			}
+		}
+		return req, err
+	}, func(body []byte) {
+		if bytes.Contains(body, []byte(`"dead_lettered":true`)) {
+			k.deadLettered.Add(1)
+		}
+	})
+	if ok {
+		k.accepted.Add(1)
+	} else if ctx.Err() == nil {
+		k.failed.Add(1)
+	}
+}
+
 // send runs a request until the collector accepts or refuses it, or the
-// attempts run out. n is how many events the request carries.
-func (s *sender) send(ctx context.Context, n int, build func() (*http.Request, error)) {
+// attempts run out. n is how many events the request carries; answered,
+// when set, reads the body of a 2xx. It reports whether the request was
+// accepted.
+func (s *sender) send(ctx context.Context, n int, build func() (*http.Request, error), answered ...func([]byte)) bool {
 	s.st.sent.Add(int64(n))
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if !s.waitPause(ctx) {
-			return
+			return false
 		}
 		req, err := build()
 		if err != nil {
 			s.st.failed.Add(int64(n))
 			s.log.Error().Err(err).Msg("building demo request")
-			return
+			return false
 		}
 		resp, err := s.client.Do(req)
 		var wait time.Duration
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return
+				return false
 			}
 			wait = jitter(backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			s.log.Debug().Err(err).Msg("demo request failed")
 		case resp.StatusCode/100 == 2:
+			if len(answered) > 0 {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				answered[0](b)
+			}
 			drain(resp)
 			s.st.accepted.Add(int64(n))
-			return
+			return true
 		case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests:
 			wait = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 			drain(resp)
@@ -144,17 +188,18 @@ func (s *sender) send(ctx context.Context, n int, build func() (*http.Request, e
 			resp.Body.Close()
 			s.st.failed.Add(int64(n))
 			if s.warned.Add(1) <= maxWarnings {
-				s.log.Warn().Int("status", resp.StatusCode).Str("body", string(b)).Msg("collector refused demo request")
+				s.log.Warn().Int("status", resp.StatusCode).Str("path", req.URL.Path).Str("body", string(b)).
+					Msg("collector refused demo request")
 			}
-			return
+			return false
 		}
 		if attempt >= s.maxAttempts {
 			s.st.failed.Add(int64(n))
-			return
+			return false
 		}
 		s.st.retries.Add(1)
 		if !sleep(ctx, wait) {
-			return
+			return false
 		}
 	}
 }
@@ -220,7 +265,16 @@ func (st *stats) summary(log zerolog.Logger, msg string, prevAccepted int64, sin
 	if since > 0 {
 		rate = float64(acc-prevAccepted) / since.Seconds()
 	}
-	log.Info().Int64("sent", st.sent.Load()).Int64("accepted", acc).Int64("failed", st.failed.Load()).
-		Int64("retries", st.retries.Load()).Str("rate", fmt.Sprintf("%.1f/s", rate)).Msg(msg)
+	ev := log.Info().Int64("sent", st.sent.Load()).Int64("accepted", acc).Int64("failed", st.failed.Load()).
+		Int64("retries", st.retries.Load()).Str("rate", fmt.Sprintf("%.1f/s", rate))
+	for i := range st.kinds {
+		k := &st.kinds[i]
+		d := zerolog.Dict().Int64("sent", k.sent.Load()).Int64("accepted", k.accepted.Load()).Int64("failed", k.failed.Load())
+		if n := k.deadLettered.Load(); n > 0 {
+			d = d.Int64("dead_lettered", n)
+		}
+		ev = ev.Dict(kindNames[i], d)
+	}
+	ev.Msg(msg)
 	return acc
 }

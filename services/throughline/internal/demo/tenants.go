@@ -1,8 +1,11 @@
 // Package demo simulates a franchise network for the all-in-one binary: it
-// writes a demo tenants file and drives visitors of the network's branch
-// sites through the collector's public HTTP endpoints only (GET /px.gif for
-// browser hits, POST /v1/events for server-side events), as real traffic
-// would arrive.
+// writes a demo tenants file and drives the network through the collector's
+// public HTTP endpoints only, as the real systems would: visitors of the
+// branch sites (GET /px.gif, POST /v1/events; visits.go), their calls through
+// the branches' call-tracking vendors (calls.go), the leads and deals of the
+// branches' CRMs (crm.go, with a simulated Bitrix24/amoCRM REST API the
+// collector pulls from, crmserver.go) and the daily ad spend (costs.go).
+// story.go holds the economics that make the numbers worth a report.
 package demo
 
 import (
@@ -62,17 +65,25 @@ var cities = []city{
 	{"kemerovo", "Кемерово", "Asia/Novokuznetsk"},
 }
 
-// Tenants generates the demo tenants configuration: one network,
-// "demo-network" (Europe/Moscow, RUB), with branches accounts named after
-// Russian cities (the largest first; past the list, cities repeat with a
-// number), each with one write key derived from seed. The margin (for ROMI)
-// is 40%. branches < 1 means
-// DefaultBranches.
+// Tenants generates the demo tenants configuration with its simulated CRMs
+// at DefaultCRMURL; see TenantsFor.
 func Tenants(seed int64, branches int) *tenants.Config {
+	return TenantsFor(seed, branches, DefaultCRMURL)
+}
+
+// TenantsFor generates the demo tenants configuration: one network,
+// "demo-network" (Europe/Moscow, RUB, margin 40% for ROMI, a tenant key for
+// central cost uploads), with branches accounts named after Russian cities
+// (the largest first; past the list, cities repeat with a number), each with
+// a write key derived from seed and its integrations (see integrate). The
+// Bitrix24 portals and amoCRM accounts are simulated by the demo's CRM
+// server at crmURL. branches < 1 means DefaultBranches.
+func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 	if branches < 1 {
 		branches = DefaultBranches
 	}
-	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4}
+	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
+		TenantKeys: []string{derive(seed, "tenant-key", TenantID, "demo_tk_")}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
@@ -80,9 +91,9 @@ func Tenants(seed int64, branches int) *tenants.Config {
 			id += "-" + strconv.Itoa(n+1)
 			name += " " + strconv.Itoa(n+1)
 		}
-		t.Accounts = append(t.Accounts, tenants.Account{
-			ID: id, Name: name, Timezone: c.tz, WriteKeys: []string{writeKey(seed, id)},
-		})
+		a := tenants.Account{ID: id, Name: name, Timezone: c.tz, WriteKeys: []string{writeKey(seed, id)}}
+		integrate(&a, seed, i, crmURL)
+		t.Accounts = append(t.Accounts, a)
 	}
 	return &tenants.Config{Tenants: []tenants.Tenant{t}}
 }
@@ -92,6 +103,13 @@ func Tenants(seed int64, branches int) *tenants.Config {
 func writeKey(seed int64, account string) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s", seed, account)))
 	return "demo_" + hex.EncodeToString(sum[:12])
+}
+
+// derive makes the other secrets of the demo — tenant key, Mango salt,
+// Bitrix24 tokens — from the seed, as writeKey does.
+func derive(seed int64, kind, id, prefix string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s/%s", seed, kind, id)))
+	return prefix + hex.EncodeToString(sum[:12])
 }
 
 // WriteTenantsFile validates cfg and writes it as YAML to path, atomically

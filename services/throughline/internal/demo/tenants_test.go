@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,143 @@ func TestWriteTenantsFile(t *testing.T) {
 	if err := WriteTenantsFile(path, &tenants.Config{}); err == nil {
 		t.Error("an invalid config was written")
 	}
+}
+
+func TestTenantsIntegrations(t *testing.T) {
+	const crmURL = "http://127.0.0.1:4321"
+	cfg := TenantsFor(1, 20, crmURL)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tn := cfg.Tenants[0]
+	if len(tn.TenantKeys) != 1 {
+		t.Fatalf("tenant keys %v", tn.TenantKeys)
+	}
+	if tk, ok := tenants.NewKeys(cfg).LookupTenant(tn.TenantKeys[0]); !ok || tk != TenantID {
+		t.Fatal("the tenant key does not resolve to the demo tenant")
+	}
+	vendors, crms := map[string]int{}, map[string]int{}
+	for _, a := range tn.Accounts {
+		if len(a.CallTracking) != 1 || a.CRM == nil {
+			t.Fatalf("%s: call tracking %v, crm %v", a.ID, a.CallTracking, a.CRM)
+		}
+		ct := a.CallTracking[0]
+		vendors[ct.Provider]++
+		offline := 0
+		for num, sn := range ct.StaticNumbers {
+			if sn.Channel == "offline" {
+				offline++
+			}
+			if len(num) != 12 {
+				t.Errorf("%s: number %q", a.ID, num)
+			}
+		}
+		if offline != 2 {
+			t.Errorf("%s: %d offline numbers", a.ID, offline)
+		}
+		if ct.Provider == vendorMango && (ct.Secret == "" || len(ct.StaticNumbers) != 2+len(channels)) {
+			t.Errorf("%s: mango without salt or site numbers: %+v", a.ID, ct)
+		}
+		crms[a.CRM.Provider]++
+		switch a.CRM.Provider {
+		case crmBitrix24, crmAmoCRM:
+			if !strings.HasPrefix(a.CRM.BaseURL, crmURL+crmPathPrefix+a.CRM.Provider+"/"+a.ID) || a.CRM.AppToken == "" {
+				t.Errorf("%s: %+v", a.ID, a.CRM)
+			}
+		}
+	}
+	if vendors[vendorCalltouch] < 5 || vendors[vendorMango] < 5 {
+		t.Errorf("call vendors %v", vendors)
+	}
+	if crms[crmAmoCRM] < 4 || crms[crmBitrix24] < 4 || crms[crmGeneric] < 2 {
+		t.Errorf("crms %v", crms)
+	}
+	for id, want := range map[string]string{sloppyBranch: crmAmoCRM, blockedBranch: crmBitrix24} {
+		if _, a := cfg.Find(TenantID, id); a == nil || a.CRM.Provider != want {
+			t.Errorf("story branch %s is not on %s", id, want)
+		}
+	}
+	if !reflect.DeepEqual(Tenants(1, 20), TenantsFor(1, 20, DefaultCRMURL)) {
+		t.Error("Tenants is not TenantsFor the default CRM URL")
+	}
+}
+
+func TestPrepareTenantsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenants.yaml")
+	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:1111"); err != nil || did != "created" {
+		t.Fatalf("fresh: %q %v", did, err)
+	}
+	got, err := tenants.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameYAML(got, TenantsFor(tenantsSeed, DefaultBranches, "http://127.0.0.1:1111")) {
+		t.Error("a fresh file is not the demo network")
+	}
+	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:1111"); err != nil || did != "" {
+		t.Fatalf("second time: %q %v", did, err)
+	}
+
+	// A file of an older demo: no integrations, no tenant key, plus an
+	// account and an edit of the user's own.
+	old := TenantsFor(tenantsSeed, 5, DefaultCRMURL)
+	tn := &old.Tenants[0]
+	tn.TenantKeys = nil
+	for i := range tn.Accounts {
+		tn.Accounts[i].CallTracking, tn.Accounts[i].CRM = nil, nil
+	}
+	tn.Accounts[1].WriteKeys = []string{"users-own-key-1"} // no longer the demo's account
+	tn.Accounts = append(tn.Accounts, tenants.Account{ID: "franchisee", WriteKeys: []string{"franchisee-key-1"}})
+	old.Tenants = append(old.Tenants, tenants.Tenant{ID: "other", Accounts: []tenants.Account{{ID: "x", WriteKeys: []string{"other-key-123"}}}})
+	if err := WriteTenantsFile(path, old); err != nil {
+		t.Fatal(err)
+	}
+	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:2222"); err != nil || did != "upgraded" {
+		t.Fatalf("old file: %q %v", did, err)
+	}
+	got, err = tenants.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TenantsFor(tenantsSeed, 6, "http://127.0.0.1:2222").Tenants[0]
+	g := got.Tenants[0]
+	if !reflect.DeepEqual(g.TenantKeys, want.TenantKeys) {
+		t.Error("tenant key not added")
+	}
+	for i, a := range g.Accounts {
+		switch {
+		case i == 1 || a.ID == "franchisee":
+			if a.CRM != nil || len(a.CallTracking) > 0 {
+				t.Errorf("%s is not the demo's, yet got integrations", a.ID)
+			}
+		case !sameYAML(a, want.Accounts[i]):
+			t.Errorf("%s: %+v, want %+v", a.ID, a, want.Accounts[i])
+		}
+	}
+	if !sameYAML(got.Tenants[1], old.Tenants[1]) {
+		t.Error("another tenant was changed")
+	}
+
+	// Another --demo-crm-addr: the simulated CRMs follow, nothing else moves.
+	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:3333"); err != nil || did != "upgraded" {
+		t.Fatalf("new port: %q %v", did, err)
+	}
+	moved, _ := tenants.Load(path)
+	for i, a := range moved.Tenants[0].Accounts {
+		before := got.Tenants[0].Accounts[i]
+		if a.CRM == nil || a.CRM.BaseURL == "" {
+			continue
+		}
+		if strings.Contains(a.CRM.BaseURL, "2222") || strings.Replace(before.CRM.BaseURL, "2222", "3333", 1) != a.CRM.BaseURL {
+			t.Errorf("%s: %s after %s", a.ID, a.CRM.BaseURL, before.CRM.BaseURL)
+		}
+	}
+}
+
+// sameYAML compares configurations as the file holds them (a file read
+// back has empty lists where the generated one has nil).
+func sameYAML(a, b any) bool {
+	x, _ := yaml.Marshal(a)
+	y, _ := yaml.Marshal(b)
+	return string(x) == string(y)
 }

@@ -18,17 +18,28 @@ import (
 // pipeline must classify them from the markers alone (click ids, UTM,
 // referrer), so the names here never travel on the wire.
 var channels = []struct {
-	name  string
-	share float64
+	name           string
+	share          float64
+	source, medium string // what a static number advertised in the channel is labelled with
 }{
-	{"yandex_direct", 0.25},
-	{"google_ads", 0.08},
-	{"vk_ads", 0.08},
-	{"telegram", 0.05},
-	{"organic", 0.22},
-	{"social", 0.07},
-	{"email", 0.05},
-	{"direct", 0.20},
+	{"yandex_direct", 0.25, "yandex", "cpc"},
+	{"google_ads", 0.08, "google", "cpc"},
+	{"vk_ads", 0.08, "vk", "cpc"},
+	{"telegram", 0.05, "telegram", "cpc"},
+	{"organic", 0.22, "search", "organic"},
+	{"social", 0.07, "social", "social"},
+	{"email", 0.05, "newsletter", "email"},
+	{"direct", 0.20, "(direct)", "(none)"},
+}
+
+// campaigns are the campaigns of the channels that tag their links: what
+// UTM campaigns the visits carry and what cost reports list.
+var campaigns = map[string][]string{
+	"yandex_direct": {"search-brand", "search-courses", "rsya-retargeting", "search-competitors"},
+	"google_ads":    {"search-brand", "pmax-courses"},
+	"vk_ads":        {"vk-lookalike", "vk-retargeting", "vk-parents"},
+	"telegram":      {"tg-ads-english", "tg-ads-kids"},
+	"email":         {"monthly-digest", "promo-weekend", "trial-reminder"},
 }
 
 // Branch site pages; the first is the home page.
@@ -76,6 +87,7 @@ type hit struct {
 
 type visitor struct {
 	clientID string
+	phone    string // E.164: what the visitor types into forms and calls from
 	ua, ip   string
 	channel  int
 	visits   int
@@ -85,6 +97,8 @@ type visitor struct {
 type branch struct {
 	id, key, site string
 	pool          []*visitor
+	acct          *tenants.Account // its integrations
+	crm           *crmBranch       // its CRM's state (crm.go); nil without a CRM
 }
 
 // visit is a visitor's session in progress: the hits still to come.
@@ -96,12 +110,15 @@ type visit struct {
 	pages   []string
 	prevURL string
 	goal    string
+	landing string // the landing page's URL, with its UTM and click ids
+	ref     string // the landing's referrer
 }
 
 // sim generates the network's traffic. It is deterministic for a seed and
 // not safe for concurrent use.
 type sim struct {
 	r        *rand.Rand
+	w        *world // the calls, CRM changes and cost uploads the visits lead to
 	runID    string
 	seq      uint64
 	branches []*branch
@@ -113,13 +130,19 @@ type sim struct {
 func newSim(seed int64, tc *tenants.Config, runID string) (*sim, error) {
 	s := &sim{r: rand.New(rand.NewPCG(uint64(seed), 0x7468726f75676800)), runID: runID}
 	total := 0.0
-	for _, t := range tc.Tenants {
-		for _, a := range t.Accounts {
+	tenantKey := ""
+	for ti := range tc.Tenants {
+		t := &tc.Tenants[ti]
+		for ai := range t.Accounts {
+			a := &t.Accounts[ai]
 			if len(a.WriteKeys) == 0 {
 				continue
 			}
+			if tenantKey == "" && len(t.TenantKeys) > 0 {
+				tenantKey = t.TenantKeys[0]
+			}
 			i := len(s.branches)
-			s.branches = append(s.branches, &branch{id: a.ID, key: a.WriteKeys[0], site: "https://" + a.ID + ".demo-school.example"})
+			s.branches = append(s.branches, &branch{id: a.ID, key: a.WriteKeys[0], site: "https://" + a.ID + ".demo-school.example", acct: a})
 			total += 1 / math.Pow(float64(i+1), 0.7) // bigger cities first, more traffic
 			s.weights = append(s.weights, total)
 		}
@@ -135,6 +158,7 @@ func newSim(seed int64, tc *tenants.Config, runID string) (*sim, error) {
 		sum += c.share
 		s.shares = append(s.shares, sum)
 	}
+	s.w = newWorld(seed, s.branches, tenantKey, runID)
 	return s, nil
 }
 
@@ -161,6 +185,7 @@ func (s *sim) land(now time.Time) hit {
 	} else {
 		v = &visitor{
 			clientID: fmt.Sprintf("%d.%d", 1_000_000_000+s.r.Int64N(9_000_000_000), now.Unix()),
+			phone:    fmt.Sprintf("+7999%07d", s.r.IntN(10_000_000)),
 			ua:       userAgents[s.r.IntN(len(userAgents))],
 			ip:       fmt.Sprintf("203.0.113.%d", 1+s.r.IntN(254)),
 		}
@@ -194,6 +219,8 @@ func (s *sim) land(now time.Time) hit {
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	vis.landing, vis.ref = u, ref
+	s.w.landed(bi, channels[ch].name, query.Get("utm_campaign"), now)
 	h := s.hit(vis, now, "pageview", "", u, ref)
 	h.landing = true
 	s.schedule(vis, now)
@@ -213,12 +240,13 @@ func (s *sim) step(vis *visit, now time.Time) hit {
 	goal := vis.goal
 	vis.goal = ""
 	h := s.hit(vis, now, "goal", goal, vis.prevURL, "")
-	if goal == "form_submit" {
+	switch goal {
+	case "form_submit":
 		h.server = true
-		h.props = map[string]string{
-			"form":  "trial_lesson",
-			"phone": fmt.Sprintf("+7999%07d", s.r.IntN(10_000_000)),
-		}
+		h.props = map[string]string{"form": "trial_lesson", "phone": vis.v.phone}
+		s.w.formSubmitted(vis, now)
+	case "phone_click":
+		s.w.phoneClicked(vis, now)
 	}
 	return h
 }
@@ -252,12 +280,13 @@ func (s *sim) markers(ch int) (url.Values, string) {
 	r := s.r
 	q := url.Values{}
 	oneOf := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	campaign := func() string { return oneOf(campaigns[channels[ch].name]...) }
 	term := searchTerms[r.IntN(len(searchTerms))]
 	switch channels[ch].name {
 	case "yandex_direct":
 		q.Set("utm_source", "yandex")
 		q.Set("utm_medium", "cpc")
-		q.Set("utm_campaign", oneOf("search-brand", "search-courses", "rsya-retargeting", "search-competitors"))
+		q.Set("utm_campaign", campaign())
 		q.Set("utm_content", strconv.Itoa(10_000_000+r.IntN(90_000_000)))
 		q.Set("utm_term", term)
 		q.Set("yclid", strconv.FormatUint(r.Uint64()>>1, 10))
@@ -265,22 +294,22 @@ func (s *sim) markers(ch int) (url.Values, string) {
 		if r.IntN(2) == 0 { // auto-tagging only, or auto-tagging plus UTM
 			q.Set("utm_source", "google")
 			q.Set("utm_medium", "cpc")
-			q.Set("utm_campaign", oneOf("search-brand", "pmax-courses"))
+			q.Set("utm_campaign", campaign())
 		}
 		q.Set("gclid", "Cj0KCQ"+token(r, 40))
 	case "vk_ads":
 		q.Set("utm_source", "vk")
 		q.Set("utm_medium", "cpc")
-		q.Set("utm_campaign", oneOf("vk-lookalike", "vk-retargeting", "vk-parents"))
+		q.Set("utm_campaign", campaign())
 		q.Set("vkclid", token(r, 16))
 	case "telegram":
 		q.Set("utm_source", "telegram")
 		q.Set("utm_medium", "cpc")
-		q.Set("utm_campaign", oneOf("tg-ads-english", "tg-ads-kids"))
+		q.Set("utm_campaign", campaign())
 	case "email":
 		q.Set("utm_source", "newsletter")
 		q.Set("utm_medium", "email")
-		q.Set("utm_campaign", oneOf("monthly-digest", "promo-weekend", "trial-reminder"))
+		q.Set("utm_campaign", campaign())
 	case "organic":
 		switch f := r.Float64(); {
 		case f < 0.65:

@@ -1,0 +1,192 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector"
+)
+
+// The demo network through the real collector (its real parsers, key and
+// signature checks, CRM pulls from the simulated REST APIs) into Kafka:
+// every request is accepted, calls of both vendors and CRM changes of
+// every vendor with won and lost deals land on the raw topic for the right
+// accounts, costs on the costs topic, and the only dead letters are the
+// story's: the blocked Bitrix24 portal's first pulls.
+func TestDemoThroughTheCollector(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	kcfg := kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "demo-test", Replication: 1}
+	client := func(opts ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append(kafka.BaseOpts(kcfg, zerolog.Nop()), opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	adm := client()
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(adm), 1, kafka.Topics); err != nil {
+		t.Fatal(err)
+	}
+	producer := client(kafka.ProducerOpts(20_000)...)
+	defer producer.Close()
+
+	crm := startCRM(t)
+	tc := TenantsFor(1, 8, crm.URL())
+	tel, err := telemetry.New(zerolog.Nop(), "demo-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := collector.New(collector.DefaultConfig(), collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tc), Tenants: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+
+	var logs syncBuffer
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(runCtx, Config{CollectorURL: srv.URL, Rate: 100, Seed: 3, Backfill: 96 * time.Hour, BackfillPerDay: 3000,
+			CRM: crm, CRMTrickle: 2 * time.Second, CostsEvery: time.Second, SummaryEvery: time.Hour}, tc, zerolog.New(&logs))
+	}()
+	for !strings.Contains(logs.String(), `"message":"demo backfill delivered"`) {
+		if ctx.Err() != nil {
+			t.Fatalf("backfill not delivered:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(4 * time.Second) // the trickle closes what the history left open
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`"message":"collector refused demo request"`, `"failed":1`} {
+		if strings.Contains(logs.String(), bad) {
+			t.Fatalf("demo requests refused:\n%s", logs.String())
+		}
+	}
+
+	// Read everything the collector wrote.
+	read := func(topic string) []*kgo.Record {
+		ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
+		cl := client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		defer cl.Close()
+		var out []*kgo.Record
+		for int64(len(out)) < want {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("%s: read %d of %d", topic, len(out), want)
+			}
+			out = append(out, fs.Records()...)
+		}
+		return out
+	}
+	calls, crmChanges, outcomes, pulled := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for _, r := range read(kafka.TopicRaw) {
+		e, err := event.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, a := tc.Find(e.Tenant, e.Account); a == nil {
+			t.Fatalf("event for unknown account %s/%s", e.Tenant, e.Account)
+		}
+		switch e.Type {
+		case event.TypeCall:
+			calls[e.Source]++
+			if e.Call.Channel == "offline" {
+				calls["offline"]++
+			}
+			if len(e.Call.ClientIDs) > 0 {
+				calls["with client id"]++
+			}
+		case event.TypeCRM:
+			crmChanges[e.Source]++
+			if e.CRM.DealID != "" && e.CRM.Outcome != "open" {
+				outcomes[e.CRM.Provider+" "+e.CRM.Outcome]++
+			}
+			if e.CRM.Provider == crmBitrix24 && e.CRM.Stage != "" || e.CRM.Provider == crmAmoCRM && e.CRM.Stage == amoTrialBooked {
+				pulled[e.CRM.Provider]++ // what only the REST API knows: the events carry ids
+			}
+		}
+	}
+	t.Logf("calls %v; crm %v; outcomes %v; pulled %v", calls, crmChanges, outcomes, pulled)
+	for _, k := range []string{"hook:calltouch", "hook:mango", "offline", "with client id"} {
+		if calls[k] == 0 {
+			t.Errorf("no calls %s", k)
+		}
+	}
+	for _, k := range []string{"amocrm won", "amocrm lost", "bitrix24 won", "bitrix24 lost", "generic won", "generic lost"} {
+		if outcomes[k] == 0 {
+			t.Errorf("no %s deals", k)
+		}
+	}
+	if pulled[crmAmoCRM] == 0 || pulled[crmBitrix24] == 0 {
+		t.Errorf("nothing pulled from the simulated CRMs: %v", pulled)
+	}
+
+	costs := map[string]int{}
+	for _, r := range read(kafka.TopicCosts) {
+		e, err := event.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Cost.Commit && e.Cost.Amount > 0 {
+			key := e.Cost.Channel
+			if e.Cost.Central {
+				key += " central"
+			}
+			costs[key]++
+		}
+	}
+	t.Logf("cost rows %v", costs)
+	for _, k := range []string{"yandex_direct", "google_ads central", "vk_ads central", "telegram central", "email central", "offline"} {
+		if costs[k] == 0 {
+			t.Errorf("no %s cost rows", k)
+		}
+	}
+
+	dls := read(kafka.TopicDeadLetter)
+	if len(dls) != blockedPulls {
+		t.Errorf("%d dead letters, want the %d of the blocked portal", len(dls), blockedPulls)
+	}
+	for _, r := range dls {
+		var dl event.DeadLetter
+		if err := json.Unmarshal(r.Value, &dl); err != nil {
+			t.Fatal(err)
+		}
+		if dl.Source != "crm:bitrix24" || dl.Account != blockedBranch || !strings.HasPrefix(dl.Reason, "fetch failed: ") ||
+			!strings.Contains(dl.Reason, "OVERLOAD_LIMIT") {
+			t.Errorf("unexpected dead letter %+v", dl)
+		}
+	}
+	served, refused := crm.Pulls()
+	if served == 0 || refused != blockedPulls {
+		t.Errorf("crm server: %d served, %d refused", served, refused)
+	}
+}
