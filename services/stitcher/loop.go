@@ -162,7 +162,7 @@ func (s *Stitcher) install(sets map[int32]*stitch.Set) {
 // transact applies one poll's records in one transaction. It returns done
 // in replay mode once every partition reached its end.
 func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches, parts map[string]int32) (done bool, err error) {
-	t := &txn{s: s, sess: sess, parts: parts, touched: map[int32]bool{}}
+	t := &txn{s: s, sess: sess, touched: map[int32]bool{}}
 	defer func() {
 		// Stopped (or failed) with a transaction open: abort it now rather
 		// than leave it to time out, which would hold back read-committed

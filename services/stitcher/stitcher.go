@@ -252,13 +252,11 @@ func sortStrings(s []string) { sort.Strings(s) }
 type txn struct {
 	s       *Stitcher
 	sess    *kgo.GroupTransactSession
-	parts   map[string]int32
 	touched map[int32]bool
 	errMu   sync.Mutex
 	err     error
 	begun   bool
 	ended   bool
-	n       int
 }
 
 func (t *txn) begin() error {
@@ -273,7 +271,6 @@ func (t *txn) begin() error {
 }
 
 func (t *txn) produce(ctx context.Context, r *kgo.Record) {
-	t.n++
 	t.sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
 		if err != nil {
 			t.errMu.Lock()

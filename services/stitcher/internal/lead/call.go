@@ -37,7 +37,7 @@ func Unique(calls []Call, i int, window time.Duration) bool {
 		if c.TS-p.TS > w {
 			break
 		}
-		if p.Caller == c.Caller && (p.TS < c.TS || p.CallID < c.CallID) {
+		if p.Caller == c.Caller {
 			return false
 		}
 	}

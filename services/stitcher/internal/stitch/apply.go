@@ -41,7 +41,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	if k := identity.Email(e.Email); k != "" {
 		matched = append(matched, k)
 	}
-	p, abs := a.link([]string{identity.Client(e.ClientID)}, matched)
+	p := a.link([]string{identity.Client(e.ClientID)}, matched)
 	src := a.cls.Classify(channel.Input{
 		URL: e.URL, Referrer: e.Referrer, ClickIDs: e.ClickIDs,
 		UTMSource: e.UTM.Source, UTMMedium: e.UTM.Medium, UTMCampaign: e.UTM.Campaign,
@@ -68,7 +68,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 		}
 	}
 	p.touch(e.TS)
-	return a.restate(p, abs)
+	return a.restate(p)
 }
 
 func (a *Account) applyCall(e event.Envelope) []Record {
@@ -87,7 +87,7 @@ func (a *Account) applyCall(e event.Envelope) []Record {
 	if caller != "" && c.Direction != "out" {
 		matched = append(matched, caller)
 	}
-	p, abs := a.link(explicit, matched)
+	p := a.link(explicit, matched)
 	provider := c.Provider
 	if provider == "" {
 		provider = e.Source
@@ -98,7 +98,7 @@ func (a *Account) applyCall(e event.Envelope) []Record {
 		ClientIDs: c.ClientIDs, Channel: c.Channel, RecordingURL: c.RecordingURL,
 	})
 	p.touch(e.TS)
-	return a.restate(p, abs)
+	return a.restate(p)
 }
 
 func (a *Account) applyCRM(e event.Envelope) []Record {
@@ -133,7 +133,7 @@ func (a *Account) applyCRM(e event.Envelope) []Record {
 	for _, em := range m.Emails {
 		add(&matched, identity.Email(em))
 	}
-	p, abs := a.link(explicit, matched)
+	p := a.link(explicit, matched)
 	if p == nil {
 		return nil
 	}
@@ -152,7 +152,7 @@ func (a *Account) applyCRM(e event.Envelope) []Record {
 		})
 	}
 	p.touch(e.TS)
-	return a.restate(p, abs)
+	return a.restate(p)
 }
 
 func trimKey(k string) string {
@@ -164,10 +164,10 @@ func trimKey(k string) string {
 
 // link resolves the event's person, merging persons the event proves to be
 // one; merged-away persons' state moves into the survivor.
-func (a *Account) link(explicit, matched []string) (*Person, []string) {
+func (a *Account) link(explicit, matched []string) *Person {
 	id, absorbed := a.graph.Link(explicit, matched)
 	if id == "" {
-		return nil, nil
+		return nil
 	}
 	p := a.persons[id]
 	if p == nil {
@@ -183,5 +183,5 @@ func (a *Account) link(explicit, matched []string) (*Person, []string) {
 	}
 	p.Keys = a.graph.Keys(id)
 	a.dirty[id] = true
-	return p, absorbed
+	return p
 }

@@ -11,7 +11,7 @@ import (
 // restate re-derives a person's entities and returns records for those whose
 // content changed (a new version) and deletions for those that no longer
 // exist (after a merge, a late hit that re-cut sessions, a folded lead).
-func (a *Account) restate(p *Person, _ []string) []Record {
+func (a *Account) restate(p *Person) []Record {
 	d := a.derive(p)
 	var out []Record
 	seen := map[string]bool{}

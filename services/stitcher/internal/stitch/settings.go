@@ -24,7 +24,7 @@ type Settings struct {
 	// account's watermark (state bound). A later event for it starts afresh.
 	PersonTTL time.Duration `yaml:"person_ttl"` // 180 days
 	// MaxHitsPerClient bounds one client's kept hits; the oldest go first.
-	MaxHitsPerClient int      `yaml:"max_hits_per_client"` // 5000
+	MaxHitsPerClient int      `yaml:"max_hits_per_client"` // 1000: keeps a changelog record well under Kafka's 1 MB
 	FormGoals        []string `yaml:"form_goals"`          // goal names that are forms even without phone/e-mail
 	ChatGoals        []string `yaml:"chat_goals"`          // goal names that are chats
 }
@@ -35,7 +35,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		SessionGap: 30 * time.Minute, TargetCallMinTalk: 30 * time.Second,
 		UniqueCallWindow: 30 * day, LeadWindow: 30 * day, Lookback: 90 * day, HalfLife: 7 * day,
-		PositionFirst: 0.4, PositionLast: 0.4, PersonTTL: 180 * day, MaxHitsPerClient: 5000,
+		PositionFirst: 0.4, PositionLast: 0.4, PersonTTL: 180 * day, MaxHitsPerClient: 1000,
 		FormGoals: []string{"form", "form_submit", "lead"},
 		ChatGoals: []string{"chat", "chat_started", "chat_message"},
 	}
