@@ -210,7 +210,11 @@ func (m *Manager) Restore(versions []Alert, cooldown func(*Alert) time.Duration)
 			m.open[k] = &a
 			continue
 		}
-		if until := a.ResolvedAt + cooldown(&a).Milliseconds(); until > m.cooldown[k] {
+		var cd time.Duration
+		if cooldown != nil {
+			cd = cooldown(&a)
+		}
+		if until := a.ResolvedAt + cd.Milliseconds(); until > m.cooldown[k] {
 			m.cooldown[k] = until
 		}
 		m.recent = append(m.recent, &a)
