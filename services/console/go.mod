@@ -34,6 +34,8 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/shopspring/decimal v1.5.0 // indirect
+	github.com/throughline/throughline/schemas v0.0.0
+	github.com/throughline/throughline/services/stitcher v0.0.0
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
@@ -45,3 +47,7 @@ require (
 )
 
 replace github.com/throughline/throughline/pkg => ../../pkg
+
+replace github.com/throughline/throughline/schemas => ../../schemas
+
+replace github.com/throughline/throughline/services/stitcher => ../stitcher

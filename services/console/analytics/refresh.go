@@ -1,0 +1,361 @@
+// Package analytics is Throughline's analytics model over ClickHouse: the
+// refresher that keeps the per-channel aggregates (traffic_daily,
+// leads_daily, leads_hourly; migration 0006_analytics.sql) equal to what the
+// latest versions of the stitcher's entities say, and the reports that read
+// them — cost, traffic, leads, deals and revenue per day, channel,
+// source/medium, campaign, account and attribution model, with the derived
+// metrics (CPL, ROI, ROMI, …).
+//
+// Why the aggregates are recomputed per account rather than summed by a
+// materialized view: docs/design/analytics-aggregates.md.
+package analytics
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/telemetry"
+)
+
+// RefreshConfig configures the refresher.
+type RefreshConfig struct {
+	// Interval between refresh rounds; 0 turns the refresher off (run it on
+	// one console replica of a deployment).
+	Interval time.Duration
+	// Lookback is how far before the last round's start the change log is
+	// read again, so a change row committed a little after the time stamp it
+	// carries is still found. Rows already processed are skipped.
+	Lookback time.Duration
+	// Settle is how long after a change an account is recomputed a second
+	// time, so the aggregates are right even if the entity rows of an insert
+	// became visible after its change-log row.
+	Settle time.Duration
+	// FullEvery recomputes every account this often, as a backstop; 0 never
+	// (the first round after start-up with no record is always full).
+	FullEvery time.Duration
+	// Batch is how many accounts one recomputation statement covers.
+	Batch int
+}
+
+// Defaults of RefreshConfig.
+const (
+	DefaultRefreshInterval = time.Second
+	DefaultLookback        = 30 * time.Second
+	DefaultSettle          = 5 * time.Second
+	DefaultFullEvery       = 24 * time.Hour
+	DefaultBatch           = 25
+)
+
+// RegisterFlags registers the refresher's settings (env THROUGHLINE_ANALYTICS_*).
+func (c *RefreshConfig) RegisterFlags(fs *flag.FlagSet) {
+	flagenv.Duration(fs, &c.Interval, "analytics-refresh-interval", DefaultRefreshInterval, "how often the report aggregates are brought up to date (0: off; run one refresher per database)")
+	flagenv.Duration(fs, &c.Lookback, "analytics-refresh-lookback", DefaultLookback, "how far back each round re-reads the change log")
+	flagenv.Duration(fs, &c.Settle, "analytics-refresh-settle", DefaultSettle, "a changed account is recomputed again this long after the change")
+	flagenv.Duration(fs, &c.FullEvery, "analytics-full-refresh-every", DefaultFullEvery, "recompute every account this often as a backstop (0: never)")
+	flagenv.Int(fs, &c.Batch, "analytics-refresh-batch", DefaultBatch, "accounts recomputed per statement")
+}
+
+// withDefaults fills zero values other than Interval and FullEvery, whose
+// zero means off.
+func (c RefreshConfig) withDefaults() RefreshConfig {
+	if c.Lookback == 0 {
+		c.Lookback = DefaultLookback
+	}
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	return c
+}
+
+// Validate names the setting that is wrong.
+func (c RefreshConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Interval < 0 {
+		errs = append(errs, fmt.Errorf("analytics-refresh-interval: %v is negative", c.Interval))
+	}
+	if c.Settle < 0 {
+		errs = append(errs, fmt.Errorf("analytics-refresh-settle: %v is negative", c.Settle))
+	}
+	if c.Lookback <= c.Settle {
+		errs = append(errs, fmt.Errorf("analytics-refresh-lookback: %v must be longer than analytics-refresh-settle (%v)", c.Lookback, c.Settle))
+	}
+	if c.FullEvery < 0 {
+		errs = append(errs, fmt.Errorf("analytics-full-refresh-every: %v is negative", c.FullEvery))
+	}
+	if c.Batch < 1 {
+		errs = append(errs, fmt.Errorf("analytics-refresh-batch: %d must be at least 1", c.Batch))
+	}
+	return errors.Join(errs...)
+}
+
+// Zones tells the time zone an account's days are cut in (IANA name).
+type Zones func(tenant, account string) string
+
+// RefreshDeps are what the refresher is given.
+type RefreshDeps struct {
+	Tel   *telemetry.Telemetry
+	Store chstore.Store
+	// Database holds the tables.
+	Database string
+	// Zones gives each account's time zone; nil means UTC everywhere.
+	Zones Zones
+}
+
+// Refresher keeps the aggregates up to date. Rounds never overlap.
+type Refresher struct {
+	cfg   RefreshConfig
+	store chstore.Store
+	db    string
+	zones Zones
+	log   zerolog.Logger
+
+	mu           sync.Mutex
+	loaded       bool
+	zonesChecked bool // accounts whose time zone changed were recomputed
+	watermark time.Time
+	lastFull  time.Time
+	seen      map[changeKey]*seenChange
+
+	rounds   metric.Int64Counter
+	accounts metric.Int64Counter
+	duration metric.Float64Histogram
+}
+
+type changeKey struct {
+	at                     int64 // changed_at, Unix ms
+	tenant, account, table string
+	partition              uint32
+	first, last            uint64
+}
+
+type seenChange struct {
+	at      time.Time
+	settled bool // recomputed again after Settle
+}
+
+// Account is one tenant's account.
+type Account struct{ Tenant, Account string }
+
+// RoundStats says what a round did.
+type RoundStats struct {
+	Full     bool
+	Accounts []Account
+	Version  uint64
+	Took     time.Duration
+}
+
+// NewRefresher checks the configuration; Run starts the rounds.
+func NewRefresher(cfg RefreshConfig, deps RefreshDeps) (*Refresher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, errors.New("analytics refresher: a store is required")
+	}
+	if deps.Database == "" {
+		return nil, errors.New("analytics refresher: a database is required")
+	}
+	tel := deps.Tel
+	if tel == nil {
+		tel = telemetry.Nop()
+	}
+	zones := deps.Zones
+	if zones == nil {
+		zones = func(string, string) string { return "UTC" }
+	}
+	r := &Refresher{cfg: cfg.withDefaults(), store: deps.Store, db: chstore.QuoteIdent(deps.Database), zones: zones,
+		log: tel.Log.With().Str("component", "analytics").Logger(), seen: map[changeKey]*seenChange{}}
+	var err error
+	if r.rounds, err = tel.Meter.Int64Counter("analytics.refresh.rounds",
+		metric.WithDescription("refresh rounds of the report aggregates, by outcome (ok, failed) and kind (changes, full)")); err != nil {
+		return nil, fmt.Errorf("creating analytics metrics: %w", err)
+	}
+	if r.accounts, err = tel.Meter.Int64Counter("analytics.refresh.accounts",
+		metric.WithDescription("accounts whose aggregates were recomputed")); err != nil {
+		return nil, fmt.Errorf("creating analytics metrics: %w", err)
+	}
+	if r.duration, err = tel.Meter.Float64Histogram("analytics.refresh.duration", metric.WithUnit("s"),
+		metric.WithDescription("time of a refresh round that recomputed something")); err != nil {
+		return nil, fmt.Errorf("creating analytics metrics: %w", err)
+	}
+	return r, nil
+}
+
+// Run refreshes every Interval until ctx ends. A failed round is logged and
+// retried at the next tick; nothing it did is lost or counted twice, since
+// every round recomputes from the entity tables.
+func (r *Refresher) Run(ctx context.Context) error {
+	if r.cfg.Interval <= 0 {
+		return nil
+	}
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		st, err := r.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Error().Err(err).Msg("refreshing report aggregates")
+		case err == nil && len(st.Accounts) > 0:
+			r.log.Debug().Int("accounts", len(st.Accounts)).Bool("full", st.Full).Dur("took", st.Took).Msg("report aggregates refreshed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh runs one round: it finds the accounts whose entities changed since
+// the last round (all of them in a full round) and recomputes their
+// aggregates.
+func (r *Refresher) Refresh(ctx context.Context) (RoundStats, error) {
+	return r.round(ctx, false)
+}
+
+// Rebuild recomputes every account's aggregates.
+func (r *Refresher) Rebuild(ctx context.Context) (RoundStats, error) {
+	return r.round(ctx, true)
+}
+
+func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	kind := "changes"
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = "failed"
+		}
+		r.rounds.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", outcome), attribute.String("kind", kind)))
+		st.Took = time.Since(start)
+		if err == nil && len(st.Accounts) > 0 {
+			r.duration.Record(context.Background(), st.Took.Seconds())
+			r.accounts.Add(context.Background(), int64(len(st.Accounts)))
+		}
+	}()
+	version, now, err := r.clock(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Version = version
+	if !r.loaded {
+		if r.watermark, err = r.loadWatermark(ctx); err != nil {
+			return st, err
+		}
+		r.loaded = true
+	}
+	full = full || r.watermark.IsZero() || (r.cfg.FullEvery > 0 && !r.lastFull.IsZero() && now.Sub(r.lastFull) >= r.cfg.FullEvery)
+	if r.lastFull.IsZero() {
+		r.lastFull = now // the backstop counts from start-up
+	}
+	var dirty []Account
+	var done []changeKey
+	changes, err := r.readChanges(ctx, r.watermark.Add(-r.cfg.Lookback))
+	if err != nil {
+		return st, err
+	}
+	if full {
+		kind = "full"
+		if dirty, err = r.allAccounts(ctx); err != nil {
+			return st, err
+		}
+		// Changes visible now are covered by the full round; each is still
+		// recomputed once more after Settle.
+		for _, c := range changes {
+			if r.seen[c.key] == nil {
+				done = append(done, c.key)
+			}
+		}
+	} else {
+		set := map[Account]bool{}
+		for _, c := range changes {
+			s := r.seen[c.key]
+			if s == nil || !s.settled && now.Sub(c.at) >= r.cfg.Settle {
+				set[Account{c.key.tenant, c.key.account}] = true
+				done = append(done, c.key)
+			}
+		}
+		if !r.zonesChecked {
+			moved, err := r.movedZones(ctx)
+			if err != nil {
+				return st, err
+			}
+			for _, a := range moved {
+				set[a] = true
+			}
+		}
+		for a := range set {
+			dirty = append(dirty, a)
+		}
+	}
+	sortAccounts(dirty)
+	if err := r.recompute(ctx, dirty, version, now); err != nil {
+		return st, err
+	}
+	r.zonesChecked = true
+	for _, k := range done {
+		if s := r.seen[k]; s != nil {
+			s.settled = true
+		} else {
+			r.seen[k] = &seenChange{at: time.UnixMilli(k.at)}
+		}
+	}
+	if full {
+		r.lastFull = now
+	}
+	r.watermark = now
+	if err := r.saveWatermark(ctx, version, now); err != nil {
+		return st, err
+	}
+	floor := now.Add(-r.cfg.Lookback)
+	for k, s := range r.seen {
+		if s.at.Before(floor) {
+			delete(r.seen, k)
+		}
+	}
+	st.Full, st.Accounts = full, dirty
+	return st, nil
+}
+
+func sortAccounts(as []Account) {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Tenant != as[j].Tenant {
+			return as[i].Tenant < as[j].Tenant
+		}
+		return as[i].Account < as[j].Account
+	})
+}
+
+// clock is the engine's time: the version of this round's rows (ns) and now.
+func (r *Refresher) clock(ctx context.Context) (uint64, time.Time, error) {
+	res, err := r.store.Query(ctx, "SELECT toUnixTimestamp64Nano(now64(9))", nil)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("reading the engine's clock: %w", err)
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		return 0, time.Time{}, errors.New("reading the engine's clock: unexpected answer")
+	}
+	ns, err := strconv.ParseUint(fmt.Sprint(res.Rows[0][0]), 10, 64)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("reading the engine's clock: %w", err)
+	}
+	return ns, time.Unix(0, int64(ns)).UTC(), nil
+}
