@@ -128,9 +128,9 @@ type Refresher struct {
 	mu           sync.Mutex
 	loaded       bool
 	zonesChecked bool // accounts whose time zone changed were recomputed
-	watermark time.Time
-	lastFull  time.Time
-	seen      map[changeKey]*seenChange
+	watermark    time.Time
+	lastFull     time.Time
+	seen         map[changeKey]*seenChange
 
 	rounds   metric.Int64Counter
 	accounts metric.Int64Counter
