@@ -35,12 +35,14 @@ func (a *accountState) forgetCalls(now time.Time) {
 }
 
 // missedCalls is the share of unanswered calls in the window; with
-// business_hours, only calls made while the branch was open count.
+// business_hours, only calls made while the branch was open count. Windows
+// reach past now: an input read ahead of the clock (it runs a little behind
+// the wall clock) counts at once, which is what keeps alerts fast.
 func (a *accountState) missedCalls(r *rules.Rule, now time.Time, out []Condition) []Condition {
-	from, to := now.Add(-r.Window.D()).UnixMilli(), now.UnixMilli()
+	from := now.Add(-r.Window.D()).UnixMilli()
 	total, missed := 0, 0
 	for _, c := range a.calls {
-		if c.ts <= from || c.ts > to || r.BusinessHours && !a.sched.Open(fromMS(c.ts)) {
+		if c.ts <= from || r.BusinessHours && !a.sched.Open(fromMS(c.ts)) {
 			continue
 		}
 		total++
@@ -148,10 +150,11 @@ func (m *minuteCounts) prune(before time.Time) {
 	}
 }
 
-func (m *minuteCounts) sum(from, to time.Time) (ok, bad int) {
-	f, t := from.UnixMilli(), to.UnixMilli()
+// since sums the minutes from from on (those ahead of the clock included).
+func (m *minuteCounts) since(from time.Time) (ok, bad int) {
+	f := from.UnixMilli()
 	for k, n := range m.byMinute {
-		if k >= f && k < t {
+		if k >= f {
 			ok += n[0]
 			bad += n[1]
 		}
@@ -166,7 +169,7 @@ func (t *tenantState) deadLetters(r *rules.Rule, now time.Time, out []Condition)
 		if len(r.Sources) > 0 && !contains(r.Sources, fam) {
 			continue
 		}
-		ok, bad := t.dlq[fam].sum(now.Add(-r.Window.D()), now)
+		ok, bad := t.dlq[fam].since(now.Add(-r.Window.D()))
 		total := ok + bad
 		c := t.condition(r, fam)
 		c.Labels["source"] = fam

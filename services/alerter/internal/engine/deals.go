@@ -69,10 +69,10 @@ func (a *accountState) deal(d *entity.Deal) {
 // wonWithoutAmount counts deals won in the window with no amount: their
 // revenue is missing from every report until someone enters it.
 func (a *accountState) wonWithoutAmount(r *rules.Rule, now time.Time, out []Condition) []Condition {
-	from, to := now.Add(-r.Window.D()).UnixMilli(), now.UnixMilli()
+	from := now.Add(-r.Window.D()).UnixMilli()
 	var ids []string
 	for _, d := range a.deals {
-		if d.wonNoSum > from && d.wonNoSum <= to {
+		if d.wonNoSum > from {
 			ids = append(ids, d.crmID)
 		}
 	}

@@ -96,6 +96,14 @@ func NewManager(keep time.Duration, wall func() time.Time) *Manager {
 	return &Manager{open: map[engine.Key]*Alert{}, cooldown: map[engine.Key]int64{}, pending: map[engine.Key]int64{}, keep: keep, wall: wall}
 }
 
+// Reset forgets every incident, before Restore rebuilds the state.
+func (m *Manager) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.open, m.cooldown, m.pending = map[engine.Key]*Alert{}, map[engine.Key]int64{}, map[engine.Key]int64{}
+	m.recent, m.now = nil, time.Time{}
+}
+
 // Apply takes an evaluation's conditions at event time now and returns the
 // alert versions it caused: incidents that opened and ones that resolved.
 func (m *Manager) Apply(now time.Time, conds []engine.Condition) []Alert {

@@ -81,7 +81,7 @@ func New(cfg Config, client *http.Client, log zerolog.Logger, meter metric.Meter
 	if client == nil {
 		client = &http.Client{}
 	}
-	cnt, err := meter.Int64Counter("throughline.alerter.notifications",
+	cnt, err := meter.Int64Counter("throughline_alerter_notifications_total",
 		metric.WithDescription("alert notifications by target type and outcome: delivered, retried, given_up, dropped"))
 	if err != nil {
 		return nil, fmt.Errorf("creating notification counter: %w", err)

@@ -1,0 +1,132 @@
+// Package clock is the alerter's event-time clock. Each input partition
+// advances with the latest event time read from it; the clock is the
+// earliest of the partitions that are still behind their end, so an
+// account is never judged at an instant its own partition has not reached.
+// When no partition is behind, the inputs are idle and the clock follows
+// the wall clock, a fixed lag behind it: silence rules need time to pass
+// without events. The clock never goes backwards, and an event time ahead
+// of the wall clock (a skewed sender) moves it no further than the wall
+// clock plus a small skew.
+package clock
+
+import (
+	"sort"
+	"time"
+)
+
+// TP names a topic partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+type part struct {
+	maxTS  int64 // latest event time read, Unix ms; 0 = none yet
+	next   int64 // offset after the last record read
+	target int64 // end (last stable) offset when assigned: catching up until reached
+	caught bool  // target reached once
+	end    int64 // latest end seen in a fetch
+}
+
+// Watermark tracks the partitions of one assignment.
+type Watermark struct {
+	idleLag time.Duration
+	skew    time.Duration
+	parts   map[TP]*part
+	now     time.Time
+}
+
+// New returns a clock with no partitions. idleLag is how far behind the
+// wall clock it stands when the inputs are idle; skew how far ahead of the
+// wall clock an event time may count.
+func New(idleLag, skew time.Duration) *Watermark {
+	return &Watermark{idleLag: idleLag, skew: skew, parts: map[TP]*part{}}
+}
+
+// Assign adds a partition read from offset start, whose end at assignment
+// is target.
+func (w *Watermark) Assign(tp TP, start, target int64) {
+	w.parts[tp] = &part{next: start, target: target, end: target, caught: start >= target}
+}
+
+// Observe records a record read from tp: its offset and event time (zero
+// for a control record, which only moves the offset).
+func (w *Watermark) Observe(tp TP, offset int64, ts time.Time, wall time.Time) {
+	p := w.parts[tp]
+	if p == nil {
+		return
+	}
+	if offset >= p.next {
+		p.next = offset + 1
+	}
+	if p.next >= p.target {
+		p.caught = true
+	}
+	if !ts.IsZero() {
+		ms := ts.UnixMilli()
+		if lim := wall.Add(w.skew).UnixMilli(); ms > lim {
+			ms = lim
+		}
+		if ms > p.maxTS {
+			p.maxTS = ms
+		}
+	}
+}
+
+// End records the end offset a fetch reported for tp.
+func (w *Watermark) End(tp TP, end int64) {
+	if p := w.parts[tp]; p != nil && end > p.end {
+		p.end = end
+	}
+}
+
+// CaughtUp reports whether every partition has reached the end it had when
+// it was assigned: the history is read, the state is current.
+func (w *Watermark) CaughtUp() bool {
+	for _, p := range w.parts {
+		if !p.caught {
+			return false
+		}
+	}
+	return true
+}
+
+// Behind lists the partitions still catching up, for logs.
+func (w *Watermark) Behind() []TP {
+	var out []TP
+	for tp, p := range w.parts {
+		if !p.caught {
+			out = append(out, tp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+// Now is event time at wall-clock instant wall: the earliest latest-event
+// time of the partitions behind their end, else wall minus the idle lag;
+// never earlier than before. It is zero until every partition that is
+// behind has given an event time.
+func (w *Watermark) Now(wall time.Time) time.Time {
+	cand := wall.Add(-w.idleLag)
+	for _, p := range w.parts {
+		if p.caught && p.next >= p.end {
+			continue
+		}
+		if p.maxTS == 0 {
+			return w.now // behind, and nothing known of where it is
+		}
+		if t := time.UnixMilli(p.maxTS); t.Before(cand) {
+			cand = t
+		}
+	}
+	if cand.After(w.now) {
+		w.now = cand.UTC()
+	}
+	return w.now
+}
