@@ -1,0 +1,142 @@
+package analytics
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/throughline/throughline/services/stitcher/entity"
+)
+
+func session(t *testing.T, acc, id, ts, ch string) *entity.Session {
+	return &entity.Session{Meta: entity.Meta{Tenant: "net", Account: acc}, SessionID: id, PersonID: "p-" + id,
+		Start: at(t, ts), Channel: ch}
+}
+
+func accountsOf(st RoundStats) []string {
+	var out []string
+	for _, a := range st.Accounts {
+		out = append(out, a.Account)
+	}
+	return out
+}
+
+func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"), session(t, "spb", "s2", "2026-03-02T10:00:00Z", "direct"))
+	const settle = 4 * time.Second
+	r, err := NewRefresher(RefreshConfig{Settle: settle, Lookback: time.Minute}, RefreshDeps{Store: engine, Database: w.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Full || !slices.Equal(accountsOf(st), []string{"msk", "spb"}) {
+		t.Fatalf("first round: %+v, want a full round over msk and spb", st)
+	}
+	w.put(session(t, "spb", "s3", "2026-03-02T11:00:00Z", "organic"))
+	st, err = r.Refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Full || !slices.Equal(accountsOf(st), []string{"spb"}) {
+		t.Fatalf("after a change in spb: %+v", st)
+	}
+	// Nothing new: nothing to do until the changes have settled, then the
+	// accounts they touched once more, then nothing.
+	for i, want := range [][]string{nil, {"msk", "spb"}, nil} {
+		if i == 1 {
+			time.Sleep(settle + 500*time.Millisecond)
+		}
+		if st, err = r.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(accountsOf(st), want) {
+			t.Fatalf("round %d after the change: %v, want %v", i, accountsOf(st), want)
+		}
+	}
+	// A second refresher (a restart) resumes from the recorded watermark:
+	// no full round, and a change made while it was down is found.
+	w.put(session(t, "msk", "s4", "2026-03-02T12:00:00Z", "organic"))
+	r2, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = r2.Refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Full || !slices.Contains(accountsOf(st), "msk") {
+		t.Fatalf("after a restart: %+v, want msk without a full round", st)
+	}
+}
+
+func TestRefresherRecutsDaysWhenTheZoneChanges(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// 22:30 UTC on 03-01 is 03-02 in Moscow.
+	w.put(session(t, "msk", "s1", "2026-03-01T22:30:00Z", "direct"))
+	if _, err := w.refresher(nil).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := func() string {
+		return toString(w.query("SELECT toString(day) FROM %s.traffic_daily FINAL", w.db)[0][0])
+	}
+	if d := day(); d != "2026-03-01" {
+		t.Fatalf("in UTC: %s", d)
+	}
+	st, err := w.refresher(moscow).Refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Full || !slices.Equal(accountsOf(st), []string{"msk"}) {
+		t.Fatalf("zone change: %+v", st)
+	}
+	if d := day(); d != "2026-03-02" {
+		t.Fatalf("in Moscow: %s", d)
+	}
+}
+
+func TestRefresherRunStopsWithItsContext(t *testing.T) {
+	w := newWorld(t)
+	w.put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"))
+	r, err := NewRefresher(RefreshConfig{Interval: 20 * time.Millisecond}, RefreshDeps{Store: engine, Database: w.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for toInt64(w.query("SELECT count() FROM %s.traffic_daily FINAL", w.db)[0][0]) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the running refresher did not fill traffic_daily")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefreshConfigValidateNamesTheSetting(t *testing.T) {
+	for name, c := range map[string]RefreshConfig{
+		"analytics-refresh-interval":   {Interval: -1},
+		"analytics-refresh-lookback":   {Lookback: time.Second, Settle: 2 * time.Second},
+		"analytics-full-refresh-every": {FullEvery: -time.Hour},
+		"analytics-refresh-batch":      {Batch: -1},
+	} {
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := (RefreshConfig{}).Validate(); err != nil {
+		t.Errorf("zero config: %v", err)
+	}
+}
