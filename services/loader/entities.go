@@ -8,8 +8,7 @@ import (
 
 // EntitySinks load the stitcher's entity topics (sessions, calls, leads,
 // deals, attribution) into their ReplacingMergeTree tables; records that are
-// not entities go to the dead-letter topic. Add them to Config.Sinks next to
-// DefaultSinks() where the stitcher runs.
+// not entities go to the dead-letter topic. DefaultSinks includes them.
 func EntitySinks() []Sink {
 	var out []Sink
 	for _, t := range sinks.All() {

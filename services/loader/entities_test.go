@@ -41,7 +41,7 @@ func TestEntitySinks(t *testing.T) {
 		rec(kafka.TopicSessions, []byte(`"not an entity"`)),
 	)
 	cfg := e.config()
-	cfg.Sinks = append(DefaultSinks(), EntitySinks()...)
+	cfg.Sinks = DefaultSinks()
 	r := start(e.newLoader(cfg, nil))
 	// Versions of one entity in one insert may already be merged
 	// (optimize_on_insert), so wait for the offsets, not for row counts.

@@ -77,8 +77,11 @@ func newSink(s Sink, db string) (*sink, error) {
 	return out, nil
 }
 
-// DefaultSinks are the topics loaded today: raw events, dead letters and costs.
-func DefaultSinks() []Sink { return []Sink{EventsSink(), DeadLettersSink(), CostsSink()} }
+// DefaultSinks are every topic the pipeline loads: raw events, dead letters,
+// costs and the stitcher's entities.
+func DefaultSinks() []Sink {
+	return append([]Sink{EventsSink(), DeadLettersSink(), CostsSink()}, EntitySinks()...)
+}
 
 // EventsColumns are the columns of the events table the loader fills.
 var EventsColumns = []chstore.Column{

@@ -55,8 +55,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.Group, "stitcher-group", "throughline-stitcher", "Kafka consumer group of the stitcher")
 	flagenv.String(fs, &c.TransactionalID, "stitcher-transactional-id", "throughline-stitcher-"+host,
 		"Kafka transactional id: unique per instance, stable across its restarts")
-	flagenv.Duration(fs, &c.Lateness, "stitcher-lateness", 2*time.Minute, "event-time wait before events are applied in order")
-	flagenv.Duration(fs, &c.IdleFlush, "stitcher-idle-flush", 10*time.Second, "apply waiting events of a partition idle this long")
+	flagenv.Duration(fs, &c.Lateness, "stitcher-lateness", 3*time.Second, "event-time wait before events are applied in order (latest versions do not depend on it; later events re-state)")
+	flagenv.Duration(fs, &c.IdleFlush, "stitcher-idle-flush", time.Second, "apply waiting events of a partition idle this long")
 	flagenv.Int(fs, &c.MaxPollRecords, "stitcher-max-poll-records", 2000, "most records in one transaction")
 	flagenv.Duration(fs, &c.TransactionTimeout, "stitcher-transaction-timeout", 60*time.Second, "Kafka transaction timeout")
 	flagenv.Duration(fs, &c.RestoreTimeout, "stitcher-restore-timeout", 5*time.Minute, "longest state restore of a partition")

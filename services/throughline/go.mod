@@ -12,6 +12,7 @@ require (
 	github.com/throughline/throughline/services/collector v0.0.0
 	github.com/throughline/throughline/services/console v0.0.0
 	github.com/throughline/throughline/services/loader v0.0.0
+	github.com/throughline/throughline/services/stitcher v0.0.0
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -64,4 +65,5 @@ replace (
 	github.com/throughline/throughline/services/collector => ../collector
 	github.com/throughline/throughline/services/console => ../console
 	github.com/throughline/throughline/services/loader => ../loader
+	github.com/throughline/throughline/services/stitcher => ../stitcher
 )

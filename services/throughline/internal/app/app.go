@@ -21,6 +21,7 @@ import (
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/stitcher"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
 )
 
@@ -34,13 +35,14 @@ type App struct {
 	producer  *kgo.Client
 	tenants   *tenants.Config
 	collector *collector.Collector
+	stitcher  *stitcher.Stitcher
 	loader    *loader.Loader
 	console   *console.Console
 }
 
 // Start brings up the broker, the engine and the services' dependencies.
 // Nothing serves until Run.
-func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error) {
+func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -48,7 +50,8 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error
 	if err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log}
+	// What started before a failure is closed again.
 	defer func() {
 		if err != nil {
 			a.close()
@@ -88,6 +91,9 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (a *App, err error
 	}
 	a.collector, err = collector.New(cfg.Collector, collector.Deps{Tel: a.tel, Producer: a.producer, Keys: tenants.NewKeys(a.tenants), Tenants: a.tenants})
 	if err != nil {
+		return nil, err
+	}
+	if a.stitcher, err = stitcher.New(cfg.Stitcher, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
 		return nil, err
 	}
 	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
@@ -130,8 +136,9 @@ func (a *App) KafkaAddr() string { return a.broker.Addr() }
 func (a *App) Log() zerolog.Logger { return a.log }
 
 // Run serves until ctx is done, then shuts down in dependency order: the
-// collector stops accepting and flushes to Kafka, then the loader flushes to
-// ClickHouse and commits, then the engine and broker close.
+// collector stops accepting and flushes to Kafka, the stitcher ends its open
+// transaction, then the loader flushes to ClickHouse and commits, then the
+// engine and broker close.
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	g, gctx := errgroup.WithContext(ctx)
@@ -140,6 +147,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopCollector()
 	defer stopLoader()
 	g.Go(func() error { return a.collector.Run(collectorCtx) })
+	g.Go(func() error { return a.stitcher.Run(loaderCtx) })
 	g.Go(func() error { return a.loader.Run(loaderCtx) })
 	g.Go(func() error { return a.console.Run(gctx) })
 	g.Go(func() error {

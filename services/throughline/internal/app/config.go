@@ -14,6 +14,7 @@ import (
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/stitcher"
 )
 
 // Config of the all-in-one process.
@@ -27,6 +28,7 @@ type Config struct {
 	Shutdown    time.Duration
 
 	Collector collector.Config
+	Stitcher  stitcher.Config
 	Loader    loader.Config
 	Console   console.Config
 }
@@ -41,6 +43,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Bool(fs, &c.LogPretty, "log-pretty", true, "human-readable logs instead of JSON")
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)
+	c.Stitcher = stitcher.DefaultConfig()
+	c.Stitcher.RegisterFlags(fs)
 	c.Loader.RegisterFlags(fs)
 	c.Console.RegisterFlags(fs)
 }
@@ -56,5 +60,5 @@ func (c *Config) Validate() error {
 	if c.TenantsFile == "" {
 		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
 	}
-	return errors.Join(c.Collector.Validate(), c.Loader.Validate(), c.Console.Validate())
+	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate())
 }
