@@ -5,6 +5,8 @@
 #   collector  BenchmarkPixel, BenchmarkEventsBatch   vs  BenchmarkBareHTTP (a bare net/http handler)
 #   loader     BenchmarkLoader                        vs  BenchmarkEngineInsertSelect (the engine alone)
 #   pipeline   BenchmarkFreshness p50/p99: collector acceptance → row in ClickHouse
+#   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce);
+#              state bytes per active client, restore seconds per million clients
 #
 # A benchmark that does not exist (yet) shows "n/a". The table is also written
 # to bench.out. Settings (environment):
@@ -69,6 +71,9 @@ human() { # "value unit" rounded, or n/a
 bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|BareHTTP)$' "$BENCHTIME"
 bench "$ROOT/services/loader/..." '^Benchmark(Loader|EngineInsertSelect)$' "$BENCHTIME"
 bench "$ROOT/services/throughline/..." '^BenchmarkFreshness$' "$FRESHNESS_BENCHTIME"
+bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
+bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
+bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
 
 bare=$(rate BareHTTP req/s events/s)
 pixel=$(rate Pixel events/s)
@@ -78,6 +83,11 @@ loader=$(rate Loader rows/s)
 p50=$(metric Freshness p50-ms)
 p99=$(metric Freshness p99-ms)
 fresh_rate=$(metric Freshness events/s)
+stitcher=$(rate Stitcher events/s)
+passthrough=$(rate PassThrough events/s)
+restore=$(metric Restore s/1M-clients)
+state_heap=$(metric StatePerClient heap-B/client)
+state_log=$(metric StatePerClient changelog-B/client)
 
 ms() { if [ -n "$1" ]; then echo "$1 ms"; else echo n/a; fi; }
 row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
@@ -90,6 +100,9 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "loader Loader" "$(human "$loader")" "EngineInsertSelect $(human "$engine")" "$(ratio "$loader" "$engine")"
   row "freshness p50" "$(ms "$p50")" "at ${fresh_rate:-n/a} events/s" "-"
   row "freshness p99" "$(ms "$p99")" "at ${fresh_rate:-n/a} events/s" "-"
+  row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
+  row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
+  row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
   if [ ${#failed[@]} -gt 0 ]; then
     echo
     echo "FAILED: ${failed[*]} (see the output above)"
