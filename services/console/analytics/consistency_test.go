@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/console/internal/testnet"
 	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
@@ -16,7 +17,7 @@ import (
 // included: sessions whose channel changes, leads that gain deals, deals
 // that are won later, entities deleted by a later version.
 type generated struct {
-	w        *world
+	w        *testnet.World
 	rng      *rand.Rand
 	tenant   string
 	accounts []string
@@ -33,7 +34,7 @@ var channels = []struct{ ch, src, med string }{
 
 var campaigns = []string{"", "spring", "brand", "retarget"}
 
-func generate(t *testing.T, w *world, seed uint64, accounts, persons int) *generated {
+func generate(t *testing.T, w *testnet.World, seed uint64, accounts, persons int) *generated {
 	g := &generated{w: w, rng: rand.New(rand.NewPCG(seed, 1)), tenant: "gen",
 		sessions: map[string]*entity.Session{}, leads: map[string]*entity.Lead{}, deals: map[string]*entity.Deal{},
 		touches: map[string][]*entity.Session{}}
@@ -77,20 +78,20 @@ func generate(t *testing.T, w *world, seed uint64, accounts, persons int) *gener
 		batch = append(batch, l)
 		batch = append(batch, g.attribution(l)...)
 	}
-	w.put(batch...)
-	var rows []cost
+	w.Put(batch...)
+	var rows []testnet.Cost
 	for d := range 10 {
 		day := base.AddDate(0, 0, d).Format(time.DateOnly)
 		for _, acc := range g.accounts {
-			rows = append(rows, cost{account: acc, date: day, channel: "google_ads", source: "google", medium: "cpc", campaign: "brand",
-				minor: int64(1000 + g.rng.IntN(100000)), clicks: int64(g.rng.IntN(50))})
+			rows = append(rows, testnet.Cost{Account: acc, Date: day, Channel: "google_ads", Source: "google", Medium: "cpc", Campaign: "brand",
+				Minor: int64(1000 + g.rng.IntN(100000)), Clicks: int64(g.rng.IntN(50))})
 		}
-		rows = append(rows, cost{account: "*", date: day, channel: "yandex_direct", source: "yandex", medium: "cpc", campaign: "spring",
-			minor: int64(1000 + g.rng.IntN(500000)), clicks: int64(g.rng.IntN(200))},
-			cost{account: "*", date: day, channel: "vk_ads", source: "vk", medium: "cpc", campaign: "nobody-clicks",
-				minor: 12345, clicks: 3})
+		rows = append(rows, testnet.Cost{Account: "*", Date: day, Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "spring",
+			Minor: int64(1000 + g.rng.IntN(500000)), Clicks: int64(g.rng.IntN(200))},
+			testnet.Cost{Account: "*", Date: day, Channel: "vk_ads", Source: "vk", Medium: "cpc", Campaign: "nobody-clicks",
+				Minor: 12345, Clicks: 3})
 	}
-	w.costs(g.tenant, "gen-1", base.AddDate(0, 0, 11), rows...)
+	w.Costs(g.tenant, "gen-1", base.AddDate(0, 0, 11), rows...)
 	return g
 }
 
@@ -182,7 +183,7 @@ func (g *generated) restate() {
 		batch = append(batch, l)
 		batch = append(batch, g.attribution(l)...)
 	}
-	g.w.put(batch...)
+	g.w.Put(batch...)
 }
 
 func sortedIDs[V any](m map[string]V) []string {
@@ -236,9 +237,9 @@ func sameMeasures(a, b Measures) bool {
 }
 
 // baseTotals sums the entity and cost tables directly.
-func baseTotals(t *testing.T, w *world) Measures {
+func baseTotals(t *testing.T, w *testnet.World) Measures {
 	t.Helper()
-	row := w.query(`SELECT
+	row := w.Query(`SELECT
     (SELECT count() FROM %[1]s.sessions FINAL WHERE tenant = 'gen'),
     (SELECT count() FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
     (SELECT sum(deals) FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
@@ -247,7 +248,7 @@ func baseTotals(t *testing.T, w *world) Measures {
     (SELECT countIf(outcome = 'won') FROM %[1]s.deals FINAL WHERE tenant = 'gen'),
     (SELECT sum(revenue_minor) FROM %[1]s.deals FINAL WHERE tenant = 'gen' AND outcome = 'won'),
     (SELECT sum(amount_minor) FROM %[1]s.costs_current WHERE tenant = 'gen'),
-    (SELECT sum(clicks) FROM %[1]s.costs_current WHERE tenant = 'gen')`, w.db)[0]
+    (SELECT sum(clicks) FROM %[1]s.costs_current WHERE tenant = 'gen')`, w.DB)[0]
 	if toFloat(row[3]) != toFloat(row[5]) || toFloat(row[4]) != toFloat(row[6]) {
 		t.Fatalf("generator: leads hold %v won deals / %v revenue, deals %v / %v", row[3], row[4], row[5], row[6])
 	}
@@ -257,7 +258,7 @@ func baseTotals(t *testing.T, w *world) Measures {
 
 // checkTotals: every model's totals equal the base tables' sums — leads,
 // deals and revenue are attributed, never created or lost.
-func checkTotals(t *testing.T, w *world, reports *Reports) {
+func checkTotals(t *testing.T, w *testnet.World, reports *Reports) {
 	t.Helper()
 	want := baseTotals(t, w)
 	for _, model := range Models {
@@ -282,10 +283,10 @@ func checkTotals(t *testing.T, w *world, reports *Reports) {
 }
 
 func TestReportsEqualTheBaseTables(t *testing.T) {
-	w := newWorld(t)
+	w := testnet.New(t, engine)
 	g := generate(t, w, 7, 4, 300)
-	r := w.refresher(zoneOf)
-	reports := NewReports(engine, w.db, zoneOf)
+	r := refresher(t, w, zoneOf)
+	reports := NewReports(engine, w.DB, zoneOf)
 	if _, err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ func TestReportsEqualTheBaseTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tab := range []string{"sessions", "leads", "deals", "attribution", "traffic_daily", "leads_daily", "leads_hourly"} {
-		w.query("OPTIMIZE TABLE %s.%s FINAL", w.db, tab)
+		w.Query("OPTIMIZE TABLE %s.%s FINAL", w.DB, tab)
 	}
 	after, err := reports.Report(context.Background(), genQuery("linear", Dims...))
 	if err != nil {
@@ -335,10 +336,10 @@ func TestReportsEqualTheBaseTables(t *testing.T) {
 }
 
 func TestRestatedEntityIsCountedOnce(t *testing.T) {
-	w := newWorld(t)
-	r := w.refresher(nil)
-	reports := NewReports(engine, w.db, nil)
-	q := Query{Tenant: "net", From: date(t, "2026-03-02"), To: date(t, "2026-03-02"), Model: "last_non_direct", By: []Dim{DimChannel}}
+	w := testnet.New(t, engine)
+	r := refresher(t, w, nil)
+	reports := NewReports(engine, w.DB, nil)
+	q := Query{Tenant: "net", From: testnet.Date(t, "2026-03-02"), To: testnet.Date(t, "2026-03-02"), Model: "last_non_direct", By: []Dim{DimChannel}}
 	byChannel := func() map[string]Measures {
 		t.Helper()
 		if _, err := r.Refresh(context.Background()); err != nil {
@@ -355,61 +356,61 @@ func TestRestatedEntityIsCountedOnce(t *testing.T) {
 		return out
 	}
 	s := &entity.Session{Meta: entity.Meta{Tenant: "net", Account: "msk"}, SessionID: "s1", PersonID: "p1",
-		Start: at(t, "2026-03-02T10:00:00Z"), Channel: "direct", Source: "(direct)", Medium: "(none)"}
-	w.put(s)
+		Start: testnet.At(t, "2026-03-02T10:00:00Z"), Channel: "direct", Source: "(direct)", Medium: "(none)"}
+	w.Put(s)
 	if got := byChannel(); got["direct"].Sessions != 1 || len(got) != 1 {
 		t.Fatalf("first version: %+v", got)
 	}
 	// The same session, re-stated three times: a late hit reveals a
 	// campaign, then the same content again (a version with no change).
 	s.Channel, s.Source, s.Medium, s.Campaign = "yandex_direct", "yandex", "cpc", "spring"
-	w.put(s)
-	w.put(s)
-	w.put(s)
+	w.Put(s)
+	w.Put(s)
+	w.Put(s)
 	got := byChannel()
 	if got["yandex_direct"].Sessions != 1 || len(got) != 1 {
 		t.Fatalf("after re-statements: %+v (want one yandex session, no direct)", got)
 	}
 	// A lead on it, then its deal won: revenue appears once.
-	l := &entity.Lead{Meta: entity.Meta{Tenant: "net", Account: "msk"}, LeadID: "L1", PersonID: "p1", TS: at(t, "2026-03-02T10:05:00Z"), Kind: "form"}
+	l := &entity.Lead{Meta: entity.Meta{Tenant: "net", Account: "msk"}, LeadID: "L1", PersonID: "p1", TS: testnet.At(t, "2026-03-02T10:05:00Z"), Kind: "form"}
 	a := &entity.Attribution{Meta: entity.Meta{Tenant: "net", Account: "msk"}, LeadID: "L1", Model: "last_non_direct", Touches: 1,
 		LeadTS: l.TS, TouchTS: s.Start, SessionID: "s1", Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "spring", Weight: 1}
 	d := &entity.Deal{Meta: entity.Meta{Tenant: "net", Account: "msk"}, DealID: "D1", PersonID: "p1", LeadID: "L1", Outcome: "open"}
 	l.Deals = 1
-	w.put(l, a, d)
+	w.Put(l, a, d)
 	if got := byChannel()["yandex_direct"]; got.Leads != 1 || got.Deals != 1 || got.Revenue != 0 {
 		t.Fatalf("open deal: %+v", got)
 	}
 	for _, amount := range []int64{50_000_00, 70_000_00} { // won, then the amount corrected
-		d.Outcome, d.AmountMinor, d.RevenueMinor, d.WonAt = "won", amount, amount, at(t, "2026-03-05T10:00:00Z")
+		d.Outcome, d.AmountMinor, d.RevenueMinor, d.WonAt = "won", amount, amount, testnet.At(t, "2026-03-05T10:00:00Z")
 		l.WonDeals, l.RevenueMinor = 1, amount
 		a.RevenueMinor = float64(amount)
-		w.put(d, l, a)
+		w.Put(d, l, a)
 	}
 	if got := byChannel()["yandex_direct"]; got.Leads != 1 || got.WonDeals != 1 || got.Revenue != 70000 || got.NewCustomers != 1 {
 		t.Fatalf("won deal: %+v", got)
 	}
 	// The lead is folded into another (deleted): it and its row disappear.
-	w.put(&entity.Lead{Meta: entity.Meta{Tenant: "net", Account: "msk", Deleted: true}, LeadID: "L1"},
+	w.Put(&entity.Lead{Meta: entity.Meta{Tenant: "net", Account: "msk", Deleted: true}, LeadID: "L1"},
 		&entity.Attribution{Meta: entity.Meta{Tenant: "net", Account: "msk", Deleted: true}, LeadID: "L1", Model: "last_non_direct"})
 	if got := byChannel()["yandex_direct"]; got.Leads != 0 || got.Revenue != 0 || got.Sessions != 1 {
 		t.Fatalf("deleted lead: %+v", got)
 	}
 	// The session is re-cut away: nothing is left, no stale row either.
-	w.put(&entity.Session{Meta: entity.Meta{Tenant: "net", Account: "msk", Deleted: true}, SessionID: "s1"})
+	w.Put(&entity.Session{Meta: entity.Meta{Tenant: "net", Account: "msk", Deleted: true}, SessionID: "s1"})
 	if got := byChannel(); len(got) != 0 {
 		t.Fatalf("deleted session: %+v", got)
 	}
-	if n := w.query("SELECT count() FROM %s.traffic_daily FINAL", w.db)[0][0]; toInt64(n) != 0 {
+	if n := w.Query("SELECT count() FROM %s.traffic_daily FINAL", w.DB)[0][0]; toInt64(n) != 0 {
 		t.Fatalf("traffic_daily keeps %v rows of nothing", n)
 	}
 }
 
 func TestReimportedCostDayKeepsTotals(t *testing.T) {
-	w := newWorld(t)
+	w := testnet.New(t, engine)
 	generate(t, w, 11, 3, 50)
-	r := w.refresher(zoneOf)
-	reports := NewReports(engine, w.db, zoneOf)
+	r := refresher(t, w, zoneOf)
+	reports := NewReports(engine, w.DB, zoneOf)
 	if _, err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -421,26 +422,26 @@ func TestReimportedCostDayKeepsTotals(t *testing.T) {
 		return rep.Total.Measures
 	}
 	before := total()
-	rows := w.query(`SELECT account, toString(date), channel, source, medium, campaign, campaign_id, amount_minor, clicks, impressions
-FROM %s.costs_current WHERE tenant = 'gen' AND date = '2026-03-04' ORDER BY account, channel, campaign`, w.db)
-	var again []cost
+	rows := w.Query(`SELECT account, toString(date), channel, source, medium, campaign, campaign_id, amount_minor, clicks, impressions
+FROM %s.costs_current WHERE tenant = 'gen' AND date = '2026-03-04' ORDER BY account, channel, campaign`, w.DB)
+	var again []testnet.Cost
 	for _, r := range rows {
-		again = append(again, cost{account: toString(r[0]), date: toString(r[1]), channel: toString(r[2]), source: toString(r[3]),
-			medium: toString(r[4]), campaign: toString(r[5]), campaignID: toString(r[6]), minor: toInt64(r[7]),
-			clicks: toInt64(r[8]), impressions: toInt64(r[9])})
+		again = append(again, testnet.Cost{Account: toString(r[0]), Date: toString(r[1]), Channel: toString(r[2]), Source: toString(r[3]),
+			Medium: toString(r[4]), Campaign: toString(r[5]), CampaignID: toString(r[6]), Minor: toInt64(r[7]),
+			Clicks: toInt64(r[8]), Impressions: toInt64(r[9])})
 	}
 	// The same day uploaded again (a retry, or a scheduled re-import).
-	w.costs("gen", "gen-2", time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC), again...)
+	w.Costs("gen", "gen-2", time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC), again...)
 	if got := total(); !sameMeasures(got, before) {
 		t.Fatalf("re-import changed the totals: %+v → %+v", before, got)
 	}
 	// A corrected re-import: the day is restated, not added to.
 	var day float64
 	for i := range again {
-		day += float64(again[i].minor)
-		again[i].minor *= 2
+		day += float64(again[i].Minor)
+		again[i].Minor *= 2
 	}
-	w.costs("gen", "gen-3", time.Date(2026, 3, 21, 0, 0, 0, 0, time.UTC), again...)
+	w.Costs("gen", "gen-3", time.Date(2026, 3, 21, 0, 0, 0, 0, time.UTC), again...)
 	if got := total(); !near(got.Cost, before.Cost+day/100) {
 		t.Fatalf("corrected re-import: cost %v, want %v", got.Cost, before.Cost+day/100)
 	}

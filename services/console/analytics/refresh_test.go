@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/console/internal/testnet"
 	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 func session(t *testing.T, acc, id, ts, ch string) *entity.Session {
 	return &entity.Session{Meta: entity.Meta{Tenant: "net", Account: acc}, SessionID: id, PersonID: "p-" + id,
-		Start: at(t, ts), Channel: ch}
+		Start: testnet.At(t, ts), Channel: ch}
 }
 
 func accountsOf(st RoundStats) []string {
@@ -24,11 +25,11 @@ func accountsOf(st RoundStats) []string {
 }
 
 func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
-	w := newWorld(t)
+	w := testnet.New(t, engine)
 	ctx := context.Background()
-	w.put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"), session(t, "spb", "s2", "2026-03-02T10:00:00Z", "direct"))
+	w.Put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"), session(t, "spb", "s2", "2026-03-02T10:00:00Z", "direct"))
 	const settle = 4 * time.Second
-	r, err := NewRefresher(RefreshConfig{Settle: settle, Lookback: time.Minute}, RefreshDeps{Store: engine, Database: w.db})
+	r, err := NewRefresher(RefreshConfig{Settle: settle, Lookback: time.Minute}, RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	if !st.Full || !slices.Equal(accountsOf(st), []string{"msk", "spb"}) {
 		t.Fatalf("first round: %+v, want a full round over msk and spb", st)
 	}
-	w.put(session(t, "spb", "s3", "2026-03-02T11:00:00Z", "organic"))
+	w.Put(session(t, "spb", "s3", "2026-03-02T11:00:00Z", "organic"))
 	st, err = r.Refresh(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +63,8 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	}
 	// A second refresher (a restart) resumes from the recorded watermark:
 	// no full round, and a change made while it was down is found.
-	w.put(session(t, "msk", "s4", "2026-03-02T12:00:00Z", "organic"))
-	r2, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.db})
+	w.Put(session(t, "msk", "s4", "2026-03-02T12:00:00Z", "organic"))
+	r2, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,20 +78,20 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 }
 
 func TestRefresherRecutsDaysWhenTheZoneChanges(t *testing.T) {
-	w := newWorld(t)
+	w := testnet.New(t, engine)
 	ctx := context.Background()
 	// 22:30 UTC on 03-01 is 03-02 in Moscow.
-	w.put(session(t, "msk", "s1", "2026-03-01T22:30:00Z", "direct"))
-	if _, err := w.refresher(nil).Refresh(ctx); err != nil {
+	w.Put(session(t, "msk", "s1", "2026-03-01T22:30:00Z", "direct"))
+	if _, err := refresher(t, w, nil).Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	day := func() string {
-		return toString(w.query("SELECT toString(day) FROM %s.traffic_daily FINAL", w.db)[0][0])
+		return toString(w.Query("SELECT toString(day) FROM %s.traffic_daily FINAL", w.DB)[0][0])
 	}
 	if d := day(); d != "2026-03-01" {
 		t.Fatalf("in UTC: %s", d)
 	}
-	st, err := w.refresher(moscow).Refresh(ctx)
+	st, err := refresher(t, w, moscow).Refresh(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +104,9 @@ func TestRefresherRecutsDaysWhenTheZoneChanges(t *testing.T) {
 }
 
 func TestRefresherRunStopsWithItsContext(t *testing.T) {
-	w := newWorld(t)
-	w.put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"))
-	r, err := NewRefresher(RefreshConfig{Interval: 20 * time.Millisecond}, RefreshDeps{Store: engine, Database: w.db})
+	w := testnet.New(t, engine)
+	w.Put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"))
+	r, err := NewRefresher(RefreshConfig{Interval: 20 * time.Millisecond}, RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestRefresherRunStopsWithItsContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for toInt64(w.query("SELECT count() FROM %s.traffic_daily FINAL", w.db)[0][0]) != 1 {
+	for toInt64(w.Query("SELECT count() FROM %s.traffic_daily FINAL", w.DB)[0][0]) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the running refresher did not fill traffic_daily")
 		}

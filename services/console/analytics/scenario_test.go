@@ -3,126 +3,14 @@ package analytics
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/services/console/internal/testnet"
 )
-
-// The hand-computed network: tenant "net" (Europe/Moscow, margin 0.5),
-// branches msk and spb, one day, 2026-03-02 Moscow time.
-//
-//	sessions  s1 p1 msk google_ads    brand   2026-03-01 22:30Z = 03-02 01:30 Moscow (03-01 in UTC)
-//	          s2 p1 msk yandex_direct spring  07:00Z
-//	          s3 p2 msk yandex_direct spring  08:00Z
-//	          s4 p3 msk direct                09:00Z
-//	          s5 p4 msk google_ads    brand   10:00Z
-//	          s6 p5 spb yandex_direct spring  07:30Z
-//	          s7 p6 spb organic               11:00Z
-//	leads     L1 p1 msk form 07:10Z  touches s1, s2
-//	          L2 p2 msk call 08:20Z  touch s3 (a target call)
-//	          L3 p3 msk form 09:05Z  touch s4 (direct only)
-//	          L4 p5 spb form 07:40Z  touch s6
-//	          L5 p7 spb call 12:00Z  static number advertised offline (no session)
-//	deals     D1 L1 won 100 000.00; D5 L1 won 20 000.00 (p1 buys again)
-//	          D2 L2 won without an amount; D3 L4 lost; D4 L5 won 30 000.00
-//	costs     msk google_ads brand 3 000.00 (30 clicks) — restated from an
-//	          earlier import of 5 000.00
-//	          central yandex_direct spring 9 000.00 (90 clicks): sessions of
-//	          spring that day are s2, s3 (msk) and s6 (spb): msk 6 000, spb 3 000
-//	          central vk_ads winter 1 500.00: no sessions, unattributed
-//
-// L1's weights: first_click s1 1; last_click and last_non_direct s2 1;
-// linear and position_based ½ each; time_decay s1 0.375, s2 0.625.
-func network(t *testing.T, w *world) {
-	const tn = "net"
-	sess := func(acc, id, person, ts, ch, src, med, camp string) *entity.Session {
-		return &entity.Session{Meta: entity.Meta{Tenant: tn, Account: acc}, SessionID: id, ClientID: "c-" + person, PersonID: person,
-			Start: at(t, ts), End: at(t, ts) + 60000, DurationMS: 60000, Hits: 2, Channel: ch, Source: src, Medium: med, Campaign: camp,
-			FirstEvent: "e-" + id}
-	}
-	lead := func(acc, id, person, kind, ts string, deals, won int, revenue int64) *entity.Lead {
-		return &entity.Lead{Meta: entity.Meta{Tenant: tn, Account: acc}, LeadID: id, PersonID: person, TS: at(t, ts), Kind: kind,
-			FirstEvent: "e-" + id, Contacts: 1, LastContactAt: at(t, ts), Touches: 1, Deals: deals, WonDeals: won, RevenueMinor: revenue}
-	}
-	deal := func(acc, id, person, leadID, outcome string, amount int64, won string) *entity.Deal {
-		d := &entity.Deal{Meta: entity.Meta{Tenant: tn, Account: acc}, DealID: id, Provider: "amocrm", CRMDealID: id, PersonID: person,
-			LeadID: leadID, CreatedAt: at(t, "2026-03-02T12:00:00Z"), UpdatedAt: at(t, "2026-03-03T12:00:00Z"),
-			Outcome: outcome, AmountMinor: amount, Currency: "RUB", Changes: 2}
-		if outcome == "won" {
-			d.RevenueMinor, d.WonAt = amount, at(t, won)
-		}
-		return d
-	}
-	type touch struct {
-		session, ch, src, med, camp string
-		ts                          string
-	}
-	attr := func(l *entity.Lead, touches []touch, weights map[string][]float64) []any {
-		var out []any
-		for _, m := range Models {
-			w := weights[m]
-			for i, tc := range touches {
-				out = append(out, &entity.Attribution{Meta: entity.Meta{Tenant: tn, Account: l.Account}, LeadID: l.LeadID, Model: m,
-					Touch: i, Touches: len(touches), LeadTS: l.TS, TouchTS: at(t, tc.ts), SessionID: tc.session,
-					Channel: tc.ch, Source: tc.src, Medium: tc.med, Campaign: tc.camp,
-					Weight: w[i], RevenueMinor: float64(l.RevenueMinor) * w[i]})
-			}
-		}
-		return out
-	}
-	one := map[string][]float64{}
-	for _, m := range Models {
-		one[m] = []float64{1}
-	}
-	l1 := lead("msk", "L1", "p1", "form", "2026-03-02T07:10:00Z", 2, 2, 120_000_00)
-	l1.Touches = 2
-	l2 := lead("msk", "L2", "p2", "call", "2026-03-02T08:20:00Z", 1, 1, 0)
-	l3 := lead("msk", "L3", "p3", "form", "2026-03-02T09:05:00Z", 0, 0, 0)
-	l4 := lead("spb", "L4", "p5", "form", "2026-03-02T07:40:00Z", 1, 0, 0)
-	l5 := lead("spb", "L5", "p7", "call", "2026-03-02T12:00:00Z", 1, 1, 30_000_00)
-
-	w.put(
-		sess("msk", "s1", "p1", "2026-03-01T22:30:00Z", "google_ads", "google", "cpc", "brand"),
-		sess("msk", "s2", "p1", "2026-03-02T07:00:00Z", "yandex_direct", "yandex", "cpc", "spring"),
-		sess("msk", "s3", "p2", "2026-03-02T08:00:00Z", "yandex_direct", "yandex", "cpc", "spring"),
-		sess("msk", "s4", "p3", "2026-03-02T09:00:00Z", "direct", "(direct)", "(none)", ""),
-		sess("msk", "s5", "p4", "2026-03-02T10:00:00Z", "google_ads", "google", "cpc", "brand"),
-		sess("spb", "s6", "p5", "2026-03-02T07:30:00Z", "yandex_direct", "yandex", "cpc", "spring"),
-		sess("spb", "s7", "p6", "2026-03-02T11:00:00Z", "organic", "yandex", "organic", ""),
-		l1, l2, l3, l4, l5,
-		deal("msk", "D1", "p1", "L1", "won", 100_000_00, "2026-03-03T12:00:00Z"),
-		deal("msk", "D5", "p1", "L1", "won", 20_000_00, "2026-03-10T12:00:00Z"),
-		deal("msk", "D2", "p2", "L2", "won", 0, "2026-03-04T12:00:00Z"),
-		deal("spb", "D3", "p5", "L4", "lost", 50_000_00, ""),
-		deal("spb", "D4", "p7", "L5", "won", 30_000_00, "2026-03-05T12:00:00Z"),
-	)
-	var rows []any
-	rows = append(rows, attr(l1, []touch{
-		{"s1", "google_ads", "google", "cpc", "brand", "2026-03-01T22:30:00Z"},
-		{"s2", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T07:00:00Z"},
-	}, map[string][]float64{
-		"first_click": {1, 0}, "last_click": {0, 1}, "last_non_direct": {0, 1},
-		"linear": {0.5, 0.5}, "time_decay": {0.375, 0.625}, "position_based": {0.5, 0.5},
-	})...)
-	rows = append(rows, attr(l2, []touch{{"s3", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T08:00:00Z"}}, one)...)
-	rows = append(rows, attr(l3, []touch{{"s4", "direct", "(direct)", "(none)", "", "2026-03-02T09:00:00Z"}}, one)...)
-	rows = append(rows, attr(l4, []touch{{"s6", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T07:30:00Z"}}, one)...)
-	rows = append(rows, attr(l5, []touch{{"", "offline", "+74950000000", "call", "", "2026-03-02T12:00:00Z"}}, one)...)
-	w.put(rows...)
-
-	w.costs(tn, "imp-1", time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC),
-		cost{account: "msk", date: "2026-03-02", channel: "google_ads", source: "google", medium: "cpc", campaign: "brand", minor: 5_000_00, clicks: 40, impressions: 1200})
-	w.costs(tn, "imp-2", time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC),
-		cost{account: "msk", date: "2026-03-02", channel: "google_ads", source: "google", medium: "cpc", campaign: "brand", minor: 3_000_00, clicks: 30, impressions: 1000})
-	w.costs(tn, "imp-3", time.Date(2026, 3, 3, 3, 0, 0, 0, time.UTC),
-		cost{account: "*", date: "2026-03-02", channel: "yandex_direct", source: "yandex", medium: "cpc", campaign: "spring", campaignID: "701", minor: 9_000_00, clicks: 90, impressions: 3000},
-		cost{account: "*", date: "2026-03-02", channel: "vk_ads", source: "vk", medium: "cpc", campaign: "winter", minor: 1_500_00, clicks: 10, impressions: 500})
-}
 
 func moscow(string, string) string { return "Europe/Moscow" }
 
 func netQuery(t *testing.T, model string, by ...Dim) Query {
-	return Query{Tenant: "net", From: date(t, "2026-03-02"), To: date(t, "2026-03-02"), Model: model, By: by, Margin: 0.5, Currency: "RUB"}
+	return Query{Tenant: "net", From: testnet.Date(t, "2026-03-02"), To: testnet.Date(t, "2026-03-02"), Model: model, By: by, Margin: 0.5, Currency: "RUB"}
 }
 
 // want is a row computed by hand.
@@ -133,13 +21,15 @@ type want struct {
 
 func f(v float64) *float64 { return &v }
 
+// TestHandComputedNetwork checks the reports of testnet.Network (its doc
+// comment draws the network) against values computed by hand.
 func TestHandComputedNetwork(t *testing.T) {
-	w := newWorld(t)
-	network(t, w)
-	if _, err := w.refresher(moscow).Refresh(context.Background()); err != nil {
+	w := testnet.New(t, engine)
+	testnet.Network(t, w)
+	if _, err := refresher(t, w, moscow).Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reports := NewReports(engine, w.db, moscow)
+	reports := NewReports(engine, w.DB, moscow)
 
 	// By channel under every model. Costs do not depend on the model:
 	// google 3 000 (the restated import, not 5 000), yandex 9 000 (central,
@@ -255,7 +145,7 @@ func TestHandComputedNetwork(t *testing.T) {
 	}
 
 	// In UTC, s1 (22:30Z) falls on 03-01: the day is the account's.
-	utc := w.refresher(nil)
+	utc := refresher(t, w, nil)
 	if _, err := utc.Rebuild(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,337 @@
+// Package testnet writes test data into a migrated database the way the
+// pipeline does — entities through the stitcher's row mappings, costs as
+// complete imports — and holds the hand-computed network of the report
+// tests. Test code only.
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/services/stitcher/sinks"
+)
+
+// models are the attribution models the stitcher computes.
+var models = []string{"first_click", "last_click", "last_non_direct", "linear", "time_decay", "position_based"}
+
+var dbSeq atomic.Int64
+
+// World is one test's database with the migrations applied, and helpers
+// that write entities the way the loader does: through the stitcher's row
+// mappings, with Kafka coordinates.
+type World struct {
+	t       testing.TB
+	Store   chstore.Store
+	DB      string
+	offset  int64
+	version map[string]uint64 // per tenant/account
+}
+
+// New creates a database on store, applies the migrations and drops it
+// when the test ends.
+func New(t testing.TB, store chstore.Store) *World {
+	t.Helper()
+	db := fmt.Sprintf("testnet_%d_%d", os.Getpid(), dbSeq.Add(1))
+	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chstore.Migrate(context.Background(), store, db, migs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db, nil) })
+	return &World{t: t, Store: store, DB: db, version: map[string]uint64{}}
+}
+
+// next is the next version of an account's entities.
+func (w *World) next(m *entity.Meta) {
+	k := m.Tenant + "/" + m.Account
+	w.version[k]++
+	m.Version = w.version[k]
+}
+
+// Put writes entities, each with the next version of its account, one
+// insert per table.
+func (w *World) Put(entities ...any) {
+	w.t.Helper()
+	type batch struct {
+		table string
+		cols  []chstore.Column
+		rows  [][]any
+	}
+	var order []string
+	batches := map[string]*batch{}
+	for _, e := range entities {
+		var tab sinks.Table
+		switch x := e.(type) {
+		case *entity.Session:
+			w.next(&x.Meta)
+			tab = sinkFor(w.t, "sessions")
+		case *entity.Call:
+			w.next(&x.Meta)
+			tab = sinkFor(w.t, "calls")
+		case *entity.Lead:
+			w.next(&x.Meta)
+			tab = sinkFor(w.t, "leads")
+		case *entity.Deal:
+			w.next(&x.Meta)
+			tab = sinkFor(w.t, "deals")
+		case *entity.Attribution:
+			w.next(&x.Meta)
+			tab = sinkFor(w.t, "attribution")
+		default:
+			w.t.Fatalf("put: %T is not an entity", e)
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		row, err := tab.Row(b)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.offset++
+		row = append(row, tab.Topic, uint32(0), uint64(w.offset))
+		bt := batches[tab.Table]
+		if bt == nil {
+			bt = &batch{table: tab.Table, cols: append(append([]chstore.Column{}, tab.Columns...),
+				chstore.Column{Name: "_topic", Type: "LowCardinality(String)"},
+				chstore.Column{Name: "_partition", Type: "UInt32"},
+				chstore.Column{Name: "_offset", Type: "UInt64"})}
+			batches[tab.Table] = bt
+			order = append(order, tab.Table)
+		}
+		bt.rows = append(bt.rows, row)
+	}
+	for _, name := range order {
+		bt := batches[name]
+		ins, err := w.Store.PrepareInsert(context.Background(), w.DB+"."+bt.table, bt.cols, "")
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, r := range bt.rows {
+			if err := ins.Append(r...); err != nil {
+				w.t.Fatal(err)
+			}
+		}
+		if err := ins.Send(context.Background()); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+func sinkFor(t testing.TB, table string) sinks.Table {
+	for _, s := range sinks.All() {
+		if s.Table == table {
+			return s
+		}
+	}
+	t.Fatalf("no sink for %s", table)
+	return sinks.Table{}
+}
+
+// Cost is one uploaded cost row.
+type Cost struct {
+	Account, Date, Channel, Source, Medium, Campaign, CampaignID string
+	Minor, Clicks, Impressions                                   int64
+}
+
+var costColumns = []chstore.Column{
+	{Name: "tenant", Type: "LowCardinality(String)"}, {Name: "account", Type: "LowCardinality(String)"},
+	{Name: "date", Type: "Date"}, {Name: "channel", Type: "LowCardinality(String)"},
+	{Name: "source", Type: "String"}, {Name: "medium", Type: "String"}, {Name: "campaign", Type: "String"},
+	{Name: "campaign_id", Type: "String"}, {Name: "amount_minor", Type: "Int64"},
+	{Name: "currency", Type: "LowCardinality(String)"}, {Name: "clicks", Type: "Int64"}, {Name: "impressions", Type: "Int64"},
+	{Name: "central", Type: "Bool"}, {Name: "import_id", Type: "String"}, {Name: "row_id", Type: "String"},
+	{Name: "kind", Type: "LowCardinality(String)"}, {Name: "import_rows", Type: "UInt32"},
+	{Name: "upload", Type: "LowCardinality(String)"}, {Name: "imported_at", Type: "DateTime64(3, 'UTC')"},
+	{Name: "_topic", Type: "LowCardinality(String)"}, {Name: "_partition", Type: "UInt32"}, {Name: "_offset", Type: "UInt64"},
+}
+
+// Costs writes one complete import of the tenant's rows (account "*" is
+// central), with its commit rows, as the collector and loader do.
+func (w *World) Costs(tenant, importID string, at time.Time, rows ...Cost) {
+	w.t.Helper()
+	ins, err := w.Store.PrepareInsert(context.Background(), w.DB+".costs", costColumns, "")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	per := map[string]uint32{}
+	var accounts []string
+	for i, c := range rows {
+		d, err := time.Parse(time.DateOnly, c.Date)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if per[c.Account] == 0 {
+			accounts = append(accounts, c.Account)
+		}
+		per[c.Account]++
+		w.offset++
+		if err := ins.Append(tenant, c.Account, d, c.Channel, c.Source, c.Medium, c.Campaign, c.CampaignID, c.Minor, "RUB",
+			c.Clicks, c.Impressions, c.Account == "*", importID, fmt.Sprintf("%s/%d", importID, i), "row", uint32(0), "costs:generic", at,
+			"throughline.costs.v1", uint32(0), uint64(w.offset)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	for _, a := range accounts {
+		w.offset++
+		if err := ins.Append(tenant, a, time.Time{}, "", "", "", "", "", int64(0), "RUB", int64(0), int64(0), a == "*",
+			importID, importID+"/commit/"+a, "commit", per[a], "costs:generic", at,
+			"throughline.costs.v1", uint32(0), uint64(w.offset)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	if err := ins.Send(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Query runs a statement formatted with args and returns its rows.
+func (w *World) Query(q string, args ...any) [][]any {
+	w.t.Helper()
+	res, err := w.Store.Query(context.Background(), fmt.Sprintf(q, args...), nil)
+	if err != nil {
+		w.t.Fatalf("%s: %v", q, err)
+	}
+	return res.Rows
+}
+
+// At parses an RFC 3339 time into Unix ms.
+func At(t testing.TB, s string) int64 {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.UnixMilli()
+}
+
+// Date parses a day.
+func Date(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Network writes the hand-computed network of the report tests: tenant "net" (Europe/Moscow, margin 0.5),
+// branches msk and spb, one day, 2026-03-02 Moscow time.
+//
+//	sessions  s1 p1 msk google_ads    brand   2026-03-01 22:30Z = 03-02 01:30 Moscow (03-01 in UTC)
+//	          s2 p1 msk yandex_direct spring  07:00Z
+//	          s3 p2 msk yandex_direct spring  08:00Z
+//	          s4 p3 msk direct                09:00Z
+//	          s5 p4 msk google_ads    brand   10:00Z
+//	          s6 p5 spb yandex_direct spring  07:30Z
+//	          s7 p6 spb organic               11:00Z
+//	leads     L1 p1 msk form 07:10Z  touches s1, s2
+//	          L2 p2 msk call 08:20Z  touch s3 (a target call)
+//	          L3 p3 msk form 09:05Z  touch s4 (direct only)
+//	          L4 p5 spb form 07:40Z  touch s6
+//	          L5 p7 spb call 12:00Z  static number advertised offline (no session)
+//	deals     D1 L1 won 100 000.00; D5 L1 won 20 000.00 (p1 buys again)
+//	          D2 L2 won without an amount; D3 L4 lost; D4 L5 won 30 000.00
+//	costs     msk google_ads brand 3 000.00 (30 clicks) — restated from an
+//	          earlier import of 5 000.00
+//	          central yandex_direct spring 9 000.00 (90 clicks): sessions of
+//	          spring that day are s2, s3 (msk) and s6 (spb): msk 6 000, spb 3 000
+//	          central vk_ads winter 1 500.00: no sessions, unattributed
+//
+// L1's weights: first_click s1 1; last_click and last_non_direct s2 1;
+// linear and position_based ½ each; time_decay s1 0.375, s2 0.625.
+func Network(t testing.TB, w *World) {
+	const tn = "net"
+	sess := func(acc, id, person, ts, ch, src, med, camp string) *entity.Session {
+		return &entity.Session{Meta: entity.Meta{Tenant: tn, Account: acc}, SessionID: id, ClientID: "c-" + person, PersonID: person,
+			Start: At(t, ts), End: At(t, ts) + 60000, DurationMS: 60000, Hits: 2, Channel: ch, Source: src, Medium: med, Campaign: camp,
+			FirstEvent: "e-" + id}
+	}
+	lead := func(acc, id, person, kind, ts string, deals, won int, revenue int64) *entity.Lead {
+		return &entity.Lead{Meta: entity.Meta{Tenant: tn, Account: acc}, LeadID: id, PersonID: person, TS: At(t, ts), Kind: kind,
+			FirstEvent: "e-" + id, Contacts: 1, LastContactAt: At(t, ts), Touches: 1, Deals: deals, WonDeals: won, RevenueMinor: revenue}
+	}
+	deal := func(acc, id, person, leadID, outcome string, amount int64, won string) *entity.Deal {
+		d := &entity.Deal{Meta: entity.Meta{Tenant: tn, Account: acc}, DealID: id, Provider: "amocrm", CRMDealID: id, PersonID: person,
+			LeadID: leadID, CreatedAt: At(t, "2026-03-02T12:00:00Z"), UpdatedAt: At(t, "2026-03-03T12:00:00Z"),
+			Outcome: outcome, AmountMinor: amount, Currency: "RUB", Changes: 2}
+		if outcome == "won" {
+			d.RevenueMinor, d.WonAt = amount, At(t, won)
+		}
+		return d
+	}
+	type touch struct {
+		session, ch, src, med, camp string
+		ts                          string
+	}
+	attr := func(l *entity.Lead, touches []touch, weights map[string][]float64) []any {
+		var out []any
+		for _, m := range models {
+			w := weights[m]
+			for i, tc := range touches {
+				out = append(out, &entity.Attribution{Meta: entity.Meta{Tenant: tn, Account: l.Account}, LeadID: l.LeadID, Model: m,
+					Touch: i, Touches: len(touches), LeadTS: l.TS, TouchTS: At(t, tc.ts), SessionID: tc.session,
+					Channel: tc.ch, Source: tc.src, Medium: tc.med, Campaign: tc.camp,
+					Weight: w[i], RevenueMinor: float64(l.RevenueMinor) * w[i]})
+			}
+		}
+		return out
+	}
+	one := map[string][]float64{}
+	for _, m := range models {
+		one[m] = []float64{1}
+	}
+	l1 := lead("msk", "L1", "p1", "form", "2026-03-02T07:10:00Z", 2, 2, 120_000_00)
+	l1.Touches = 2
+	l2 := lead("msk", "L2", "p2", "call", "2026-03-02T08:20:00Z", 1, 1, 0)
+	l3 := lead("msk", "L3", "p3", "form", "2026-03-02T09:05:00Z", 0, 0, 0)
+	l4 := lead("spb", "L4", "p5", "form", "2026-03-02T07:40:00Z", 1, 0, 0)
+	l5 := lead("spb", "L5", "p7", "call", "2026-03-02T12:00:00Z", 1, 1, 30_000_00)
+
+	w.Put(
+		sess("msk", "s1", "p1", "2026-03-01T22:30:00Z", "google_ads", "google", "cpc", "brand"),
+		sess("msk", "s2", "p1", "2026-03-02T07:00:00Z", "yandex_direct", "yandex", "cpc", "spring"),
+		sess("msk", "s3", "p2", "2026-03-02T08:00:00Z", "yandex_direct", "yandex", "cpc", "spring"),
+		sess("msk", "s4", "p3", "2026-03-02T09:00:00Z", "direct", "(direct)", "(none)", ""),
+		sess("msk", "s5", "p4", "2026-03-02T10:00:00Z", "google_ads", "google", "cpc", "brand"),
+		sess("spb", "s6", "p5", "2026-03-02T07:30:00Z", "yandex_direct", "yandex", "cpc", "spring"),
+		sess("spb", "s7", "p6", "2026-03-02T11:00:00Z", "organic", "yandex", "organic", ""),
+		l1, l2, l3, l4, l5,
+		deal("msk", "D1", "p1", "L1", "won", 100_000_00, "2026-03-03T12:00:00Z"),
+		deal("msk", "D5", "p1", "L1", "won", 20_000_00, "2026-03-10T12:00:00Z"),
+		deal("msk", "D2", "p2", "L2", "won", 0, "2026-03-04T12:00:00Z"),
+		deal("spb", "D3", "p5", "L4", "lost", 50_000_00, ""),
+		deal("spb", "D4", "p7", "L5", "won", 30_000_00, "2026-03-05T12:00:00Z"),
+	)
+	var rows []any
+	rows = append(rows, attr(l1, []touch{
+		{"s1", "google_ads", "google", "cpc", "brand", "2026-03-01T22:30:00Z"},
+		{"s2", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T07:00:00Z"},
+	}, map[string][]float64{
+		"first_click": {1, 0}, "last_click": {0, 1}, "last_non_direct": {0, 1},
+		"linear": {0.5, 0.5}, "time_decay": {0.375, 0.625}, "position_based": {0.5, 0.5},
+	})...)
+	rows = append(rows, attr(l2, []touch{{"s3", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T08:00:00Z"}}, one)...)
+	rows = append(rows, attr(l3, []touch{{"s4", "direct", "(direct)", "(none)", "", "2026-03-02T09:00:00Z"}}, one)...)
+	rows = append(rows, attr(l4, []touch{{"s6", "yandex_direct", "yandex", "cpc", "spring", "2026-03-02T07:30:00Z"}}, one)...)
+	rows = append(rows, attr(l5, []touch{{"", "offline", "+74950000000", "call", "", "2026-03-02T12:00:00Z"}}, one)...)
+	w.Put(rows...)
+
+	w.Costs(tn, "imp-1", time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC),
+		Cost{Account: "msk", Date: "2026-03-02", Channel: "google_ads", Source: "google", Medium: "cpc", Campaign: "brand", Minor: 5_000_00, Clicks: 40, Impressions: 1200})
+	w.Costs(tn, "imp-2", time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC),
+		Cost{Account: "msk", Date: "2026-03-02", Channel: "google_ads", Source: "google", Medium: "cpc", Campaign: "brand", Minor: 3_000_00, Clicks: 30, Impressions: 1000})
+	w.Costs(tn, "imp-3", time.Date(2026, 3, 3, 3, 0, 0, 0, time.UTC),
+		Cost{Account: "*", Date: "2026-03-02", Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "spring", CampaignID: "701", Minor: 9_000_00, Clicks: 90, Impressions: 3000},
+		Cost{Account: "*", Date: "2026-03-02", Channel: "vk_ads", Source: "vk", Medium: "cpc", Campaign: "winter", Minor: 1_500_00, Clicks: 10, Impressions: 500})
+}
