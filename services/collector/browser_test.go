@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/cdptest"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 )
@@ -82,7 +83,7 @@ func startSite(t *testing.T, collectorURL, key string) *site {
 // attribution on the second page, the goal with the phone normalised, and
 // the client id in the form's hidden field.
 func TestTrackerInChromium(t *testing.T) {
-	b := startBrowser(t)
+	b := cdptest.Start(t)
 	k := startKafka(t)
 	s := newServer(t, testConfig(), k.producer(t, 1000))
 	_, cport, _ := net.SplitHostPort(s.srv.Listener.Addr().String())
@@ -93,7 +94,7 @@ func TestTrackerInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	tab, err := b.newTab(ctx)
+	tab, err := b.NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,15 +105,15 @@ func TestTrackerInChromium(t *testing.T) {
 	const searchPage, searchReferrer = "http://yandex.ru/search/?text=sale", "http://yandex.ru/"
 
 	// 1. The landing: an ad click from a Yandex search.
-	if err := tab.navigate(ctx, landing, searchPage); err != nil {
+	if err := tab.Navigate(ctx, landing, searchPage); err != nil {
 		t.Fatal(err)
 	}
 	first := decodeAll(t, k.consume(t, kafka.TopicRaw, 1))[0]
 	var cid string
-	if err := tab.eval(ctx, "throughline.clientId()", &cid); err != nil {
+	if err := tab.Eval(ctx, "throughline.clientId()", &cid); err != nil {
 		t.Fatal(err)
 	}
-	jar, err := tab.cookies(ctx, origin+"/")
+	jar, err := tab.Cookies(ctx, origin+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,23 +133,23 @@ func TestTrackerInChromium(t *testing.T) {
 	}
 
 	// 2. An internal page: no UTMs in its URL.
-	if err := tab.eval(ctx, "document.getElementById('next').click()", nil); err != nil {
+	if err := tab.Eval(ctx, "document.getElementById('next').click()", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.wait(ctx, tab.session, "Page.loadEventFired"); err != nil {
+	if _, err := tab.Wait(ctx, "Page.loadEventFired"); err != nil {
 		t.Fatal(err)
 	}
 	second := decodeAll(t, k.consume(t, kafka.TopicRaw, 2))[1]
 	var hidden, readyCID string
-	if err := tab.eval(ctx, `document.querySelector('input[name="tl_client_id"]').value`, &hidden); err != nil {
+	if err := tab.Eval(ctx, `document.querySelector('input[name="tl_client_id"]').value`, &hidden); err != nil {
 		t.Fatal(err)
 	}
-	if err := tab.eval(ctx, `document.body.getAttribute('data-cid')`, &readyCID); err != nil {
+	if err := tab.Eval(ctx, `document.body.getAttribute('data-cid')`, &readyCID); err != nil {
 		t.Fatal(err)
 	}
 
 	// 3. The lead form.
-	if err := tab.eval(ctx, "document.getElementById('lead').requestSubmit()", nil); err != nil {
+	if err := tab.Eval(ctx, "document.getElementById('lead').requestSubmit()", nil); err != nil {
 		t.Fatal(err)
 	}
 	var lead url.Values
@@ -161,7 +162,7 @@ func TestTrackerInChromium(t *testing.T) {
 	if n := k.endOffset(t, kafka.TopicRaw); n != 3 {
 		t.Fatalf("%d records in the raw topic, want 3", n)
 	}
-	if ex := b.thrown(); len(ex) > 0 {
+	if ex := b.Thrown(); len(ex) > 0 {
 		t.Fatalf("the page threw: %v", ex)
 	}
 
@@ -203,7 +204,7 @@ func TestTrackerInChromium(t *testing.T) {
 // TestTrackerWithoutCookies: where the site's cookies are blocked, the client
 // id and the landing's attribution are kept in localStorage instead.
 func TestTrackerWithoutCookies(t *testing.T) {
-	b := startBrowser(t)
+	b := cdptest.Start(t)
 	k := startKafka(t)
 	s := newServer(t, testConfig(), k.producer(t, 1000))
 	_, cport, _ := net.SplitHostPort(s.srv.Listener.Addr().String())
@@ -211,24 +212,24 @@ func TestTrackerWithoutCookies(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	tab, err := b.newTab(ctx)
+	tab, err := b.NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	origin := "http://www.nocookie.test:" + site.port
-	if err := tab.navigate(ctx, origin+"/page1.html?utm_source=vk&utm_medium=cpc&vkclid=v-9", ""); err != nil {
+	if err := tab.Navigate(ctx, origin+"/page1.html?utm_source=vk&utm_medium=cpc&vkclid=v-9", ""); err != nil {
 		t.Fatal(err)
 	}
 	k.consume(t, kafka.TopicRaw, 1)
-	if err := tab.navigate(ctx, origin+"/page2.html", ""); err != nil {
+	if err := tab.Navigate(ctx, origin+"/page2.html", ""); err != nil {
 		t.Fatal(err)
 	}
 	hits := decodeAll(t, k.consume(t, kafka.TopicRaw, 2))
 	var stored string
-	if err := tab.eval(ctx, "localStorage.getItem('_tl_cid')", &stored); err != nil {
+	if err := tab.Eval(ctx, "localStorage.getItem('_tl_cid')", &stored); err != nil {
 		t.Fatal(err)
 	}
-	jar, err := tab.cookies(ctx, origin+"/")
+	jar, err := tab.Cookies(ctx, origin+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestTrackerWithoutCookies(t *testing.T) {
 	if hits[1].UTM.Source != "vk" || hits[1].ClickIDs["vkclid"] != "v-9" || hits[1].Account != "spb" {
 		t.Fatalf("second page view: %+v", hits[1])
 	}
-	if ex := b.thrown(); len(ex) > 0 {
+	if ex := b.Thrown(); len(ex) > 0 {
 		t.Fatalf("the page threw: %v", ex)
 	}
 }
