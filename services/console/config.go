@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/console/analytics"
 )
 
 // Config of the console service.
@@ -28,6 +29,9 @@ type Config struct {
 	SQLToken string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration
+	// Analytics configures the refresher of the report aggregates
+	// (Interval 0: this console does not refresh them).
+	Analytics analytics.RefreshConfig
 }
 
 // Defaults.
@@ -48,6 +52,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.MaxConcurrent, "console-max-concurrent", DefaultMaxConcurrent, "SQL statements run at once; more are answered 503")
 	flagenv.String(fs, &c.SQLToken, "sql-token", "", "Bearer token required by /v1/sql (empty: none)")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
+	c.Analytics.RegisterFlags(fs)
 }
 
 // withDefaults fills zero values, so a Config built in code needs only what differs.
@@ -98,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
+	}
+	if err := c.Analytics.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

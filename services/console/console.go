@@ -1,7 +1,9 @@
-// Package console is Throughline's query service: a read-only SQL endpoint
-// over the ClickHouse store (for the embedded mode, where the engine is not
-// reachable any other way), health and metrics. Reports and the dashboard
-// build on it.
+// Package console is Throughline's query service: the report API (cost,
+// traffic, leads and revenue per channel, campaign, account and day under
+// each attribution model, and the live lead flow; per-tenant read tokens),
+// a read-only SQL endpoint over the ClickHouse store (for the embedded mode,
+// where the engine is not reachable any other way), health and metrics. It
+// also runs the refresher that keeps the report aggregates up to date.
 package console
 
 import (
@@ -17,12 +19,23 @@ import (
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/console/analytics"
 )
+
+// DefaultDatabase is where the tables are when Deps.Database is empty.
+const DefaultDatabase = "throughline"
 
 // Deps are what the console is given.
 type Deps struct {
 	Tel   *telemetry.Telemetry
 	Store chstore.Store
+	// Tenants gives the report API its read tokens, time zones, margins and
+	// currencies. Without it reports answer only on an open console (no
+	// --sql-token), in UTC, with no margin.
+	Tenants *tenants.Config
+	// Database holds Throughline's tables (default "throughline").
+	Database string
 }
 
 // Console serves the query API.
@@ -35,6 +48,14 @@ type Console struct {
 	health  telemetry.Health
 	queries metric.Int64Counter
 	latency metric.Float64Histogram
+
+	tenants   *tenants.Config
+	keys      *tenants.Keys
+	reports   *analytics.Reports
+	refresher *analytics.Refresher // nil when this console does not refresh
+	reportSem chan struct{}
+	reqs      metric.Int64Counter
+	reqTime   metric.Float64Histogram
 }
 
 // New builds a console. Nothing listens until Run.
@@ -66,6 +87,9 @@ func New(cfg Config, deps Deps) (*Console, error) {
 		metric.WithDescription("time to answer a SQL statement that ran")); err != nil {
 		return nil, fmt.Errorf("creating console metrics: %w", err)
 	}
+	if err := c.setupReports(deps); err != nil {
+		return nil, err
+	}
 	c.health.AddCheck("clickhouse", deps.Store.Ping)
 	return c, nil
 }
@@ -75,6 +99,7 @@ func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
 	mux.HandleFunc("GET /v1/sql", c.handleSQL)
+	c.mountReports(mux)
 	c.tel.Mount(mux, &c.health)
 	return mux
 }
@@ -90,8 +115,20 @@ func (c *Console) Run(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is done; running statements get the shutdown
-// timeout to finish. It closes ln.
+// timeout to finish. It closes ln. The refresher of the report aggregates,
+// when configured, runs alongside and stops with it.
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
+	refreshed := make(chan struct{})
+	rctx, stopRefresh := context.WithCancel(ctx)
+	if c.refresher != nil {
+		go func() {
+			defer close(refreshed)
+			c.refresher.Run(rctx)
+		}()
+	} else {
+		close(refreshed)
+	}
+	defer func() { stopRefresh(); <-refreshed }()
 	srv := &http.Server{
 		Handler:           c.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -297,6 +297,11 @@ func Network(t testing.TB, w *World) {
 	l3 := lead("msk", "L3", "p3", "form", "2026-03-02T09:05:00Z", 0, 0, 0)
 	l4 := lead("spb", "L4", "p5", "form", "2026-03-02T07:40:00Z", 1, 0, 0)
 	l5 := lead("spb", "L5", "p7", "call", "2026-03-02T12:00:00Z", 1, 1, 30_000_00)
+	for _, l := range []*entity.Lead{l1, l2, l4} {
+		l.Channel, l.Source, l.Medium, l.Campaign = "yandex_direct", "yandex", "cpc", "spring" // last_non_direct
+	}
+	l3.Channel, l3.Source, l3.Medium = "direct", "(direct)", "(none)"
+	l5.Channel, l5.Source, l5.Medium = "offline", "+74950000000", "call"
 
 	w.Put(
 		sess("msk", "s1", "p1", "2026-03-01T22:30:00Z", "google_ads", "google", "cpc", "brand"),
