@@ -17,6 +17,7 @@ import (
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console"
 )
 
@@ -28,9 +29,10 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	var cfg console.Config
 	var store chstore.Config
-	var logLevel string
+	var logLevel, tenantsFile string
 	var logPretty bool
 	cfg.RegisterFlags(fs)
+	flagenv.String(fs, &tenantsFile, "tenants-file", "", "tenants file: read tokens, time zones, margins of the report API (empty: reports only on an open console, in UTC)")
 	store.RegisterFlags(fs)
 	flagenv.String(fs, &logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
@@ -52,14 +54,21 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, store, log); err != nil {
+	var tcfg *tenants.Config
+	if tenantsFile != "" {
+		if tcfg, err = tenants.Load(tenantsFile); err != nil {
+			fmt.Fprintln(os.Stderr, "console:", err)
+			return 2
+		}
+	}
+	if err := serve(ctx, cfg, store, tcfg, log); err != nil {
 		log.Error().Err(err).Msg("console exited")
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, log zerolog.Logger) error {
+func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, tcfg *tenants.Config, log zerolog.Logger) error {
 	tel, err := telemetry.New(log, "console")
 	if err != nil {
 		return err
@@ -70,7 +79,7 @@ func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, log zer
 		return err
 	}
 	defer store.Close()
-	c, err := console.New(cfg, console.Deps{Tel: tel, Store: store})
+	c, err := console.New(cfg, console.Deps{Tel: tel, Store: store, Tenants: tcfg, Database: scfg.Database})
 	if err != nil {
 		return err
 	}
