@@ -1,26 +1,23 @@
-package loader
+package event
 
 import (
 	"strings"
 	"unicode/utf8"
-
-	"github.com/throughline/throughline/pkg/event"
 )
 
-// decodeEnvelope decodes a raw-topic record value exactly as event.Decode
-// does, several times faster. A hand-written scanner takes the envelope as
-// the collector writes it; whatever it is not certain to read as
-// encoding/json would (keys differing only in case, type mismatches, invalid
-// UTF-8, surrogate escapes, syntax errors, a failed check) goes to
-// event.Decode, which gives the result and the error. FuzzDecodeEnvelope
-// compares the two.
-func decodeEnvelope(b []byte) (event.Envelope, error) {
-	var e event.Envelope
+// DecodeFast decodes a raw-topic record value exactly as Decode does,
+// several times faster. A hand-written scanner takes the envelope as the
+// collector writes it; whatever it is not certain to read as encoding/json
+// would (keys differing only in case, type mismatches, invalid UTF-8,
+// surrogate escapes, syntax errors, a failed check) goes to Decode, which
+// gives the result and the error. FuzzDecodeFast compares the two.
+func DecodeFast(b []byte) (Envelope, error) {
+	var e Envelope
 	s := scanner{b: string(b)} // one copy; unescaped strings are slices of it
-	if s.envelope(&e) && e.V == event.Version && e.Tenant != "" && e.Account != "" && e.Type != "" && e.ID != "" {
+	if s.envelope(&e) && e.V == Version && e.Tenant != "" && e.Account != "" && e.Type != "" && e.ID != "" {
 		return e, nil
 	}
-	return event.Decode(b)
+	return Decode(b)
 }
 
 // envelopeFields are the envelope's keys the fast path reads;
@@ -53,7 +50,7 @@ func (s *scanner) unknown(key string, fieldSets ...[]string) bool {
 	return s.skip(0)
 }
 
-func (s *scanner) envelope(e *event.Envelope) bool {
+func (s *scanner) envelope(e *Envelope) bool {
 	if !s.next('{') {
 		return false
 	}
@@ -117,7 +114,7 @@ func (s *scanner) envelope(e *event.Envelope) bool {
 	return s.i == len(s.b)
 }
 
-func (s *scanner) utm(u *event.UTM) bool {
+func (s *scanner) utm(u *UTM) bool {
 	if s.null() {
 		return true
 	}

@@ -1,20 +1,39 @@
-package loader
+package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/throughline/throughline/pkg/event"
+	"time"
 )
+
+// sampleEnvelope is a realistic pageview: URL with UTM tags, a click id, a
+// referrer, a user agent and properties.
+func sampleEnvelope(i int) Envelope {
+	ts := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli() + int64(i)*37
+	return Envelope{
+		V: Version, ID: fmt.Sprintf("01J%023d", i), Tenant: "franchise-1", Account: fmt.Sprintf("branch-%d", i%40),
+		Type: TypePageview, Source: "pixel", TS: ts, ReceivedAt: ts + 120,
+		ClientID: fmt.Sprintf("cid.%d.%d", i%5000, 1700000000+i%5000),
+		URL:      fmt.Sprintf("https://branch-%d.example.ru/catalog/item-%d?utm_source=yandex&utm_medium=cpc&utm_campaign=spring_sale&yclid=%d", i%40, i%300, 7000000+i),
+		Referrer: "https://yandex.ru/search/?text=pizza+delivery",
+		UTM:      UTM{Source: "yandex", Medium: "cpc", Campaign: "spring_sale"},
+		ClickIDs: map[string]string{"yclid": fmt.Sprint(7000000 + i)},
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " +
+			"Chrome/124.0.0.0 Safari/537.36",
+		IP:    fmt.Sprintf("203.0.113.%d", i%250),
+		Props: map[string]string{"screen": "1920x1080", "lang": "ru-RU"},
+	}
+}
 
 // decodeSeeds are envelopes as the collector writes them and inputs that
 // probe where the fast path must hand over to encoding/json. The fuzzer's
-// own finds live in testdata/fuzz/FuzzDecodeEnvelope.
+// own finds live in testdata/fuzz/FuzzDecodeFast.
 func decodeSeeds() [][]byte {
-	full, _ := json.Marshal(benchEnvelope(7))
-	odd := benchEnvelope(8)
+	full, _ := json.Marshal(sampleEnvelope(7))
+	odd := sampleEnvelope(8)
 	odd.URL = "https://x.ru/?a=1&b=<2>\u2028"
 	odd.Props = map[string]string{"ключ": "значение", "q\"uote": "back\\slash\t", "": ""}
 	oddJSON, _ := json.Marshal(odd)
@@ -53,15 +72,15 @@ func decodeSeeds() [][]byte {
 	return seeds
 }
 
-// FuzzDecodeEnvelope checks the fast decoder against event.Decode: the same
+// FuzzDecodeFast checks the fast decoder against Decode: the same
 // envelope, or the same error.
-func FuzzDecodeEnvelope(f *testing.F) {
+func FuzzDecodeFast(f *testing.F) {
 	for _, s := range decodeSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, gerr := decodeEnvelope(b)
-		want, werr := event.Decode(b)
+		got, gerr := DecodeFast(b)
+		want, werr := Decode(b)
 		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
 			t.Fatalf("input %q: fast error %v, encoding/json error %v", b, gerr, werr)
 		}
@@ -71,20 +90,20 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	})
 }
 
-func TestDecodeEnvelopeTakesTheFastPath(t *testing.T) {
-	full, _ := json.Marshal(benchEnvelope(3))
-	var e event.Envelope
+func TestDecodeFastTakesTheFastPath(t *testing.T) {
+	full, _ := json.Marshal(sampleEnvelope(3))
+	var e Envelope
 	if s := (scanner{b: string(full)}); !s.envelope(&e) {
 		t.Fatalf("the fast path gave up on an ordinary envelope: %s", full)
 	}
 }
 
-func BenchmarkDecodeEnvelope(b *testing.B) {
-	v, _ := json.Marshal(benchEnvelope(11))
+func BenchmarkDecodeFast(b *testing.B) {
+	v, _ := json.Marshal(sampleEnvelope(11))
 	for _, c := range []struct {
 		name string
-		fn   func([]byte) (event.Envelope, error)
-	}{{"fast", decodeEnvelope}, {"encoding-json", event.Decode}} {
+		fn   func([]byte) (Envelope, error)
+	}{{"fast", DecodeFast}, {"encoding-json", Decode}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(v)))
 			for b.Loop() {
@@ -96,7 +115,7 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 	}
 }
 
-// TestDecoderKnowsEveryEnvelopeField fails when event.Envelope gains a field
+// TestDecoderKnowsEveryEnvelopeField fails when Envelope gains a field
 // the fast path would skip: teach decode.go to read it, or list it in
 // slowFields.
 func TestDecoderKnowsEveryEnvelopeField(t *testing.T) {
@@ -112,10 +131,10 @@ func TestDecoderKnowsEveryEnvelopeField(t *testing.T) {
 			}
 		}
 	}
-	check(reflect.TypeFor[event.Envelope](), known)
+	check(reflect.TypeFor[Envelope](), known)
 	utm := map[string]bool{}
 	for _, f := range utmFields {
 		utm[f] = true
 	}
-	check(reflect.TypeFor[event.UTM](), utm)
+	check(reflect.TypeFor[UTM](), utm)
 }

@@ -106,7 +106,7 @@ func EventsSink() Sink {
 }
 
 func eventRow(rec *kgo.Record) ([]any, error) {
-	e, err := decodeEnvelope(rec.Value)
+	e, err := event.DecodeFast(rec.Value)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ type applied struct {
 func (s *Stitcher) applyPartition(ctx context.Context, w *applied, deadLetterParts int32) {
 	for _, r := range w.in {
 		w.ps.next = r.Offset + 1
-		e, err := event.Decode(r.Value)
+		e, err := event.DecodeFast(r.Value)
 		if err != nil {
 			s.met.bad.Add(ctx, 1)
 			if !s.cfg.Replay { // a replay met it before and dead-lettered it then
