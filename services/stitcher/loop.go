@@ -112,7 +112,13 @@ func (s *Stitcher) applyPartition(ctx context.Context, w *applied, deadLetterPar
 // encode turns entity records into Kafka records of partition p.
 func (s *Stitcher) encode(ctx context.Context, p int32, recs []stitch.Record, out []*kgo.Record) ([]*kgo.Record, error) {
 	for _, r := range recs {
-		v, err := json.Marshal(r.Value)
+		var v []byte
+		var err error
+		if a, ok := r.Value.(jsonAppender); ok {
+			v, err = a.AppendJSON(make([]byte, 0, 512))
+		} else {
+			v, err = json.Marshal(r.Value)
+		}
 		if err != nil {
 			return out, fmt.Errorf("encoding %s record: %w", r.Kind, err)
 		}
@@ -120,6 +126,12 @@ func (s *Stitcher) encode(ctx context.Context, p int32, recs []stitch.Record, ou
 		s.met.records.Add(ctx, 1, kindAttr(r.Kind))
 	}
 	return out, nil
+}
+
+// jsonAppender is what the entity records implement: their wire JSON,
+// byte-identical to encoding/json's, without reflection.
+type jsonAppender interface {
+	AppendJSON([]byte) ([]byte, error)
 }
 
 // errCrashHook marks an error of hooks.beforeEnd: Run returns as if the
