@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+const reportKey = "fresh-write-key-001"
+
+// reportNode starts the binary with a tenant of one branch. The console is
+// open (loopback, no --sql-token), so reports need no token.
+func reportNode(t testing.TB) *node {
+	t.Helper()
+	n := newNode(t)
+	tenantsYAML := `tenants:
+  - id: fresh
+    timezone: UTC
+    margin: 0.5
+    accounts:
+      - id: branch
+        write_keys: [` + reportKey + `]
+`
+	if err := os.WriteFile(filepath.Join(n.dataDir, "tenants.yaml"), []byte(tenantsYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	return n
+}
+
+// crm posts generic CRM changes and fails unless they were accepted.
+func (n *node) crm(t testing.TB, changes ...map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"changes": changes})
+	resp, err := http.Post("http://"+n.collector+"/v1/hooks/crm/generic?k="+reportKey, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("crm webhook: %d %s", resp.StatusCode, b)
+	}
+}
+
+// channelRevenue reads today's channel report of tenant fresh: the
+// revenue and deals of channel ch.
+func (n *node) channelRevenue(t testing.TB, ch string) (revenue, deals float64) {
+	t.Helper()
+	today := time.Now().UTC().Format(time.DateOnly)
+	q := url.Values{"tenant": {"fresh"}, "from": {today}, "to": {today}, "model": {"last_non_direct"}}
+	req, _ := http.NewRequest("GET", "http://"+n.console+"/v1/reports/channels?"+q.Encode(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Rows []struct {
+			Channel string  `json:"channel"`
+			Revenue float64 `json:"revenue"`
+			Deals   float64 `json:"deals"`
+		} `json:"rows"`
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("report: %d %s", resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range a.Rows {
+		if r.Channel == ch {
+			return r.Revenue, r.Deals
+		}
+	}
+	return 0, 0
+}
+
+// wonToReport makes visitor i a lead with an open deal, waits until the
+// report shows the deal, then switches the deal to won and returns how long
+// the revenue took to appear in the channel report.
+func wonToReport(t testing.TB, n *node, i int, wantRevenue *float64) time.Duration {
+	t.Helper()
+	cid := fmt.Sprintf("fresh-%d.%d", i, time.Now().UnixNano())
+	now := time.Now().UnixMilli()
+	if ok, err := postEvents(t.Context(), n.collector, reportKey, []map[string]any{
+		{"type": "pageview", "ts": now, "client_id": cid, "url": "https://branch.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=fresh&yclid=" + cid},
+		{"type": "goal", "name": "form_submit", "ts": now + 1000, "client_id": cid, "phone": fmt.Sprintf("+7926%07d", i)},
+	}); !ok || err != nil {
+		t.Fatalf("events not acknowledged: %v", err)
+	}
+	lead, deal := fmt.Sprintf("L-%d", i), fmt.Sprintf("D-%d", i)
+	n.crm(t, map[string]any{"entity": "lead", "action": "add", "lead_id": lead, "client_id": cid, "updated_at": now + 2000},
+		map[string]any{"entity": "deal", "action": "add", "deal_id": deal, "lead_id": lead, "client_id": cid,
+			"outcome": "open", "amount": "1000", "updated_at": now + 3000})
+	_, before := n.channelRevenue(t, "yandex_direct")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, d := n.channelRevenue(t, "yandex_direct"); d >= float64(i) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the open deal of visitor %d never reached the report (deals %v)\nlogs:\n%s", i, before, tail(n.logs.String(), 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	*wantRevenue += 15000.5
+	n.crm(t, map[string]any{"entity": "deal", "action": "status", "deal_id": deal, "lead_id": lead,
+		"outcome": "won", "amount": "15000.50", "updated_at": now + 4000})
+	won := time.Now()
+	for {
+		if rev, _ := n.channelRevenue(t, "yandex_direct"); rev >= *wantRevenue-0.001 {
+			return time.Since(won)
+		}
+		if time.Since(won) > 60*time.Second {
+			t.Fatalf("the won deal of visitor %d never reached the report\nlogs:\n%s", i, tail(n.logs.String(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWonDealReachesTheReportWithinFiveSeconds drives the real binary
+// through its public endpoints: a visit and a form, a CRM deal, then the
+// deal switched to won — and measures how long the won revenue takes to
+// appear in GET /v1/reports/channels (collector → stitcher → loader →
+// refresher → report). The median of three must be under 5 s.
+func TestWonDealReachesTheReportWithinFiveSeconds(t *testing.T) {
+	n := reportNode(t)
+	var revenue float64
+	var took []time.Duration
+	for i := 1; i <= 3; i++ {
+		took = append(took, wonToReport(t, n, i, &revenue))
+	}
+	t.Logf("won deal → channel report: %v", took)
+	slices.Sort(took)
+	if took[1] > 5*time.Second {
+		t.Fatalf("median won-to-report %v, want under 5s (all: %v)", took[1], took)
+	}
+}
+
+// BenchmarkWonDealToReport reports the time from a CRM webhook switching a
+// deal to won until the revenue shows in the channel report (p50, max).
+func BenchmarkWonDealToReport(b *testing.B) {
+	n := reportNode(b)
+	var revenue float64
+	var took []time.Duration
+	for i := 1; i <= max(b.N, 3); i++ {
+		took = append(took, wonToReport(b, n, i, &revenue))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(took[len(took)-1].Milliseconds()), "max-ms")
+}
