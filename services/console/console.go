@@ -18,9 +18,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console/analytics"
+	"github.com/throughline/throughline/services/console/dashboard"
 )
 
 // DefaultDatabase is where the tables are when Deps.Database is empty.
@@ -36,6 +38,12 @@ type Deps struct {
 	Tenants *tenants.Config
 	// Database holds Throughline's tables (default "throughline").
 	Database string
+	// Kafka, when set, feeds the dashboard's live lead view from the leads
+	// topic; nil: no live stream (the page says so).
+	Kafka *kafka.Config
+	// Alerts is the alerter's GET /v1/alerts handler; the console serves it
+	// behind the tenant's token. Nil: alerts are read from the alerts table.
+	Alerts http.Handler
 }
 
 // Console serves the query API.
@@ -56,6 +64,8 @@ type Console struct {
 	reportSem chan struct{}
 	reqs      metric.Int64Counter
 	reqTime   metric.Float64Histogram
+
+	dash *dashboard.Dashboard
 }
 
 // New builds a console. Nothing listens until Run.
@@ -90,6 +100,9 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err := c.setupReports(deps); err != nil {
 		return nil, err
 	}
+	if err := c.setupDashboard(deps); err != nil {
+		return nil, err
+	}
 	c.health.AddCheck("clickhouse", deps.Store.Ping)
 	return c, nil
 }
@@ -100,6 +113,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
 	mux.HandleFunc("GET /v1/sql", c.handleSQL)
 	c.mountReports(mux)
+	c.dash.Mount(mux)
 	c.tel.Mount(mux, &c.health)
 	return mux
 }
@@ -129,6 +143,8 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 		close(refreshed)
 	}
 	defer func() { stopRefresh(); <-refreshed }()
+	stopDashboard := c.startDashboard(ctx)
+	defer stopDashboard()
 	srv := &http.Server{
 		Handler:           c.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -5,9 +5,18 @@ go 1.26.0
 require (
 	github.com/rs/zerolog v1.35.1
 	github.com/throughline/throughline/pkg v0.0.0
+	github.com/throughline/throughline/services/alerter v0.0.0-00010101000000-000000000000
+	github.com/twmb/franz-go v1.22.2
+	github.com/twmb/franz-go/pkg/kadm v1.19.0
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 require (
@@ -51,3 +60,5 @@ replace github.com/throughline/throughline/pkg => ../../pkg
 replace github.com/throughline/throughline/schemas => ../../schemas
 
 replace github.com/throughline/throughline/services/stitcher => ../stitcher
+
+replace github.com/throughline/throughline/services/alerter => ../alerter

@@ -1,0 +1,287 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/alerter"
+	"github.com/throughline/throughline/services/console"
+	"github.com/throughline/throughline/services/console/analytics"
+	"github.com/throughline/throughline/services/console/dashboard"
+	"github.com/throughline/throughline/services/console/internal/testnet"
+	"github.com/throughline/throughline/services/stitcher/entity"
+)
+
+// One engine per test process: libchdb allows a single session.
+var engine *chstore.Embedded
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dashboard-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	engine, err = chstore.OpenEmbedded(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	before := goleak.IgnoreCurrent()
+	code := m.Run()
+	engine.Close()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(before); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Tokens of the test tenants. net is testnet's hand-computed network.
+const (
+	netToken   = "net-read-token-0123456789"
+	otherToken = "other-read-token-0123456789"
+	sqlToken   = "admin-sql-token-0123456789"
+)
+
+const testTenants = `
+tenants:
+  - id: net
+    name: Franchise Net
+    timezone: Europe/Moscow
+    margin: 0.5
+    read_tokens: [` + netToken + `]
+    accounts:
+      - {id: msk, name: Moscow}
+      - {id: spb, name: Saint Petersburg}
+  - id: other
+    name: Other Network
+    read_tokens: [` + otherToken + `]
+    accounts: [{id: x1, name: Elsewhere}]
+`
+
+// env is a console serving the dashboard over the embedded engine holding
+// testnet's network, a kfake broker with the pipeline's topics feeding the
+// live view, and a running alerter as the alert source.
+type env struct {
+	t       *testing.T
+	url     string
+	world   *testnet.World
+	kcfg    kafka.Config
+	prod    *kgo.Client
+	alerter *alerter.Alerter
+	stop    func() error // stops the console and returns Serve's error
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ten, err := tenants.Parse([]byte(testTenants))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, world: testnet.New(t, engine)}
+	testnet.Network(t, e.world)
+	e.deadLetters()
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(4, kafka.TopicRaw, kafka.TopicLeads, kafka.TopicCalls, kafka.TopicDeals),
+		kfake.SeedTopics(2, kafka.TopicDeadLetter, kafka.TopicCosts),
+		kfake.SeedTopics(1, kafka.TopicAlerts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	e.kcfg = kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "dashboard-test", Replication: 1}
+	// One partition for every record the test produces, so the order they
+	// are produced in is the order the console reads them in.
+	e.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.prod.Close)
+
+	// The alerter, on the built-in rules (no delivery targets).
+	acfg := alerter.DefaultConfig()
+	acfg.Tick = 100 * time.Millisecond
+	acfg.DrainTimeout = time.Second
+	if e.alerter, err = alerter.New(acfg, alerter.Deps{Tel: telemetry.Nop(), Kafka: e.kcfg, Tenants: ten}); err != nil {
+		t.Fatal(err)
+	}
+	actx, stopAlerter := context.WithCancel(context.Background())
+	alerterDone := make(chan error, 1)
+	go func() { alerterDone <- e.alerter.Run(actx) }()
+	t.Cleanup(func() {
+		stopAlerter()
+		if err := <-alerterDone; err != nil {
+			t.Errorf("alerter: %v", err)
+		}
+	})
+
+	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second,
+		Analytics: analytics.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute}},
+		console.Deps{Store: engine, Tenants: ten, Database: e.world.DB, Kafka: &e.kcfg, Alerts: e.alerter.Handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.url = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- c.Serve(ctx, ln) }()
+	stopped := false
+	var serveErr error
+	e.stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			serveErr = <-served
+		}
+		return serveErr
+	}
+	t.Cleanup(func() {
+		if err := e.stop(); err != nil {
+			t.Errorf("console: %v", err)
+		}
+	})
+
+	// Ready: the aggregates are computed, the live feed reads the leads
+	// topic and the alerter is live.
+	e.waitUntil(30*time.Second, "the report has rows", func() bool {
+		var rep console.ReportAnswer
+		status := e.getJSON("/v1/reports/channels?from=2026-03-02&to=2026-03-02", netToken, &rep)
+		return status == http.StatusOK && len(rep.Rows) > 0
+	})
+	e.waitUntil(20*time.Second, "the live feed reads the leads topic", func() bool {
+		var info dashboard.TenantInfo
+		return e.getJSON("/v1/dashboard/tenant", netToken, &info) == http.StatusOK && info.Live == dashboard.LiveOn
+	})
+	e.waitUntil(20*time.Second, "the alerter is live", func() bool { return e.alerter.State() == alerter.StateLive })
+	return e
+}
+
+// deadLetters writes dead letters as the loader does: net's CRM webhooks
+// twice, its call tracker once, and one of another tenant's.
+func (e *env) deadLetters() {
+	cols := []chstore.Column{
+		{Name: "tenant", Type: "LowCardinality(String)"}, {Name: "account", Type: "LowCardinality(String)"},
+		{Name: "source", Type: "LowCardinality(String)"}, {Name: "reason", Type: "String"},
+		{Name: "received_at", Type: "DateTime64(3, 'UTC')"}, {Name: "payload", Type: "String"},
+		{Name: "_topic", Type: "LowCardinality(String)"}, {Name: "_partition", Type: "UInt32"}, {Name: "_offset", Type: "UInt64"},
+	}
+	ins, err := engine.PrepareInsert(context.Background(), e.world.DB+".dead_letters", cols, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	day := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	rows := [][]any{
+		{"net", "msk", "crm:amocrm", "deal.amount: not a number", day, "{}"},
+		{"net", "spb", "crm:amocrm", "lead.phone: missing", day.Add(time.Hour), "{}"},
+		{"net", "msk", "calls:mango", "signature mismatch", day.Add(2 * time.Hour), "{}"},
+		{"other", "x1", "crm:bitrix24", "bad token", day, "{}"},
+	}
+	for i, r := range rows {
+		if err := ins.Append(append(r, kafka.TopicDeadLetter, uint32(0), uint64(i))...); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if err := ins.Send(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// lead produces a lead record to the leads topic, as the stitcher does.
+func (e *env) lead(tenant, account, id, channel, source, medium string) {
+	e.t.Helper()
+	b, err := json.Marshal(entity.Lead{Meta: entity.Meta{Tenant: tenant, Account: account, Version: 100},
+		LeadID: id, PersonID: "p-" + id, TS: time.Now().UnixMilli(), Kind: "call", FirstEvent: "e-" + id, Contacts: 1,
+		LastContactAt: time.Now().UnixMilli(), Channel: channel, Source: source, Medium: medium, Campaign: "spring", Touches: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rec := &kgo.Record{Topic: kafka.TopicLeads, Partition: 0, Key: []byte(tenant + "/" + account), Value: b}
+	if err := e.prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// wonWithoutAmount produces a deal won with no amount: the alerter's
+// won-without-amount rule fires on it.
+func (e *env) wonWithoutAmount(account, id string) {
+	e.t.Helper()
+	now := time.Now().UnixMilli()
+	b, err := json.Marshal(entity.Deal{Meta: entity.Meta{Tenant: "net", Account: account, Version: 100},
+		DealID: id, CRMDealID: id, Provider: "amocrm", CreatedAt: now, UpdatedAt: now, Stage: "won", Outcome: "won", WonAt: now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rec := &kgo.Record{Topic: kafka.TopicDeals, Partition: 0, Key: []byte("net/" + account), Value: b}
+	if err := e.prod.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// get sends a GET with the token (if any) and returns the status and body.
+func (e *env) get(path, token string) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest("GET", e.url+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func (e *env) getJSON(path, token string, v any) int {
+	e.t.Helper()
+	status, body := e.get(path, token)
+	if status == http.StatusOK {
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.UseNumber()
+		if err := dec.Decode(v); err != nil {
+			e.t.Fatalf("GET %s: %v: %s", path, err, body)
+		}
+	}
+	return status
+}
+
+// waitUntil polls cond until it holds or timeout passes.
+func (e *env) waitUntil(timeout time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
