@@ -35,13 +35,17 @@ var channels = []struct{ ch, src, med string }{
 var campaigns = []string{"", "spring", "brand", "retarget"}
 
 func generate(t *testing.T, w *testnet.World, seed uint64, accounts, persons int) *generated {
-	g := &generated{w: w, rng: rand.New(rand.NewPCG(seed, 1)), tenant: "gen",
+	return generateAt(t, w, seed, accounts, persons, "gen", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// generateAt writes the network of tenant over the ten days from base.
+func generateAt(t *testing.T, w *testnet.World, seed uint64, accounts, persons int, tenant string, base time.Time) *generated {
+	g := &generated{w: w, rng: rand.New(rand.NewPCG(seed, 1)), tenant: tenant,
 		sessions: map[string]*entity.Session{}, leads: map[string]*entity.Lead{}, deals: map[string]*entity.Deal{},
 		touches: map[string][]*entity.Session{}}
 	for i := range accounts {
 		g.accounts = append(g.accounts, fmt.Sprintf("b%02d", i))
 	}
-	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var batch []any
 	for p := range persons {
 		acc := g.accounts[g.rng.IntN(len(g.accounts))]
@@ -91,7 +95,7 @@ func generate(t *testing.T, w *testnet.World, seed uint64, accounts, persons int
 			testnet.Cost{Account: "*", Date: day, Channel: "vk_ads", Source: "vk", Medium: "cpc", Campaign: "nobody-clicks",
 				Minor: 12345, Clicks: 3})
 	}
-	w.Costs(g.tenant, "gen-1", base.AddDate(0, 0, 11), rows...)
+	w.Costs(g.tenant, "gen-1", base.AddDate(0, 0, 10), rows...)
 	return g
 }
 

@@ -39,7 +39,13 @@ type World struct {
 // when the test ends.
 func New(t testing.TB, store chstore.Store) *World {
 	t.Helper()
-	db := fmt.Sprintf("testnet_%d_%d", os.Getpid(), dbSeq.Add(1))
+	return NewNamed(t, store, fmt.Sprintf("testnet_%d_%d", os.Getpid(), dbSeq.Add(1)))
+}
+
+// NewNamed is New with the database's name, e.g. "throughline" for queries
+// written as users write them.
+func NewNamed(t testing.TB, store chstore.Store, db string) *World {
+	t.Helper()
 	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
 	if err != nil {
 		t.Fatal(err)
