@@ -11,7 +11,7 @@ import (
 // Person is everything the stitcher keeps about one person of an account:
 // the inputs its entities are derived from, and a fingerprint of each entity
 // last emitted, so a re-computation emits only what changed and supersedes
-// what disappeared. Its JSON form is the changelog record value.
+// what disappeared. encodePerson gives its changelog record value.
 type Person struct {
 	ID       string                `json:"id"`
 	Keys     []string              `json:"keys"`

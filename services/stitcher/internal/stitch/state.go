@@ -33,11 +33,7 @@ func (a *Account) TakeChanges() []StateChange {
 		c := StateChange{Key: a.StateKey() + "p/" + id}
 		if a.dirty[id] {
 			if p := a.persons[id]; p != nil {
-				b, err := json.Marshal(p)
-				if err != nil {
-					panic(err)
-				}
-				c.Value = b
+				c.Value = encodePerson(make([]byte, 0, 256), p)
 			}
 		}
 		out = append(out, c)
@@ -67,7 +63,7 @@ func (a *Account) Restore(key string, value []byte) error {
 			return nil
 		}
 		p := newPerson(id)
-		if err := json.Unmarshal(value, p); err != nil {
+		if err := decodePerson(value, p); err != nil {
 			return fmt.Errorf("restoring person %s of %s: %w", id, a.StateKey(), err)
 		}
 		if p.Emitted == nil {
