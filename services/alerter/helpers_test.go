@@ -248,4 +248,3 @@ func (r *receiver) count() int {
 	defer r.mu.Unlock()
 	return len(r.got)
 }
-

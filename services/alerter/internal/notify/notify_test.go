@@ -28,10 +28,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // receiver is a local HTTP endpoint that answers from a script: the n-th
 // request gets script[n] (the last entry repeats).
 type receiver struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	script []string // "200", "500", "400", "429", "hang" (until the client gives up)
+	t       *testing.T
+	srv     *httptest.Server
+	mu      sync.Mutex
+	script  []string // "200", "500", "400", "429", "hang" (until the client gives up)
 	got     []received
 	arrived chan struct{} // a request came in (before it is answered)
 }
