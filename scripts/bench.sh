@@ -5,6 +5,7 @@
 #   collector  BenchmarkPixel, BenchmarkEventsBatch   vs  BenchmarkBareHTTP (a bare net/http handler)
 #   loader     BenchmarkLoader                        vs  BenchmarkEngineInsertSelect (the engine alone)
 #   pipeline   BenchmarkFreshness p50/p99: collector acceptance → row in ClickHouse
+#   alerter    BenchmarkAlertLatency p50/p99: the record that breaks a rule → its notification at a webhook
 #   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce);
 #              state bytes per active client, restore seconds per million clients
 #
@@ -13,12 +14,14 @@
 #
 #   BENCHTIME            -benchtime of the collector and loader benchmarks (default 2s)
 #   FRESHNESS_BENCHTIME  -benchtime of BenchmarkFreshness, one fixed-rate run per iteration (default 1x)
+#   ALERT_BENCHTIME      -benchtime of BenchmarkAlertLatency, one alert per iteration (default 500x)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=github.com/throughline/throughline
 BENCHTIME=${BENCHTIME:-2s}
 FRESHNESS_BENCHTIME=${FRESHNESS_BENCHTIME:-1x}
+ALERT_BENCHTIME=${ALERT_BENCHTIME:-500x}
 OUT=bench.out
 
 raw="$(mktemp "${TMPDIR:-/tmp}/bench.XXXXXX")"
@@ -71,6 +74,7 @@ human() { # "value unit" rounded, or n/a
 bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|BareHTTP)$' "$BENCHTIME"
 bench "$ROOT/services/loader/..." '^Benchmark(Loader|EngineInsertSelect)$' "$BENCHTIME"
 bench "$ROOT/services/throughline/..." '^BenchmarkFreshness$' "$FRESHNESS_BENCHTIME"
+bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
 bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
 bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
 bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
@@ -83,6 +87,8 @@ loader=$(rate Loader rows/s)
 p50=$(metric Freshness p50-ms)
 p99=$(metric Freshness p99-ms)
 fresh_rate=$(metric Freshness events/s)
+alert_p50=$(metric AlertLatency p50-ms)
+alert_p99=$(metric AlertLatency p99-ms)
 stitcher=$(rate Stitcher events/s)
 passthrough=$(rate PassThrough events/s)
 restore=$(metric Restore s/1M-clients)
@@ -100,6 +106,8 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "loader Loader" "$(human "$loader")" "EngineInsertSelect $(human "$engine")" "$(ratio "$loader" "$engine")"
   row "freshness p50" "$(ms "$p50")" "at ${fresh_rate:-n/a} events/s" "-"
   row "freshness p99" "$(ms "$p99")" "at ${fresh_rate:-n/a} events/s" "-"
+  row "alert latency p50" "$(ms "$alert_p50")" "record → webhook receiver" "-"
+  row "alert latency p99" "$(ms "$alert_p99")" "record → webhook receiver" "-"
   row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
