@@ -43,6 +43,9 @@ func (d *Dashboard) serveTenant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, ok := d.account(w, r, tenant); !ok {
+		return
+	}
 	info := TenantInfo{Tenant: tenant, Timezone: "UTC", Currency: "RUB", Accounts: []Account{},
 		Models: analytics.Models, DefaultModel: analytics.DefaultModel, Live: d.LiveState()}
 	if t, _ := d.tenants.Find(tenant, ""); t != nil {

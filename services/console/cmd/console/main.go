@@ -16,6 +16,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console"
@@ -29,10 +30,11 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	var cfg console.Config
 	var store chstore.Config
-	var logLevel, tenantsFile string
+	var logLevel, tenantsFile, liveBrokers string
 	var logPretty bool
 	cfg.RegisterFlags(fs)
 	flagenv.String(fs, &tenantsFile, "tenants-file", "", "tenants file: read tokens, time zones, margins of the report API (empty: reports only on an open console, in UTC)")
+	flagenv.String(fs, &liveBrokers, "dashboard-kafka-brokers", "", "comma-separated Kafka brokers the dashboard's live lead view reads the leads topic from (empty: no live view)")
 	store.RegisterFlags(fs)
 	flagenv.String(fs, &logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
@@ -61,14 +63,22 @@ func run(args []string) int {
 			return 2
 		}
 	}
-	if err := serve(ctx, cfg, store, tcfg, log); err != nil {
+	var live *kafka.Config
+	if liveBrokers != "" {
+		live = &kafka.Config{Brokers: kafka.ParseBrokers(liveBrokers), ClientID: "throughline-console", Replication: 1}
+		if err := live.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "console: dashboard-kafka-brokers:", err)
+			return 2
+		}
+	}
+	if err := serve(ctx, cfg, store, tcfg, live, log); err != nil {
 		log.Error().Err(err).Msg("console exited")
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, tcfg *tenants.Config, log zerolog.Logger) error {
+func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, tcfg *tenants.Config, live *kafka.Config, log zerolog.Logger) error {
 	tel, err := telemetry.New(log, "console")
 	if err != nil {
 		return err
@@ -79,7 +89,7 @@ func serve(ctx context.Context, cfg console.Config, scfg chstore.Config, tcfg *t
 		return err
 	}
 	defer store.Close()
-	c, err := console.New(cfg, console.Deps{Tel: tel, Store: store, Tenants: tcfg, Database: scfg.Database})
+	c, err := console.New(cfg, console.Deps{Tel: tel, Store: store, Tenants: tcfg, Database: scfg.Database, Kafka: live})
 	if err != nil {
 		return err
 	}

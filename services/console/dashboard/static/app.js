@@ -45,12 +45,13 @@ function fmtTime(ms, withDate) {
   return new Intl.DateTimeFormat(undefined, o).format(new Date(ms));
 }
 
-// a stable colour per channel
-const palette = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#4b5563', '#ea580c'];
+// one colour per channel for the whole page: the table, both charts and the
+// live view; channels get theirs in the order the first report lists them
+const palette = ['#2563eb', '#d97706', '#16a34a', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#92400e', '#4b5563'];
+const colours = new Map();
 function colour(name) {
-  let h = 0;
-  for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  return palette[h % palette.length];
+  if (!colours.has(name)) colours.set(name, palette[colours.size % palette.length]);
+  return colours.get(name);
 }
 
 function branchName(id) {
@@ -175,7 +176,7 @@ function renderCostChart(rows) {
     for (const [k, fill, dy] of [['cost', '#f59e0b', 0], ['revenue', '#16a34a', bar]]) {
       const g = el('g', {}, el('title', { text: `${r.channel} ${k}: ${fmtMoney(r[k])}` }),
         el('rect', { x: left, y: y + dy, width: Math.max(x(r[k]), r[k] > 0 ? 1 : 0), height: bar - 1, fill, 'data-k': k }),
-        el('text', { x: left + x(r[k]) + 4, y: y + dy + bar - 2, class: 'value', text: fmtMoney(r[k]) }));
+        r[k] > 0 ? el('text', { x: left + x(r[k]) + 4, y: y + dy + bar - 2, class: 'value', text: fmtMoney(r[k]) }) : null);
       svg.append(g);
     }
   });
@@ -362,6 +363,7 @@ function renderAlerts(v) {
   $('alerts-active').replaceChildren(...active.map((a) => alertItem(a, false)));
   if (active.length === 0) $('alerts-active').append(el('li', { class: 'ok', text: 'No active alerts.' }));
   $('alerts-recent').replaceChildren(...recent.slice(0, 20).map((a) => alertItem(a, true)));
+  if (recent.length === 0) $('alerts-recent').append(el('li', { class: 'muted', text: 'None.' }));
   const notes = { catching_up: 'The alerter is catching up with its inputs; the list may be incomplete.',
     standby: 'This alerter is on standby; another instance is active.', unavailable: 'No alert source is connected to this console.' };
   $('alerts-state').textContent = notes[v.state] || '';
