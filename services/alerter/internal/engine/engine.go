@@ -326,6 +326,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }

@@ -28,6 +28,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration back in Go's form.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
+// maxDays bounds the day count (about 27 years), far from overflowing.
+const maxDays = 10_000
+
 // ParseDuration is time.ParseDuration that also takes a leading day count.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -35,7 +38,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxDays {
 			return 0, fmt.Errorf("%q is not a duration like 90m, 4h or 7d", orig)
 		}
 		days = time.Duration(n) * 24 * time.Hour
@@ -45,7 +48,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || days+v < days {
 		return 0, fmt.Errorf("%q is not a duration like 90m, 4h or 7d", orig)
 	}
 	return days + v, nil

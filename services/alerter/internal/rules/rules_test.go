@@ -18,7 +18,9 @@ tenants:
     accounts: [{id: a}]
 `
 
-func tenantsCfg(t *testing.T) *tenants.Config {
+func tenantsCfg(t *testing.T) *tenants.Config { return tenantsFromYAML(t) }
+
+func tenantsFromYAML(t testing.TB) *tenants.Config {
 	t.Helper()
 	c, err := tenants.Parse([]byte(tenantsYAML))
 	if err != nil {
