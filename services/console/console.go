@@ -107,7 +107,8 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	return c, nil
 }
 
-// Handler is the console's HTTP API: /v1/sql, /healthz, /readyz, /metrics.
+// Handler is the console's HTTP API: /v1/sql, /v1/reports/*, the dashboard
+// (/dashboard/, /v1/dashboard/*, /v1/alerts), /healthz, /readyz, /metrics.
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
@@ -130,7 +131,8 @@ func (c *Console) Run(ctx context.Context) error {
 
 // Serve serves on ln until ctx is done; running statements get the shutdown
 // timeout to finish. It closes ln. The refresher of the report aggregates,
-// when configured, runs alongside and stops with it.
+// when configured, and the dashboard's live lead feed run alongside and stop
+// with it (open live streams end at once).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 	refreshed := make(chan struct{})
 	rctx, stopRefresh := context.WithCancel(ctx)
