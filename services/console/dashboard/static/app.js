@@ -113,7 +113,13 @@ function setupPickers() {
     ...state.info.accounts.map((a) => el('option', { value: a.id, text: a.name || a.id })));
   const p = readHash();
   $('from').value = p.from; $('to').value = p.to; model.value = p.model; acc.value = p.account;
-  const changed = () => { writeHash(pickers()); refreshReports(); refreshSide(); restartStream(); };
+  const changed = () => {
+    writeHash(pickers());
+    refreshReports();
+    refreshSide();
+    loadRecentLeads().catch(showError);
+    restartStream();
+  };
   for (const id of ['from', 'to', 'model', 'account']) $(id).onchange = changed;
   for (const b of document.querySelectorAll('.quick button')) {
     b.onclick = () => {
@@ -242,7 +248,7 @@ function renderFlow(flow, from, to) {
 // ---- live leads ---------------------------------------------------------------------
 
 function leadRow(l) {
-  return el('tr', { 'data-lead': l.lead_id, 'data-account': l.account },
+  return el('tr', { 'data-lead': l.lead_id, 'data-account': l.account, 'data-ts': String(l.ts) },
     el('td', { text: fmtTime(l.ts, true) }),
     el('td', { class: 'branch', text: branchName(l.account) }),
     el('td', { class: 'channel' }, el('span', { class: 'swatch', 'data-c': l.channel }), ' ' + l.channel),
@@ -255,6 +261,7 @@ function showLead(l, fresh) {
   const old = body.querySelector(`tr[data-lead="${CSS.escape(l.lead_id)}"]`);
   if (l.deleted) { if (old) old.remove(); return; }
   const row = leadRow(l);
+  if (fresh || (old && old.dataset.live)) row.dataset.live = '1';
   paintSwatches(row);
   if (old) { old.replaceWith(row); } else {
     body.prepend(row);
@@ -263,11 +270,17 @@ function showLead(l, fresh) {
   while (body.rows.length > 100) body.deleteRow(-1);
 }
 
+// the newest leads from ClickHouse, merged with those the stream brought
+// meanwhile (the loader may not have written them yet)
 async function loadRecentLeads() {
   const p = pickers();
   const res = await api('/v1/dashboard/leads/recent', { account: p.account, limit: 30 });
-  $('live-leads').tBodies[0].replaceChildren();
-  for (const l of res.leads.slice().reverse()) showLead(l, false);
+  const body = $('live-leads').tBodies[0];
+  const loaded = new Set(res.leads.map((l) => l.lead_id));
+  const live = [...body.rows].filter((r) => r.dataset.live && !loaded.has(r.dataset.lead) && (!p.account || r.dataset.account === p.account));
+  const rows = [...live, ...res.leads.map(leadRow)].sort((a, b) => Number(b.dataset.ts) - Number(a.dataset.ts));
+  body.replaceChildren(...rows);
+  paintSwatches(body);
 }
 
 function setLive(s, text) {
