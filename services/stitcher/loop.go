@@ -91,41 +91,88 @@ type applied struct {
 // records to produce. It runs concurrently with other partitions' (s.mu is
 // held by the caller; each goroutine touches only its own partition).
 func (s *Stitcher) applyPartition(ctx context.Context, w *applied, deadLetterParts int32) {
+	enc := &encoder{s: s, p: w.p, out: w.out}
+	defer func() {
+		w.out = enc.out
+		enc.done(ctx)
+	}()
 	for _, r := range w.in {
 		w.ps.next = r.Offset + 1
 		e, err := event.DecodeFast(r.Value)
 		if err != nil {
 			s.met.bad.Add(ctx, 1)
 			if !s.cfg.Replay { // a replay met it before and dead-lettered it then
-				w.out = append(w.out, s.deadLetter(r, err, deadLetterParts))
+				enc.out = append(enc.out, s.deadLetter(r, err, deadLetterParts))
 			}
 			continue
 		}
 		s.met.events.Add(ctx, 1)
-		if w.out, err = s.encode(ctx, w.p, w.ps.set.Add(e), w.out); err != nil {
+		if err = enc.add(w.ps.set.Add(e)); err != nil {
 			w.err = err
 			return
 		}
 	}
 }
 
-// encode turns entity records into Kafka records of partition p.
-func (s *Stitcher) encode(ctx context.Context, p int32, recs []stitch.Record, out []*kgo.Record) ([]*kgo.Record, error) {
-	for _, r := range recs {
+// encoder turns entity records into Kafka records of partition p. Record
+// values are carved out of shared chunks, and the records metric is counted
+// per kind and added once, by done.
+type encoder struct {
+	s      *Stitcher
+	p      int32
+	out    []*kgo.Record
+	slab   []byte
+	counts [len(kinds)]int64
+}
+
+func (e *encoder) add(recs []stitch.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	kr := make([]kgo.Record, len(recs))
+	for i, r := range recs {
 		var v []byte
 		var err error
 		if a, ok := r.Value.(jsonAppender); ok {
-			v, err = a.AppendJSON(make([]byte, 0, 512))
+			if cap(e.slab)-len(e.slab) < 2048 {
+				e.slab = make([]byte, 0, 32<<10)
+			}
+			start := len(e.slab)
+			if e.slab, err = a.AppendJSON(e.slab); err == nil {
+				v = e.slab[start:len(e.slab):len(e.slab)]
+			}
 		} else {
 			v, err = json.Marshal(r.Value)
 		}
 		if err != nil {
-			return out, fmt.Errorf("encoding %s record: %w", r.Kind, err)
+			return fmt.Errorf("encoding %s record: %w", r.Kind, err)
 		}
-		out = append(out, &kgo.Record{Topic: s.topicOf(r.Kind), Partition: p, Key: keyOf(r), Value: v})
-		s.met.records.Add(ctx, 1, kindAttr(r.Kind))
+		kr[i] = kgo.Record{Topic: e.s.topicOf(r.Kind), Partition: e.p, Key: keyOf(r), Value: v}
+		e.out = append(e.out, &kr[i])
+		e.counts[kindIndex(r.Kind)]++
 	}
-	return out, nil
+	return nil
+}
+
+// done records the metrics of the records encoded so far.
+func (e *encoder) done(ctx context.Context) {
+	for i, k := range kinds {
+		if e.counts[i] > 0 {
+			e.s.met.records.Add(ctx, e.counts[i], kindAttr(k))
+		}
+	}
+	e.counts = [len(kinds)]int64{}
+}
+
+var kinds = [...]string{stitch.KindSession, stitch.KindCall, stitch.KindLead, stitch.KindDeal, stitch.KindAttribution}
+
+func kindIndex(kind string) int {
+	for i, k := range kinds {
+		if k == kind {
+			return i
+		}
+	}
+	return len(kinds) - 1 // topicOf sends other kinds to attribution too
 }
 
 // jsonAppender is what the entity records implement: their wire JSON,

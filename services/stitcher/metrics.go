@@ -62,7 +62,20 @@ func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
 	return m, nil
 }
 
+// kindAttrs are the attribute options of the entity kinds, made once: they
+// are used for every batch of records.
+var kindAttrs = func() map[string]metric.AddOption {
+	m := map[string]metric.AddOption{}
+	for _, k := range kinds {
+		m[k] = metric.WithAttributes(attribute.String("kind", k))
+	}
+	return m
+}()
+
 func kindAttr(kind string) metric.AddOption {
+	if o, ok := kindAttrs[kind]; ok {
+		return o
+	}
 	return metric.WithAttributes(attribute.String("kind", kind))
 }
 

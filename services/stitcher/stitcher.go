@@ -289,8 +289,10 @@ func (t *txn) emit(ctx context.Context, p int32, recs []stitch.Record) error {
 		return err
 	}
 	t.touched[p] = true
-	out, err := t.s.encode(ctx, p, recs, nil)
-	for _, r := range out {
+	enc := &encoder{s: t.s, p: p}
+	err := enc.add(recs)
+	enc.done(ctx)
+	for _, r := range enc.out {
 		t.produce(ctx, r)
 	}
 	return err

@@ -134,12 +134,20 @@ func (a *Account) release(n int) []Record {
 	if n == 0 {
 		return nil
 	}
-	evs := a.meta.Pending[:n:n]
-	a.meta.Pending = append([]event.Envelope(nil), a.meta.Pending[n:]...)
 	var out []Record
-	for _, e := range evs {
-		out = append(out, a.apply(e)...)
+	for i := range n { // apply does not touch Pending
+		out = append(out, a.apply(a.meta.Pending[i])...)
 	}
+	// Keep the rest in place: Pending is short and appended to on every
+	// Add. A backing array left large by a burst is let go.
+	p := a.meta.Pending
+	if rest := len(p) - n; cap(p) > 4*rest+64 {
+		a.meta.Pending = append([]event.Envelope(nil), p[n:]...)
+		return out
+	}
+	m := copy(p, p[n:])
+	clear(p[m:])
+	a.meta.Pending = p[:m]
 	return out
 }
 
