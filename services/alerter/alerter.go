@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/kafka"
@@ -72,10 +73,12 @@ type Alerter struct {
 	state atomic.Value // string
 	ran   atomic.Bool
 
-	mu       sync.Mutex // guards assign against the group's callbacks
-	assign   *assignment
-	revoked  bool
-	producer *kgo.Client
+	mu      sync.Mutex // guards assign and revoked against the group's callbacks
+	assign  *assignment
+	revoked bool
+
+	admin    *kadm.Client // set by Run before the group starts
+	producer *kgo.Client  // the group client, which also writes alert records
 }
 
 // hooks let tests reach in.

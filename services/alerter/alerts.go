@@ -28,7 +28,7 @@ func (a *Alerter) restore(ctx context.Context, cl *kgo.Client) error {
 	if err := cl.Flush(ctx); err != nil {
 		return fmt.Errorf("flushing alert records: %w", err)
 	}
-	adm := kadm.NewClient(cl)
+	adm := a.admin
 	from := a.hooks.wall().Add(-a.cfg.AlertsHistory).UnixMilli()
 	starts, err := adm.ListOffsetsAfterMilli(ctx, from, kafka.TopicAlerts)
 	if err == nil {

@@ -49,6 +49,15 @@ type session struct {
 }
 
 func (a *Alerter) run(ctx context.Context) error {
+	// Offsets are listed through a client of their own: the group's
+	// callbacks may run before the group client is returned.
+	admin, err := kgo.NewClient(kafka.BaseOpts(a.deps.Kafka, a.log)...)
+	if err != nil {
+		return fmt.Errorf("creating kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	a.admin = kadm.NewClient(admin)
+
 	opts := append(kafka.BaseOpts(a.deps.Kafka, a.log), kafka.ProducerOpts(10000)...)
 	opts = append(opts,
 		kgo.ConsumerGroup(a.cfg.Group),
@@ -67,9 +76,16 @@ func (a *Alerter) run(ctx context.Context) error {
 		return fmt.Errorf("creating kafka client: %w", err)
 	}
 	defer cl.Close()
-	a.mu.Lock()
+	defer func() {
+		// Alert records still buffered must reach the topic: the next
+		// instance reads them back to know what it need not notify again.
+		fctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
+		defer cancel()
+		if err := cl.Flush(fctx); err != nil {
+			a.log.Error().Err(err).Str("topic", kafka.TopicAlerts).Msg("alert records not flushed at shutdown")
+		}
+	}()
 	a.producer = cl
-	a.mu.Unlock()
 
 	var s *session
 	for {
@@ -132,10 +148,7 @@ func (a *Alerter) newSession(as *assignment) *session {
 // adjustOffsets starts every taken partition at its history (the group's
 // committed offsets only show lag) and notes the ends to catch up to.
 func (a *Alerter) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	a.mu.Lock()
-	cl := a.producer
-	a.mu.Unlock()
-	adm := kadm.NewClient(cl)
+	adm := a.admin
 	wall := a.hooks.wall()
 	topics := make([]string, 0, len(offsets))
 	for t := range offsets {
