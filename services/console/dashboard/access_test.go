@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/console/dashboard"
 	"github.com/throughline/throughline/services/console/internal/testnet"
@@ -224,17 +226,33 @@ func TestWithoutKafkaOrAlerter(t *testing.T) {
 	if status, body := e.get("/v1/dashboard/leads/stream", netToken); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "no Kafka") {
 		t.Fatalf("stream without Kafka: %d %s", status, body)
 	}
+	// Without the alerts table: no alert source.
+	w.Query("DROP VIEW %s.alerts_latest", w.DB)
+	w.Query("DROP TABLE %s.alerts", w.DB)
 	var view dashboard.AlertsView
-	if fmt.Sprint(w.Query("EXISTS TABLE %s.alerts", w.DB)) == "[[0]]" {
-		if e.getJSON("/v1/alerts", netToken, &view); view.State != "unavailable" || info.Alerts != "none" {
-			t.Fatalf("no alert source: %+v, info says %q", view, info.Alerts)
+	e.getJSON("/v1/dashboard/tenant", netToken, &info)
+	if e.getJSON("/v1/alerts", netToken, &view); view.State != "unavailable" || info.Alerts != "none" {
+		t.Fatalf("no alert source: %+v, info says %q", view, info.Alerts)
+	}
+	// The table back, as its migration makes it.
+	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recreated := false
+	for _, m := range migs {
+		if m.Name != "alerts" {
+			continue
 		}
-		// The shape the alerter's records have (one row per incident version).
-		w.Query(`CREATE TABLE %s.alerts (id String, version UInt64, tenant LowCardinality(String), account LowCardinality(String),
-			rule LowCardinality(String), kind LowCardinality(String), severity LowCardinality(String), subject String,
-			status LowCardinality(String), title String, summary String, value Float64, threshold Float64,
-			fired_at DateTime64(3, 'UTC'), resolved_at DateTime64(3, 'UTC'), recorded_at DateTime64(3, 'UTC'))
-			ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, id)`, w.DB)
+		for _, stmt := range m.Statements(w.DB) {
+			if err := engine.Exec(context.Background(), stmt, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recreated = true
+	}
+	if !recreated {
+		t.Fatal("no alerts migration")
 	}
 	now := time.Now().UTC()
 	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
@@ -247,6 +265,8 @@ func TestWithoutKafkaOrAlerter(t *testing.T) {
 			"title": "missed calls", "fired_at": ms(-3 * time.Hour), "resolved_at": ms(-2 * time.Hour), "recorded_at": ms(-2 * time.Hour)},
 		{"id": "a3", "version": 1, "tenant": "other", "account": "x1", "rule": "cpl", "status": "firing",
 			"title": "CPL spike", "fired_at": ms(-time.Hour), "recorded_at": ms(-time.Hour)},
+		{"id": "a4", "version": 2, "tenant": "net", "account": "msk", "rule": "cpl", "status": "resolved", "title": "CPL spike",
+			"fired_at": ms(-40 * time.Hour), "resolved_at": ms(-30 * time.Hour), "recorded_at": ms(-30 * time.Hour)},
 	}
 	var lines []string
 	for _, r := range rows {
@@ -266,11 +286,14 @@ func TestWithoutKafkaOrAlerter(t *testing.T) {
 	}
 	view = dashboard.AlertsView{}
 	e.getJSON("/v1/alerts", netToken, &view)
-	if view.State != "table" || len(view.Active) != 1 || view.Active[0]["id"] != "a1" || len(view.Recent) != 1 || view.Recent[0]["id"] != "a2" {
+	if view.State != "table" || len(view.Active) != 1 || len(view.Recent) != 1 {
 		t.Fatalf("alerts from the table: %+v", view)
 	}
-	if fired := view.Active[0]["fired_at"]; fmt.Sprint(fired) != fmt.Sprint(ms(-time.Hour)) {
-		t.Fatalf("fired_at %v (%T), want %d", fired, fired, ms(-time.Hour))
+	if a := view.Active[0]; a.ID != "a1" || a.Severity != "critical" || a.FiredAt != ms(-time.Hour) || a.ResolvedAt != 0 || a.Account != "msk" {
+		t.Fatalf("active alert %+v", a)
+	}
+	if a := view.Recent[0]; a.ID != "a2" || a.Version != 2 || a.FiredAt != ms(-3*time.Hour) || a.ResolvedAt != ms(-2*time.Hour) {
+		t.Fatalf("resolved alert %+v", a)
 	}
 	view = dashboard.AlertsView{}
 	if e.getJSON("/v1/alerts?account=spb", netToken, &view); len(view.Active) != 0 || len(view.Recent) != 1 {

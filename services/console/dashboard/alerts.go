@@ -3,8 +3,7 @@ package dashboard
 import (
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
@@ -16,16 +15,38 @@ type AlertsView struct {
 	Tenant string `json:"tenant"`
 	// State is table (read from ClickHouse) or unavailable (no alerter and
 	// no alerts table).
-	State  string           `json:"state"`
-	Active []map[string]any `json:"active"`
-	Recent []map[string]any `json:"recent"`
+	State  string       `json:"state"`
+	Active []TableAlert `json:"active"`
+	Recent []TableAlert `json:"recent"`
+}
+
+// TableAlert is the latest version of an incident in the alerts table, in
+// the alerter's JSON form (docs/alerts.md).
+type TableAlert struct {
+	ID         string            `json:"id"`
+	Version    uint64            `json:"version"`
+	Tenant     string            `json:"tenant"`
+	Account    string            `json:"account,omitempty"`
+	Rule       string            `json:"rule"`
+	Kind       string            `json:"kind"`
+	Severity   string            `json:"severity"`
+	Subject    string            `json:"subject,omitempty"`
+	Status     string            `json:"status"`
+	Title      string            `json:"title"`
+	Summary    string            `json:"summary"`
+	Value      float64           `json:"value"`
+	Threshold  float64           `json:"threshold"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	FiredAt    int64             `json:"fired_at"`
+	ResolvedAt int64             `json:"resolved_at,omitempty"`
+	RecordedAt int64             `json:"recorded_at"`
 }
 
 // RecentAlerts is how long resolved alerts read from the table are listed.
 const RecentAlerts = 24 * time.Hour
 
 // maxTableAlerts bounds the alerts read from the table for one answer.
-const maxTableAlerts = 500
+const maxTableAlerts = 1000
 
 // serveAlerts is GET /v1/alerts?tenant=[&account=]: the tenant's active
 // and recently resolved alerts, from the alerter when the console has it,
@@ -51,81 +72,47 @@ func (d *Dashboard) serveAlerts(w http.ResponseWriter, r *http.Request) {
 		d.alerts.ServeHTTP(w, r2)
 		return
 	}
-	view := AlertsView{Tenant: tenant, State: "unavailable", Active: []map[string]any{}, Recent: []map[string]any{}}
+	view := AlertsView{Tenant: tenant, State: "unavailable", Active: []TableAlert{}, Recent: []TableAlert{}}
 	if !d.alertsTable(r.Context()) {
 		writeJSON(w, view)
 		return
 	}
-	// The latest version of each incident; versions of one incident share
-	// its id (1 firing, 2 resolved).
-	res, err := d.store.Query(r.Context(), d.sql(`SELECT * FROM ${db}.alerts
-WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
-ORDER BY id, version DESC
-LIMIT 1 BY id`), chstore.Params{"tenant": tenant, "account": account})
+	// The latest version of each incident (1 firing, 2 resolved): open
+	// ones, and ones resolved within RecentAlerts.
+	res, err := d.store.Query(r.Context(), d.sql(`SELECT id, version, account, rule, kind, severity, subject, status, title, summary,
+  value, threshold, labels, toUnixTimestamp64Milli(fired_at) AS fired, toUnixTimestamp64Milli(resolved_at) AS resolved,
+  toUnixTimestamp64Milli(recorded_at)
+FROM (
+  SELECT * FROM ${db}.alerts
+  WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
+  ORDER BY id, version DESC
+  LIMIT 1 BY id
+)
+WHERE status = 'firing' OR resolved_at >= fromUnixTimestamp64Milli({since:Int64})
+ORDER BY status = 'firing' DESC, greatest(fired, resolved) DESC, id
+LIMIT {limit:UInt32}`), chstore.Params{"tenant": tenant, "account": account,
+		"since": strconv.FormatInt(time.Now().Add(-RecentAlerts).UnixMilli(), 10), "limit": strconv.Itoa(maxTableAlerts)})
 	if err != nil {
 		d.failed(w, "alerts", tenant, err)
 		return
 	}
 	view.State = "table"
-	since := time.Now().Add(-RecentAlerts).UnixMilli()
 	for _, row := range res.Rows {
-		a := make(map[string]any, len(res.Columns))
-		for i, c := range res.Columns {
-			if strings.HasPrefix(c.Name, "_") {
-				continue
+		a := TableAlert{ID: str(row[0]), Version: uint64(num(row[1])), Tenant: tenant, Account: str(row[2]), Rule: str(row[3]),
+			Kind: str(row[4]), Severity: str(row[5]), Subject: str(row[6]), Status: str(row[7]), Title: str(row[8]),
+			Summary: str(row[9]), Value: float(row[10]), Threshold: float(row[11]), FiredAt: num(row[13]), RecordedAt: num(row[15])}
+		if m, ok := row[12].(map[string]any); ok && len(m) > 0 {
+			a.Labels = make(map[string]string, len(m))
+			for k, v := range m {
+				a.Labels[k] = str(v)
 			}
-			a[c.Name] = tableValue(c.Type, row[i])
 		}
-		switch a["status"] {
-		case "firing":
+		if a.Status == "firing" {
 			view.Active = append(view.Active, a)
-		case "resolved":
-			if ms, _ := a["resolved_at"].(int64); ms >= since {
-				view.Recent = append(view.Recent, a)
-			}
+		} else {
+			a.ResolvedAt = num(row[14])
+			view.Recent = append(view.Recent, a)
 		}
 	}
-	newest := func(key string) func(a, b map[string]any) int {
-		return func(a, b map[string]any) int {
-			x, _ := a[key].(int64)
-			y, _ := b[key].(int64)
-			return int(min(max(y-x, -1), 1))
-		}
-	}
-	slices.SortStableFunc(view.Active, newest("fired_at"))
-	slices.SortStableFunc(view.Recent, newest("resolved_at"))
-	view.Active = view.Active[:min(len(view.Active), maxTableAlerts)]
-	view.Recent = view.Recent[:min(len(view.Recent), maxTableAlerts)]
 	writeJSON(w, view)
-}
-
-// tableValue gives a column's value the alerter's JSON form: times as Unix
-// ms, numbers as numbers.
-func tableValue(typ string, v any) any {
-	switch {
-	case strings.Contains(typ, "DateTime"):
-		s := str(v)
-		if s == "" {
-			return int64(0)
-		}
-		for _, layout := range []string{"2006-01-02 15:04:05.999999999", time.DateTime} {
-			if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-				if t.Unix() <= 0 {
-					return int64(0)
-				}
-				return t.UnixMilli()
-			}
-		}
-		return num(v)
-	case strings.Contains(typ, "Int"):
-		return num(v)
-	case strings.Contains(typ, "Float"), strings.Contains(typ, "Decimal"):
-		f, _ := v.(interface{ Float64() (float64, error) })
-		if f != nil {
-			x, _ := f.Float64()
-			return x
-		}
-		return float64(num(v))
-	}
-	return v
 }

@@ -234,6 +234,11 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
+func float(v any) float64 {
+	f, _ := strconv.ParseFloat(str(v), 64)
+	return f
+}
+
 func num(v any) int64 {
 	s := str(v)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
