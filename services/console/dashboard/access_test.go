@@ -155,12 +155,16 @@ func TestStreamsCarryTheirTenantsLeadsOnly(t *testing.T) {
 		}
 	}
 	e.lead("other", "x1", "o-1", "vk_ads", "vk", "cpc")
+	produced := time.Now()
 	e.lead("net", "msk", "n-1", "google_ads", "google", "cpc")
 	e.lead("net", "spb", "n-2", "yandex_direct", "yandex", "cpc")
 
 	var got []string
-	for range 2 {
+	for i := range 2 {
 		ev, data := net.next(t)
+		if i == 0 {
+			t.Logf("lead produced → event on the stream: %v", time.Since(produced).Round(time.Millisecond))
+		}
 		var l dashboard.LiveLead
 		if err := json.Unmarshal([]byte(data), &l); ev != "lead" || err != nil {
 			t.Fatalf("event %s %s", ev, data)

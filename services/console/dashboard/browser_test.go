@@ -113,8 +113,10 @@ func TestDashboardInChromium(t *testing.T) {
 	tab.Eval(ctx, `performance.getEntriesByType('navigation').length`, &navigations)
 	tab.Eval(ctx, `window.__sameDocument = true`, nil)
 	e.lead("other", "x1", "lead-other-1", "vk_ads", "vk", "cpc")
+	produced := time.Now()
 	e.lead("net", "spb", "lead-live-1", "yandex_direct", "yandex", "cpc")
 	waitFor(t, ctx, tab, `document.querySelector('#live-leads tr[data-lead="lead-live-1"]')`)
+	t.Logf("lead produced → row in the page: %v (polled every 50 ms)", time.Since(produced).Round(time.Millisecond))
 	var row struct {
 		Branch, Channel, Source string
 		Fresh, Same             bool
