@@ -1,6 +1,7 @@
 package alerter
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 const e2eRules = `
@@ -152,5 +158,44 @@ func TestRulesErrorsFailNew(t *testing.T) {
 	cfg.Tick = 0
 	if _, err := New(cfg, Deps{Kafka: e.kcfg}); err == nil || !strings.Contains(err.Error(), "alerter-tick") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestTransactionalInputs: the stitcher writes its topics in transactions.
+// Records of an aborted transaction never count, and a partition that ends
+// in transaction markers is still read to its end (the alerter goes live).
+func TestTransactionalInputs(t *testing.T) {
+	e := newEnv(t, e2eRules)
+	txp, err := kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.TransactionalID("stitcher-test"),
+		kgo.DefaultProduceTopic(kafka.TopicCalls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txp.Close()
+	now := time.Now()
+	inTxn := func(commit bool, ids ...string) {
+		ctx := context.Background()
+		if err := txp.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			v, _ := json.Marshal(entity.Call{Meta: entity.Meta{Tenant: "acme", Account: "msk", Version: 1},
+				CallID: id, TS: now.Add(-5 * time.Minute).UnixMilli(), Answered: false})
+			if err := txp.ProduceSync(ctx, &kgo.Record{Key: []byte("acme/msk"), Value: v}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txp.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTxn(true, "c1", "c2", "c3")
+	inTxn(false, "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10")
+	a := e.start(testConfig())
+	a.waitLive(t)
+	inTxn(true, "c4", "c5")
+	got := e.rc.next(t)
+	if got.Alert.Rule != "missed-calls" || !strings.HasPrefix(got.Alert.Summary, "5 of 5 calls") {
+		t.Fatalf("the aborted calls counted: %+v", got.Alert)
 	}
 }
