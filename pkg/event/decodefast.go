@@ -21,12 +21,16 @@ func DecodeFast(b []byte) (Envelope, error) {
 }
 
 // envelopeFields are the envelope's keys the fast path reads;
-// slowFields are those it leaves to encoding/json: the sub-records of calls,
-// CRM changes and costs, a small share of the traffic.
+// slowFields are those it leaves to encoding/json: the sub-record of costs,
+// a small share of the traffic.
 var (
 	envelopeFields = []string{"v", "id", "tenant", "account", "type", "name", "source", "ts", "received_at",
-		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email"}
-	slowFields = []string{"call", "crm", "cost"}
+		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email", "call", "crm"}
+	slowFields = []string{"cost"}
+	callFields = []string{"call_id", "provider", "caller_phone", "tracking_number", "direction", "wait_sec", "talk_sec",
+		"answered", "recording_url", "client_ids", "channel"}
+	crmFields = []string{"provider", "entity", "action", "lead_id", "deal_id", "contact_id", "pipeline", "stage",
+		"outcome", "amount_minor", "currency", "phones", "emails", "client_id", "call_id", "updated_at"}
 )
 
 var utmFields = []string{"source", "medium", "campaign", "content", "term"}
@@ -95,7 +99,11 @@ func (s *scanner) envelope(e *Envelope) bool {
 			ok = s.strField(&e.Phone)
 		case "email":
 			ok = s.strField(&e.Email)
-		case "call", "crm", "cost":
+		case "call":
+			ok = s.call(&e.Call)
+		case "crm":
+			ok = s.crm(&e.CRM)
+		case "cost":
 			return false
 		case "utm":
 			ok = s.utm(&e.UTM)
@@ -191,4 +199,165 @@ func (s *scanner) int(p *int) bool {
 	}
 	*p = int(n)
 	return true
+}
+
+// call reads a call sub-record into **p: null sets it to nil, an object is
+// read into the existing record or a new one, as encoding/json does.
+func (s *scanner) call(p **Call) bool {
+	if s.null() {
+		*p = nil
+		return true
+	}
+	if !s.next('{') {
+		return false
+	}
+	if *p == nil {
+		*p = &Call{}
+	}
+	c := *p
+	for n := 0; ; n++ {
+		key, end, ok := s.member(n)
+		if !ok || end {
+			return ok
+		}
+		switch key {
+		case "call_id":
+			ok = s.strField(&c.CallID)
+		case "provider":
+			ok = s.strField(&c.Provider)
+		case "caller_phone":
+			ok = s.strField(&c.CallerPhone)
+		case "tracking_number":
+			ok = s.strField(&c.TrackingNumber)
+		case "direction":
+			ok = s.strField(&c.Direction)
+		case "wait_sec":
+			ok = s.int(&c.WaitSec)
+		case "talk_sec":
+			ok = s.int(&c.TalkSec)
+		case "answered":
+			ok = s.bool(&c.Answered)
+		case "recording_url":
+			ok = s.strField(&c.RecordingURL)
+		case "client_ids":
+			ok = s.strList(&c.ClientIDs)
+		case "channel":
+			ok = s.strField(&c.Channel)
+		default:
+			ok = s.unknown(key, callFields)
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// crm reads a CRM sub-record into **p, as call does.
+func (s *scanner) crm(p **CRM) bool {
+	if s.null() {
+		*p = nil
+		return true
+	}
+	if !s.next('{') {
+		return false
+	}
+	if *p == nil {
+		*p = &CRM{}
+	}
+	c := *p
+	for n := 0; ; n++ {
+		key, end, ok := s.member(n)
+		if !ok || end {
+			return ok
+		}
+		switch key {
+		case "provider":
+			ok = s.strField(&c.Provider)
+		case "entity":
+			ok = s.strField(&c.Entity)
+		case "action":
+			ok = s.strField(&c.Action)
+		case "lead_id":
+			ok = s.strField(&c.LeadID)
+		case "deal_id":
+			ok = s.strField(&c.DealID)
+		case "contact_id":
+			ok = s.strField(&c.ContactID)
+		case "pipeline":
+			ok = s.strField(&c.Pipeline)
+		case "stage":
+			ok = s.strField(&c.Stage)
+		case "outcome":
+			ok = s.strField(&c.Outcome)
+		case "amount_minor":
+			ok = s.int64(&c.Amount)
+		case "currency":
+			ok = s.strField(&c.Currency)
+		case "phones":
+			ok = s.strList(&c.Phones)
+		case "emails":
+			ok = s.strList(&c.Emails)
+		case "client_id":
+			ok = s.strField(&c.ClientID)
+		case "call_id":
+			ok = s.strField(&c.CallID)
+		case "updated_at":
+			ok = s.int64(&c.UpdatedAt)
+		default:
+			ok = s.unknown(key, crmFields)
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// strList reads an array of strings into *p: null sets it to nil, [] to an
+// empty slice, as encoding/json does. Null elements are left to it.
+func (s *scanner) strList(p *[]string) bool {
+	if s.null() {
+		*p = nil
+		return true
+	}
+	if !s.next('[') {
+		return false
+	}
+	out := []string{}
+	if s.next(']') {
+		*p = out
+		return true
+	}
+	for {
+		s.ws()
+		v, ok := s.str()
+		if !ok {
+			return false
+		}
+		out = append(out, v)
+		if s.next(',') {
+			continue
+		}
+		if !s.next(']') {
+			return false
+		}
+		*p = out
+		return true
+	}
+}
+
+// bool reads true or false; null leaves *p as it is.
+func (s *scanner) bool(p *bool) bool {
+	switch {
+	case s.null():
+		return true
+	case strings.HasPrefix(s.b[s.i:], "true"):
+		*p = true
+		s.i += 4
+		return true
+	case strings.HasPrefix(s.b[s.i:], "false"):
+		*p = false
+		s.i += 5
+		return true
+	}
+	return false
 }

@@ -28,6 +28,26 @@ func sampleEnvelope(i int) Envelope {
 	}
 }
 
+// sampleCall is a call as a call tracker's webhook gives it.
+func sampleCall(i int) Envelope {
+	e := sampleEnvelope(i)
+	e.Type, e.URL, e.Referrer, e.UTM, e.ClickIDs, e.Props = TypeCall, "", "", UTM{}, nil, nil
+	e.Call = &Call{CallID: fmt.Sprint("ct-", i), Provider: "calltouch", CallerPhone: "+79161234567",
+		TrackingNumber: "+74951234567", Direction: "in", WaitSec: 7, TalkSec: 95, Answered: true,
+		RecordingURL: "https://rec.example/1.mp3", ClientIDs: []string{"cid.1.2", "cid.3.4"}}
+	return e
+}
+
+// sampleCRM is a CRM deal change.
+func sampleCRM(i int) Envelope {
+	e := sampleCall(i)
+	e.Type, e.Call = TypeCRM, nil
+	e.CRM = &CRM{Provider: "amocrm", Entity: "deal", Action: "status", LeadID: "L1", DealID: fmt.Sprint(i), ContactID: "C1",
+		Pipeline: "main", Stage: "142", Outcome: "won", Amount: 1500000, Currency: "RUB", Phones: []string{"+79161234567"},
+		Emails: []string{"a@b.ru"}, ClientID: "cid.1.2", CallID: "ct-1", UpdatedAt: e.TS - 5}
+	return e
+}
+
 // decodeSeeds are envelopes as the collector writes them and inputs that
 // probe where the fast path must hand over to encoding/json. The fuzzer's
 // own finds live in testdata/fuzz/FuzzDecodeFast.
@@ -37,7 +57,9 @@ func decodeSeeds() [][]byte {
 	odd.URL = "https://x.ru/?a=1&b=<2>\u2028"
 	odd.Props = map[string]string{"ключ": "значение", "q\"uote": "back\\slash\t", "": ""}
 	oddJSON, _ := json.Marshal(odd)
-	seeds := [][]byte{full, oddJSON}
+	callJSON, _ := json.Marshal(sampleCall(1))
+	crmJSON, _ := json.Marshal(sampleCRM(2))
+	seeds := [][]byte{full, oddJSON, callJSON, crmJSON}
 	for _, s := range []string{
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"pageview"}`,
 		` {"v":1 , "id" : "a","tenant":"t","account":"a","type":"x","ts":-5,"received_at":0} `,
@@ -65,6 +87,21 @@ func decodeSeeds() [][]byte {
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"form","phone":"+79161234567","email":"a@b.ru"}`,
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"call_id":"c1","answered":true,"talk_sec":42}}`,
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","CRM":{"deal_id":"d","amount_minor":100}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":null}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"call_id":"c1"},"call":{"talk_sec":5}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"call_id":"c1"},"call":null}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"client_ids":[],"answered":null,"wait_sec":null}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"client_ids":["a",null]}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"client_ids":null,"answered":1}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"Call_ID":"x","extra":{"a":[1]}}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"answered":truex}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"talk_sec":1.5}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":{"talk_sec":99999999999999999999}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"call","call":[]}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","crm":{"phones":["+7916"],"phones":["+7925","+7926"],"emails":[]}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","crm":{"amount_minor":-5,"updated_at":null,"emails":"x"}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","crm":{"ſtage":"s"}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"cost","cost":{"date":"2026-03-01","amount_minor":1}}`,
 		`null`, `[]`, `{`, ``,
 	} {
 		seeds = append(seeds, []byte(s))
@@ -91,10 +128,15 @@ func FuzzDecodeFast(f *testing.F) {
 }
 
 func TestDecodeFastTakesTheFastPath(t *testing.T) {
-	full, _ := json.Marshal(sampleEnvelope(3))
-	var e Envelope
-	if s := (scanner{b: string(full)}); !s.envelope(&e) {
-		t.Fatalf("the fast path gave up on an ordinary envelope: %s", full)
+	for _, env := range []Envelope{sampleEnvelope(3), sampleCall(4), sampleCRM(5)} {
+		full, _ := json.Marshal(env)
+		var e Envelope
+		if s := (scanner{b: string(full)}); !s.envelope(&e) {
+			t.Fatalf("the fast path gave up on an ordinary envelope: %s", full)
+		}
+		if !reflect.DeepEqual(e, env) {
+			t.Fatalf("fast path read %+v, want %+v", e, env)
+		}
 	}
 }
 
@@ -132,6 +174,16 @@ func TestDecoderKnowsEveryEnvelopeField(t *testing.T) {
 		}
 	}
 	check(reflect.TypeFor[Envelope](), known)
+	for _, c := range []struct {
+		typ    reflect.Type
+		fields []string
+	}{{reflect.TypeFor[Call](), callFields}, {reflect.TypeFor[CRM](), crmFields}} {
+		m := map[string]bool{}
+		for _, f := range c.fields {
+			m[f] = true
+		}
+		check(c.typ, m)
+	}
 	utm := map[string]bool{}
 	for _, f := range utmFields {
 		utm[f] = true
