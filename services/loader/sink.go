@@ -78,9 +78,9 @@ func newSink(s Sink, db string) (*sink, error) {
 }
 
 // DefaultSinks are every topic the pipeline loads: raw events, dead letters,
-// costs and the stitcher's entities.
+// costs, the stitcher's entities and the alerter's alerts.
 func DefaultSinks() []Sink {
-	return append([]Sink{EventsSink(), DeadLettersSink(), CostsSink()}, EntitySinks()...)
+	return append([]Sink{EventsSink(), DeadLettersSink(), CostsSink(), AlertsSink()}, EntitySinks()...)
 }
 
 // EventsColumns are the columns of the events table the loader fills.

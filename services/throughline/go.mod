@@ -9,6 +9,7 @@ replace github.com/throughline/throughline/pkg => ../../pkg
 require (
 	github.com/rs/zerolog v1.35.1
 	github.com/segmentio/kafka-go v0.4.51
+	github.com/throughline/throughline/services/alerter v0.0.0
 	github.com/throughline/throughline/services/collector v0.0.0
 	github.com/throughline/throughline/services/console v0.0.0
 	github.com/throughline/throughline/services/loader v0.0.0
@@ -62,6 +63,7 @@ require (
 
 replace (
 	github.com/throughline/throughline/schemas => ../../schemas
+	github.com/throughline/throughline/services/alerter => ../alerter
 	github.com/throughline/throughline/services/collector => ../collector
 	github.com/throughline/throughline/services/console => ../console
 	github.com/throughline/throughline/services/loader => ../loader

@@ -134,13 +134,14 @@ func printBanner(w io.Writer, cfg *app.Config, a *app.App, withDemo bool) {
 Throughline is running (embedded mode, data in %s)
 
   collector  http://%s   (GET /px.gif, POST /v1/events, /metrics)
-  console    %s   (POST /v1/sql, /metrics)
+  console    %s   (POST /v1/sql, /v1/reports/channels, /metrics)
+  dashboard  %s/dashboard/   (log in with read token %s)
   kafka      %s   (kcat -b %s -L)
   tenants    %s
 
   query:     bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
   a hit:     curl -so /dev/null "http://%s/px.gif?k=%s&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"
-`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile,
+`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, console, firstReadToken(a), a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile,
 		console, localAddr(cfg.Collector.Addr), firstKey(a))
 	if withDemo {
 		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
@@ -157,6 +158,15 @@ func firstKey(a *app.App) string {
 		}
 	}
 	return "<write key>"
+}
+
+func firstReadToken(a *app.App) string {
+	for _, t := range a.Tenants().Tenants {
+		if len(t.ReadTokens) > 0 {
+			return t.ReadTokens[0]
+		}
+	}
+	return "<read_tokens in the tenants file>"
 }
 
 // localAddr turns a listen address like ":8080" into one a client can dial.

@@ -18,6 +18,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka/embedded"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
@@ -37,6 +38,7 @@ type App struct {
 	collector *collector.Collector
 	stitcher  *stitcher.Stitcher
 	loader    *loader.Loader
+	alerter   *alerter.Alerter
 	console   *console.Console
 }
 
@@ -99,7 +101,13 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
 		return nil, err
 	}
-	if a.console, err = console.New(cfg.Console, console.Deps{Tel: a.tel, Store: a.store}); err != nil {
+	if a.alerter, err = alerter.New(cfg.Alerter, alerter.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
+		return nil, err
+	}
+	a.console, err = console.New(cfg.Console, console.Deps{
+		Tel: a.tel, Store: a.store, Tenants: a.tenants, Kafka: &kcfg, Alerts: a.alerter.Handler(),
+	})
+	if err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -149,6 +157,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.collector.Run(collectorCtx) })
 	g.Go(func() error { return a.stitcher.Run(loaderCtx) })
 	g.Go(func() error { return a.loader.Run(loaderCtx) })
+	g.Go(func() error { return a.alerter.Run(gctx) })
 	g.Go(func() error { return a.console.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()

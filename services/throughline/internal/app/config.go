@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
@@ -31,6 +32,7 @@ type Config struct {
 	Stitcher  stitcher.Config
 	Loader    loader.Config
 	Console   console.Config
+	Alerter   alerter.Config
 }
 
 // RegisterFlags registers every setting of the process on fs.
@@ -47,6 +49,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Stitcher.RegisterFlags(fs)
 	c.Loader.RegisterFlags(fs)
 	c.Console.RegisterFlags(fs)
+	c.Alerter = alerter.DefaultConfig()
+	c.Alerter.RegisterFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -60,5 +64,5 @@ func (c *Config) Validate() error {
 	if c.TenantsFile == "" {
 		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
 	}
-	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate())
+	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(), c.Alerter.Validate())
 }

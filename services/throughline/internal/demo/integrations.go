@@ -151,6 +151,9 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		if len(t.TenantKeys) == 0 {
 			t.TenantKeys, changed = gen.TenantKeys, true
 		}
+		if len(t.ReadTokens) == 0 {
+			t.ReadTokens, changed = gen.ReadTokens, true
+		}
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]

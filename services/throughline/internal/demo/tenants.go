@@ -83,7 +83,8 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 		branches = DefaultBranches
 	}
 	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
-		TenantKeys: []string{derive(seed, "tenant-key", TenantID, "demo_tk_")}}
+		TenantKeys: []string{derive(seed, "tenant-key", TenantID, "demo_tk_")},
+		ReadTokens: []string{derive(seed, "read-token", TenantID, "demo_rt_")}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
