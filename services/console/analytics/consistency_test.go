@@ -419,6 +419,10 @@ func TestReimportedCostDayKeepsTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := func() Measures {
+		t.Helper()
+		if _, err := r.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		rep, err := reports.Report(context.Background(), genQuery("last_non_direct", DimAccount, DimChannel))
 		if err != nil {
 			t.Fatal(err)

@@ -156,8 +156,11 @@ type Account struct{ Tenant, Account string }
 type RoundStats struct {
 	Full     bool
 	Accounts []Account
-	Version  uint64
-	Took     time.Duration
+	// SpendTenants are the tenants whose spend (and its allocation) was
+	// recomputed: their costs or sessions changed.
+	SpendTenants []string
+	Version      uint64
+	Took         time.Duration
 }
 
 // NewRefresher checks the configuration; Run starts the rounds.
@@ -211,8 +214,8 @@ func (r *Refresher) Run(ctx context.Context) error {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.log.Error().Err(err).Msg("refreshing report aggregates")
-		case err == nil && len(st.Accounts) > 0:
-			r.log.Debug().Int("accounts", len(st.Accounts)).Bool("full", st.Full).Dur("took", st.Took).Msg("report aggregates refreshed")
+		case err == nil && len(st.Accounts)+len(st.SpendTenants) > 0:
+			r.log.Debug().Int("accounts", len(st.Accounts)).Int("spend_tenants", len(st.SpendTenants)).Bool("full", st.Full).Dur("took", st.Took).Msg("report aggregates refreshed")
 		}
 		select {
 		case <-ctx.Done():
@@ -246,7 +249,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		}
 		r.rounds.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", outcome), attribute.String("kind", kind)))
 		st.Took = time.Since(start)
-		if err == nil && len(st.Accounts) > 0 {
+		if err == nil && len(st.Accounts)+len(st.SpendTenants) > 0 {
 			r.duration.Record(context.Background(), st.Took.Seconds())
 			r.accounts.Add(context.Background(), int64(len(st.Accounts)))
 		}
@@ -268,6 +271,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 	}
 	var dirty []Account
 	var done []changeKey
+	spend := map[string]bool{} // tenants whose spend is recomputed
 	changes, err := r.readChanges(ctx, r.watermark.Add(-r.cfg.Lookback))
 	if err != nil {
 		return st, err
@@ -276,6 +280,9 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		kind = "full"
 		if dirty, err = r.allAccounts(ctx); err != nil {
 			return st, err
+		}
+		for _, a := range dirty {
+			spend[a.Tenant] = true
 		}
 		// Changes visible now are covered by the full round; each is still
 		// recomputed once more after Settle.
@@ -289,8 +296,14 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		for _, c := range changes {
 			s := r.seen[c.key]
 			if s == nil || !s.settled && now.Sub(c.at) >= r.cfg.Settle {
-				set[Account{c.key.tenant, c.key.account}] = true
 				done = append(done, c.key)
+				// Central spend follows the sessions of every account.
+				if c.key.table == "costs" || c.key.table == "sessions" {
+					spend[c.key.tenant] = true
+				}
+				if c.key.table != "costs" {
+					set[Account{c.key.tenant, c.key.account}] = true
+				}
 			}
 		}
 		if !r.zonesChecked {
@@ -300,6 +313,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 			}
 			for _, a := range moved {
 				set[a] = true
+				spend[a.Tenant] = true
 			}
 		}
 		for a := range set {
@@ -307,7 +321,12 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		}
 	}
 	sortAccounts(dirty)
-	if err := r.recompute(ctx, dirty, version, now); err != nil {
+	tenants := make([]string, 0, len(spend))
+	for t := range spend {
+		tenants = append(tenants, t)
+	}
+	sort.Strings(tenants)
+	if err := r.recompute(ctx, dirty, tenants, version); err != nil {
 		return st, err
 	}
 	r.zonesChecked = true
@@ -331,7 +350,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 			delete(r.seen, k)
 		}
 	}
-	st.Full, st.Accounts = full, dirty
+	st.Full, st.Accounts, st.SpendTenants = full, dirty, tenants
 	return st, nil
 }
 

@@ -37,6 +37,28 @@ FROM (SELECT arrayJoin({accounts:Array(String)}) AS account)`
 
 // staleSQL deletes the keys of the accounts that this round's version did
 // not write: combinations that no longer have data.
+// spendSQL writes a tenant's spend_daily: its current costs, central spend
+// allocated by the sessions in traffic_daily (recomputed just before).
+var spendSQL = `INSERT INTO ${db}.spend_daily
+    (tenant, day, account, central, channel, source, medium, campaign, campaign_id, cost_minor, clicks, impressions, version, deleted)
+SELECT {tenant:String}, day, account, central, channel, source, medium, campaign, campaign_id,
+       sum(cost_minor), sum(clicks), sum(impressions), {version:UInt64}, 0
+FROM
+(
+` + allocationSQL(
+	"SELECT day, account, channel, source, medium, campaign, sessions FROM ${db}.traffic_daily FINAL WHERE tenant = {tenant:String}",
+	`SELECT date AS day, account, central, channel, source, medium, campaign, campaign_id, amount_minor AS cost_minor, clicks, impressions
+        FROM ${db}.costs_current WHERE tenant = {tenant:String}`) + `
+)
+GROUP BY day, account, central, channel, source, medium, campaign, campaign_id`
+
+// staleSpendSQL deletes a tenant's spend keys this round did not write.
+const staleSpendSQL = `INSERT INTO ${db}.spend_daily
+    (tenant, day, account, central, channel, source, medium, campaign, campaign_id, cost_minor, clicks, impressions, version, deleted)
+SELECT tenant, day, account, central, channel, source, medium, campaign, campaign_id, 0, 0, 0, {version:UInt64}, 1
+FROM ${db}.spend_daily FINAL
+WHERE tenant = {tenant:String} AND version < {version:UInt64}`
+
 // leadsSQL writes leads_daily from leadFactsSQL.
 var leadsSQL = `INSERT INTO ${db}.leads_daily
     (tenant, model, day, account, channel, source, medium, campaign,
@@ -70,8 +92,26 @@ var staleOrder = []string{"traffic_daily", "leads_daily", "leads_hourly"}
 
 func (r *Refresher) sql(q string) string { return strings.ReplaceAll(q, "${db}", r.db) }
 
-// recompute rewrites the aggregates of the accounts with the version.
-func (r *Refresher) recompute(ctx context.Context, accounts []Account, version uint64, now time.Time) error {
+// recompute rewrites the aggregates of the accounts, then the spend of the
+// tenants, with the version.
+func (r *Refresher) recompute(ctx context.Context, accounts []Account, spendTenants []string, version uint64) error {
+	if err := r.recomputeAccounts(ctx, accounts, version); err != nil {
+		return err
+	}
+	v := strconv.FormatUint(version, 10)
+	for _, t := range spendTenants {
+		p := chstore.Params{"tenant": t, "version": v}
+		if err := r.store.Exec(ctx, r.sql(spendSQL), p); err != nil {
+			return fmt.Errorf("recomputing spend of %s: %w", t, err)
+		}
+		if err := r.store.Exec(ctx, r.sql(staleSpendSQL), p); err != nil {
+			return fmt.Errorf("deleting stale spend of %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (r *Refresher) recomputeAccounts(ctx context.Context, accounts []Account, version uint64) error {
 	if len(accounts) == 0 {
 		return nil
 	}
@@ -150,7 +190,7 @@ WHERE changed_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')`), chstore.Par
 // allAccounts lists every account with entities or aggregates.
 func (r *Refresher) allAccounts(ctx context.Context) ([]Account, error) {
 	var parts []string
-	for _, t := range []string{"sessions", "leads", "deals", "attribution", "traffic_daily", "leads_daily", "leads_hourly"} {
+	for _, t := range []string{"sessions", "leads", "deals", "attribution", "costs", "traffic_daily", "leads_daily", "leads_hourly", "spend_daily"} {
 		parts = append(parts, "SELECT tenant, account FROM ${db}."+t+" GROUP BY tenant, account")
 	}
 	res, err := r.store.Query(ctx, r.sql("SELECT DISTINCT tenant, account FROM ("+strings.Join(parts, " UNION ALL ")+") ORDER BY tenant, account"), nil)

@@ -193,12 +193,13 @@ func (r *Reports) Report(ctx context.Context, q Query) (*Report, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	return r.run(ctx, q, reportSQL(q.By, aggregateTraffic, aggregateLeads), chstore.Params{})
+	return r.run(ctx, q, reportSQL(q.By, aggregateTraffic, aggregateLeads, aggregateSpend), chstore.Params{})
 }
 
 // Scan answers q like Report but computes traffic and leads from the
-// entity tables (FINAL) instead of the aggregates: the same numbers, read
-// the slow way. Tests and the benchmark compare the two.
+// entity tables (FINAL) and spend from costs_current instead of the
+// aggregates: the same numbers, read the slow way. Tests and the benchmark
+// compare the two.
 func (r *Reports) Scan(ctx context.Context, q Query) (*Report, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -214,7 +215,7 @@ func (r *Reports) Scan(ctx context.Context, q Query) (*Report, error) {
 	}
 	traffic := strings.ReplaceAll(scanTraffic, "$day", sessionDay)
 	leads := "SELECT * FROM (" + leadFactsSQL("tenant = {tenant:String}", leadDay) + ") WHERE model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}"
-	return r.run(ctx, q, reportSQL(q.By, traffic, leads), p)
+	return r.run(ctx, q, reportSQL(q.By, traffic, leads, allocationSQL(traffic, scanCosts)), p)
 }
 
 // dayExpr is the day of col in each account's time zone: one toDate per
@@ -244,6 +245,11 @@ func (r *Reports) dayExpr(ctx context.Context, tenant, col string, p chstore.Par
 		zones, byZone = []string{"UTC"}, map[string][]string{"UTC": nil}
 	}
 	n := len(p) // parameter names unique across calls
+	if len(zones) == 1 {
+		zn := fmt.Sprintf("zone%d", n)
+		p[zn] = zones[0]
+		return fmt.Sprintf("toDate(%s, {%s:String})", col, zn), nil
+	}
 	expr := "multiIf("
 	for i, z := range zones[:len(zones)-1] {
 		zn, an := fmt.Sprintf("zone%d", n+i), fmt.Sprintf("zaccounts%d", n+i)

@@ -56,8 +56,8 @@ INNER JOIN flagged AS f ON f.account = a.account AND f.lead_id = a.lead_id
 GROUP BY model, day, account, channel, source, medium, campaign`)
 }
 
-// The traffic and lead sources of a report: from the aggregates, or (Scan)
-// from the entity tables.
+// The sources of a report: from the aggregates, or (Scan) from the entity
+// and cost tables.
 const (
 	aggregateTraffic = `SELECT day, account, channel, source, medium, campaign, sessions
         FROM ${db}.traffic_daily FINAL
@@ -68,21 +68,84 @@ const (
         FROM ${db}.leads_daily FINAL
         WHERE tenant = {tenant:String} AND model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}`
 
+	aggregateSpend = `SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions
+        FROM ${db}.spend_daily FINAL
+        WHERE tenant = {tenant:String} AND day BETWEEN {from:Date} AND {to:Date}`
+
 	scanTraffic = `SELECT * FROM (
             SELECT $day AS day, account, channel, source, medium, campaign, count() AS sessions
             FROM ${db}.sessions FINAL
             WHERE tenant = {tenant:String}
             GROUP BY day, account, channel, source, medium, campaign)
         WHERE day BETWEEN {from:Date} AND {to:Date}`
+
+	scanCosts = `SELECT date AS day, account, central, channel, source, medium, campaign, campaign_id,
+               amount_minor AS cost_minor, clicks, impressions
+        FROM ${db}.costs_current
+        WHERE tenant = {tenant:String} AND date BETWEEN {from:Date} AND {to:Date}`
 )
 
-// reportSQL sums costs, traffic and leads by the dimensions. Own spend
-// (bought by an account) counts where it was bought; central spend
-// (account '*') is split between the accounts in proportion to their
-// sessions of its campaign on its day (matched by channel and campaign name
-// or id), and what has no such sessions stays whole under the account
-// '(unattributed)'. Every measure is a Float64 so the union lines up.
-func reportSQL(by []Dim, traffic, leads string) string {
+// allocationSQL is spend as reports count it, from cost rows (day, account,
+// central, channel, source, medium, campaign, campaign_id, cost_minor,
+// clicks, impressions) and traffic rows (day, account, channel, source,
+// medium, campaign, sessions). Own spend (bought by an account) stays where
+// it was bought. Central spend (account '*') is split between the accounts
+// in proportion to their sessions of its channel and campaign on its day —
+// the campaign matched by name, or by the cost row's campaign id when no
+// session that day carries the name — and what has no such sessions stays
+// whole under the account '(unattributed)'. The refresher writes it to
+// spend_daily; Scan computes it on the fly.
+func allocationSQL(traffic, costs string) string {
+	return strings.NewReplacer("$traffic", traffic, "$costs", costs).Replace(`WITH
+    costs AS
+    (
+        $costs
+    ),
+    central AS
+    (
+        SELECT day, channel, source, medium, campaign, campaign_id, cost_minor, clicks, impressions
+        FROM costs
+        WHERE central
+    ),
+    campaign_sessions AS
+    (
+        SELECT day, channel, campaign, account, sum(sessions) AS sessions
+        FROM ($traffic)
+        WHERE (day, channel, campaign) IN (SELECT day, channel, campaign FROM central)
+           OR (day, channel, campaign) IN (SELECT day, channel, campaign_id FROM central WHERE campaign_id != '')
+        GROUP BY day, channel, campaign, account
+    ),
+    shares AS
+    (
+        SELECT s.day AS day, s.channel AS channel, s.campaign AS campaign, s.account AS account, s.sessions / t.total AS share
+        FROM campaign_sessions AS s
+        INNER JOIN
+        (
+            SELECT day, channel, campaign, sum(sessions) AS total FROM campaign_sessions GROUP BY day, channel, campaign
+        ) AS t ON t.day = s.day AND t.channel = s.channel AND t.campaign = s.campaign
+    ),
+    matched AS
+    (
+        SELECT *,
+               if(campaign_id != '' AND (day, channel, campaign) NOT IN (SELECT day, channel, campaign FROM campaign_sessions),
+                  campaign_id, campaign) AS match
+        FROM central
+    )
+SELECT day, account, central, channel, source, medium, campaign, campaign_id,
+       toFloat64(cost_minor) AS cost_minor, toFloat64(clicks) AS clicks, toFloat64(impressions) AS impressions
+FROM costs
+WHERE NOT central
+UNION ALL
+SELECT c.day, if(s.account = '', '` + Unattributed + `', s.account), true, c.channel, c.source, c.medium, c.campaign, c.campaign_id,
+       c.cost_minor * if(s.account = '', 1, s.share), c.clicks * if(s.account = '', 1, s.share),
+       c.impressions * if(s.account = '', 1, s.share)
+FROM matched AS c
+LEFT JOIN shares AS s ON s.day = c.day AND s.channel = c.channel AND s.campaign = c.match`)
+}
+
+// reportSQL sums spend (allocated), traffic and leads by the dimensions.
+// Every measure is a Float64 so the union lines up.
+func reportSQL(by []Dim, traffic, leads, spend string) string {
 	dims := make([]string, len(by))
 	for i, d := range by {
 		if d == DimDay {
@@ -100,67 +163,20 @@ func reportSQL(by []Dim, traffic, leads string) string {
 	if len(dims) > 0 {
 		group = "\nGROUP BY " + strings.Join(dims, ", ") + "\nORDER BY " + strings.Join(dims, ", ")
 	}
-	return strings.NewReplacer("$traffic", traffic, "$leads", leads, "$select", sel, "$group", group).Replace(`WITH
-    traffic AS
-    (
-        $traffic
-    ),
-    central AS
-    (
-        SELECT date AS day, channel, source, medium, campaign, campaign_id,
-               sum(amount_minor) AS cost_minor, sum(clicks) AS clicks, sum(impressions) AS impressions
-        FROM ${db}.costs_current
-        WHERE tenant = {tenant:String} AND central AND date BETWEEN {from:Date} AND {to:Date}
-        GROUP BY day, channel, source, medium, campaign, campaign_id
-    ),
-    matched AS
-    (
-        SELECT c.day AS day, c.channel AS channel, c.source AS source, c.medium AS medium, c.campaign AS campaign,
-               c.campaign_id AS campaign_id, t.account AS account, sum(t.sessions) AS sessions
-        FROM central AS c
-        INNER JOIN traffic AS t ON t.day = c.day AND t.channel = c.channel
-        WHERE t.campaign = c.campaign OR (c.campaign_id != '' AND t.campaign = c.campaign_id)
-        GROUP BY day, channel, source, medium, campaign, campaign_id, account
-    ),
-    shares AS
-    (
-        SELECT day, channel, source, medium, campaign, campaign_id, account,
-               sessions / sum(sessions) OVER (PARTITION BY day, channel, source, medium, campaign, campaign_id) AS share
-        FROM matched
-    ),
-    allocated AS
-    (
-        SELECT c.day AS day, if(s.account = '', '` + Unattributed + `', s.account) AS account,
-               c.channel AS channel, c.source AS source, c.medium AS medium, c.campaign AS campaign,
-               if(s.account = '', 1, s.share) AS share,
-               c.cost_minor * share AS cost_minor, c.clicks * share AS clicks, c.impressions * share AS impressions
-        FROM central AS c
-        LEFT JOIN shares AS s ON s.day = c.day AND s.channel = c.channel AND s.source = c.source AND s.medium = c.medium
-            AND s.campaign = c.campaign AND s.campaign_id = c.campaign_id
-    ),
-    facts AS
-    (
-        SELECT day, account, channel, source, medium, campaign,
-               0. AS cost_minor, 0. AS clicks, 0. AS impressions, toFloat64(sessions) AS sessions,
-               0. AS leads, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS new_customers
-        FROM traffic
-        UNION ALL
-        SELECT day, account, channel, source, medium, campaign, 0., 0., 0., 0.,
-               leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers
-        FROM
-        (
-            $leads
-        )
-        UNION ALL
-        SELECT date, account, channel, source, medium, campaign,
-               toFloat64(amount_minor), toFloat64(clicks), toFloat64(impressions), 0., 0., 0., 0., 0., 0., 0., 0.
-        FROM ${db}.costs_current
-        WHERE tenant = {tenant:String} AND NOT central AND date BETWEEN {from:Date} AND {to:Date}
-        UNION ALL
-        SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions, 0., 0., 0., 0., 0., 0., 0., 0.
-        FROM allocated
-    )
-SELECT $select
-FROM facts
+	return strings.NewReplacer("$traffic", traffic, "$leads", leads, "$spend", spend, "$select", sel, "$group", group).Replace(`SELECT $select
+FROM
+(
+    SELECT day, account, channel, source, medium, campaign,
+           0. AS cost_minor, 0. AS clicks, 0. AS impressions, toFloat64(sessions) AS sessions,
+           0. AS leads, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS new_customers
+    FROM ($traffic)
+    UNION ALL
+    SELECT day, account, channel, source, medium, campaign, 0., 0., 0., 0.,
+           leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers
+    FROM ($leads)
+    UNION ALL
+    SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions, 0., 0., 0., 0., 0., 0., 0., 0.
+    FROM ($spend)
+)
 WHERE {account:String} = '' OR account = {account:String}$group`)
 }

@@ -2,9 +2,12 @@ package analytics
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/throughline/throughline/services/console/internal/testnet"
+	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 func moscow(string, string) string { return "Europe/Moscow" }
@@ -199,4 +202,32 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Central spend whose campaign name no session carries follows the
+// sessions tagged with its campaign id; spend matching neither stays
+// unattributed, whole.
+func TestCentralSpendMatchedByCampaignID(t *testing.T) {
+	w := testnet.New(t, engine)
+	for i, acc := range []string{"msk", "msk", "spb"} {
+		w.Put(&entity.Session{Meta: entity.Meta{Tenant: "net", Account: acc}, SessionID: fmt.Sprintf("s%d", i), PersonID: "p",
+			Start: testnet.At(t, "2026-03-02T10:00:00Z"), Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "7001"})
+	}
+	w.Costs("net", "imp", time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC),
+		testnet.Cost{Account: "*", Date: "2026-03-02", Channel: "yandex_direct", Campaign: "Autumn Sale", CampaignID: "7001", Minor: 300_00},
+		testnet.Cost{Account: "*", Date: "2026-03-02", Channel: "yandex_direct", Campaign: "Winter", CampaignID: "7002", Minor: 50_00})
+	if _, err := refresher(t, w, moscow).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewReports(engine, w.DB, moscow).Report(context.Background(), netQuery(t, "last_non_direct", DimAccount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range rep.Rows {
+		got[r.Keys[0]] = r.Cost
+	}
+	if !near(got["msk"], 200) || !near(got["spb"], 100) || !near(got[Unattributed], 50) || len(got) != 3 {
+		t.Fatalf("allocation by campaign id: %v", got)
+	}
 }
