@@ -6,6 +6,7 @@
 //	throughline demo     the pipeline and demo traffic
 //	throughline query    run one read-only SQL statement against the console
 //	throughline redrive  re-submit dead letters to the collector after a fix
+//	throughline ddl      print the ClickHouse DDL, plain or for a cluster
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/collector/redrive"
+	"github.com/throughline/throughline/services/console/ddlcmd"
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return querycmd.Run(args, stdout, stderr)
 	case "redrive":
 		return redrive.Run(args, stdout, stderr)
+	case "ddl":
+		return ddlcmd.Run(args, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -53,12 +57,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
+  ddl     print the ClickHouse DDL, plain or for a cluster: throughline ddl --cluster NAME
 
 Run "throughline run -h" for the settings; every flag can also be set as $THROUGHLINE_<FLAG>.
 `)
