@@ -8,6 +8,9 @@
 #   alerter    BenchmarkAlertLatency p50/p99: the record that breaks a rule → its notification at a webhook
 #   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce);
 #              state bytes per active client, restore seconds per million clients
+#   reports    BenchmarkChannelReport p50/p95 from the aggregates (10M sessions, 1M leads, 100 branches,
+#              90 days generated in the embedded engine)  vs  the same report scanning the entity tables;
+#              BenchmarkWonDealToReport: CRM webhook switching a deal to won → revenue in the channel report
 #
 # A benchmark that does not exist (yet) shows "n/a". The table is also written
 # to bench.out. Settings (environment):
@@ -15,6 +18,9 @@
 #   BENCHTIME            -benchtime of the collector and loader benchmarks (default 2s)
 #   FRESHNESS_BENCHTIME  -benchtime of BenchmarkFreshness, one fixed-rate run per iteration (default 1x)
 #   ALERT_BENCHTIME      -benchtime of BenchmarkAlertLatency, one alert per iteration (default 500x)
+#   REPORT_BENCHTIME     -benchtime of BenchmarkChannelReport, one report per iteration (default 30x)
+#   REPORT_BENCH_SESSIONS, REPORT_BENCH_LEADS  network size (default 10000000, 1000000)
+#   REPORT_BENCH_SCANS   timed scans of the entity tables, tens of seconds each at 10M (default 3)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -78,6 +84,8 @@ bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
 bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
 bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
 bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
+REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
+bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
 
 bare=$(rate BareHTTP req/s events/s)
 pixel=$(rate Pixel events/s)
@@ -94,6 +102,12 @@ passthrough=$(rate PassThrough events/s)
 restore=$(metric Restore s/1M-clients)
 state_heap=$(metric StatePerClient heap-B/client)
 state_log=$(metric StatePerClient changelog-B/client)
+report_p50=$(metric ChannelReport p50-ms)
+report_p95=$(metric ChannelReport p95-ms)
+scan_p95=$(metric ChannelReport scan-p95-ms)
+report_sessions=$(metric ChannelReport sessions)
+won_p50=$(metric WonDealToReport p50-ms)
+won_max=$(metric WonDealToReport max-ms)
 
 ms() { if [ -n "$1" ]; then echo "$1 ms"; else echo n/a; fi; }
 row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
@@ -111,6 +125,9 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
+  row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
+  row "channel report p95" "$(ms "$report_p95")" "scan of entities $(ms "$scan_p95")" "$(ratio "${scan_p95:+$scan_p95 ms}" "${report_p95:+$report_p95 ms}") faster"
+  row "won deal → report p50" "$(ms "$won_p50")" "max $(ms "$won_max")" "-"
   if [ ${#failed[@]} -gt 0 ]; then
     echo
     echo "FAILED: ${failed[*]} (see the output above)"
