@@ -46,7 +46,11 @@ demo: libchdb build ## run the whole pipeline in one process with demo traffic (
 	bin/throughline demo $(DEMO_FLAGS)
 
 test: libchdb ## run every test of every module (RACE= to drop -race)
-	$(GO) test $(RACE) $(TESTFLAGS) $(ALL)
+	$(GO) test $(RACE) $(TESTFLAGS) $$($(GO) list $(ALL) | grep -v -e '/e2e$$' -e '/internal/demo$$')
+	@# The end-to-end packages run whole pipelines (several processes, embedded
+	@# Kafka and ClickHouse each) against timeouts: one at a time, so two of
+	@# them do not starve each other on a two-core machine.
+	$(GO) test $(RACE) $(TESTFLAGS) -p 1 $(ROOT)/services/throughline/e2e $(ROOT)/services/throughline/internal/demo
 
 bench: libchdb ## run the benchmarks and print figures and ratios against baselines (also in bench.out)
 	scripts/bench.sh

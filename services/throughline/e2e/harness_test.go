@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,8 +59,26 @@ type node struct {
 	kafkaPort          int
 	collector, console string
 	cmd                *exec.Cmd
-	logs               *bytes.Buffer
+	logs               *syncBuffer
 	exited             chan struct{}
+}
+
+// syncBuffer collects the process's output; tests read it while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newNode(t testing.TB) *node {
@@ -86,7 +105,7 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
 	n.cmd = exec.Command(binary, args...)
-	n.logs = &bytes.Buffer{}
+	n.logs = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
@@ -195,8 +214,15 @@ func (n *node) waitCount(sql string, want int, within time.Duration) time.Durati
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	n.t.Fatalf("%s: got %s, want %d within %v\nlogs:\n%s", sql, last, want, within, tail(n.logs.String(), 4000))
+	n.t.Fatalf("%s: got %s, want %d within %v\nlogs:\n%s", short(sql), last, want, within, tail(n.logs.String(), 4000))
 	return 0
+}
+
+func short(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }
 
 func tail(s string, n int) string {

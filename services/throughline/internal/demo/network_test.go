@@ -141,10 +141,15 @@ func TestDemoThroughTheCollector(t *testing.T) {
 			t.Errorf("no calls %s", k)
 		}
 	}
-	for _, k := range []string{"amocrm won", "amocrm lost", "bitrix24 won", "bitrix24 lost", "generic won", "generic lost"} {
+	for _, k := range []string{"amocrm won", "amocrm lost", "bitrix24 won", "bitrix24 lost"} {
 		if outcomes[k] == 0 {
 			t.Errorf("no %s deals", k)
 		}
+	}
+	// Only 4 branches run the generic CRM: in a short run they close a
+	// handful of deals, won or lost as chance has it.
+	if outcomes["generic won"]+outcomes["generic lost"] == 0 {
+		t.Errorf("no generic deals closed")
 	}
 	if pulled[crmAmoCRM] == 0 || pulled[crmBitrix24] == 0 {
 		t.Errorf("nothing pulled from the simulated CRMs: %v", pulled)
