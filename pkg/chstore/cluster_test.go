@@ -60,6 +60,10 @@ func TestClusterDDLOfTheMigrationsParses(t *testing.T) {
 			if !regexp.MustCompile(`TO throughline\.\w+_local .* FROM throughline\.\w+_local`).MatchString(f) {
 				t.Errorf("materialized view not on local tables: %s", f)
 			}
+		case strings.HasPrefix(f, "ALTER TABLE"):
+			if !regexp.MustCompile(`^ALTER TABLE throughline\.\w+_local `).MatchString(f) && !strings.Contains(f, "COLUMN") {
+				t.Errorf("ALTER of a Distributed table without a column change: %s", f)
+			}
 		case strings.HasPrefix(f, "CREATE VIEW"), strings.HasPrefix(f, "CREATE DATABASE"):
 			if strings.Contains(f, "_local") {
 				t.Errorf("view reads local tables: %s", f)
