@@ -129,6 +129,7 @@ type Refresher struct {
 	loaded       bool
 	zonesChecked bool // accounts whose time zone changed were recomputed
 	watermark    time.Time
+	savedAt      time.Time // when the watermark was last recorded
 	lastFull     time.Time
 	seen         map[changeKey]*seenChange
 
@@ -341,8 +342,14 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		r.lastFull = now
 	}
 	r.watermark = now
-	if err := r.saveWatermark(ctx, version, now); err != nil {
-		return st, err
+	// An idle round records nothing but the watermark; record it now and
+	// then only, so an idle refresher does not insert every second. A
+	// restart re-reads from the older record: repeated work, no lost change.
+	if len(done) > 0 || full || now.Sub(r.savedAt) >= time.Minute {
+		if err := r.saveWatermark(ctx, version, now); err != nil {
+			return st, err
+		}
+		r.savedAt = now
 	}
 	floor := now.Add(-r.cfg.Lookback)
 	for k, s := range r.seen {

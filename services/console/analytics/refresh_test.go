@@ -27,52 +27,52 @@ func accountsOf(st RoundStats) []string {
 func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	w := testnet.New(t, engine)
 	ctx := context.Background()
+	round := func(r *Refresher) RoundStats {
+		t.Helper()
+		st, err := r.Refresh(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
 	w.Put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"), session(t, "spb", "s2", "2026-03-02T10:00:00Z", "direct"))
-	const settle = 4 * time.Second
-	r, err := NewRefresher(RefreshConfig{Settle: settle, Lookback: time.Minute}, RefreshDeps{Store: engine, Database: w.DB})
+	r, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.Refresh(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !st.Full || !slices.Equal(accountsOf(st), []string{"msk", "spb"}) {
+	if st := round(r); !st.Full || !slices.Equal(accountsOf(st), []string{"msk", "spb"}) {
 		t.Fatalf("first round: %+v, want a full round over msk and spb", st)
 	}
 	w.Put(session(t, "spb", "s3", "2026-03-02T11:00:00Z", "organic"))
-	st, err = r.Refresh(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Full || !slices.Equal(accountsOf(st), []string{"spb"}) {
+	if st := round(r); st.Full || !slices.Equal(accountsOf(st), []string{"spb"}) || !slices.Equal(st.SpendTenants, []string{"net"}) {
 		t.Fatalf("after a change in spb: %+v", st)
 	}
-	// Nothing new: nothing to do until the changes have settled, then the
-	// accounts they touched once more, then nothing.
-	for i, want := range [][]string{nil, {"msk", "spb"}, nil} {
-		if i == 1 {
-			time.Sleep(settle + 500*time.Millisecond)
-		}
-		if st, err = r.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(accountsOf(st), want) {
-			t.Fatalf("round %d after the change: %v, want %v", i, accountsOf(st), want)
+	// Nothing new, nothing settled: nothing to do.
+	for range 2 {
+		if st := round(r); len(st.Accounts)+len(st.SpendTenants) != 0 {
+			t.Fatalf("an idle round: %+v", st)
 		}
 	}
-	// A second refresher (a restart) resumes from the recorded watermark:
-	// no full round, and a change made while it was down is found.
+	// A refresher that settles at once (a restart, from the recorded
+	// watermark): every change in its lookback once, again once settled,
+	// then nothing.
+	r2, err := NewRefresher(RefreshConfig{Settle: time.Millisecond, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"msk", "spb"}, {"msk", "spb"}, nil} {
+		time.Sleep(5 * time.Millisecond)
+		if st := round(r2); st.Full || !slices.Equal(accountsOf(st), want) {
+			t.Fatalf("restarted round %d: %+v, want %v", i, st, want)
+		}
+	}
+	// A change made while no refresher ran is found after a restart.
 	w.Put(session(t, "msk", "s4", "2026-03-02T12:00:00Z", "organic"))
-	r2, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
+	r3, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = r2.Refresh(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Full || !slices.Contains(accountsOf(st), "msk") {
+	if st := round(r3); st.Full || !slices.Contains(accountsOf(st), "msk") {
 		t.Fatalf("after a restart: %+v, want msk without a full round", st)
 	}
 }
