@@ -454,3 +454,46 @@ FROM %s.costs_current WHERE tenant = 'gen' AND date = '2026-03-04' ORDER BY acco
 		t.Fatalf("corrected re-import: cost %v, want %v", got.Cost, before.Cost+day/100)
 	}
 }
+
+// The design's starting point, kept as a check: a materialized view that
+// sums inserted rows counts every version of a session, and even an insert
+// the table drops as a duplicate (a loader retry with the same token).
+// The aggregates count the session once.
+func TestNaiveViewWouldDoubleCount(t *testing.T) {
+	w := testnet.New(t, engine)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE %[1]s.naive (channel LowCardinality(String), sessions UInt64) ENGINE = SummingMergeTree ORDER BY channel",
+		"CREATE MATERIALIZED VIEW %[1]s.naive_mv TO %[1]s.naive AS SELECT channel, count() AS sessions FROM %[1]s.sessions GROUP BY channel",
+	} {
+		if err := engine.Exec(ctx, fmt.Sprintf(q, w.DB), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &entity.Session{Meta: entity.Meta{Tenant: "net", Account: "msk"}, SessionID: "s1", PersonID: "p1",
+		Start: testnet.At(t, "2026-03-02T10:00:00Z"), Channel: "direct"}
+	w.Put(s)
+	s.Channel = "organic"
+	w.Put(s) // re-stated
+	retry := fmt.Sprintf(`INSERT INTO %s.sessions (tenant, account, session_id, version, deleted, started_at, channel, _topic, _partition, _offset)
+SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'batch-1' VALUES ('net', 'msk', 's1', 99, 0, '2026-03-02 10:00:00', 'organic', 't', 0, 1)`, w.DB)
+	for range 2 { // the second is dropped by the table
+		if err := engine.Exec(ctx, retry, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := toInt64(w.Query("SELECT count() FROM %s.sessions FINAL", w.DB)[0][0]); n != 1 {
+		t.Fatalf("%d sessions, want 1", n)
+	}
+	naive := toInt64(w.Query("SELECT sum(sessions) FROM %s.naive", w.DB)[0][0])
+	if naive < 3 {
+		t.Fatalf("the naive view counted %d sessions: expected it to count every version", naive)
+	}
+	if _, err := refresher(t, w, nil).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := toInt64(w.Query("SELECT sum(sessions) FROM %s.traffic_daily FINAL", w.DB)[0][0]); n != 1 {
+		t.Fatalf("traffic_daily counts %d sessions, want 1", n)
+	}
+	t.Logf("naive view: %d sessions for one session; traffic_daily: 1", naive)
+}
