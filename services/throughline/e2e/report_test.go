@@ -14,10 +14,13 @@ import (
 	"time"
 )
 
-const reportKey = "fresh-write-key-001"
+const (
+	reportKey   = "fresh-write-key-001"
+	reportToken = "fresh-read-token-0001"
+)
 
-// reportNode starts the binary with a tenant of one branch. The console is
-// open (loopback, no --sql-token), so reports need no token.
+// reportNode starts the binary with a tenant of one branch whose reports are
+// read with its read token.
 func reportNode(t testing.TB) *node {
 	t.Helper()
 	n := newNode(t)
@@ -25,6 +28,7 @@ func reportNode(t testing.TB) *node {
   - id: fresh
     timezone: UTC
     margin: 0.5
+    read_tokens: [` + reportToken + `]
     accounts:
       - id: branch
         write_keys: [` + reportKey + `]
@@ -58,6 +62,7 @@ func (n *node) channelRevenue(t testing.TB, ch string) (revenue, deals float64) 
 	today := time.Now().UTC().Format(time.DateOnly)
 	q := url.Values{"tenant": {"fresh"}, "from": {today}, "to": {today}, "model": {"last_non_direct"}}
 	req, _ := http.NewRequest("GET", "http://"+n.console+"/v1/reports/channels?"+q.Encode(), nil)
+	req.Header.Set("Authorization", "Bearer "+reportToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
