@@ -123,7 +123,7 @@ func TestDemoFillsTheTables(t *testing.T) {
 // records reads every record of a topic from the node's broker.
 func (n *node) records(topic string) []*kgo.Record {
 	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seeds := kgo.SeedBrokers(fmt.Sprintf("127.0.0.1:%d", n.kafkaPort))
 	adm, err := kgo.NewClient(seeds)
@@ -148,6 +148,7 @@ func (n *node) records(topic string) []*kgo.Record {
 		if ctx.Err() != nil {
 			n.t.Fatalf("%s: read %d of %d records", topic, len(out), want)
 		}
+		fs.EachError(func(t string, p int32, err error) { n.t.Logf("fetch %s/%d: %v", t, p, err) })
 		out = append(out, fs.Records()...)
 	}
 	return out

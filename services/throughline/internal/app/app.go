@@ -105,7 +105,8 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 		return nil, err
 	}
 	a.console, err = console.New(cfg.Console, console.Deps{
-		Tel: a.tel, Store: a.store, Tenants: a.tenants, Kafka: &kcfg, Alerts: a.alerter.Handler(),
+		Tel: a.tel, Store: a.store, Tenants: a.tenants, Database: cfg.Loader.Database,
+		Kafka: &kcfg, Alerts: a.alerter.Handler(),
 	})
 	if err != nil {
 		return nil, err
