@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/throughline/throughline/pkg/flagenv"
@@ -91,7 +92,8 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	prepared := ""
+	prepared, rulesPrepared := "", ""
+	var alerts *demo.AlertReceiver
 	if withDemo {
 		// The simulated CRMs listen before the tenants file is read, so the
 		// file can name where they are (and an older demo's file gets the
@@ -107,6 +109,20 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "throughline:", err)
 			return 1
 		}
+		// The demo's alert receiver, and rules with windows for a live demo
+		// unless the user has rules of their own.
+		if alerts, err = demo.ListenAlerts(dcfg.AlertsAddr); err != nil {
+			fmt.Fprintln(stderr, "throughline:", err)
+			return 1
+		}
+		defer alerts.Close()
+		if cfg.Alerter.RulesDir == "" {
+			cfg.Alerter.RulesDir = filepath.Join(cfg.DataDir, "alerts")
+			if rulesPrepared, err = demo.PrepareAlertRules(cfg.Alerter.RulesDir, alerts.URL()); err != nil {
+				fmt.Fprintln(stderr, "throughline:", err)
+				return 1
+			}
+		}
 	}
 	a, err := app.Start(ctx, cfg, stderr)
 	if err != nil {
@@ -120,6 +136,10 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 		if prepared != "" {
 			log.Info().Str("path", cfg.TenantsFile).Str("action", prepared).Str("crm_server", dcfg.CRM.URL()).Msg("demo tenants file prepared")
 		}
+		if rulesPrepared != "" {
+			log.Info().Str("path", cfg.Alerter.RulesDir).Str("action", rulesPrepared).Msg("demo alert rules prepared")
+		}
+		alerts.SetLogger(log.With().Str("component", "demo").Logger())
 		go func() {
 			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("demo generator stopped")
@@ -150,6 +170,7 @@ Throughline is running (embedded mode, data in %s)
 		console, localAddr(cfg.Collector.Addr), firstKey(a))
 	if withDemo {
 		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
+		fmt.Fprintf(w, "  alerts:    rules in %s; notifications show here as \"demo alert\" lines and on the dashboard\n", cfg.Alerter.RulesDir)
 	}
 	fmt.Fprintln(w)
 }

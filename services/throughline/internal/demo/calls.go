@@ -90,6 +90,9 @@ func (w *world) phoneClicked(vis *visit, now time.Time) {
 	}
 	c := &call{bi: vis.branch, start: now.Add(time.Duration(5+w.r.IntN(85)) * time.Second),
 		caller: vis.v.phone, channel: channels[vis.channel].name, landing: vis.landing, ref: vis.ref}
+	if w.story.silentVisit(vis, c.start) {
+		return // the silent channel's visitors do not call meanwhile
+	}
 	if l.ct.Provider == vendorCalltouch {
 		c.tracking, c.clientID = poolNumber(vis.branch, w.r.IntN(poolSize)), vis.v.clientID
 	} else {
@@ -151,7 +154,7 @@ func (w *world) placeCall(c *call) {
 	w.at(end, 0, func(time.Time) []*hookReq { return []*hookReq{w.callRequest(c)} })
 	if c.answered && c.talk >= targetTalk {
 		w.newLead(leadFrom{bi: c.bi, channel: c.channel, kind: "call", clientID: c.clientID, callID: c.id,
-			phone: c.caller, at: end.Add(time.Duration(60+w.r.IntN(240)) * time.Second)})
+			phone: c.caller, at: end.Add(w.crmDelay(time.Duration(60+w.r.IntN(240)) * time.Second))})
 	}
 }
 

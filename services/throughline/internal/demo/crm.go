@@ -56,16 +56,20 @@ type lead struct {
 	fate                      string
 	lostAtLead                bool  // lost before a deal was made
 	planned                   int64 // the deal's expected amount, roubles
-	amount                    int64 // what the manager records when it is won, roubles
+	quoted                    int64 // the expected amount the CRM sent with the deal
+	amount                    int64 // what the deal is worth when it is won, roubles
+	noAmount                  bool  // history: the manager does not record the amount
+	recorded                  int64 // the amount the CRM sent with the won deal
 	stage                     string
 	created                   time.Time
+	closed                    time.Time
 }
 
 // formSubmitted: a submitted form becomes a lead in the branch's CRM a
 // little later, carrying the client id the tracker put in its hidden field.
 func (w *world) formSubmitted(vis *visit, now time.Time) {
 	w.newLead(leadFrom{bi: vis.branch, channel: channels[vis.channel].name, kind: "form",
-		clientID: vis.v.clientID, phone: vis.v.phone, at: now.Add(time.Duration(20+w.r.IntN(300)) * time.Second)})
+		clientID: vis.v.clientID, phone: vis.v.phone, at: now.Add(w.crmDelay(time.Duration(20+w.r.IntN(300)) * time.Second))})
 }
 
 // newLead creates a lead and schedules its changes. Whether it will be won
@@ -102,10 +106,9 @@ func (w *world) newLead(f leadFrom) {
 	l.amount = roundTo(int64(float64(eco.deal)*(0.5+w.r.Float64())), 500)
 	if cb.sloppy {
 		l.planned = 0
-		if w.r.Float64() < 0.5 {
-			l.amount = 0
-		}
+		l.noAmount = w.r.Float64() < 0.5
 	}
+	l.quoted = l.planned
 	l.lostAtLead = l.fate == fateLost && w.r.Float64() < 0.5
 	qualifies := l.fate == fateWon || l.fate == fateLost && !l.lostAtLead || w.r.Float64() < eco.qualify
 	cb.open[f.phone] = l
@@ -136,6 +139,9 @@ func (w *world) crmAdd(l *lead, at time.Time) []*hookReq {
 }
 
 func (w *world) crmQualify(l *lead, at time.Time) []*hookReq {
+	if w.amountsOff(l, at) {
+		l.quoted = 0
+	}
 	switch w.branches[l.bi].crm.cfg.Provider {
 	case crmAmoCRM:
 		return w.amoQualify(l, at)
@@ -145,13 +151,24 @@ func (w *world) crmQualify(l *lead, at time.Time) []*hookReq {
 	return w.genericQualify(l, at)
 }
 
-// crmClose sends the outcome and counts it in the story.
+// crmClose sends the outcome and counts it in the story: a won deal's
+// revenue as far as the CRM recorded it.
 func (w *world) crmClose(l *lead, at time.Time) []*hookReq {
 	delete(w.branches[l.bi].crm.open, l.phone)
+	l.closed = at
+	if l.fate == fateWon {
+		l.recorded = l.amount
+		if w.skipsAmount(l, at) {
+			l.recorded = 0
+			if w.live {
+				w.story.missing = append(w.story.missing, l)
+			}
+		}
+	}
 	w.tally.add(l.channel, func(c *channelTally) {
 		if l.fate == fateWon {
 			c.Won++
-			c.Revenue += l.amount * 100
+			c.Revenue += l.recorded * 100
 		} else {
 			c.Lost++
 		}
@@ -163,6 +180,32 @@ func (w *world) crmClose(l *lead, at time.Time) []*hookReq {
 		return w.b24Close(l, at)
 	}
 	return w.genericClose(l, at)
+}
+
+// crmEnterAmount is a manager entering the amount of a deal that was won
+// without one: a change of the won deal that carries it.
+func (w *world) crmEnterAmount(l *lead, at time.Time) []*hookReq {
+	// The change must be newer than the won one in the CRM's clock
+	// (seconds, for amoCRM).
+	at = maxTime(at, l.closed.Add(time.Second))
+	l.recorded = l.amount
+	w.tally.add(l.channel, func(c *channelTally) { c.Revenue += l.amount * 100 })
+	switch w.branches[l.bi].crm.cfg.Provider {
+	case crmAmoCRM:
+		return w.amoAmount(l, at)
+	case crmBitrix24:
+		return []*hookReq{w.b24Event(l, "ONCRMDEALUPDATE", "deal", l.dealID, at, w.b24Deal(l, "WON", "S", l.amount, at))}
+	}
+	return []*hookReq{w.genericHook(l, map[string]any{"entity": "deal", "action": "update", "deal_id": l.dealID,
+		"lead_id": l.leadID, "stage": "paid", "outcome": "won", "amount": strconv.FormatInt(l.amount, 10),
+		"updated_at": at.In(msk).Format(time.RFC3339)})}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // --- amoCRM: PHP form arrays; the stage change of a digital pipeline
@@ -215,15 +258,15 @@ func (w *world) amoQualify(l *lead, at time.Time) []*hookReq {
 	f.Set(p+"[pipeline_id]", amoPipeline)
 	f.Set(p+"[old_status_id]", old)
 	f.Set(p+"[old_pipeline_id]", amoPipeline)
-	return []*hookReq{w.amoHook(l, f, w.amoState(l, l.planned, at))}
+	return []*hookReq{w.amoHook(l, f, w.amoState(l, l.quoted, at))}
 }
 
 func (w *world) amoClose(l *lead, at time.Time) []*hookReq {
 	old := l.stage
-	price := l.planned
+	price := l.quoted
 	l.stage = amoLost
 	if l.fate == fateWon {
-		l.stage, price = amoWon, l.amount
+		l.stage, price = amoWon, l.recorded
 	}
 	f := w.amoAccount(l)
 	p := "leads[status][0]"
@@ -236,6 +279,24 @@ func (w *world) amoClose(l *lead, at time.Time) []*hookReq {
 	f.Set(p+"[last_modified]", unix(at))
 	amoCustomFields(f, p, l)
 	return []*hookReq{w.amoHook(l, f, w.amoState(l, price, at))}
+}
+
+// amoAmount is the lead's update (not a stage change: it stays won) with
+// the price entered.
+func (w *world) amoAmount(l *lead, at time.Time) []*hookReq {
+	f := w.amoAccount(l)
+	p := "leads[update][0]"
+	f.Set(p+"[id]", l.leadID)
+	f.Set(p+"[name]", leadTitle(l))
+	f.Set(p+"[status_id]", l.stage)
+	f.Set(p+"[pipeline_id]", amoPipeline)
+	f.Set(p+"[price]", strconv.FormatInt(l.amount, 10))
+	f.Set(p+"[responsible_user_id]", "504141")
+	f.Set(p+"[created_at]", unix(l.created))
+	f.Set(p+"[updated_at]", unix(at))
+	f.Set(p+"[last_modified]", unix(at))
+	amoCustomFields(f, p, l)
+	return []*hookReq{w.amoHook(l, f, w.amoState(l, l.amount, at))}
 }
 
 func (w *world) amoAccount(l *lead) url.Values {
@@ -305,7 +366,7 @@ func (w *world) b24Qualify(l *lead, at time.Time) []*hookReq {
 	return []*hookReq{
 		w.b24Event(l, "ONCRMLEADUPDATE", "lead", l.leadID, at, w.b24Lead(l, "CONVERTED", "S", at)),
 		w.b24Event(l, "ONCRMCONTACTADD", "contact", l.contactID, at, w.b24Contact(l, at)),
-		w.b24Event(l, "ONCRMDEALADD", "deal", l.dealID, at, w.b24Deal(l, "PREPARATION", "P", l.planned, at)),
+		w.b24Event(l, "ONCRMDEALADD", "deal", l.dealID, at, w.b24Deal(l, "PREPARATION", "P", l.quoted, at)),
 	}
 }
 
@@ -314,9 +375,9 @@ func (w *world) b24Close(l *lead, at time.Time) []*hookReq {
 	case l.lostAtLead:
 		return []*hookReq{w.b24Event(l, "ONCRMLEADUPDATE", "lead", l.leadID, at, w.b24Lead(l, "JUNK", "F", at))}
 	case l.fate == fateWon:
-		return []*hookReq{w.b24Event(l, "ONCRMDEALUPDATE", "deal", l.dealID, at, w.b24Deal(l, "WON", "S", l.amount, at))}
+		return []*hookReq{w.b24Event(l, "ONCRMDEALUPDATE", "deal", l.dealID, at, w.b24Deal(l, "WON", "S", l.recorded, at))}
 	}
-	return []*hookReq{w.b24Event(l, "ONCRMDEALUPDATE", "deal", l.dealID, at, w.b24Deal(l, "LOSE", "F", l.planned, at))}
+	return []*hookReq{w.b24Event(l, "ONCRMDEALUPDATE", "deal", l.dealID, at, w.b24Deal(l, "LOSE", "F", l.quoted, at))}
 }
 
 func (w *world) b24Lead(l *lead, status, semantic string, at time.Time) []byte {
@@ -399,7 +460,7 @@ func (w *world) genericAdd(l *lead, at time.Time) []*hookReq {
 func (w *world) genericQualify(l *lead, at time.Time) []*hookReq {
 	return []*hookReq{w.genericHook(l, map[string]any{"entity": "deal", "action": "add", "deal_id": l.dealID,
 		"lead_id": l.leadID, "pipeline": "main", "stage": "trial_lesson", "outcome": "open",
-		"amount": strconv.FormatInt(l.planned, 10), "updated_at": at.In(msk).Format(time.RFC3339)})}
+		"amount": strconv.FormatInt(l.quoted, 10), "updated_at": at.In(msk).Format(time.RFC3339)})}
 }
 
 func (w *world) genericClose(l *lead, at time.Time) []*hookReq {
@@ -410,7 +471,7 @@ func (w *world) genericClose(l *lead, at time.Time) []*hookReq {
 			"stage": "junk", "outcome": "lost", "updated_at": ts})}
 	case l.fate == fateWon:
 		return []*hookReq{w.genericHook(l, map[string]any{"entity": "deal", "action": "status", "deal_id": l.dealID,
-			"lead_id": l.leadID, "stage": "paid", "outcome": "won", "amount": strconv.FormatInt(l.amount, 10), "updated_at": ts})}
+			"lead_id": l.leadID, "stage": "paid", "outcome": "won", "amount": strconv.FormatInt(l.recorded, 10), "updated_at": ts})}
 	}
 	return []*hookReq{w.genericHook(l, map[string]any{"entity": "deal", "action": "status", "deal_id": l.dealID,
 		"lead_id": l.leadID, "stage": "refused", "outcome": "lost", "updated_at": ts})}

@@ -55,6 +55,22 @@ type Config struct {
 	// upload restating the day.
 	CostsEvery time.Duration
 
+	// The live story's incidents, for the alerter (zero durations or an
+	// empty name turn one off; Defaults has them on). SilentChannel — as
+	// the pipeline classifies it — brings no visit, form or call from
+	// SilenceAt after going live for SilenceFor.
+	SilentChannel         string
+	SilenceAt, SilenceFor time.Duration
+	// NoAmountsBranch's managers skip amounts (in place of yekaterinburg's):
+	// never the expected one, half the won ones in history; live, its CRM
+	// sends no amounts from NoAmountsAt after going live for NoAmountsFor
+	// (longer if no deal was won meanwhile), then the managers enter them.
+	NoAmountsBranch           string
+	NoAmountsAt, NoAmountsFor time.Duration
+	// AlertsAddr is where the demo's alert receiver listens (ListenAlerts);
+	// empty: no receiver. The caller runs it.
+	AlertsAddr string
+
 	transport http.RoundTripper // tests
 }
 
@@ -72,6 +88,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.CRMAddr, "demo-crm-addr", d.CRMAddr, "loopback address of the simulated Bitrix24/amoCRM REST APIs the collector pulls from (written into the tenants file)")
 	flagenv.Duration(fs, &c.CRMTrickle, "demo-crm-trickle", d.CRMTrickle, "live: CRM deals take this long for what takes 14 days in history (status changes trickle in)")
 	flagenv.Duration(fs, &c.CostsEvery, "demo-costs-every", d.CostsEvery, "live: how often today's ad spend is re-uploaded (each upload restates the day)")
+	flagenv.String(fs, &c.SilentChannel, "demo-silent-channel", d.SilentChannel, "live story: this channel brings no leads for a while (empty: never)")
+	flagenv.Duration(fs, &c.SilenceAt, "demo-silence-at", d.SilenceAt, "live story: the channel goes silent this long after going live")
+	flagenv.Duration(fs, &c.SilenceFor, "demo-silence-for", d.SilenceFor, "live story: how long the channel stays silent (0: never)")
+	flagenv.String(fs, &c.NoAmountsBranch, "demo-no-amounts-branch", d.NoAmountsBranch, "live story: this branch's CRM sends won deals without their amount for a while (empty: never)")
+	flagenv.Duration(fs, &c.NoAmountsAt, "demo-no-amounts-at", d.NoAmountsAt, "live story: the amounts stop this long after going live")
+	flagenv.Duration(fs, &c.NoAmountsFor, "demo-no-amounts-for", d.NoAmountsFor, "live story: how long until the managers enter the missing amounts (0: never)")
+	flagenv.String(fs, &c.AlertsAddr, "demo-alerts-addr", d.AlertsAddr, "loopback address of the demo's alert receiver, which logs every notification as a \"demo alert\" line (empty: none)")
 	c.RequestTimeout, c.MaxAttempts = d.RequestTimeout, d.MaxAttempts
 }
 
@@ -81,10 +104,14 @@ func Defaults() Config {
 		Rate: 50, Seed: 1, BackfillPerDay: 5000, BatchSize: 100, Workers: 4,
 		SummaryEvery: 10 * time.Second, RequestTimeout: 20 * time.Second, MaxAttempts: 8,
 		CRMAddr: DefaultCRMAddr, CRMTrickle: 10 * time.Minute, CostsEvery: 5 * time.Minute,
+		SilentChannel: silentChannel, SilenceAt: 3 * time.Minute, SilenceFor: 6 * time.Minute,
+		NoAmountsBranch: sloppyBranch, NoAmountsAt: 4 * time.Minute, NoAmountsFor: 4 * time.Minute,
+		AlertsAddr: DefaultAlertsAddr,
 	}
 }
 
-// Validate names the setting that is wrong. Zero values take their defaults.
+// Validate names the setting that is wrong. Zero values take their
+// defaults, but for the story's incidents and the alert receiver: off.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	u, err := url.Parse(c.CollectorURL)
@@ -106,6 +133,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("demo-crm-trickle: %v must be at least 1s", c.CRMTrickle)
 	case c.CostsEvery < time.Second:
 		return fmt.Errorf("demo-costs-every: %v must be at least 1s", c.CostsEvery)
+	case c.SilenceAt < 0:
+		return fmt.Errorf("demo-silence-at: %v is negative", c.SilenceAt)
+	case c.SilenceFor < 0:
+		return fmt.Errorf("demo-silence-for: %v is negative", c.SilenceFor)
+	case c.NoAmountsAt < 0:
+		return fmt.Errorf("demo-no-amounts-at: %v is negative", c.NoAmountsAt)
+	case c.NoAmountsFor < 0:
+		return fmt.Errorf("demo-no-amounts-for: %v is negative", c.NoAmountsFor)
+	}
+	if c.SilentChannel != "" && !knownChannel(c.SilentChannel) {
+		return fmt.Errorf("demo-silent-channel: %q is not a channel of the demo (%s)", c.SilentChannel, strings.Join(channelNames(), ", "))
+	}
+	if c.AlertsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AlertsAddr); err != nil {
+			return fmt.Errorf("demo-alerts-addr: %q is not host:port", c.AlertsAddr)
+		}
 	}
 	if c.CRM == nil {
 		if _, _, err := net.SplitHostPort(c.CRMAddr); err != nil {
@@ -113,6 +156,12 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// episodes are the live story's incidents as configured.
+func (c Config) episodes() episodes {
+	return episodes{channel: c.SilentChannel, silenceAt: c.SilenceAt, silenceFor: c.SilenceFor,
+		noAmounts: c.NoAmountsBranch, amountsAt: c.NoAmountsAt, amountsFor: c.NoAmountsFor}
 }
 
 func (c Config) withDefaults() Config {
@@ -188,6 +237,10 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 			Msg("simulated crms in the tenants file point elsewhere than the demo crm server: their pulls will fail")
 	}
 	s.w.store = cfg.CRM.store
+	s.w.story = cfg.episodes()
+	if b := cfg.NoAmountsBranch; b != "" && !s.w.setSloppy(b) {
+		log.Warn().Str("account", b).Msg("demo story branch has no simulated crm: no deal amounts go missing")
+	}
 	st := &stats{}
 	snd := &sender{
 		base: strings.TrimRight(cfg.CollectorURL, "/"), log: log, st: st, maxAttempts: cfg.MaxAttempts,
@@ -294,6 +347,7 @@ func (r *runner) live(ctx context.Context) error {
 	defer tick.Stop()
 	last := time.Now()
 	lastFlush, lastSummary, lastCosts := last, last, last
+	r.sim.w.story.start(last) // timed from now, however long the backfill took
 	if !r.sim.w.live {
 		if !r.hooks(ctx, 0, r.sim.w.goLive(last, r.cfg.CRMTrickle)) {
 			return nil
@@ -318,6 +372,7 @@ func (r *runner) live(ctx context.Context) error {
 			if !r.dispatch(ctx, r.sim.w.due(now)) {
 				return nil
 			}
+			r.logStory(now)
 			if now.Sub(lastCosts) >= r.cfg.CostsEvery {
 				if !r.hooks(ctx, 0, r.sim.w.costUploads(r.sim.w.day, false)) {
 					return nil
@@ -334,6 +389,24 @@ func (r *runner) live(ctx context.Context) error {
 				prevAccepted = r.st.summary(r.log, "demo traffic", prevAccepted, since)
 				lastSummary = now
 			}
+		}
+	}
+}
+
+// logStory logs the live story's incidents as they begin and end: what
+// the alerts that follow are about.
+func (r *runner) logStory(now time.Time) {
+	for _, n := range r.sim.w.storyNews(now) {
+		ev := r.log.Info().Str("episode", n.episode).Bool("begins", n.begins)
+		switch {
+		case n.channel != "" && n.begins:
+			ev.Str("channel", n.channel).Msg("demo story: a channel goes silent")
+		case n.channel != "":
+			ev.Str("channel", n.channel).Msg("demo story: the channel is back")
+		case n.begins:
+			ev.Str("account", n.account).Msg("demo story: a branch's crm stops sending deal amounts")
+		default:
+			ev.Str("account", n.account).Int("deals", n.deals).Msg("demo story: the branch's managers enter the missing amounts")
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
@@ -86,12 +87,13 @@ type hit struct {
 }
 
 type visitor struct {
-	clientID string
-	phone    string // E.164: what the visitor types into forms and calls from
-	ua, ip   string
-	channel  int
-	visits   int
-	lastSeen time.Time
+	clientID  string
+	phone     string // E.164: what the visitor types into forms and calls from
+	ua, ip    string
+	channel   int
+	nonDirect string // the pipeline's channel of the visitor's last visit not direct
+	visits    int
+	lastSeen  time.Time
 }
 
 type branch struct {
@@ -112,6 +114,10 @@ type visit struct {
 	goal    string
 	landing string // the landing page's URL, with its UTM and click ids
 	ref     string // the landing's referrer
+	// lead is the channel the pipeline gives a lead of this visit (last
+	// non-direct): the visit's own or, for a direct visit, the visitor's
+	// last non-direct one.
+	lead string
 }
 
 // sim generates the network's traffic. It is deterministic for a seed and
@@ -182,7 +188,15 @@ func (s *sim) land(now time.Time) hit {
 		if s.r.Float64() < sameChannel {
 			ch = v.channel
 		}
-	} else {
+		if s.w.story.silent(v.nonDirect, now) {
+			v = nil // the silent channel's people do not come back meanwhile
+		}
+	}
+	// A silent channel brings nobody: visitors come through the others.
+	for s.w.story.silent(channels[ch].name, now) {
+		ch = pick(s.r.Float64(), s.shares)
+	}
+	if v == nil {
 		v = &visitor{
 			clientID: fmt.Sprintf("%d.%d", 1_000_000_000+s.r.Int64N(9_000_000_000), now.Unix()),
 			phone:    fmt.Sprintf("+7999%07d", s.r.IntN(10_000_000)),
@@ -212,7 +226,16 @@ func (s *sim) land(now time.Time) hit {
 	case f < formShare+phoneClickShare:
 		vis.goal = "phone_click"
 	}
-	query, ref := s.markers(ch)
+	query, ref := s.markers(ch, now)
+	vis.lead = channels[ch].name
+	if rc := referrerChannel(ref); rc != "" {
+		vis.lead = rc
+	}
+	if vis.lead != "direct" {
+		v.nonDirect = vis.lead
+	} else if v.nonDirect != "" {
+		vis.lead = v.nonDirect
+	}
 	page := vis.pages[0]
 	vis.pages = vis.pages[1:]
 	u := b.site + page
@@ -239,6 +262,11 @@ func (s *sim) step(vis *visit, now time.Time) hit {
 	}
 	goal := vis.goal
 	vis.goal = ""
+	if s.w.story.silentVisit(vis, now) {
+		// The silent channel's visitors leave without a form or a call;
+		// a new visit takes this hit's place.
+		return s.land(now)
+	}
 	h := s.hit(vis, now, "goal", goal, vis.prevURL, "")
 	switch goal {
 	case "form_submit":
@@ -276,7 +304,7 @@ func (s *sim) schedule(vis *visit, now time.Time) {
 
 // markers are what a channel leaves on the landing: URL parameters (UTM,
 // click ids) and the referrer.
-func (s *sim) markers(ch int) (url.Values, string) {
+func (s *sim) markers(ch int, now time.Time) (url.Values, string) {
 	r := s.r
 	q := url.Values{}
 	oneOf := func(xs ...string) string { return xs[r.IntN(len(xs))] }
@@ -320,9 +348,25 @@ func (s *sim) markers(ch int) (url.Values, string) {
 			return q, "https://go.mail.ru/search?q=" + url.QueryEscape(term)
 		}
 	case "social":
-		return q, oneOf("https://vk.com/", "https://ok.ru/", "https://t.me/", "https://dzen.ru/")
+		ref := oneOf(socialReferrers...)
+		for s.w.story.silent(referrerChannel(ref), now) {
+			ref = oneOf(socialReferrers...)
+		}
+		return q, ref
 	}
 	return q, ""
+}
+
+var socialReferrers = []string{"https://vk.com/", "https://ok.ru/", "https://t.me/", "https://dzen.ru/"}
+
+// referrerChannel is the channel the pipeline gives a referrer where it is
+// not the simulator's own label: links in Telegram channels are telegram,
+// not social. "" for the others.
+func referrerChannel(ref string) string {
+	if strings.HasPrefix(ref, "https://t.me/") {
+		return "telegram"
+	}
+	return ""
 }
 
 func landingPage(r *rand.Rand, channel string) int {

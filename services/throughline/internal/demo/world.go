@@ -70,6 +70,7 @@ type world struct {
 	book      costBook
 	tally     *tally
 	store     *crmStore // nil until Run serves the simulated CRMs
+	story     episodes  // the live story's incidents (story.go)
 }
 
 func newWorld(seed int64, branches []*branch, tenantKey, runID string) *world {
@@ -112,6 +113,9 @@ func (w *world) crmDelay(d time.Duration) time.Duration {
 // offline calls are planned.
 func (w *world) due(now time.Time) []*action {
 	w.advance(now)
+	if w.live {
+		w.amountsEntered(now)
+	}
 	var out []*action
 	for len(w.actions) > 0 && !w.actions[0].due.After(now) {
 		out = append(out, heap.Pop(&w.actions).(*action))
