@@ -57,6 +57,7 @@ const (
 	StateStandby    = "standby"     // holds no partitions (another member is active, or not started)
 	StateCatchingUp = "catching_up" // reading history; evaluates, notifies nothing
 	StateLive       = "live"
+	StateReplaying  = "replaying" // live, but a source sends history: evaluates, notifies nothing
 )
 
 // Alerter consumes the inputs, evaluates the rules and notifies.
@@ -154,7 +155,7 @@ func loadRules(dir string, ten *tenants.Config, env rules.Env) (*rules.Catalog, 
 	return cat, nil
 }
 
-// State is standby, catching_up or live.
+// State is standby, catching_up, live or replaying.
 func (a *Alerter) State() string { return a.state.Load().(string) }
 
 // ActiveAlerts are the open incidents of every tenant, the newest first.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/stitcher/entity"
 )
@@ -197,5 +198,48 @@ func TestTransactionalInputs(t *testing.T) {
 	got := e.rc.next(t)
 	if got.Alert.Rule != "missed-calls" || !strings.HasPrefix(got.Alert.Summary, "5 of 5 calls") {
 		t.Fatalf("the aborted calls counted: %+v", got.Alert)
+	}
+}
+
+// TestHistoryBeingSentWithholdsVerdicts: while a source sends history
+// (events arriving days after they happened, nothing fresher), the alerter
+// judges nothing and says so; when fresh events flow again, what broke a
+// rule meanwhile is notified.
+func TestHistoryBeingSentWithholdsVerdicts(t *testing.T) {
+	e := newEnv(t, e2eRules)
+	cfg := testConfig()
+	cfg.IdleLag = time.Second
+	a := e.start(cfg)
+	a.waitLive(t)
+
+	old := time.Now().Add(-48 * time.Hour)
+	backfill := func(n int) {
+		for i := range n {
+			e.produce(kafka.TopicRaw, "acme/spb", event.Envelope{V: 1, ID: fmt.Sprintf("hist-%d-%d", n, i), Tenant: "acme",
+				Account: "spb", Type: event.TypePageview, Source: "api", TS: old.Add(time.Duration(i) * time.Minute).UnixMilli(),
+				ReceivedAt: time.Now().UnixMilli()})
+		}
+	}
+	backfill(3)
+	waitUntil(t, 10*time.Second, "the alerter sees history being sent", func() bool { return a.State() == StateReplaying })
+
+	// A won deal without an amount, now: withheld while history flows.
+	e.wonWithoutAmount("spb", "deal-during-backfill", time.Now())
+	for range 4 {
+		backfill(2)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if a.State() != StateReplaying || e.rc.count() != 0 || len(a.ActiveAlerts()) != 0 {
+		t.Fatalf("during the backfill: state %s, %d notifications, %d active", a.State(), e.rc.count(), len(a.ActiveAlerts()))
+	}
+
+	// Fresh events: live again, and the deal is judged.
+	e.envelope("spb", "fresh-1", "api", time.Now())
+	got := e.rc.next(t)
+	if got.Event != StatusFiring || got.Alert.Rule != "won-without-amount" || !strings.Contains(got.Text, "deal-during-backfill") {
+		t.Fatalf("after the backfill: %+v", got)
+	}
+	if a.State() != StateLive {
+		t.Fatalf("state %s after fresh events, want live", a.State())
 	}
 }

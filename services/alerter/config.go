@@ -35,6 +35,10 @@ type Config struct {
 	// input partition is behind: the time late entity records (the
 	// stitcher's lateness) get before silence is judged.
 	IdleLag time.Duration
+	// ReplayAge: raw events arriving more than this after they happened,
+	// with no fresher ones on their partition for IdleLag, mean a source is
+	// sending history; verdicts wait for fresh events. Zero: never withhold.
+	ReplayAge time.Duration
 	// MaxPollRecords bounds one poll.
 	MaxPollRecords int
 	// Recent is how long resolved incidents stay in the HTTP view.
@@ -59,6 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Duration(fs, &c.AlertsHistory, "alerter-alerts-history", 30*24*time.Hour, "alerts topic history read at start to restore open incidents")
 	flagenv.Duration(fs, &c.Tick, "alerter-tick", 2*time.Second, "how often every rule is evaluated")
 	flagenv.Duration(fs, &c.IdleLag, "alerter-idle-lag", 2*time.Minute, "event time stands this far behind the wall clock when inputs are idle")
+	flagenv.Duration(fs, &c.ReplayAge, "alerter-replay-age", 30*time.Minute, "raw events arriving this long after they happened (and none fresher) mean history is being sent: verdicts wait (0: off)")
 	flagenv.Int(fs, &c.MaxPollRecords, "alerter-max-poll-records", 5000, "most records in one poll")
 	flagenv.Duration(fs, &c.Recent, "alerter-recent", 24*time.Hour, "how long resolved alerts are listed by GET /v1/alerts")
 	flagenv.Int(fs, &c.QueueSize, "alerter-queue-size", 1000, "notifications waiting per delivery target; more are dropped")
@@ -97,6 +102,9 @@ func (c Config) Validate() error {
 	positive("alerter-retry-min", c.RetryMin)
 	positive("alerter-give-up-after", c.GiveUpAfter)
 	positive("alerter-drain-timeout", c.DrainTimeout)
+	if c.ReplayAge < 0 {
+		errs = append(errs, fmt.Errorf("alerter-replay-age: %s, must not be negative", c.ReplayAge))
+	}
 	if c.IdleLag < 0 {
 		errs = append(errs, fmt.Errorf("alerter-idle-lag: %s, must not be negative", c.IdleLag))
 	}

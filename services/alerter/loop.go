@@ -40,12 +40,13 @@ type assignment struct {
 // session is the state of one assignment: everything is rebuilt when the
 // partitions are taken again.
 type session struct {
-	eng      *engine.Engine
-	wm       *clock.Watermark
-	restored bool
-	live     bool
-	lastFull time.Time
-	started  time.Time
+	eng       *engine.Engine
+	wm        *clock.Watermark
+	restored  bool
+	live      bool
+	replaying bool // live, but a source sends history: verdicts withheld
+	lastFull  time.Time
+	started   time.Time
 }
 
 func (a *Alerter) run(ctx context.Context) error {
@@ -135,6 +136,7 @@ func (a *Alerter) run(ctx context.Context) error {
 
 func (a *Alerter) newSession(as *assignment) *session {
 	s := &session{eng: engine.New(a.cat, a.deps.Tenants), wm: clock.New(a.cfg.IdleLag, maxSkew), started: a.hooks.wall()}
+	s.wm.DetectReplay(a.cfg.ReplayAge)
 	var behind int64
 	for tp, se := range as.parts {
 		s.wm.Assign(tp, se[0], se[1])
@@ -216,7 +218,7 @@ func (a *Alerter) process(s *session, fetches kgo.Fetches) bool {
 				s.wm.Observe(tp, r.Offset, time.Time{}, wall)
 				continue
 			}
-			ts, err := a.apply(s.eng, r)
+			ts, age, err := a.apply(s.eng, r)
 			if err != nil {
 				a.met.bad.Add(context.Background(), 1, topicAttr(r.Topic))
 				a.log.Debug().Err(err).Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).Msg("skipping undecodable record")
@@ -226,6 +228,9 @@ func (a *Alerter) process(s *session, fetches kgo.Fetches) bool {
 				ts = r.Timestamp
 			}
 			s.wm.Observe(tp, r.Offset, ts, wall)
+			if age >= 0 {
+				s.wm.Arrived(tp, age, wall)
+			}
 			n++
 		}
 		if n > 0 {
@@ -236,46 +241,52 @@ func (a *Alerter) process(s *session, fetches kgo.Fetches) bool {
 	return changed
 }
 
-// apply decodes one input record into the engine and returns its event time.
-func (a *Alerter) apply(eng *engine.Engine, r *kgo.Record) (time.Time, error) {
+// apply decodes one input record into the engine and returns its event
+// time and, for raw events, how long after they happened they arrived (-1:
+// not known).
+func (a *Alerter) apply(eng *engine.Engine, r *kgo.Record) (time.Time, time.Duration, error) {
 	switch r.Topic {
 	case kafka.TopicLeads:
 		var l entity.Lead
 		if err := json.Unmarshal(r.Value, &l); err != nil {
-			return time.Time{}, fmt.Errorf("decoding lead: %w", err)
+			return time.Time{}, -1, fmt.Errorf("decoding lead: %w", err)
 		}
 		eng.Lead(&l)
-		return msTime(max(l.TS, l.LastContactAt)), nil
+		return msTime(max(l.TS, l.LastContactAt)), -1, nil
 	case kafka.TopicCalls:
 		var c entity.Call
 		if err := json.Unmarshal(r.Value, &c); err != nil {
-			return time.Time{}, fmt.Errorf("decoding call: %w", err)
+			return time.Time{}, -1, fmt.Errorf("decoding call: %w", err)
 		}
 		eng.Call(&c)
-		return msTime(c.TS), nil
+		return msTime(c.TS), -1, nil
 	case kafka.TopicDeals:
 		var d entity.Deal
 		if err := json.Unmarshal(r.Value, &d); err != nil {
-			return time.Time{}, fmt.Errorf("decoding deal: %w", err)
+			return time.Time{}, -1, fmt.Errorf("decoding deal: %w", err)
 		}
 		eng.Deal(&d)
-		return msTime(d.UpdatedAt), nil
+		return msTime(d.UpdatedAt), -1, nil
 	case kafka.TopicRaw, kafka.TopicCosts:
 		e, err := event.Decode(r.Value)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, -1, err
 		}
 		eng.Envelope(&e)
-		return msTime(e.ReceivedAt), nil
+		age := time.Duration(-1)
+		if r.Topic == kafka.TopicRaw && e.TS > 0 && e.ReceivedAt > 0 {
+			age = max(time.Duration(e.ReceivedAt-e.TS)*time.Millisecond, 0)
+		}
+		return msTime(e.ReceivedAt), age, nil
 	case kafka.TopicDeadLetter:
 		var d event.DeadLetter
 		if err := json.Unmarshal(r.Value, &d); err != nil {
-			return time.Time{}, fmt.Errorf("decoding dead letter: %w", err)
+			return time.Time{}, -1, fmt.Errorf("decoding dead letter: %w", err)
 		}
 		eng.DeadLetter(&d)
-		return msTime(d.ReceivedAt), nil
+		return msTime(d.ReceivedAt), -1, nil
 	}
-	return time.Time{}, nil
+	return time.Time{}, -1, nil
 }
 
 func msTime(ms int64) time.Time {
@@ -316,6 +327,24 @@ func (a *Alerter) evaluate(s *session, changed bool) {
 	}
 	if full {
 		s.lastFull = wall
+	}
+	if tp, age, ok := s.wm.Replaying(wall); ok {
+		// A source is sending history: judge nothing, keep the baselines.
+		if !s.replaying {
+			s.replaying = true
+			a.state.Store(StateReplaying)
+			a.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Dur("arrival_age", age).
+				Msg("a source is sending history: verdicts withheld until fresh events flow")
+		}
+		s.eng.Evaluate(now, false)
+		return
+	}
+	if s.replaying {
+		s.replaying = false
+		a.state.Store(StateLive)
+		a.log.Info().Time("event_time", now).Msg("fresh events flow again, live")
+		a.emit(a.mgr.Apply(now, s.eng.Evaluate(now, false)))
+		return
 	}
 	a.emit(a.mgr.Apply(now, s.eng.Evaluate(now, !full)))
 }

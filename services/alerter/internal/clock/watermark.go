@@ -21,19 +21,23 @@ type TP struct {
 }
 
 type part struct {
-	maxTS  int64 // latest event time read, Unix ms; 0 = none yet
-	next   int64 // offset after the last record read
-	target int64 // end (last stable) offset when assigned: catching up until reached
-	caught bool  // target reached once
-	end    int64 // latest end seen in a fetch
+	lastRead time.Time // wall time of the latest record with an arrival age
+	lastLive time.Time // wall time of the latest one that arrived fresh
+	lastAge  time.Duration
+	maxTS    int64 // latest event time read, Unix ms; 0 = none yet
+	next     int64 // offset after the last record read
+	target   int64 // end (last stable) offset when assigned: catching up until reached
+	caught   bool  // target reached once
+	end      int64 // latest end seen in a fetch
 }
 
 // Watermark tracks the partitions of one assignment.
 type Watermark struct {
-	idleLag time.Duration
-	skew    time.Duration
-	parts   map[TP]*part
-	now     time.Time
+	idleLag   time.Duration
+	replayAge time.Duration
+	skew      time.Duration
+	parts     map[TP]*part
+	now       time.Time
 }
 
 // New returns a clock with no partitions. idleLag is how far behind the
@@ -42,6 +46,11 @@ type Watermark struct {
 func New(idleLag, skew time.Duration) *Watermark {
 	return &Watermark{idleLag: idleLag, skew: skew, parts: map[TP]*part{}}
 }
+
+// DetectReplay makes the clock tell when a source is sending history (see
+// Replaying): events that arrive more than age after they happened are old
+// news. Zero turns it off.
+func (w *Watermark) DetectReplay(age time.Duration) { w.replayAge = age }
 
 // Assign adds a partition read from offset start, whose end at assignment
 // is target.
@@ -99,13 +108,17 @@ func (w *Watermark) Behind() []TP {
 			out = append(out, tp)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Topic != out[j].Topic {
-			return out[i].Topic < out[j].Topic
-		}
-		return out[i].Partition < out[j].Partition
-	})
+	sortTPs(out)
 	return out
+}
+
+func sortTPs(tps []TP) {
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].Topic != tps[j].Topic {
+			return tps[i].Topic < tps[j].Topic
+		}
+		return tps[i].Partition < tps[j].Partition
+	})
 }
 
 // Now is event time at wall-clock instant wall: the earliest latest-event
@@ -129,4 +142,47 @@ func (w *Watermark) Now(wall time.Time) time.Time {
 		w.now = cand.UTC()
 	}
 	return w.now
+}
+
+// Arrived records how long after it happened a record of tp arrived (a raw
+// event's receipt time minus its own time); only records whose arrival age
+// is known are counted.
+func (w *Watermark) Arrived(tp TP, age time.Duration, wall time.Time) {
+	p := w.parts[tp]
+	if p == nil || w.replayAge <= 0 {
+		return
+	}
+	p.lastRead, p.lastAge = wall, age
+	if age <= w.replayAge {
+		p.lastLive = wall
+	}
+}
+
+// Replaying reports a partition whose records of the last idle lag all
+// arrived long after they happened: a source is sending history (an import,
+// a backfill, a vendor's retry queue draining). Verdicts on such input
+// would be about the past and read as live, so the alerter withholds them
+// until fresh events flow again. It returns the partition and the age of
+// its latest record.
+func (w *Watermark) Replaying(wall time.Time) (TP, time.Duration, bool) {
+	if w.replayAge <= 0 {
+		return TP{}, 0, false
+	}
+	window := max(w.idleLag, time.Second)
+	for _, tp := range w.sorted() {
+		p := w.parts[tp]
+		if wall.Sub(p.lastRead) < window && wall.Sub(p.lastLive) >= window {
+			return tp, p.lastAge, true
+		}
+	}
+	return TP{}, 0, false
+}
+
+func (w *Watermark) sorted() []TP {
+	out := make([]TP, 0, len(w.parts))
+	for tp := range w.parts {
+		out = append(out, tp)
+	}
+	sortTPs(out)
+	return out
 }

@@ -73,3 +73,37 @@ func TestEventTimeAheadOfTheWallClockIsCapped(t *testing.T) {
 		t.Fatalf("a future timestamp moved the clock to %s", got)
 	}
 }
+
+func TestReplayingIsHistoryWithNothingFresh(t *testing.T) {
+	raw := TP{"raw", 0}
+	w := New(time.Minute, time.Minute)
+	w.Assign(raw, 0, 0)
+	if _, _, ok := w.Replaying(wall0); ok {
+		t.Fatal("off until DetectReplay")
+	}
+	w.DetectReplay(30 * time.Minute)
+	if _, _, ok := w.Replaying(wall0); ok {
+		t.Fatal("nothing read: not replaying")
+	}
+	w.Arrived(raw, 20*time.Minute, wall0) // a call reported when it ended
+	if _, _, ok := w.Replaying(wall0.Add(30 * time.Second)); ok {
+		t.Fatal("an event within the replay age is fresh")
+	}
+	w.Arrived(raw, 48*time.Hour, wall0.Add(40*time.Second))
+	if _, _, ok := w.Replaying(wall0.Add(50 * time.Second)); ok {
+		t.Fatal("one old event among fresh ones (within the idle lag) is not a replay")
+	}
+	w.Arrived(raw, 47*time.Hour, wall0.Add(90*time.Second))
+	tp, age, ok := w.Replaying(wall0.Add(91 * time.Second))
+	if !ok || tp != raw || age != 47*time.Hour {
+		t.Fatalf("only history for a whole idle lag: replaying (%v %s %v)", tp, age, ok)
+	}
+	if _, _, ok := w.Replaying(wall0.Add(90*time.Second + time.Minute)); ok {
+		t.Fatal("the source went quiet: no longer replaying")
+	}
+	w.Arrived(raw, 47*time.Hour, wall0.Add(3*time.Minute))
+	w.Arrived(raw, time.Second, wall0.Add(3*time.Minute+time.Second))
+	if _, _, ok := w.Replaying(wall0.Add(3*time.Minute + 2*time.Second)); ok {
+		t.Fatal("fresh events flow again: not replaying")
+	}
+}

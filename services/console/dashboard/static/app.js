@@ -378,6 +378,7 @@ function renderAlerts(v) {
   $('alerts-recent').replaceChildren(...recent.slice(0, 20).map((a) => alertItem(a, true)));
   if (recent.length === 0) $('alerts-recent').append(el('li', { class: 'muted', text: 'None.' }));
   const notes = { catching_up: 'The alerter is catching up with its inputs; the list may be incomplete.',
+    replaying: 'A source is sending history; alerts wait until fresh events flow.',
     standby: 'This alerter is on standby; another instance is active.', unavailable: 'No alert source is connected to this console.' };
   $('alerts-state').textContent = notes[v.state] || '';
 }
