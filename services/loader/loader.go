@@ -11,10 +11,12 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,12 @@ type Config struct {
 	// Group is the Kafka consumer group; it is also the consumer name in
 	// loader_batches and the first element of every deduplication token.
 	Group string
+	// InstanceID is the static group membership id (KIP-345): unique per
+	// running instance and stable across its restarts, so a restarted (or
+	// SIGKILLed) loader takes its partitions back at once instead of
+	// waiting out its dead predecessor's session timeout. Empty: dynamic
+	// membership.
+	InstanceID string
 	// MaxRows flushes a partition's batch when it holds this many records.
 	MaxRows int
 	// MaxAge flushes a partition's batch this long after its first record
@@ -58,7 +66,10 @@ type Config struct {
 // RegisterFlags registers the loader's settings on fs (env: THROUGHLINE_LOADER_*,
 // THROUGHLINE_CLICKHOUSE_DATABASE).
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
 	flagenv.String(fs, &c.Group, "loader-group", "throughline-loader", "Kafka consumer group of the loader")
+	flagenv.String(fs, &c.InstanceID, "loader-instance-id", "throughline-loader-"+cmp.Or(host, "local"),
+		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Int(fs, &c.MaxRows, "loader-max-rows", 20000, "flush a partition's batch at this many records")
 	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a partition's batch this long after its first record")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
@@ -225,6 +236,9 @@ func (l *Loader) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(l.onRevoked),
 		kgo.OnPartitionsLost(l.onRevoked),
 	)
+	if l.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(l.cfg.InstanceID))
+	}
 	opts = append(opts, kafka.ProducerOpts(10000)...)
 	opts = append(opts, l.hooks.clientOpts...)
 	cl, err := kgo.NewClient(opts...)

@@ -21,6 +21,11 @@ type Config struct {
 	// its restarts: a restarted instance fences its predecessor's open
 	// transaction at once instead of waiting for it to time out.
 	TransactionalID string
+	// InstanceID is the static group membership id (KIP-345), with the same
+	// rules: a restarted (or SIGKILLed) instance takes its partitions back
+	// at once instead of waiting out its dead predecessor's session
+	// timeout. Empty: dynamic membership.
+	InstanceID string
 	// Lateness is how long, in event time, events wait to be applied in
 	// order; input out of order within it gives the same output as in order.
 	Lateness time.Duration
@@ -29,7 +34,12 @@ type Config struct {
 	IdleFlush time.Duration
 	// MaxPollRecords bounds the records of one transaction.
 	MaxPollRecords int
-	// TransactionTimeout is the broker's bound on an open transaction.
+	// TransactionTimeout is the broker's bound on an open transaction. A
+	// restart fences its own predecessor's transaction at once; this bounds
+	// the wait for one nobody fences (an instance gone for good), during
+	// which read-committed readers and restores of its partitions stall.
+	// 10 s, as Kafka Streams' exactly-once default: a transaction here
+	// lasts one poll, well under a second.
 	TransactionTimeout time.Duration
 	// RestoreTimeout bounds reading a partition's state back from the changelog.
 	RestoreTimeout time.Duration
@@ -55,10 +65,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.Group, "stitcher-group", "throughline-stitcher", "Kafka consumer group of the stitcher")
 	flagenv.String(fs, &c.TransactionalID, "stitcher-transactional-id", "throughline-stitcher-"+host,
 		"Kafka transactional id: unique per instance, stable across its restarts")
+	flagenv.String(fs, &c.InstanceID, "stitcher-instance-id", "throughline-stitcher-"+host,
+		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Duration(fs, &c.Lateness, "stitcher-lateness", 3*time.Second, "event-time wait before events are applied in order (latest versions do not depend on it; later events re-state)")
 	flagenv.Duration(fs, &c.IdleFlush, "stitcher-idle-flush", time.Second, "apply waiting events of a partition idle this long")
 	flagenv.Int(fs, &c.MaxPollRecords, "stitcher-max-poll-records", 2000, "most records in one transaction")
-	flagenv.Duration(fs, &c.TransactionTimeout, "stitcher-transaction-timeout", 60*time.Second, "Kafka transaction timeout")
+	flagenv.Duration(fs, &c.TransactionTimeout, "stitcher-transaction-timeout", 10*time.Second, "Kafka transaction timeout (bounds how long a crashed instance's open transaction can hold up readers)")
 	flagenv.Duration(fs, &c.RestoreTimeout, "stitcher-restore-timeout", 5*time.Minute, "longest state restore of a partition")
 	flagenv.String(fs, &c.RulesDir, "stitcher-rules-dir", "", "directory of <tenant>.yaml channel rules (empty: defaults)")
 	flagenv.String(fs, &c.SettingsFile, "stitcher-settings", "", "YAML of per-tenant/account thresholds (empty: defaults)")
@@ -116,6 +128,9 @@ func (c Config) ForReplay(suffix string) Config {
 	c.TopicSuffix = suffix
 	c.Group += "-replay" + suffix
 	c.TransactionalID += "-replay" + suffix
+	if c.InstanceID != "" {
+		c.InstanceID += "-replay" + suffix
+	}
 	return c
 }
 

@@ -101,6 +101,7 @@ func TestExactlyOnceThroughCrashesAndFaults(t *testing.T) {
 	e := newEnv(t)
 	f := injectFaults(e.cluster, 1)
 	cfg := e.config("a")
+	cfg.InstanceID = "stitcher-a"
 	rng := rand.New(rand.NewPCG(2, 2))
 	evs := genEvents(2, 6000)
 	crashes := 0
@@ -162,6 +163,7 @@ func TestTwoInstancesRebalancing(t *testing.T) {
 		}
 		c := cfg
 		c.TransactionalID = "stitcher-" + id
+		c.InstanceID = "stitcher-" + id // static members: a restart takes its partitions back
 		s := e.newStitcher(c)
 		if round == 5 {
 			crashAfter(s, 3)

@@ -132,6 +132,7 @@ func (e *env) produceBad() {
 func (e *env) config(id string) Config {
 	c := DefaultConfig()
 	c.TransactionalID = "stitcher-" + id
+	c.InstanceID = "" // dynamic membership unless a test asks for static
 	c.Lateness = 0
 	c.IdleFlush = 100 * time.Millisecond
 	c.MaxPollRecords = 300

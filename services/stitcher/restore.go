@@ -23,6 +23,7 @@ func (s *Stitcher) restore(ctx context.Context, parts []int32) (map[int32]*stitc
 	defer cancel()
 	adm := kadm.NewClient(s.admin)
 	ends := map[int32]int64{}
+	warned := false
 	for {
 		stable, err := adm.ListCommittedOffsets(ctx, s.topics.state)
 		if err == nil {
@@ -38,17 +39,22 @@ func (s *Stitcher) restore(ctx context.Context, parts []int32) (map[int32]*stitc
 		if err != nil {
 			return nil, fmt.Errorf("listing changelog offsets: %w", err)
 		}
-		open := false
+		var open []int32
 		for _, p := range parts {
 			st, _ := stable.Lookup(s.topics.state, p)
 			hi, _ := high.Lookup(s.topics.state, p)
 			if st.Offset < hi.Offset {
-				open = true
+				open = append(open, p)
 			}
 			ends[p] = hi.Offset
 		}
-		if !open {
+		if len(open) == 0 {
 			break
+		}
+		if waited := time.Since(start); waited > 5*time.Second && !warned {
+			warned = true
+			s.log.Warn().Ints32("partitions", open).Dur("waited", waited).Dur("transaction_timeout", s.cfg.TransactionTimeout).
+				Msg("restore waits for a previous owner's open transaction on the changelog; the broker aborts it at its timeout")
 		}
 		select {
 		case <-ctx.Done():

@@ -178,6 +178,9 @@ func (s *Stitcher) run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(s.drop("partitions revoked")),
 		kgo.OnPartitionsLost(s.drop("partitions lost")),
 	)
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
+	}
 	opts = append(opts, s.hooks.clientOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {

@@ -16,12 +16,19 @@ import (
 // ends up in ClickHouse as exactly one session and one lead, attributed under
 // every model with weights summing to 1, however often the process died.
 func TestStitchedEntitiesExactlyOnceThroughCrashes(t *testing.T) {
-	// Known problem: run alone this test passes (14 s); run after the other
-	// end-to-end tests of the package under -race on two cores, the third
-	// start produced no leads within 60 s in two runs of two. Until that is
-	// understood it runs on request only.
+	// Runs on request only. Root cause of its stalls (about one run in
+	// three after other e2e tests, never alone): on restart after a crash,
+	// kfake aborts the transactions the crash left open in its index but
+	// writes no abort markers. A read-committed reader then drops every
+	// later transactional batch of the same producer id within a fetch
+	// (franz-go's aborter waits for a marker that never comes), and the
+	// stitcher's restore waits for a changelog tail it is never shown.
+	// The Kafka dump below showed it: no open transaction, LSO = HW, no
+	// leads. Fix next: a fresh transactional id per start in the
+	// all-in-one (the embedded broker already aborted the predecessor's
+	// transactions) and a restore that ends at the fetch position.
 	if os.Getenv("THROUGHLINE_E2E_STITCH_CRASH") == "" {
-		t.Skip("set THROUGHLINE_E2E_STITCH_CRASH=1 to run (passes alone; stalls after the other e2e tests on 2 cores, under investigation)")
+		t.Skip("set THROUGHLINE_E2E_STITCH_CRASH=1 to run (kfake writes no abort markers after a crash; see the comment)")
 	}
 	n := newNode(t)
 	n.start()
@@ -76,6 +83,11 @@ func TestStitchedEntitiesExactlyOnceThroughCrashes(t *testing.T) {
 	t.Logf("%d visitors acknowledged across 2 crashes", len(acked))
 
 	in := "client_id IN (" + quoted(acked) + ")"
+	defer func() {
+		if t.Failed() {
+			n.dumpKafka(t)
+		}
+	}()
 	n.waitCount("SELECT count() FROM throughline.leads_latest WHERE "+in, len(acked), 60*time.Second)
 	n.waitCount("SELECT count() FROM throughline.sessions_latest WHERE "+in, len(acked), 10*time.Second)
 	// One session and one lead per visitor: nothing doubled by the crashes.
