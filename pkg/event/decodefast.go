@@ -21,12 +21,12 @@ func DecodeFast(b []byte) (Envelope, error) {
 }
 
 // envelopeFields are the envelope's keys the fast path reads;
-// slowFields are those it leaves to encoding/json: the sub-record of costs,
-// a small share of the traffic.
+// slowFields are those it leaves to encoding/json: the sub-records of costs
+// and number leases, a small share of the traffic.
 var (
 	envelopeFields = []string{"v", "id", "tenant", "account", "type", "name", "source", "ts", "received_at",
 		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email", "call", "crm"}
-	slowFields = []string{"cost"}
+	slowFields = []string{"cost", "lease"}
 	callFields = []string{"call_id", "provider", "caller_phone", "tracking_number", "direction", "wait_sec", "talk_sec",
 		"answered", "recording_url", "client_ids", "channel"}
 	crmFields = []string{"provider", "entity", "action", "lead_id", "deal_id", "contact_id", "pipeline", "stage",
@@ -103,7 +103,7 @@ func (s *scanner) envelope(e *Envelope) bool {
 			ok = s.call(&e.Call)
 		case "crm":
 			ok = s.crm(&e.CRM)
-		case "cost":
+		case "cost", "lease":
 			return false
 		case "utm":
 			ok = s.utm(&e.UTM)

@@ -44,6 +44,8 @@ type Envelope struct {
 	Call *Call `json:"call,omitempty"` // type call
 	CRM  *CRM  `json:"crm,omitempty"`  // type crm
 	Cost *Cost `json:"cost,omitempty"` // type cost
+
+	Lease *NumberLease `json:"lease,omitempty"` // type number_lease
 }
 
 // UTM holds the five standard UTM parameters.

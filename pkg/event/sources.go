@@ -6,7 +6,20 @@ const (
 	TypeCall = "call" // a phone call reported by a call-tracking service
 	TypeCRM  = "crm"  // a CRM lead/deal/contact created or changed
 	TypeCost = "cost" // one day × channel × campaign (× account) of ad spend
+	// TypeNumberLease is Throughline's own dynamic number insertion: a pool
+	// number leased (or its lease extended) to the envelope's client id.
+	TypeNumberLease = "number_lease"
 )
+
+// NumberLease is one lease of a pool tracking number to a visitor.
+type NumberLease struct {
+	Number string `json:"number"` // E.164 tracking number shown to the visitor
+	From   int64  `json:"from"`   // lease start, Unix ms: when this client first got the number
+	To     int64  `json:"to"`     // lease end, Unix ms
+	// Shared marks a lease made while the pool was exhausted: the number was
+	// still leased to another visitor, whose lease it cut short.
+	Shared bool `json:"shared,omitempty"`
+}
 
 // Call is what a call-tracking vendor reports about one call.
 type Call struct {

@@ -63,6 +63,53 @@ type CallTracking struct {
 	// StaticNumbers maps tracking numbers (E.164) that are not substituted per
 	// visitor to the channel they are advertised in.
 	StaticNumbers map[string]StaticNumber `yaml:"static_numbers"`
+	// NumberPool is Throughline's own dynamic number insertion: numbers of
+	// this provider that the collector's GET /v1/numbers leases to visitors,
+	// so a call to one is linked to the visitor it was shown to.
+	NumberPool *NumberPool `yaml:"number_pool"`
+}
+
+// NumberPool is an account's pool of tracking numbers substituted per visitor.
+type NumberPool struct {
+	Numbers []string `yaml:"numbers"` // E.164
+	// Replace is the site's default phone as it appears in its pages: the
+	// text shown and/or the digits of its tel: links. The tracker replaces
+	// these with the leased number.
+	Replace []string `yaml:"replace"`
+	// Lease is how long a number stays with a visitor after their last page
+	// view; default DefaultLease.
+	Lease time.Duration `yaml:"lease"`
+}
+
+// DefaultLease is a pool number's lease when the pool sets none.
+const DefaultLease = 30 * time.Minute
+
+// Pool limits: a lease shorter than a minute cannot outlive a page view; a
+// lease longer than a day would need a pool as large as a day's visitors.
+const (
+	minLease    = time.Minute
+	maxLease    = 24 * time.Hour
+	maxPoolSize = 10000
+)
+
+// LeaseOrDefault is the pool's lease duration.
+func (p *NumberPool) LeaseOrDefault() time.Duration {
+	if p.Lease == 0 {
+		return DefaultLease
+	}
+	return p.Lease
+}
+
+// NumberPool returns the account's number pool and the provider whose
+// webhooks report calls to it, or nil when it has none. Validate allows one
+// pool per account.
+func (a *Account) NumberPool() (*NumberPool, string) {
+	for i := range a.CallTracking {
+		if p := a.CallTracking[i].NumberPool; p != nil {
+			return p, a.CallTracking[i].Provider
+		}
+	}
+	return nil, ""
 }
 
 // StaticNumber is where a static tracking number is advertised.
@@ -208,6 +255,56 @@ func (a *Account) validateIntegrations(where string) error {
 			}
 		}
 	}
+	return a.validatePool(where)
+}
+
+func (a *Account) validatePool(where string) error {
+	static := map[string]bool{}
+	for _, ct := range a.CallTracking {
+		for num := range ct.StaticNumbers {
+			static[num] = true
+		}
+	}
+	pools := 0
+	for i, ct := range a.CallTracking {
+		p := ct.NumberPool
+		if p == nil {
+			continue
+		}
+		at := fmt.Sprintf("%s.call_tracking[%d].number_pool", where, i)
+		if pools++; pools > 1 {
+			return fmt.Errorf("%s: an account has one number pool, another call_tracking entry already has one", at)
+		}
+		if len(p.Numbers) == 0 {
+			return fmt.Errorf("%s.numbers: empty, list the pool's E.164 numbers", at)
+		}
+		if len(p.Numbers) > maxPoolSize {
+			return fmt.Errorf("%s.numbers: %d numbers, at most %d", at, len(p.Numbers), maxPoolSize)
+		}
+		seen := map[string]bool{}
+		for k, num := range p.Numbers {
+			switch {
+			case !IsE164(num):
+				return fmt.Errorf("%s.numbers[%d]: %q is not an E.164 number (+7...)", at, k, num)
+			case seen[num]:
+				return fmt.Errorf("%s.numbers[%d]: %q listed twice", at, k, num)
+			case static[num]:
+				return fmt.Errorf("%s.numbers[%d]: %q is also a static number; a number is either static or in the pool", at, k, num)
+			}
+			seen[num] = true
+		}
+		if len(p.Replace) == 0 {
+			return fmt.Errorf("%s.replace: empty, give the site's default phone as its pages show it (e.g. \"+7 (495) 000-00-00\")", at)
+		}
+		for k, r := range p.Replace {
+			if n := countDigits(r); n < 5 || len(r) > 64 {
+				return fmt.Errorf("%s.replace[%d]: %q is not a phone as a page shows it (5 or more digits, at most 64 characters)", at, k, r)
+			}
+		}
+		if p.Lease != 0 && (p.Lease < minLease || p.Lease > maxLease) {
+			return fmt.Errorf("%s.lease: %s, must be between %s and %s", at, p.Lease, minLease, maxLease)
+		}
+	}
 	if c := a.CRM; c != nil {
 		switch c.Provider {
 		case "generic", "amocrm":
@@ -220,6 +317,25 @@ func (a *Account) validateIntegrations(where string) error {
 		}
 	}
 	return nil
+}
+
+// IsE164 reports whether s is an E.164 number: "+", then 8 to 15 digits,
+// the first not 0.
+func IsE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	return countDigits(s[1:]) == len(s)-1
+}
+
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 func validID(s string) bool {

@@ -3,6 +3,7 @@ package tenants
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const sample = `
@@ -102,6 +103,73 @@ func TestReadTokensReadOneTenant(t *testing.T) {
 	} {
 		if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "read_tokens") && !strings.Contains(err.Error(), "write_keys") {
 			t.Errorf("%s: got %v, want an error naming the setting", name, err)
+		}
+	}
+}
+
+const poolSample = `
+tenants:
+  - id: net
+    accounts:
+      - id: msk
+        write_keys: [msk-key-123]
+        call_tracking:
+          - provider: generic
+            static_numbers: {"+74950000009": {channel: offline}}
+          - provider: mango
+            secret: salt
+            number_pool:
+              numbers: ["+74951110001", "+74951110002"]
+              replace: ["+7 (495) 000-00-00", "+74950000000"]
+              lease: 45m
+      - id: spb
+        write_keys: [spb-key-123]
+        call_tracking:
+          - provider: generic
+            number_pool: {numbers: ["+78121110001"], replace: ["8 812 000-00-00"]}
+`
+
+func TestNumberPool(t *testing.T) {
+	c, err := Parse([]byte(poolSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msk := c.Find("net", "msk")
+	p, provider := msk.NumberPool()
+	if p == nil || provider != "mango" || len(p.Numbers) != 2 || p.LeaseOrDefault() != 45*time.Minute {
+		t.Fatalf("msk pool: %+v %s", p, provider)
+	}
+	_, spb := c.Find("net", "spb")
+	if p, _ := spb.NumberPool(); p == nil || p.LeaseOrDefault() != DefaultLease {
+		t.Fatalf("spb pool takes the default lease: %+v", p)
+	}
+	if p, _ := (&Account{}).NumberPool(); p != nil {
+		t.Fatal("an account without a pool has one")
+	}
+	// The files written before pools existed stay valid.
+	if _, err := Parse([]byte(sample)); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{
+		"not e164":   strings.Replace(poolSample, `"+74951110002"`, `"84951110002"`, 1),
+		"twice":      strings.Replace(poolSample, `"+74951110002"`, `"+74951110001"`, 1),
+		"static":     strings.Replace(poolSample, `"+74951110002"`, `"+74950000009"`, 1),
+		"no replace": strings.Replace(poolSample, `replace: ["8 812 000-00-00"]`, `replace: []`, 1),
+		"short":      strings.Replace(poolSample, `"8 812 000-00-00"`, `"12"`, 1),
+		"lease":      strings.Replace(poolSample, "lease: 45m", "lease: 10s", 1),
+		"empty":      strings.Replace(poolSample, `numbers: ["+78121110001"]`, `numbers: []`, 1),
+		"two pools": strings.Replace(poolSample, `static_numbers: {"+74950000009": {channel: offline}}`,
+			`number_pool: {numbers: ["+74950000001"], replace: ["+74950000000"]}`, 1),
+	}
+	want := map[string]string{
+		"not e164": "accounts[0].call_tracking[1].number_pool.numbers[1]", "twice": "listed twice",
+		"static": "also a static number", "no replace": "accounts[1].call_tracking[0].number_pool.replace",
+		"short": "replace[0]", "lease": "number_pool.lease", "empty": "number_pool.numbers: empty",
+		"two pools": "one number pool",
+	}
+	for name, doc := range bad {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want[name]) {
+			t.Errorf("%s: got %v, want an error naming %q", name, err, want[name])
 		}
 	}
 }
