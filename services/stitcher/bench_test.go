@@ -97,7 +97,7 @@ func BenchmarkRestore(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := e.newStitcher(e.config("restore"))
-	admin, err := kgo.NewClient(kafka.BaseOpts(e.kcfg, s.log)...)
+	admin, err := s.newAdmin()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
@@ -165,4 +166,16 @@ func (c Config) OutputTopics(partitions int32) []kafka.Topic {
 		}
 	}
 	return out
+}
+
+// FreshTransactionalID returns id made unique to this start. For a broker
+// that restarts with the process (the all-in-one's embedded kfake) and
+// aborts, on start, every transaction a crash left open: there is nothing
+// to fence, and kfake writes no abort markers for those transactions, so
+// read-committed readers (franz-go) would drop every later batch of the
+// same producer id in a fetch that spans the aborted one. A new
+// transactional id gets a new producer id. Not for a real cluster, where a
+// stable id is what fences a crashed instance's open transaction.
+func FreshTransactionalID(id string) string {
+	return id + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 }

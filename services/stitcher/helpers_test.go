@@ -36,25 +36,34 @@ type env struct {
 
 func newEnv(t testing.TB, suffixes ...string) *env {
 	t.Helper()
+	e := &env{t: t}
+	e.open(suffixes)
+	return e
+}
+
+// open starts the env's broker (with opts, e.g. a data dir) and producer.
+func (e *env) open(suffixes []string, opts ...kfake.Opt) {
+	e.t.Helper()
 	names := []string{kafka.TopicRaw}
 	for _, sfx := range append([]string{""}, suffixes...) {
 		names = append(names, Config{TopicSuffix: sfx}.topics().all()...)
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, names...),
-		kfake.SeedTopics(2, kafka.TopicDeadLetter))
+	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, names...),
+		kfake.SeedTopics(2, kafka.TopicDeadLetter)}, opts...)...)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	e := &env{t: t, cluster: cluster, kcfg: kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "stitcher-test", Replication: 1}}
-	e.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	e.cluster = cluster
+	e.kcfg = kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "stitcher-test", Replication: 1}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		e.prod.Close()
+	e.prod = prod
+	e.t.Cleanup(func() {
+		prod.Close()
 		cluster.Close()
 	})
-	return e
 }
 
 func partitionOf(key string) int32 {

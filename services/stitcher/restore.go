@@ -63,13 +63,18 @@ func (s *Stitcher) restore(ctx context.Context, parts []int32) (map[int32]*stitc
 		}
 	}
 
+	// The end to read to is a marker record appended now: the offsets just
+	// listed may end in records a read-committed reader is never shown
+	// (kfake aborts a crashed broker's open transactions without writing
+	// markers), so waiting to see the record at end-1 could wait forever.
+	if err := s.markEnds(ctx, parts, ends); err != nil {
+		return nil, err
+	}
 	sets := map[int32]*stitch.Set{}
 	assign := map[int32]kgo.Offset{}
 	for _, p := range parts {
 		sets[p] = stitch.NewSet(s.rules)
-		if ends[p] > 0 {
-			assign[p] = kgo.NewOffset().AtStart()
-		}
+		assign[p] = kgo.NewOffset().AtStart()
 	}
 	var n int64
 	if len(assign) > 0 {
@@ -98,7 +103,7 @@ func (s *Stitcher) restore(ctx context.Context, parts []int32) (map[int32]*stitc
 				if !ok || r.Offset >= end {
 					return
 				}
-				if !r.Attrs.IsControl() {
+				if !r.Attrs.IsControl() && string(r.Key) != endMarkerKey {
 					if latest[r.Partition] == nil {
 						latest[r.Partition] = map[string][]byte{}
 					}
@@ -128,4 +133,25 @@ func (s *Stitcher) restore(ctx context.Context, parts []int32) (map[int32]*stitc
 	s.met.restored.Add(ctx, n)
 	s.log.Info().Ints32("partitions", parts).Int64("records", n).Dur("took", time.Since(start)).Msg("state restored")
 	return sets, nil
+}
+
+// endMarkerKey keys the changelog's end markers; no client state has it
+// (state keys are "tenant/account/...").
+const endMarkerKey = "\x00end-marker"
+
+// markEnds appends an end marker to each changelog partition of parts,
+// outside any transaction (so read-committed readers see it at once), and
+// sets ends to the offset after it.
+func (s *Stitcher) markEnds(ctx context.Context, parts []int32, ends map[int32]int64) error {
+	recs := make([]*kgo.Record, len(parts))
+	for i, p := range parts {
+		recs[i] = &kgo.Record{Topic: s.topics.state, Partition: p, Key: []byte(endMarkerKey), Value: []byte(s.cfg.TransactionalID)}
+	}
+	if err := s.admin.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("marking the changelog's end: %w", err)
+	}
+	for _, r := range recs {
+		ends[r.Partition] = r.Offset + 1
+	}
+	return nil
 }

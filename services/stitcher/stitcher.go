@@ -137,9 +137,9 @@ func (s *Stitcher) Run(ctx context.Context) error {
 func (s *Stitcher) run(ctx context.Context) error {
 	defer s.met.unobserve() //nolint:errcheck // only fails for a foreign registration
 
-	admin, err := kgo.NewClient(kafka.BaseOpts(s.deps.Kafka, s.log)...)
+	admin, err := s.newAdmin()
 	if err != nil {
-		return fmt.Errorf("creating kafka admin client: %w", err)
+		return err
 	}
 	defer admin.Close()
 	s.admin = admin
@@ -197,6 +197,16 @@ func (s *Stitcher) run(ctx context.Context) error {
 		return fmt.Errorf("initialising transactional producer: %w", err)
 	}
 	return s.loop(ctx, sess, outParts)
+}
+
+// newAdmin is the client for listing offsets and writing the changelog's
+// end markers (to partitions it names).
+func (s *Stitcher) newAdmin() (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(kafka.BaseOpts(s.deps.Kafka, s.log), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka admin client: %w", err)
+	}
+	return cl, nil
 }
 
 func (s *Stitcher) drop(msg string) func(context.Context, *kgo.Client, map[string][]int32) {

@@ -95,7 +95,13 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
-	if a.stitcher, err = stitcher.New(cfg.Stitcher, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
+	// The embedded broker restarted with this process and aborted whatever
+	// transaction a crash left open, without abort markers: a fresh
+	// transactional id keeps the stitcher's new output clear of the old
+	// producer id's unmarked abort (see stitcher.FreshTransactionalID).
+	stCfg := cfg.Stitcher
+	stCfg.TransactionalID = stitcher.FreshTransactionalID(stCfg.TransactionalID)
+	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
 		return nil, err
 	}
 	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
