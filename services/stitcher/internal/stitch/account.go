@@ -60,6 +60,8 @@ type Meta struct {
 	Pending   []event.Envelope `json:"pending,omitempty"`
 	Applied   uint64           `json:"applied"`
 	LateCount uint64           `json:"late"`
+	// Leases of pool numbers, by tracking number (lease.go).
+	Leases map[string][]Lease `json:"leases,omitempty"`
 }
 
 // NewAccount returns an empty account.
@@ -175,6 +177,7 @@ func (a *Account) prune() {
 		return
 	}
 	a.meta.PrunedAt = now
+	a.pruneLeases()
 	cutoff := now - a.settings.PersonTTL.Milliseconds()
 	for id, p := range a.persons { // order does not matter: the changes are sorted when taken
 		if p.LastTS < cutoff {

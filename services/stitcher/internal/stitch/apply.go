@@ -25,6 +25,9 @@ func (a *Account) apply(e event.Envelope) []Record {
 		return a.applyCRM(e)
 	case event.TypeCost:
 		return nil // costs go to their own table; they touch no person
+	case event.TypeNumberLease:
+		a.applyLease(e) // a lease is no page view: it links calls, touches no person
+		return nil
 	default:
 		return a.applyHit(e)
 	}
@@ -77,7 +80,8 @@ func (a *Account) applyCall(e event.Envelope) []Record {
 		return nil
 	}
 	explicit := []string{identity.Call(c.CallID)}
-	for _, id := range c.ClientIDs {
+	clients := a.leaseClients(c, e.TS)
+	for _, id := range clients {
 		if id != "" {
 			explicit = append(explicit, identity.Client(id))
 		}
@@ -95,7 +99,7 @@ func (a *Account) applyCall(e event.Envelope) []Record {
 	p.addCall(lead.Call{
 		TS: e.TS, EventID: e.ID, CallID: c.CallID, Provider: provider, Caller: trimKey(caller),
 		TrackingNumber: c.TrackingNumber, Answered: c.Answered, TalkSec: c.TalkSec, WaitSec: c.WaitSec,
-		ClientIDs: c.ClientIDs, Channel: c.Channel, RecordingURL: c.RecordingURL,
+		ClientIDs: clients, Channel: c.Channel, RecordingURL: c.RecordingURL,
 	})
 	p.touch(e.TS)
 	return a.restate(p)

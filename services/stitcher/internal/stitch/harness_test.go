@@ -54,6 +54,26 @@ func call(id, callID string, at int64, caller string, talk int, clients []string
 	})
 }
 
+// poolNumber is the pool number of the scenarios' leases.
+const poolNumber = "+74951110001"
+
+// lease is a number_lease of number to client, from..to after t0.
+func lease(id, client string, at int64, number string, from, to int64, shared bool) event.Envelope {
+	return ev(id, event.TypeNumberLease, at, func(e *event.Envelope) {
+		e.Source, e.ClientID = "numbers", client
+		e.Lease = &event.NumberLease{Number: number, From: t0 + from, To: t0 + to, Shared: shared}
+	})
+}
+
+// poolCall is a call to number that the call tracker reports without a client id.
+func poolCall(id, callID string, at int64, caller string, talk int, number string) event.Envelope {
+	return ev(id, event.TypeCall, at, func(e *event.Envelope) {
+		e.Source = "generic"
+		e.Call = &event.Call{CallID: callID, Provider: "generic", CallerPhone: caller, TrackingNumber: number,
+			Direction: "in", TalkSec: talk, Answered: talk > 0}
+	})
+}
+
 func crm(id string, at int64, c event.CRM) event.Envelope {
 	if c.Provider == "" {
 		c.Provider = "amocrm"

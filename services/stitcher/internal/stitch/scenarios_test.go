@@ -260,6 +260,65 @@ var scenarios = []scenario{
 			}
 		},
 	},
+	{
+		// Throughline's own number insertion: the visitor is leased a pool
+		// number, the call tracker reports the call without a client id.
+		name: "pool_number_call",
+		events: []event.Envelope{
+			hit("d1", "A", 0, site+"?yclid=777&utm_campaign=brand", ""),
+			lease("d2", "A", 0, poolNumber, 0, 30*minute, false),
+			hit("d3", "A", 5*minute, site+"price", site),
+			lease("d4", "A", 5*minute, poolNumber, 0, 35*minute, false), // extended by the second page view
+			poolCall("d5", "ct-21", 15*minute, "+79160000021", 90, poolNumber),
+			crm("d6", day, event.CRM{Entity: "deal", Action: "add", DealID: "D21", CallID: "ct-21", Outcome: "won", Amount: 30_000_00, UpdatedAt: t0 + day}),
+		},
+		check: func(t *testing.T, tb tables) {
+			if len(tb.Calls) != 1 || tb.Calls[0].Channel != "yandex_direct" || tb.Calls[0].SessionID == "" || tb.Calls[0].Static {
+				t.Fatalf("the call joins the leaseholder's yandex_direct session: %+v", tb.Calls)
+			}
+			if len(tb.Leads) != 1 || tb.Leads[0].Kind != "call" || tb.Leads[0].Channel != "yandex_direct" {
+				t.Fatalf("call lead: %+v", tb.Leads)
+			}
+			if ch := credited(tb, tb.Leads[0].LeadID, "last_non_direct"); ch != "yandex_direct" {
+				t.Errorf("last_non_direct credits %q", ch)
+			}
+			if tb.Leads[0].RevenueMinor != 30_000_00 {
+				t.Errorf("the deal's revenue reaches the lead: %d", tb.Leads[0].RevenueMinor)
+			}
+		},
+	},
+	{
+		name: "pool_number_call_after_lease",
+		events: []event.Envelope{
+			hit("e1", "A", 0, site+"?yclid=778", ""),
+			lease("e2", "A", 0, poolNumber, 0, 30*minute, false),
+			poolCall("e3", "ct-22", 31*minute, "+79160000022", 90, poolNumber),
+		},
+		check: func(t *testing.T, tb tables) {
+			if len(tb.Calls) != 1 || tb.Calls[0].SessionID != "" || tb.Calls[0].Channel != "(none)" {
+				t.Fatalf("a call after the lease ended is nobody's visit: %+v", tb.Calls)
+			}
+			if len(tb.Leads) != 1 || tb.Leads[0].Channel != "(none)" {
+				t.Fatalf("lead: %+v", tb.Leads)
+			}
+		},
+	},
+	{
+		// The pool ran out: B got the number A still held; calls go to B.
+		name: "pool_number_shared_lease",
+		events: []event.Envelope{
+			hit("f1", "A", 0, site+"?yclid=779", ""),
+			lease("f2", "A", 0, poolNumber, 0, 30*minute, false),
+			hit("f3", "B", 5*minute, site+"?utm_source=vk&utm_medium=paid&utm_campaign=march", ""),
+			lease("f4", "B", 5*minute, poolNumber, 5*minute, 35*minute, true),
+			poolCall("f5", "ct-23", 10*minute, "+79160000023", 90, poolNumber),
+		},
+		check: func(t *testing.T, tb tables) {
+			if len(tb.Leads) != 1 || tb.Leads[0].Channel != "vk_ads" {
+				t.Fatalf("the later holder of a shared number gets the call: %+v", tb.Leads)
+			}
+		},
+	},
 }
 
 func TestScenarios(t *testing.T) {

@@ -27,6 +27,9 @@ type Settings struct {
 	MaxHitsPerClient int      `yaml:"max_hits_per_client"` // 1000: keeps a changelog record well under Kafka's 1 MB
 	FormGoals        []string `yaml:"form_goals"`          // goal names that are forms even without phone/e-mail
 	ChatGoals        []string `yaml:"chat_goals"`          // goal names that are chats
+	// PoolCallWindow is how long a pool number's lease is kept after it
+	// ends, for calls reported later than the lateness (state bound).
+	PoolCallWindow time.Duration `yaml:"pool_call_window"` // 24h
 }
 
 // DefaultSettings are DESIGN.md's defaults.
@@ -35,7 +38,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		SessionGap: 30 * time.Minute, TargetCallMinTalk: 30 * time.Second,
 		UniqueCallWindow: 30 * day, LeadWindow: 30 * day, Lookback: 90 * day, HalfLife: 7 * day,
-		PositionFirst: 0.4, PositionLast: 0.4, PersonTTL: 180 * day, MaxHitsPerClient: 1000,
+		PositionFirst: 0.4, PositionLast: 0.4, PersonTTL: 180 * day, MaxHitsPerClient: 1000, PoolCallWindow: day,
 		FormGoals: []string{"form", "form_submit", "lead"},
 		ChatGoals: []string{"chat", "chat_started", "chat_message"},
 	}
@@ -55,6 +58,7 @@ func (s Settings) Validate() error {
 	pos("lookback", s.Lookback)
 	pos("half_life", s.HalfLife)
 	pos("person_ttl", s.PersonTTL)
+	pos("pool_call_window", s.PoolCallWindow)
 	if s.TargetCallMinTalk < 0 {
 		errs = append(errs, errors.New("target_call_min_talk: must not be negative"))
 	}
@@ -76,6 +80,7 @@ func (s Settings) overlay(o Settings) Settings {
 		{&s.SessionGap, &o.SessionGap}, {&s.TargetCallMinTalk, &o.TargetCallMinTalk},
 		{&s.UniqueCallWindow, &o.UniqueCallWindow}, {&s.LeadWindow, &o.LeadWindow},
 		{&s.Lookback, &o.Lookback}, {&s.HalfLife, &o.HalfLife}, {&s.PersonTTL, &o.PersonTTL},
+		{&s.PoolCallWindow, &o.PoolCallWindow},
 	}
 	for _, d := range durs {
 		if *d.src != 0 {
