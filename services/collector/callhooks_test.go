@@ -42,7 +42,8 @@ tenants:
         call_tracking:
           - provider: generic
             static_numbers: {"+74950000000": {channel: offline, source: billboard, medium: outdoor, campaign: metro}}
-          - {provider: calltouch}
+          - provider: calltouch
+            number_pool: {numbers: [` + poolNumber1 + `, ` + poolNumber2 + `], replace: ["+7 (495) 000-00-00", "+74950000000"]}
           - {provider: comagic}
           - {provider: mango, secret: ` + mangoSecret + `}
       - id: spb
@@ -60,7 +61,7 @@ tenants:
     accounts:
       - id: shop
         write_keys: [` + keyLimited + `]
-        call_tracking: [{provider: generic}]
+        call_tracking: [{provider: generic, number_pool: {numbers: ["+78121110001"], replace: ["+78120000000"]}}]
 `
 
 // newIntegrationsServer is a collector with the integrations configuration.

@@ -19,6 +19,7 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
+	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,7 +33,8 @@ type Deps struct {
 	Producer *kgo.Client
 	Keys     *tenants.Keys
 	// Tenants is the integrations configuration (CRMs, call tracking) of
-	// the accounts Keys resolve to. Without it CRM webhooks use defaults and
+	// the accounts Keys resolve to. Without it no account has a number pool
+	// (GET /v1/numbers answers 404), CRM webhooks use defaults and
 	// Bitrix24 webhooks are refused; call-tracking webhooks are refused
 	// (a provider must be enabled in the account's call_tracking), cost
 	// uploads are taken in RUB and UTC, and no rate limits apply.
@@ -50,6 +52,8 @@ type Collector struct {
 	m       *metrics
 	limits  *limits
 	crmPool *fetch.Pool
+	pools   *numbers.Pools // number pools, leased in this process's memory
+	nm      *numberMetrics
 	handler http.Handler
 }
 
@@ -84,6 +88,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	m.declareSources(crmSources...)
 	m.declareSources(callSources...)
 	m.declareSources(costSources...)
+	m.declareSources(sourceNumbers)
+	nm, err := newNumberMetrics(deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
 	lim, err := newLimits(deps, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
@@ -94,6 +103,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	c.pools, c.nm = numbers.New(deps.Tenants), nm
 	c.handler = c.routes()
 	return c, nil
 }
@@ -111,6 +121,7 @@ func (c *Collector) routes() http.Handler {
 	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
 	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
 	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
+	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	c.deps.Tel.Mount(mux, health)

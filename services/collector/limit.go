@@ -107,6 +107,8 @@ func sourceOfRoute(r *http.Request, route string) string {
 		return "crm:" + r.PathValue("provider")
 	case routeCosts:
 		return costsSource(r.URL.Query().Get("format"))
+	case routeNumbers:
+		return sourceNumbers
 	}
 	return sourceOf(route)
 }

@@ -1,0 +1,160 @@
+package numbers
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/throughline/throughline/pkg/tenants"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func pool(n int) *Pool {
+	c := &tenants.NumberPool{Replace: []string{"+7 (495) 000-00-00"}}
+	for i := range n {
+		c.Numbers = append(c.Numbers, fmt.Sprintf("+7495111000%d", i+1))
+	}
+	return NewPool(c)
+}
+
+func TestLeaseKeepsTheClientsNumber(t *testing.T) {
+	p := pool(3)
+	a := p.Lease("A", t0)
+	if a.Number != "+74951110001" || a.Extended || a.Shared || !a.To.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("first lease: %+v", a)
+	}
+	again := p.Lease("A", t0.Add(20*time.Minute))
+	if again.Number != a.Number || !again.Extended || !again.From.Equal(t0) || !again.To.Equal(t0.Add(50*time.Minute)) {
+		t.Fatalf("within its lease the client keeps its number, the lease extends: %+v", again)
+	}
+	if b := p.Lease("B", t0.Add(21*time.Minute)); b.Number == a.Number {
+		t.Fatalf("B got A's number: %+v", b)
+	}
+	// After its lease ended A gets a new lease, not an extension.
+	late := p.Lease("A", t0.Add(2*time.Hour))
+	if late.Extended || !late.From.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("lease after expiry: %+v", late)
+	}
+}
+
+func TestLeaseTakesTheNumberReleasedLongestAgo(t *testing.T) {
+	p := pool(3)
+	p.Lease("A", t0)                     // 1, ends t0+30m
+	p.Lease("B", t0.Add(time.Minute))    // 2, ends t0+31m
+	p.Lease("C", t0.Add(2*time.Minute))  // 3, ends t0+32m
+	p.Lease("B", t0.Add(10*time.Minute)) // 2 extended to t0+40m
+	// At t0+45m all are free; 1 was released first, then 3, then 2.
+	at := t0.Add(45 * time.Minute)
+	for _, want := range []string{"+74951110001", "+74951110003", "+74951110002"} {
+		if l := p.Lease("new-"+want, at); l.Number != want || l.Shared {
+			t.Fatalf("want %s, got %+v", want, l)
+		}
+	}
+}
+
+func TestExhaustedPoolSharesTheNumberEndingFirst(t *testing.T) {
+	p := pool(2)
+	p.Lease("A", t0)
+	p.Lease("B", t0.Add(time.Minute))
+	c := p.Lease("C", t0.Add(2*time.Minute))
+	if c.Number != "+74951110001" || !c.Shared {
+		t.Fatalf("exhausted: %+v", c)
+	}
+	// A lost its number to C: its next page view is a new lease.
+	if a := p.Lease("A", t0.Add(3*time.Minute)); a.Extended || a.Number != "+74951110002" || !a.Shared {
+		t.Fatalf("A after losing its number: %+v", a)
+	}
+	if got := len(p.byClient); got > p.Size() {
+		t.Fatalf("%d clients kept for %d numbers", got, p.Size())
+	}
+}
+
+func TestLeaseTableBounded(t *testing.T) {
+	p := pool(5)
+	for i := range 10000 {
+		p.Lease(fmt.Sprintf("c%d", i), t0.Add(time.Duration(i)*time.Second))
+	}
+	if len(p.byClient) != 5 {
+		t.Fatalf("%d clients kept, want one per number", len(p.byClient))
+	}
+}
+
+func TestPoolsFromConfig(t *testing.T) {
+	c, err := tenants.Parse([]byte(`
+tenants:
+  - id: net
+    accounts:
+      - id: msk
+        write_keys: [msk-key-123]
+        call_tracking: [{provider: generic, number_pool: {numbers: ["+74951110001"], replace: ["8 (495) 000-00-00"], lease: 10m}}]
+      - id: spb
+        write_keys: [spb-key-123]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := New(c)
+	if ps.For("net", "spb") != nil || ps.For("other", "msk") != nil {
+		t.Fatal("a pool for an account without one")
+	}
+	p := ps.For("net", "msk")
+	if p == nil || p.Display != "8 (495) 000-00-00" {
+		t.Fatalf("msk pool: %+v", p)
+	}
+	if l := p.Lease("A", t0); !l.To.Equal(t0.Add(10 * time.Minute)) {
+		t.Fatalf("lease: %+v", l)
+	}
+}
+
+func TestFormatLike(t *testing.T) {
+	for _, c := range []struct{ pattern, number, want string }{
+		{"+7 (495) 000-00-00", "+74951234567", "+7 (495) 123-45-67"},
+		{"8 (495) 000-00-00", "+74951234567", "8 (495) 123-45-67"},
+		{"+74950000000", "+74951234567", "+74951234567"},
+		{"(495) 000-00-00", "+74951234567", "(495) 123-45-67"},
+		{"8 800 000 00 00", "+78005553535", "8 800 555 35 35"},
+		{"call us", "+74951234567", "+74951234567"},
+		{"+44 20 0000 0000 00", "+442012345678", "+442012345678"},
+	} {
+		if got := FormatLike(c.pattern, c.number); got != c.want {
+			t.Errorf("FormatLike(%q, %q) = %q, want %q", c.pattern, c.number, got, c.want)
+		}
+	}
+}
+
+// FuzzFormatLike: any pattern and number give either the number itself or
+// the pattern with only its digits changed, to the number's trailing digits.
+func FuzzFormatLike(f *testing.F) {
+	f.Add("+7 (495) 000-00-00", "+74951234567")
+	f.Add("8 (495) 000-00-00", "+74951234567")
+	f.Add("", "+7")
+	f.Fuzz(func(t *testing.T, pattern, number string) {
+		got := FormatLike(pattern, number)
+		if got == number {
+			return
+		}
+		if len(got) != len(pattern) {
+			t.Fatalf("length changed: %q → %q", pattern, got)
+		}
+		var nd, gd []byte
+		for i := 0; i < len(got); i++ {
+			isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+			if isDigit(pattern[i]) != isDigit(got[i]) || !isDigit(got[i]) && got[i] != pattern[i] {
+				t.Fatalf("%q → %q changes more than digits", pattern, got)
+			}
+			if isDigit(got[i]) {
+				gd = append(gd, got[i])
+			}
+		}
+		for i := 0; i < len(number); i++ {
+			if number[i] >= '0' && number[i] <= '9' {
+				nd = append(nd, number[i])
+			}
+		}
+		if !strings.HasSuffix(string(nd), string(gd[1:])) {
+			t.Fatalf("%q → %q: digits are not the number's (%s)", pattern, got, nd)
+		}
+	})
+}

@@ -1,0 +1,143 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/services/collector/internal/ingest"
+	"github.com/throughline/throughline/services/collector/internal/numbers"
+	"github.com/throughline/throughline/services/collector/internal/publish"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+const (
+	routeNumbers  = "/v1/numbers"
+	sourceNumbers = "numbers"
+)
+
+// numberReply is the body of GET /v1/numbers: the leased number, how to
+// show it, until when it is the visitor's, and the texts it replaces.
+type numberReply struct {
+	Number    string   `json:"number"`
+	Display   string   `json:"display"`
+	ExpiresAt int64    `json:"expires_at"` // Unix ms
+	Replace   []string `json:"replace"`
+}
+
+type numberMetrics struct {
+	leases    metric.Int64Counter
+	exhausted metric.Int64Counter
+}
+
+func newNumberMetrics(m metric.Meter) (*numberMetrics, error) {
+	var out numberMetrics
+	var err1, err2 error
+	out.leases, err1 = m.Int64Counter("throughline.collector.number_leases",
+		metric.WithDescription("pool number leases published, by tenant and kind (new, extended, shared)"))
+	out.exhausted, err2 = m.Int64Counter("throughline.collector.number_pool_exhausted",
+		metric.WithDescription("leases made while every number of the account's pool was leased: "+
+			"a visitor's number was handed to another (the pool is too small for the traffic)"))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("creating number pool metrics: %w", err)
+	}
+	return &out, nil
+}
+
+// serveNumbers handles GET /v1/numbers?k=<write key>&cid=<client id>: it
+// leases a number of the key's account pool to the client id and publishes
+// the lease (a number_lease event) before answering, so the stitcher knows
+// who was shown the number before anyone can dial it.
+func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cache-Control", "no-store")
+	now := time.Now()
+	ctx := context.WithoutCancel(r.Context()) // a lease handed out is published
+	q := r.URL.Query()
+	key := q.Get(ingest.ParamKey)
+	if key == "" {
+		c.m.reject(sourceNumbers, reasonMissingKey, "k")
+		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key>", "k", "required")
+		return
+	}
+	p, ok := c.deps.Keys.Lookup(key)
+	if !ok {
+		c.m.reject(sourceNumbers, reasonUnknownKey, "k")
+		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
+		return
+	}
+	pool := c.pools.For(p.Tenant, p.Account)
+	if pool == nil {
+		c.m.reject(sourceNumbers, reasonInvalid, "k")
+		writeError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
+		return
+	}
+	cid := q.Get("cid")
+	if cid == "" || len(cid) > event.MaxShort {
+		c.m.reject(sourceNumbers, reasonInvalid, "cid")
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
+		return
+	}
+	l := pool.Lease(cid, now)
+	env := event.Envelope{
+		V: event.Version, ID: ingest.NewID(now), Tenant: p.Tenant, Account: p.Account,
+		Type: event.TypeNumberLease, Source: sourceNumbers, TS: now.UnixMilli(), ReceivedAt: now.UnixMilli(),
+		ClientID: cid, URL: trimTo(r.Referer(), event.MaxURL), UserAgent: trimTo(r.UserAgent(), event.MaxURL), IP: c.ips.ClientIP(r),
+		Lease: &event.NumberLease{Number: l.Number, From: l.From.UnixMilli(), To: l.To.UnixMilli(), Shared: l.Shared},
+		// The same in props, which the events table keeps: data teams read
+		// leases there without a schema change.
+		Props: map[string]string{"tracking_number": l.Number, "lease_from": strconv.FormatInt(l.From.UnixMilli(), 10),
+			"lease_to": strconv.FormatInt(l.To.UnixMilli(), 10)},
+	}
+	if l.Shared {
+		env.Props["shared"] = "true"
+	}
+	recs, err := envelopeRecords([]event.Envelope{env})
+	if err != nil {
+		c.m.reject(sourceNumbers, reasonInternal, "")
+		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not encoded")
+		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+		return
+	}
+	err = c.pub.Publish(ctx, recs)
+	switch {
+	case err == nil:
+	case errors.Is(err, publish.ErrOverloaded):
+		c.m.reject(sourceNumbers, reasonOverload, "")
+		c.writeUnavailable(w, "collector at capacity, retry later")
+		return
+	default:
+		c.m.reject(sourceNumbers, reasonKafka, "")
+		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not published")
+		c.writeUnavailable(w, "lease not acknowledged by kafka, retry later")
+		return
+	}
+	c.m.accept(sourceNumbers, 1)
+	kind := "new"
+	switch {
+	case l.Extended:
+		kind = "extended"
+	case l.Shared:
+		kind = "shared"
+		c.nm.exhausted.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("account", p.Account)))
+		c.warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Int("pool_size", pool.Size()).
+			Str("number", l.Number).Msg("number pool exhausted, a leased number is shared")
+	}
+	c.nm.leases.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("kind", kind)))
+	writeJSON(w, http.StatusOK, numberReply{
+		Number: l.Number, Display: numbers.FormatLike(pool.Display, l.Number), ExpiresAt: l.To.UnixMilli(), Replace: pool.Replace,
+	})
+}
+
+func trimTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
