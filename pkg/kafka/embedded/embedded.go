@@ -4,8 +4,11 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -21,6 +24,10 @@ type Config struct {
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
+	dir     string
+	// Repaired lists the transactions a killed previous run left open that
+	// got their abort markers at this start (see repairUnmarkedAborts).
+	Repaired []Repaired
 }
 
 // Start starts kfake with persistence.
@@ -40,11 +47,24 @@ func Start(c Config) (*Broker, error) {
 	if c.SyncWrites {
 		opts = append(opts, kfake.SyncWrites())
 	}
+	wasKilled, err := crashed(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading kafka data dir: %w", err)
+	}
 	cl, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded kafka on port %d: %w", c.Port, err)
 	}
-	return &Broker{cluster: cl, addr: cl.ListenAddrs()[0]}, nil
+	b := &Broker{cluster: cl, addr: cl.ListenAddrs()[0], dir: c.DataDir}
+	if wasKilled {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if b.Repaired, err = repairUnmarkedAborts(ctx, b.addr); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("repairing transactions the last run left open: %w", err)
+		}
+	}
+	return b, nil
 }
 
 // Addr is host:port of the broker.
@@ -53,5 +73,10 @@ func (b *Broker) Addr() string { return b.addr }
 // Cluster exposes kfake for fault injection in tests.
 func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
-// Close stops the broker, flushing its data to disk.
-func (b *Broker) Close() { b.cluster.Close() }
+// Close stops the broker, flushing its data to disk, and marks the data dir
+// as shut down cleanly.
+func (b *Broker) Close() {
+	b.cluster.Close()
+	// Best effort: without the mark the next start only does a repair scan.
+	_ = os.WriteFile(filepath.Join(b.dir, cleanMark), nil, 0o644)
+}

@@ -74,6 +74,10 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
+	for _, r := range a.broker.Repaired {
+		log.Warn().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("producer_id", r.ProducerID).Int64("from", r.From).
+			Msg("the last run was killed with this transaction open: marked aborted")
+	}
 	kcfg := kafka.Config{Brokers: []string{a.broker.Addr()}, ClientID: "throughline", Replication: 1}
 	if err := ensureTopics(ctx, kcfg, log); err != nil {
 		return nil, err
@@ -96,9 +100,9 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 		return nil, err
 	}
 	// The embedded broker restarted with this process and aborted whatever
-	// transaction a crash left open, without abort markers: a fresh
-	// transactional id keeps the stitcher's new output clear of the old
-	// producer id's unmarked abort (see stitcher.FreshTransactionalID).
+	// transaction a crash left open (embedded.Start writes the markers kfake
+	// does not): nothing to fence, and a fresh transactional id keeps the
+	// stitcher's new output clear of the old producer id even so.
 	stCfg := cfg.Stitcher
 	stCfg.TransactionalID = stitcher.FreshTransactionalID(stCfg.TransactionalID)
 	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
