@@ -62,6 +62,16 @@ func startSite(t *testing.T, collectorURL, key string) *site {
 <script>(window.throughlineReady=window.throughlineReady||[]).push(function(cid){document.body.setAttribute('data-cid',cid)});</script>
 </body></html>`)
 	})
+	mux.HandleFunc("GET /contacts.html", func(w http.ResponseWriter, r *http.Request) {
+		head(w, r, "contacts")
+		fmt.Fprint(w, `<h1>Contacts</h1>
+<p>Call us: <a id="tel" href="tel:+74950000000">+7 (495) 000-00-00</a></p>
+<p id="text">Or dial +7 (495) 000-00-00 from any phone.</p>
+<p>Head office: <span id="marked" data-tl-phone>8 (495) 123-00-00</span></p>
+<p>Support: <a id="other" href="tel:+74957654321">+7 (495) 765-43-21</a></p>
+<form><input id="field" type="tel" data-tl-phone value="+7 (495) 000-00-00"></form>
+</body></html>`)
+	})
 	mux.HandleFunc("GET /thanks", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case s.leads <- r.URL.Query():
@@ -241,6 +251,84 @@ func TestTrackerWithoutCookies(t *testing.T) {
 	}
 	if hits[1].UTM.Source != "vk" || hits[1].ClickIDs["vkclid"] != "v-9" || hits[1].Account != "spb" {
 		t.Fatalf("second page view: %+v", hits[1])
+	}
+	if ex := b.Thrown(); len(ex) > 0 {
+		t.Fatalf("the page threw: %v", ex)
+	}
+}
+
+// TestTrackerNumberInsertion: on a page that shows the site's phone, the
+// tracker leases a pool number for its client id and puts it in place of
+// the default phone (tel: link, text, data-tl-phone elements), the lease
+// reaches Kafka with the page's client id, and the next page of the visit
+// reuses the number without another lease.
+func TestTrackerNumberInsertion(t *testing.T) {
+	b := cdptest.Start(t)
+	k := startKafka(t)
+	s := newIntegrationsServer(t, k.producer(t, 1000))
+	_, cport, _ := net.SplitHostPort(s.srv.Listener.Addr().String())
+	site := startSite(t, "http://collector.test:"+cport, keyMoscow)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tab, err := b.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "http://www.shop.test:" + site.port + "/contacts.html"
+	if err := tab.Navigate(ctx, page+"?yclid=555", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, "window.throughline && throughline.number && throughline.number()", 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Number, Href, Link, Text, Marked, Other, OtherHref, Field, CID string
+	}
+	err = tab.Eval(ctx, `({Number: throughline.number(), CID: throughline.clientId(),
+		Href: document.getElementById('tel').getAttribute('href'), Link: document.getElementById('tel').textContent,
+		Text: document.getElementById('text').textContent, Marked: document.getElementById('marked').textContent,
+		Other: document.getElementById('other').textContent, OtherHref: document.getElementById('other').getAttribute('href'),
+		Field: document.getElementById('field').value})`, &shown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const display = "+7 (495) 111-00-01"
+	if shown.Number != poolNumber1 || shown.Href != "tel:"+poolNumber1 || shown.Link != display ||
+		shown.Text != "Or dial "+display+" from any phone." || shown.Marked != display {
+		t.Fatalf("the page does not show the leased number: %+v", shown)
+	}
+	if shown.Other != "+7 (495) 765-43-21" || shown.OtherHref != "tel:+74957654321" || shown.Field != "+7 (495) 000-00-00" {
+		t.Fatalf("other phones and form fields must stay as they are: %+v", shown)
+	}
+	evs := decodeAll(t, k.consume(t, kafka.TopicRaw, 2))
+	var lease, view *event.Envelope
+	for i := range evs {
+		switch evs[i].Type {
+		case event.TypeNumberLease:
+			lease = &evs[i]
+		case event.TypePageview:
+			view = &evs[i]
+		}
+	}
+	if lease == nil || view == nil || lease.ClientID != shown.CID || view.ClientID != shown.CID || lease.Lease.Number != poolNumber1 {
+		t.Fatalf("want a page view and a lease of %s to client %s: %+v", poolNumber1, shown.CID, evs)
+	}
+	// Browsers send a cross-origin request's referrer as the origin only.
+	if lease.URL != "http://www.shop.test:"+site.port+"/" {
+		t.Fatalf("lease url %q, want the site's origin", lease.URL)
+	}
+
+	// The next page of the visit: the number is kept, no new lease.
+	if err := tab.Navigate(ctx, page, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, "throughline.number() && document.getElementById('tel').textContent === '"+display+"'", 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	k.consume(t, kafka.TopicRaw, 3)
+	if n := k.endOffset(t, kafka.TopicRaw); n != 3 {
+		t.Fatalf("%d records, want 2 page views and 1 lease", n)
 	}
 	if ex := b.Thrown(); len(ex) > 0 {
 		t.Fatalf("the page threw: %v", ex)

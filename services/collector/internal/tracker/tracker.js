@@ -5,8 +5,9 @@
 //
 // It keeps a first-party client id, sends a pageview on load, keeps the
 // landing's UTM parameters, ad click ids and external referrer for the visit,
-// sends goals (API and data-tl-goal attributes) and fills hidden form inputs
-// named tl_client_id. Every hit is a GET of the collector's /px.gif.
+// sends goals (API and data-tl-goal attributes), fills hidden form inputs
+// named tl_client_id and puts a leased pool number in place of the site's
+// phone. Every hit is a GET of the collector's /px.gif.
 //
 // Plain ES5, no dependencies. The collector drops whole-line // comments and
 // indentation before serving: keep comments on their own lines, and never
@@ -267,8 +268,86 @@ d.addEventListener('click', function (e) {
   }
 }, true);
 
+// --- phone numbers: where the page shows a phone (a tel: link or an element
+// marked data-tl-phone) a number of the account's pool is leased to this
+// client from /v1/numbers, and shown in place of the site's default phone.
+// The lease is kept for the tab in sessionStorage and renewed once half of
+// it has passed, so browsing on keeps the number without a call per page.
+
+var NUM = '_tl_num', num = null;
+
+function digits(s) {
+  return String(s).replace(/\D/g, '');
+}
+
+function shown() {
+  var els = d.querySelectorAll('[data-tl-phone]'), out = [];
+  for (var j = 0; j < els.length; j++) {
+    if (!/^(INPUT|TEXTAREA|SELECT)$/.test(els[j].nodeName)) {
+      out.push(els[j]);
+    }
+  }
+  return out;
+}
+
+function swap(n) {
+  var reps = n.replace || [], ds = [], j, k, t, node;
+  num = n;
+  for (j = 0; j < reps.length; j++) {
+    ds.push(digits(reps[j]));
+  }
+  t = d.querySelectorAll('a[href^="tel:"]');
+  for (j = 0; j < t.length; j++) {
+    if (ds.indexOf(digits(t[j].getAttribute('href'))) >= 0) {
+      t[j].setAttribute('href', 'tel:' + n.number);
+    }
+  }
+  t = shown();
+  for (j = 0; j < t.length; j++) {
+    t[j].textContent = n.display;
+  }
+  var walk = d.createTreeWalker(d.body, 4, null, false);
+  while ((node = walk.nextNode())) {
+    for (k = 0; k < reps.length && !/^(SCRIPT|STYLE)$/.test(node.parentNode.nodeName); k++) {
+      if (node.nodeValue.indexOf(reps[k]) >= 0) {
+        node.nodeValue = node.nodeValue.split(reps[k]).join(n.display);
+      }
+    }
+  }
+}
+
+function phones() {
+  var ss = w.sessionStorage, c = null;
+  if (!d.body || !(d.querySelector('a[href^="tel:"]') || shown().length)) {
+    return;
+  }
+  try {
+    c = JSON.parse(ss.getItem(NUM));
+  } catch (e) {
+    // no sessionStorage: lease on every page
+  }
+  if (c && c.cid === cid && now() < c.n.expires_at - (c.n.expires_at - c.at) / 2) {
+    return swap(c.n);
+  }
+  var x = new XMLHttpRequest();
+  x.open('GET', base + '/v1/numbers?k=' + enc(key) + '&cid=' + enc(cid));
+  x.onload = function () {
+    try {
+      if (x.status === 200) {
+        var n = JSON.parse(x.responseText);
+        swap(n);
+        ss.setItem(NUM, JSON.stringify({cid: cid, at: now(), n: n}));
+      }
+    } catch (e) {
+      // the page keeps its default phone
+    }
+  };
+  x.send();
+}
+
 function ready() {
   fill(d);
+  phones();
 }
 if (d.readyState === 'loading') {
   d.addEventListener('DOMContentLoaded', ready);
@@ -288,6 +367,10 @@ function api(cmd, a, b) {
 }
 api.clientId = function () {
   return cid;
+};
+// The pool number shown on this page, null until it is leased.
+api.number = function () {
+  return num && num.number;
 };
 api.loaded = true;
 var queued = (w.throughline && w.throughline.q) || [];

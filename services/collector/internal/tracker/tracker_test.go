@@ -9,8 +9,8 @@ import (
 )
 
 // The served script stays small: it is on the critical path of every page
-// of every customer site.
-const maxScript = 6 << 10
+// of every customer site. (6 KiB until number insertion took 1.6 KiB more.)
+const maxScript = 8 << 10
 
 func TestScriptSmallAndCompacted(t *testing.T) {
 	s := Script()
@@ -22,7 +22,7 @@ func TestScriptSmallAndCompacted(t *testing.T) {
 			t.Fatalf("line %d kept a comment or indentation: %q", i+1, line)
 		}
 	}
-	for _, want := range []string{"_tl_cid", "/px.gif?k=", "tl_client_id", "data-tl-goal", "throughlineReady", "keepalive"} {
+	for _, want := range []string{"_tl_cid", "/px.gif?k=", "tl_client_id", "data-tl-goal", "throughlineReady", "keepalive", "/v1/numbers?k=", "_tl_num"} {
 		if !bytes.Contains(s, []byte(want)) {
 			t.Errorf("script lost %q", want)
 		}
