@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
@@ -237,6 +238,8 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 			s.mu.Unlock()
 		}
 	}()
+	defer func() { t.endSpan(err) }()
+	t.links = inputLinks(fetches)
 	// A partition assigned during this poll has no state yet: read it back
 	// first. Its records came after a stable offset fetch, so every
 	// transaction of its previous owner is resolved.
@@ -278,6 +281,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 			break
 		}
 		t.touched[w.p] = true
+		w.ps.lastTrace = t.span.SpanContext()
 		for _, r := range w.out {
 			t.produce(ctx, r)
 		}
@@ -299,6 +303,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		replayDone = replayDone && atEnd
 		idle := !s.cfg.Replay && now.Sub(ps.lastInput) >= s.cfg.IdleFlush // a replay flushes at its end only, for determinism
 		if ps.set.Pending() > 0 && (idle || atEnd) {
+			t.link(ps.lastTrace)
 			if err := t.emit(ctx, p, ps.set.Flush()); err != nil {
 				s.forget(t)
 				s.mu.Unlock()
@@ -376,6 +381,23 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	}
 	s.met.txns.Add(ctx, 1, outcomeAttr("committed"))
 	return replayDone, nil
+}
+
+// maxLinks bounds the trace links of one transaction span.
+const maxLinks = 32
+
+// inputLinks are the trace contexts of the first input records that carry one.
+func inputLinks(fetches kgo.Fetches) []trace.Link {
+	var links []trace.Link
+	fetches.EachRecord(func(r *kgo.Record) {
+		if len(links) == maxLinks || len(r.Headers) == 0 {
+			return
+		}
+		if sc := trace.SpanContextFromContext(kafka.ExtractTrace(context.Background(), r)); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	})
+	return links
 }
 
 // abort ends a transaction that cannot commit; its state is forgotten already.

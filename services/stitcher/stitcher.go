@@ -25,6 +25,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
@@ -69,8 +71,9 @@ type hooks struct {
 type partState struct {
 	set       *stitch.Set // nil until restored
 	lastInput time.Time
-	end       int64 // replay: offset to reach
-	next      int64 // next offset to process
+	lastTrace trace.SpanContext // span of the last transaction that consumed its records
+	end       int64             // replay: offset to reach
+	next      int64             // next offset to process
 }
 
 // New checks the configuration and loads the rules; Run starts the stitcher.
@@ -270,6 +273,12 @@ type txn struct {
 	err     error
 	begun   bool
 	ended   bool
+	// The transaction's span starts when the transaction begins, linked to
+	// the traces of the records it consumes and, for output of events that
+	// waited for the watermark, to the transaction that consumed them.
+	span     trace.Span
+	traceCtx context.Context
+	links    []trace.Link
 }
 
 func (t *txn) begin() error {
@@ -280,10 +289,38 @@ func (t *txn) begin() error {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
 	t.begun = true
+	t.traceCtx, t.span = t.s.deps.Tel.Tracer.Start(context.Background(), "stitcher transaction",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(t.links...))
 	return nil
 }
 
+// link adds a trace link to the transaction's span (or to its start).
+func (t *txn) link(sc trace.SpanContext) {
+	switch {
+	case !sc.IsValid() || len(t.links) >= maxLinks:
+	case t.span != nil:
+		t.span.AddLink(trace.Link{SpanContext: sc})
+	default:
+		t.links = append(t.links, trace.Link{SpanContext: sc})
+	}
+}
+
+// endSpan ends the transaction's span, if it began.
+func (t *txn) endSpan(err error) {
+	if t.span == nil {
+		return
+	}
+	if err != nil {
+		t.span.RecordError(err)
+		t.span.SetStatus(codes.Error, "transaction failed")
+	}
+	t.span.End()
+}
+
 func (t *txn) produce(ctx context.Context, r *kgo.Record) {
+	if r.Topic != t.s.topics.state && t.traceCtx != nil { // the changelog is read back by the stitcher only
+		kafka.InjectTrace(t.traceCtx, r)
+	}
 	t.sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
 		if err != nil {
 			t.errMu.Lock()
