@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -102,5 +104,17 @@ func BenchmarkBareHTTP(b *testing.B) {
 			req.Header.Set("User-Agent", "Mozilla/5.0 (bench)")
 		}
 		return req, err
+	}, http.StatusOK, 1)
+}
+
+// BenchmarkNumbers leases pool numbers to ever new client ids (the pool of
+// two is exhausted at once: the slowest path), each lease published to Kafka
+// before the answer. Compare with BenchmarkPixel.
+func BenchmarkNumbers(b *testing.B) {
+	k := startKafka(b)
+	s := newIntegrationsServer(b, k.producer(b, DefaultConfig().MaxInFlightRecords))
+	var n atomic.Int64
+	runHTTPBench(b, func() (*http.Request, error) {
+		return http.NewRequest("GET", s.srv.URL+"/v1/numbers?k="+keyMoscow+"&cid=v"+strconv.FormatInt(n.Add(1), 10), nil)
 	}, http.StatusOK, 1)
 }

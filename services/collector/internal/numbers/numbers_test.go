@@ -2,6 +2,7 @@ package numbers
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,19 @@ func FuzzFormatLike(f *testing.F) {
 			t.Fatalf("%q → %q: digits are not the number's (%s)", pattern, got, nd)
 		}
 	})
+}
+
+// BenchmarkLease: a lease of a pool of 100 numbers to a new client.
+func BenchmarkLease(b *testing.B) {
+	c := &tenants.NumberPool{Replace: []string{"+7 (495) 000-00-00"}}
+	for i := range 100 {
+		c.Numbers = append(c.Numbers, fmt.Sprintf("+749511%05d", i))
+	}
+	p := NewPool(c)
+	at := t0
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		at = at.Add(time.Second)
+		p.Lease("c"+strconv.Itoa(i), at)
+	}
 }
