@@ -102,6 +102,8 @@ func decodeSeeds() [][]byte {
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","crm":{"amount_minor":-5,"updated_at":null,"emails":"x"}}`,
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"crm","crm":{"ſtage":"s"}}`,
 		`{"v":1,"id":"a","tenant":"t","account":"a","type":"cost","cost":{"date":"2026-03-01","amount_minor":1}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"number_lease","client_id":"c","lease":{"number":"+74951110001","from":1,"to":2,"shared":true}}`,
+		`{"v":1,"id":"a","tenant":"t","account":"a","type":"number_lease","Lease":{"number":"+7","from":"x"}}`,
 		`null`, `[]`, `{`, ``,
 	} {
 		seeds = append(seeds, []byte(s))
