@@ -4,6 +4,7 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,10 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -60,7 +64,10 @@ func New(log zerolog.Logger, service string) (*Telemetry, error) {
 		return nil, fmt.Errorf("creating prometheus exporter: %w", err)
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	tp := sdktrace.NewTracerProvider()
+	tp, err := tracerProvider(log, service)
+	if err != nil {
+		return nil, err
+	}
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	return &Telemetry{
 		Log:      log,
@@ -70,6 +77,25 @@ func New(log zerolog.Logger, service string) (*Telemetry, error) {
 		mp:       mp,
 		tp:       tp,
 	}, nil
+}
+
+// tracerProvider exports spans over OTLP/HTTP when the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) variable names a
+// collector (Jaeger, Tempo, an OpenTelemetry Collector…); the exporter reads
+// the other OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
+// Without one, spans still give Kafka records their trace context.
+func tracerProvider(log zerolog.Logger, service string) (*sdktrace.TracerProvider, error) {
+	endpoint := cmp.Or(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+	if endpoint == "" {
+		return sdktrace.NewTracerProvider(), nil
+	}
+	exp, err := otlptracehttp.New(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("creating the OTLP trace exporter for %s: %w", endpoint, err)
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "throughline-"+service))
+	log.Info().Str("endpoint", endpoint).Msg("exporting traces over OTLP/HTTP")
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
 }
 
 // Nop is telemetry that records nothing, for tests that do not look at it.
