@@ -86,10 +86,12 @@ const DefaultLease = 30 * time.Minute
 
 // Pool limits: a lease shorter than a minute cannot outlive a page view; a
 // lease longer than a day would need a pool as large as a day's visitors.
+// The stitcher keeps at most 2048 leases per account, so a larger pool
+// could not be told apart.
 const (
 	minLease    = time.Minute
 	maxLease    = 24 * time.Hour
-	maxPoolSize = 10000
+	maxPoolSize = 1000
 )
 
 // LeaseOrDefault is the pool's lease duration.

@@ -27,9 +27,14 @@ type Lease struct {
 	Shared bool   `json:"s,omitempty"`
 }
 
-// maxLeasesPerNumber bounds one number's kept leases when an exhausted pool
-// hands it to visitor after visitor; the oldest go first.
-const maxLeasesPerNumber = 64
+// Leases are kept in the account's meta, one changelog record that must
+// stay well under Kafka's 1 MB: at most maxLeasesPerNumber per number (an
+// exhausted pool hands one to visitor after visitor; the oldest go first)
+// and maxLeasesPerAccount in all (~65 bytes each; those that ended first go).
+const (
+	maxLeasesPerNumber  = 16
+	maxLeasesPerAccount = 2048
+)
 
 // applyLease records a lease or its extension. A lease of the same client
 // with the same start is the same lease: its end moves.
@@ -57,6 +62,38 @@ func (a *Account) applyLease(e event.Envelope) {
 	copy(ls[i+1:], ls[i:])
 	ls[i] = Lease{Client: e.ClientID, From: l.From, To: l.To, Shared: l.Shared}
 	a.meta.Leases[l.Number] = a.trimLeases(ls)
+	a.capLeases()
+}
+
+// capLeases drops the leases that ended first while the account keeps more
+// than maxLeasesPerAccount. Ties are broken by number and start, so the
+// result does not depend on map order.
+func (a *Account) capLeases() {
+	if len(a.meta.Leases)*maxLeasesPerNumber <= maxLeasesPerAccount {
+		return // cannot be over: no need to count
+	}
+	n := 0
+	for _, ls := range a.meta.Leases {
+		n += len(ls)
+	}
+	for ; n > maxLeasesPerAccount; n-- {
+		var num string
+		var at int
+		for k, ls := range a.meta.Leases {
+			for j, l := range ls {
+				if num == "" || l.To < a.meta.Leases[num][at].To ||
+					l.To == a.meta.Leases[num][at].To && (k < num || k == num && j < at) {
+					num, at = k, j
+				}
+			}
+		}
+		ls := slices.Delete(a.meta.Leases[num], at, at+1)
+		if len(ls) == 0 {
+			delete(a.meta.Leases, num)
+		} else {
+			a.meta.Leases[num] = ls
+		}
+	}
 }
 
 // leaseAt is the client whose lease of number covered ts: the latest

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/throughline/throughline/pkg/event"
@@ -123,8 +124,8 @@ func TestPoolShuffleAndRestore(t *testing.T) {
 	}
 }
 
-// TestLeasesBounded: leases are kept PoolCallWindow after they end and at
-// most maxLeasesPerNumber per number.
+// TestLeasesBounded: leases are kept PoolCallWindow after they end, at most
+// maxLeasesPerNumber per number and maxLeasesPerAccount in all.
 func TestLeasesBounded(t *testing.T) {
 	a := NewAccount("acme", "msk", Env{Settings: DefaultSettings(), Classifier: DefaultRules().Catalog.For("acme")})
 	for i := range 200 {
@@ -149,4 +150,37 @@ func TestLeasesBounded(t *testing.T) {
 	if _, ok := a.meta.Leases[poolNumber]; ok {
 		t.Fatalf("leases that ended days ago are still kept: %d", len(a.meta.Leases[poolNumber]))
 	}
+}
+
+func TestLeasesBoundedPerAccount(t *testing.T) {
+	a := NewAccount("acme", "msk", Env{Settings: DefaultSettings(), Classifier: DefaultRules().Catalog.For("acme")})
+	for i := range 3000 {
+		at := int64(i) * minute / 10
+		num := fmt.Sprintf("+749511%05d", i%1000)
+		a.Add(lease(fmt.Sprintf("b%04d", i), fmt.Sprintf("c%d", i), at, num, at, at+30*minute, false))
+	}
+	a.Flush()
+	n := 0
+	for _, ls := range a.meta.Leases {
+		n += len(ls)
+	}
+	if n != maxLeasesPerAccount {
+		t.Fatalf("%d leases kept, want %d", n, maxLeasesPerAccount)
+	}
+	if got := a.leaseAt("+74951100999", t0+2999*minute/10); got != "c2999" {
+		t.Fatalf("the newest lease was dropped: %q", got)
+	}
+	if got := a.leaseAt("+74951100000", t0); got != "" {
+		t.Fatalf("the lease that ended first is kept: %q", got)
+	}
+	var meta []byte
+	for _, c := range a.Snapshot() {
+		if strings.HasSuffix(c.Key, "/m") {
+			meta = c.Value
+		}
+	}
+	if len(meta) > 256<<10 {
+		t.Fatalf("meta record of %d bytes", len(meta))
+	}
+	t.Logf("meta record with %d leases: %d bytes", n, len(meta))
 }
