@@ -104,12 +104,17 @@ func (s *Server) Close() error { return s.conn.Close() }
 
 // PrepareInsert starts a native-protocol batch.
 func (s *Server) PrepareInsert(ctx context.Context, table string, cols []Column, dedupToken string) (Batch, error) {
+	// On a cluster the tables are Distributed: a foreground insert reaches
+	// the shards before it returns and takes the deduplication token with
+	// it, where a background one would only be queued on this server — and
+	// the loader would record a batch as written that is not. On a single
+	// server the setting changes nothing.
+	settings := clickhouse.Settings{"distributed_foreground_insert": 1}
 	if dedupToken != "" {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-			"insert_deduplicate":         1,
-			"insert_deduplication_token": dedupToken,
-		}))
+		settings["insert_deduplicate"] = 1
+		settings["insert_deduplication_token"] = dedupToken
 	}
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
 	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", table, columnList(cols)))
 	if err != nil {
 		return nil, fmt.Errorf("preparing insert into %s: %w", table, err)
