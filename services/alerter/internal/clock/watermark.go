@@ -169,20 +169,14 @@ func (w *Watermark) Replaying(wall time.Time) (TP, time.Duration, bool) {
 		return TP{}, 0, false
 	}
 	window := max(w.idleLag, time.Second)
-	for _, tp := range w.sorted() {
-		p := w.parts[tp]
-		if wall.Sub(p.lastRead) < window && wall.Sub(p.lastLive) >= window {
-			return tp, p.lastAge, true
+	var first TP
+	var age time.Duration
+	found := false
+	for tp, p := range w.parts { // the first by name, so logs are stable
+		if wall.Sub(p.lastRead) < window && wall.Sub(p.lastLive) >= window &&
+			(!found || tp.Topic < first.Topic || tp.Topic == first.Topic && tp.Partition < first.Partition) {
+			first, age, found = tp, p.lastAge, true
 		}
 	}
-	return TP{}, 0, false
-}
-
-func (w *Watermark) sorted() []TP {
-	out := make([]TP, 0, len(w.parts))
-	for tp := range w.parts {
-		out = append(out, tp)
-	}
-	sortTPs(out)
-	return out
+	return first, age, found
 }
