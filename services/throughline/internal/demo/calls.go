@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
@@ -27,6 +28,7 @@ const (
 // lines are a branch's tracking numbers.
 type lines struct {
 	ct      *tenants.CallTracking // calltouch or mango; nil: the branch has neither
+	pool    *tenants.NumberPool   // Throughline's own number pool, if the branch has one
 	site    map[string]string     // channel → static site number (Mango)
 	offline []string              // static numbers of the offline channel
 }
@@ -47,6 +49,7 @@ func linesOf(a *tenants.Account) lines {
 	if l.ct == nil {
 		return l
 	}
+	l.pool = l.ct.NumberPool
 	numbers := make([]string, 0, len(l.ct.StaticNumbers))
 	for n := range l.ct.StaticNumbers {
 		numbers = append(numbers, n)
@@ -70,9 +73,10 @@ type call struct {
 	bi         int
 	id         string
 	start      time.Time
-	caller     string // E.164
-	tracking   string // E.164
-	clientID   string // the visitor's, reported by Calltouch for a dynamic number
+	caller     string  // E.164
+	tracking   string  // E.164
+	clientID   string  // the visitor's, reported by Calltouch for a dynamic number
+	lease      *leased // Throughline's pool: the number the collector leased
 	landing    string
 	ref        string
 	channel    string // the story's channel: the visit's, or offline
@@ -93,9 +97,15 @@ func (w *world) phoneClicked(vis *visit, now time.Time) {
 	if w.story.silentVisit(vis, c.start) {
 		return // the silent channel's visitors do not call meanwhile
 	}
-	if l.ct.Provider == vendorCalltouch {
+	switch {
+	case l.pool != nil && w.live:
+		// Throughline's number insertion: the page leases a number for the
+		// visitor, who dials it; Calltouch reports the call without a
+		// client id. (In history the collector's clock is not the visit's.)
+		c.lease = w.leaseNumber(w.branches[vis.branch], vis.v.clientID, now)
+	case l.ct.Provider == vendorCalltouch:
 		c.tracking, c.clientID = poolNumber(vis.branch, w.r.IntN(poolSize)), vis.v.clientID
-	} else {
+	default:
 		c.tracking = l.site[c.channel]
 	}
 	w.placeCall(c)
@@ -158,9 +168,50 @@ func (w *world) placeCall(c *call) {
 	}
 }
 
+// leased is the number GET /v1/numbers answered, set on a sender goroutine.
+type leased struct {
+	mu     sync.Mutex
+	number string
+}
+
+func (l *leased) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.number
+}
+
+// leaseNumber asks the collector for a pool number for the visitor now,
+// as the tracker does on a page that shows the branch's phone.
+func (w *world) leaseNumber(b *branch, clientID string, now time.Time) *leased {
+	l := &leased{}
+	w.at(now, 0, func(time.Time) []*hookReq {
+		return []*hookReq{{kind: kindNumbers, method: "GET",
+			target: "/v1/numbers?k=" + url.QueryEscape(b.key) + "&cid=" + url.QueryEscape(clientID),
+			answered: func(body []byte) {
+				var rep struct {
+					Number string `json:"number"`
+				}
+				if json.Unmarshal(body, &rep) == nil {
+					l.mu.Lock()
+					l.number = rep.Number
+					l.mu.Unlock()
+				}
+			}}}
+	})
+	return l
+}
+
 // callRequest is the vendor's webhook about a finished call.
 func (w *world) callRequest(c *call) *hookReq {
 	b := w.branches[c.bi]
+	if c.lease != nil {
+		// Dialled from the page; with no answer in time (the collector
+		// behind), the page showed the default phone: a pool number nobody
+		// holds now is the closest the demo can dial.
+		if c.tracking = c.lease.get(); c.tracking == "" {
+			c.tracking = w.lines[c.bi].pool.Numbers[0]
+		}
+	}
 	if w.lines[c.bi].ct.Provider == vendorMango {
 		return w.mangoSummary(b, c)
 	}

@@ -19,6 +19,7 @@ type hookCounts struct {
 	pulled map[string]int // entities pulled back from the simulated CRMs, by vendor
 	closed int            // deals won or lost
 	costs  map[string]int // by format
+	leases int            // pool numbers leased
 }
 
 // serveHook stands in for the collector's webhook and cost routes the way
@@ -29,7 +30,7 @@ type hookCounts struct {
 // the request. f.mu is held.
 func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 	p := r.URL.Path
-	if !strings.HasPrefix(p, "/v1/hooks/") && p != "/v1/costs" {
+	if !strings.HasPrefix(p, "/v1/hooks/") && p != "/v1/costs" && p != "/v1/numbers" {
 		return false
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -43,6 +44,21 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 		return a
 	}
 	switch {
+	case p == "/v1/numbers":
+		a := account(r.URL.Query().Get("k"))
+		if a == nil || r.URL.Query().Get("cid") == "" {
+			f.problem("number lease for %v without a client id", a)
+			break
+		}
+		pool, _ := a.NumberPool()
+		if pool == nil {
+			f.problem("number lease for %s, which has no pool", a.ID)
+			break
+		}
+		f.hooks.leases++
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"number":"` + pool.Numbers[f.hooks.leases%len(pool.Numbers)] + `"}`))
+		return true
 	case p == "/v1/hooks/calls/calltouch":
 		a := account(r.URL.Query().Get("k"))
 		if a == nil || a.CallTracking[0].Provider != vendorCalltouch || form.Get("callId") == "" {

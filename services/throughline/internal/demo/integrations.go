@@ -77,6 +77,12 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 		staticNumber(i, 2): {Channel: "offline", Source: "flyers", Medium: "print", Campaign: "flyers-" + a.ID},
 	}
 	ct := tenants.CallTracking{Provider: callVendor(i), StaticNumbers: static}
+	if ct.Provider == vendorCalltouch && throughlinePool(i) {
+		ct.NumberPool = &tenants.NumberPool{Replace: []string{sitePhone(i)}}
+		for n := range throughlinePoolSize {
+			ct.NumberPool.Numbers = append(ct.NumberPool.Numbers, poolNumber(i, 100+n))
+		}
+	}
 	if ct.Provider == vendorMango {
 		ct.Secret = derive(seed, "mango-salt", a.ID, "")
 		for ch, c := range channels {
@@ -99,6 +105,19 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 		a.CRM = &tenants.CRM{Provider: crmGeneric}
 	}
 }
+
+// throughlinePool tells the branches that use Throughline's own number pool
+// (GET /v1/numbers) for their site visitors instead of Calltouch's script:
+// live, their calls reach Calltouch's webhook without a client id and are
+// linked to the visitor through the lease.
+func throughlinePool(i int) bool { return i%10 == 2 }
+
+// throughlinePoolSize is the size of those pools: small, so the busiest
+// branch's pool runs out now and then (shared leases).
+const throughlinePoolSize = 8
+
+// sitePhone is the phone the i-th branch's pages show by default.
+func sitePhone(i int) string { return fmt.Sprintf("+7 (499) %03d-00-00", i%1000) }
 
 // staticNumber is the n-th static tracking number of the i-th branch.
 func staticNumber(i, n int) string { return fmt.Sprintf("+7499%03d%04d", i%1000, n) }

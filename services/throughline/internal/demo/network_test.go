@@ -108,6 +108,7 @@ func TestDemoThroughTheCollector(t *testing.T) {
 		return out
 	}
 	calls, crmChanges, outcomes, pulled := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	leased := map[string]bool{}
 	for _, r := range read(kafka.TopicRaw) {
 		e, err := event.Decode(r.Value)
 		if err != nil {
@@ -125,6 +126,15 @@ func TestDemoThroughTheCollector(t *testing.T) {
 			if len(e.Call.ClientIDs) > 0 {
 				calls["with client id"]++
 			}
+			if leased[e.Call.TrackingNumber] {
+				calls["to a leased pool number"]++ // live only, as chance has it in a short run
+			}
+		case event.TypeNumberLease:
+			if e.Lease == nil || e.ClientID == "" {
+				t.Fatalf("lease without its number or client id: %+v", e)
+			}
+			leased[e.Lease.Number] = true
+			calls["leases"]++
 		case event.TypeCRM:
 			crmChanges[e.Source]++
 			if e.CRM.DealID != "" && e.CRM.Outcome != "open" {

@@ -132,6 +132,9 @@ func (s *sender) hook(ctx context.Context, h *hookReq) {
 		if bytes.Contains(body, []byte(`"dead_lettered":true`)) {
 			k.deadLettered.Add(1)
 		}
+		if h.answered != nil {
+			h.answered(body)
+		}
 	})
 	if ok {
 		k.accepted.Add(1)

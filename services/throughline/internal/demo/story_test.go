@@ -268,3 +268,55 @@ func TestCostReports(t *testing.T) {
 		t.Errorf("final upload: %d requests, book kept %v", n, w.book[day] != nil)
 	}
 }
+
+// Live, the branches with Throughline's own number pool lease a number for
+// each visitor who clicks the phone, and the call Calltouch then reports
+// is to that number and carries no client id: the stitcher links it
+// through the lease.
+func TestPoolNumberCalls(t *testing.T) {
+	tc := Tenants(1, 3)
+	pool, provider := account(t, tc, tc.Tenants[0].Accounts[2].ID).NumberPool()
+	if pool == nil || provider != vendorCalltouch {
+		t.Fatalf("branch 2 has no Calltouch number pool: %v %s", pool, provider)
+	}
+	s, err := newSim(5, tc, "pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w.store = newCRMStore()
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, msk)
+	s.w.goLive(t0, time.Minute)
+	answered := map[string]bool{} // numbers the fake collector leased
+	leases, poolCalls := 0, 0
+	for now := t0; now.Before(t0.Add(12 * time.Hour)); now = now.Add(2 * time.Second) {
+		s.next(now)
+		for _, a := range s.w.due(now) {
+			for _, h := range a.make(a.due) {
+				switch {
+				case h.kind == kindNumbers:
+					u, err := url.Parse(h.target)
+					if err != nil || u.Path != "/v1/numbers" || u.Query().Get("cid") == "" || h.answered == nil {
+						t.Fatalf("lease request %s", h.target)
+					}
+					n := pool.Numbers[leases%len(pool.Numbers)]
+					leases++
+					answered[n] = true
+					h.answered([]byte(`{"number":"` + n + `","display":"x","expires_at":1}`))
+				case strings.HasPrefix(h.target, "/v1/hooks/calls/calltouch?k="+url.QueryEscape(s.w.branches[2].key)):
+					f := form(t, h)
+					if !answered["+"+f.Get("phonenumber")] {
+						continue // the branch's offline numbers
+					}
+					if f.Get("tl_client_id") != "" {
+						t.Fatalf("a call to a pool number carries a client id: %s", h.body)
+					}
+					poolCalls++
+				}
+			}
+		}
+	}
+	if leases == 0 || poolCalls == 0 {
+		t.Fatalf("%d leases, %d calls to leased numbers", leases, poolCalls)
+	}
+	t.Logf("%d leases, %d calls to leased numbers", leases, poolCalls)
+}

@@ -13,12 +13,14 @@ const (
 	kindCalls = iota
 	kindCRM
 	kindCosts
+	kindNumbers // leases of Throughline's pool numbers
 	numKinds
 )
 
-var kindNames = [numKinds]string{"calls", "crm", "costs"}
+var kindNames = [numKinds]string{"calls", "crm", "costs", "numbers"}
 
-// hookReq is one request of a call tracker, a CRM or a cost upload.
+// hookReq is one request of a call tracker, a CRM, a cost upload or a
+// pool number lease.
 type hookReq struct {
 	kind   int
 	method string
@@ -30,6 +32,9 @@ type hookReq struct {
 	// simulated CRM's state to what the change left, so the collector's
 	// pull reads exactly that.
 	before func()
+	// answered, when set, reads the body of the 2xx answer (on a sender
+	// goroutine).
+	answered func([]byte)
 }
 
 // action is something the network's systems do at a time. Actions of one
