@@ -49,7 +49,7 @@ func linesOf(a *tenants.Account) lines {
 	if l.ct == nil {
 		return l
 	}
-	l.pool = l.ct.NumberPool
+	l.pool, _ = a.NumberPool()
 	numbers := make([]string, 0, len(l.ct.StaticNumbers))
 	for n := range l.ct.StaticNumbers {
 		numbers = append(numbers, n)
@@ -100,8 +100,8 @@ func (w *world) phoneClicked(vis *visit, now time.Time) {
 	switch {
 	case l.pool != nil && w.live:
 		// Throughline's number insertion: the page leases a number for the
-		// visitor, who dials it; Calltouch reports the call without a
-		// client id. (In history the collector's clock is not the visit's.)
+		// visitor, who dials it; the PBX reports the call without a client
+		// id. (In history the collector's clock is not the visit's.)
 		c.lease = w.leaseNumber(w.branches[vis.branch], vis.v.clientID, now)
 	case l.ct.Provider == vendorCalltouch:
 		c.tracking, c.clientID = poolNumber(vis.branch, w.r.IntN(poolSize)), vis.v.clientID
@@ -211,6 +211,7 @@ func (w *world) callRequest(c *call) *hookReq {
 		if c.tracking = c.lease.get(); c.tracking == "" {
 			c.tracking = w.lines[c.bi].pool.Numbers[0]
 		}
+		return genericCall(b, c)
 	}
 	if w.lines[c.bi].ct.Provider == vendorMango {
 		return w.mangoSummary(b, c)
@@ -252,6 +253,17 @@ func calltouchHook(b *branch, c *call) *hookReq {
 	}
 	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/calltouch?k=" + url.QueryEscape(b.key),
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode())}
+}
+
+// genericCall is the generic call webhook of the branch's PBX about a call
+// to a pool number: no client id, the stitcher finds the visitor by lease.
+func genericCall(b *branch, c *call) *hookReq {
+	body, _ := json.Marshal(map[string]any{
+		"call_id": "pbx-" + c.id, "started_at": c.start.UnixMilli(), "caller": c.caller,
+		"tracking_number": c.tracking, "direction": "in", "wait_sec": c.wait, "talk_sec": c.talk, "answered": c.answered,
+	})
+	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/generic",
+		ctype: "application/json", header: map[string]string{"X-Write-Key": b.key}, body: body}
 }
 
 // mangoSummary is Mango Office's events/summary of a call, signed with the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,23 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 			break
 		}
 		f.hooks.calls[vendorCalltouch]++
+	case p == "/v1/hooks/calls/generic":
+		a := account(r.Header.Get("X-Write-Key"))
+		var c struct {
+			CallID   string `json:"call_id"`
+			Tracking string `json:"tracking_number"`
+			ClientID string `json:"client_id"`
+		}
+		var pool *tenants.NumberPool
+		if a != nil {
+			pool, _ = a.NumberPool()
+		}
+		if pool == nil || json.Unmarshal(body, &c) != nil || c.CallID == "" || c.ClientID != "" ||
+			!slices.Contains(pool.Numbers, c.Tracking) {
+			f.problem("generic call %s for %v", body, a)
+			break
+		}
+		f.hooks.calls[vendorGeneric]++
 	case strings.HasPrefix(p, "/v1/hooks/calls/mango/k/") && strings.HasSuffix(p, "/events/summary"):
 		a := account(strings.TrimSuffix(strings.TrimPrefix(p, "/v1/hooks/calls/mango/k/"), "/events/summary"))
 		if a == nil || form.Get("sign") != collector.SignMango(form.Get("vpbx_api_key"), form.Get("json"), a.CallTracking[0].Secret) {

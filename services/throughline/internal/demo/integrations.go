@@ -29,6 +29,7 @@ const tenantsSeed = 1
 const (
 	vendorCalltouch = "calltouch"
 	vendorMango     = "mango"
+	vendorGeneric   = "generic"
 	crmAmoCRM       = "amocrm"
 	crmBitrix24     = "bitrix24"
 	crmGeneric      = "generic"
@@ -77,12 +78,6 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 		staticNumber(i, 2): {Channel: "offline", Source: "flyers", Medium: "print", Campaign: "flyers-" + a.ID},
 	}
 	ct := tenants.CallTracking{Provider: callVendor(i), StaticNumbers: static}
-	if ct.Provider == vendorCalltouch && throughlinePool(i) {
-		ct.NumberPool = &tenants.NumberPool{Replace: []string{sitePhone(i)}}
-		for n := range throughlinePoolSize {
-			ct.NumberPool.Numbers = append(ct.NumberPool.Numbers, poolNumber(i, 100+n))
-		}
-	}
 	if ct.Provider == vendorMango {
 		ct.Secret = derive(seed, "mango-salt", a.ID, "")
 		for ch, c := range channels {
@@ -90,6 +85,14 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 		}
 	}
 	a.CallTracking = []tenants.CallTracking{ct}
+	if ct.Provider == vendorCalltouch && throughlinePool(i) {
+		// The branch's PBX reports the pool's calls through the generic webhook.
+		np := &tenants.NumberPool{Replace: []string{sitePhone(i)}}
+		for n := range throughlinePoolSize {
+			np.Numbers = append(np.Numbers, poolNumber(i, 100+n))
+		}
+		a.CallTracking = append(a.CallTracking, tenants.CallTracking{Provider: vendorGeneric, NumberPool: np})
+	}
 	base := strings.TrimRight(crmURL, "/") + crmPathPrefix
 	switch crmVendor(i) {
 	case crmBitrix24:
@@ -106,10 +109,10 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 	}
 }
 
-// throughlinePool tells the branches that use Throughline's own number pool
-// (GET /v1/numbers) for their site visitors instead of Calltouch's script:
-// live, their calls reach Calltouch's webhook without a client id and are
-// linked to the visitor through the lease.
+// throughlinePool tells the branches that also use Throughline's own number
+// pool (GET /v1/numbers): live, a visitor who clicks the phone dials a
+// leased number, the PBX reports the call through the generic webhook
+// without a client id, and the stitcher links it through the lease.
 func throughlinePool(i int) bool { return i%10 == 2 }
 
 // throughlinePoolSize is the size of those pools: small, so the busiest

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -270,14 +271,14 @@ func TestCostReports(t *testing.T) {
 }
 
 // Live, the branches with Throughline's own number pool lease a number for
-// each visitor who clicks the phone, and the call Calltouch then reports
-// is to that number and carries no client id: the stitcher links it
-// through the lease.
+// each visitor who clicks the phone, and the call the PBX then reports
+// through the generic webhook is to that number and carries no client id:
+// the stitcher links it through the lease.
 func TestPoolNumberCalls(t *testing.T) {
 	tc := Tenants(1, 3)
 	pool, provider := account(t, tc, tc.Tenants[0].Accounts[2].ID).NumberPool()
-	if pool == nil || provider != vendorCalltouch {
-		t.Fatalf("branch 2 has no Calltouch number pool: %v %s", pool, provider)
+	if pool == nil || provider != vendorGeneric {
+		t.Fatalf("branch 2 has no number pool on the generic webhook: %v %s", pool, provider)
 	}
 	s, err := newSim(5, tc, "pool")
 	if err != nil {
@@ -302,13 +303,13 @@ func TestPoolNumberCalls(t *testing.T) {
 					leases++
 					answered[n] = true
 					h.answered([]byte(`{"number":"` + n + `","display":"x","expires_at":1}`))
-				case strings.HasPrefix(h.target, "/v1/hooks/calls/calltouch?k="+url.QueryEscape(s.w.branches[2].key)):
-					f := form(t, h)
-					if !answered["+"+f.Get("phonenumber")] {
-						continue // the branch's offline numbers
+				case h.target == "/v1/hooks/calls/generic":
+					var c map[string]any
+					if err := json.Unmarshal(h.body, &c); err != nil || h.header["X-Write-Key"] != s.w.branches[2].key {
+						t.Fatalf("generic call %s: %v", h.body, err)
 					}
-					if f.Get("tl_client_id") != "" {
-						t.Fatalf("a call to a pool number carries a client id: %s", h.body)
+					if _, ok := c["client_id"]; ok || !answered[fmt.Sprint(c["tracking_number"])] {
+						t.Fatalf("a pool call must be to a leased number, without a client id: %s", h.body)
 					}
 					poolCalls++
 				}

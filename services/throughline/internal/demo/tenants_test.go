@@ -94,9 +94,16 @@ func TestTenantsIntegrations(t *testing.T) {
 		t.Fatal("the tenant key does not resolve to the demo tenant")
 	}
 	vendors, crms := map[string]int{}, map[string]int{}
+	pools := 0
 	for _, a := range tn.Accounts {
-		if len(a.CallTracking) != 1 || a.CRM == nil {
-			t.Fatalf("%s: call tracking %v, crm %v", a.ID, a.CallTracking, a.CRM)
+		pool, _ := a.NumberPool()
+		// Calltouch or Mango; the branches with a pool add the generic webhook.
+		if len(a.CallTracking) == 0 || a.CRM == nil ||
+			(pool == nil) != (len(a.CallTracking) == 1) || pool != nil && a.CallTracking[1].Provider != vendorGeneric {
+			t.Fatalf("%s: call tracking %+v, crm %v", a.ID, a.CallTracking, a.CRM)
+		}
+		if pool != nil {
+			pools++
 		}
 		ct := a.CallTracking[0]
 		vendors[ct.Provider]++
@@ -125,6 +132,9 @@ func TestTenantsIntegrations(t *testing.T) {
 	}
 	if vendors[vendorCalltouch] < 5 || vendors[vendorMango] < 5 {
 		t.Errorf("call vendors %v", vendors)
+	}
+	if pools != 2 {
+		t.Errorf("%d branches with a number pool, want 2", pools)
 	}
 	if crms[crmAmoCRM] < 4 || crms[crmBitrix24] < 4 || crms[crmGeneric] < 2 {
 		t.Errorf("crms %v", crms)
