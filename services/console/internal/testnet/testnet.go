@@ -346,3 +346,66 @@ func Network(t testing.TB, w *World) {
 		Cost{Account: "*", Date: "2026-03-02", Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "spring", CampaignID: "701", Minor: 9_000_00, Clicks: 90, Impressions: 3000},
 		Cost{Account: "*", Date: "2026-03-02", Channel: "vk_ads", Source: "vk", Medium: "cpc", Campaign: "winter", Minor: 1_500_00, Clicks: 10, Impressions: 500})
 }
+
+// MarkovNetwork writes the textbook journeys of the data-driven model for
+// tenant "mk" (accounts msk and spb), on 2026-04-01 UTC:
+//
+//	p1 msk  yandex_direct 09:00 → vk_ads 10:00 → telegram 11:00 → lead M1 11:30, won 90 000.00
+//	p2 msk  yandex_direct 09:30, no lead
+//	p3 spb  vk_ads 12:00 → vk_ads 12:40 → telegram 13:00, no lead (the repeat is one visit)
+//
+// and what must not count: M1's touch google_ads written first and then
+// deleted by a re-statement; p2's google_ads session on 03-25, before the
+// period; p4 msk's call lead M2 without a touchpoint (attribution "(none)");
+// and tenant "other" (account msk, the same person and lead ids) with a
+// google_ads lead. By hand: P = 1/3; removal effects yandex_direct 0.5,
+// vk_ads 1, telegram 1; shares 0.2, 0.4, 0.4.
+func MarkovNetwork(t testing.TB, w *World) {
+	sess := func(tn, acc, id, person, ts, ch string) *entity.Session {
+		return &entity.Session{Meta: entity.Meta{Tenant: tn, Account: acc}, SessionID: id, ClientID: "c-" + person, PersonID: person,
+			Start: At(t, ts), End: At(t, ts) + 60000, DurationMS: 60000, Hits: 1, Channel: ch, FirstEvent: "e-" + id}
+	}
+	lead := func(tn, acc, id, person, ts string, revenue int64) *entity.Lead {
+		won := 0
+		if revenue > 0 {
+			won = 1
+		}
+		return &entity.Lead{Meta: entity.Meta{Tenant: tn, Account: acc}, LeadID: id, PersonID: person, TS: At(t, ts), Kind: "form",
+			FirstEvent: "e-" + id, Contacts: 1, LastContactAt: At(t, ts), Deals: won, WonDeals: won, RevenueMinor: revenue}
+	}
+	linear := func(l *entity.Lead, touch, touches int, s *entity.Session) *entity.Attribution {
+		a := &entity.Attribution{Meta: l.Meta, LeadID: l.LeadID, Model: "linear", Touch: touch, Touches: touches, LeadTS: l.TS,
+			Channel: "(none)", Source: "(none)", Medium: "(none)", Weight: 1 / float64(touches),
+			RevenueMinor: float64(l.RevenueMinor) / float64(touches)}
+		if s != nil {
+			a.TouchTS, a.SessionID, a.Channel = s.Start, s.SessionID, s.Channel
+		}
+		return a
+	}
+	const tn = "mk"
+	s1 := sess(tn, "msk", "m1", "p1", "2026-04-01T09:00:00Z", "yandex_direct")
+	s2 := sess(tn, "msk", "m2", "p1", "2026-04-01T10:00:00Z", "vk_ads")
+	s3 := sess(tn, "msk", "m3", "p1", "2026-04-01T11:00:00Z", "telegram")
+	g := sess(tn, "msk", "m0", "p1", "2026-04-01T08:00:00Z", "google_ads")
+	m1 := lead(tn, "msk", "M1", "p1", "2026-04-01T11:30:00Z", 90_000_00)
+	m2 := lead(tn, "spb", "M2", "p4", "2026-04-01T15:00:00Z", 0)
+	// M1 as first stitched: four touches, google_ads first; then re-stated.
+	w.Put(g, m1, linear(m1, 0, 4, g), linear(m1, 1, 4, s1), linear(m1, 2, 4, s2), linear(m1, 3, 4, s3))
+	gone := *g
+	gone.Deleted = true
+	w.Put(&gone, s1, s2, s3, linear(m1, 0, 3, s1), linear(m1, 1, 3, s2), linear(m1, 2, 3, s3))
+	stale := linear(m1, 3, 4, s3)
+	stale.Deleted = true
+	w.Put(stale,
+		sess(tn, "msk", "m4", "p2", "2026-04-01T09:30:00Z", "yandex_direct"),
+		sess(tn, "msk", "m5", "p2", "2026-03-25T09:30:00Z", "google_ads"),
+		sess(tn, "spb", "m6", "p3", "2026-04-01T12:00:00Z", "vk_ads"),
+		sess(tn, "spb", "m7", "p3", "2026-04-01T12:40:00Z", "vk_ads"),
+		sess(tn, "spb", "m8", "p3", "2026-04-01T13:00:00Z", "telegram"),
+		m2, linear(m2, 0, 1, nil))
+	// Another tenant: same ids, a converting google_ads journey and a null
+	// telegram one.
+	o := sess("other", "msk", "m1", "p1", "2026-04-01T09:00:00Z", "google_ads")
+	ol := lead("other", "msk", "M1", "p1", "2026-04-01T09:10:00Z", 5_000_00)
+	w.Put(o, sess("other", "msk", "m9", "p9", "2026-04-01T09:00:00Z", "telegram"), ol, linear(ol, 0, 1, o))
+}

@@ -1,0 +1,147 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/throughline/throughline/pkg/chstore"
+)
+
+// MaxMarkovRange is the longest period of the data-driven model: it reads
+// the entity tables (FINAL), not the aggregates, so it is bounded like a
+// scan.
+const MaxMarkovRange = 93 * 24 * time.Hour
+
+// pathModel is the attribution model whose rows give a lead's touches: linear
+// has one row per touch, in touch order.
+const pathModel = "linear"
+
+// noTouch is the channel of the one attribution row of a lead without a
+// touchpoint.
+const noTouch = "(none)"
+
+// MarkovQuery selects the journeys of the data-driven model: leads created
+// in [From, To), and persons with sessions in [From, To) and no lead in it.
+type MarkovQuery struct {
+	Tenant, Account string
+	From, To        time.Time
+}
+
+// Validate names the parameter that is wrong.
+func (q MarkovQuery) Validate() error {
+	var errs []error
+	if q.Tenant == "" {
+		errs = append(errs, errors.New("tenant: required"))
+	}
+	if !q.To.After(q.From) {
+		errs = append(errs, errors.New("from, to: to must be after from"))
+	} else if q.To.Sub(q.From) > MaxMarkovRange {
+		errs = append(errs, fmt.Errorf("from, to: at most %d days", MaxMarkovRange/(24*time.Hour)))
+	}
+	return errors.Join(errs...)
+}
+
+// MarkovReport is the data-driven attribution of a tenant's period.
+type MarkovReport struct {
+	MarkovResult
+	// Paths counts journeys (persons' and leads'), ConvertingPaths those
+	// that ended in a lead with at least one touch; DistinctPaths the
+	// distinct channel sequences among them.
+	Paths, ConvertingPaths, DistinctPaths int64
+	// UntouchedLeads are leads without a touchpoint (attribution channel
+	// "(none)"): they are left out of the chain, as no channel could have
+	// caused them, so they are not in Conversions either.
+	UntouchedLeads int64
+}
+
+// markovPathsSQL is one row per distinct path: its channels as a JSON array
+// (so the embedded engine and a server return the same), conversions, non-
+// converting journeys and revenue. A lead's path is its touches under
+// pathModel in touch order; a non-converting journey is a person's sessions
+// in the period by start, when the person has no lead in it. Latest
+// versions only (FINAL drops superseded and deleted rows).
+const markovPathsSQL = `WITH
+    l AS
+    (
+        SELECT account, lead_id, person_id, revenue_minor
+        FROM ${db}.leads FINAL
+        WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
+          AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+    ),
+    touches AS
+    (
+        SELECT account, lead_id, arrayMap(x -> x.2, arraySort(groupArray((touch, channel)))) AS path
+        FROM ${db}.attribution FINAL
+        WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
+          AND model = {model:String} AND channel != {none:String}
+          AND (account, lead_id) IN (SELECT account, lead_id FROM l)
+        GROUP BY account, lead_id
+    ),
+    visits AS
+    (
+        SELECT arrayMap(x -> x.3, arraySort(groupArray((started_at, session_id, channel)))) AS path
+        FROM ${db}.sessions FINAL
+        WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
+          AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+          AND (account, person_id) NOT IN (SELECT account, person_id FROM l)
+        GROUP BY account, person_id
+    )
+SELECT toJSONString(path) AS p, sum(conversions), sum(nulls), sum(revenue)
+FROM
+(
+    SELECT t.path AS path, toInt64(1) AS conversions, toInt64(0) AS nulls, toInt64(l.revenue_minor) AS revenue
+    FROM l LEFT JOIN touches AS t ON t.account = l.account AND t.lead_id = l.lead_id
+    UNION ALL
+    SELECT path, toInt64(0), toInt64(1), toInt64(0) FROM visits
+)
+GROUP BY p
+ORDER BY p`
+
+// Markov reads the period's journeys, aggregated by path in ClickHouse, and
+// attributes its conversions by the removal effect (see Markov).
+func (r *Reports) Markov(ctx context.Context, q MarkovQuery) (*MarkovReport, error) {
+	paths, untouched, err := r.MarkovPaths(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rep := &MarkovReport{MarkovResult: Markov(paths), UntouchedLeads: untouched, DistinctPaths: int64(len(paths))}
+	for _, p := range paths {
+		rep.Paths += p.Conversions + p.Nulls
+		rep.ConvertingPaths += p.Conversions
+	}
+	return rep, nil
+}
+
+// MarkovPaths is the period's distinct paths, and the leads without a touch
+// (which are not among them).
+func (r *Reports) MarkovPaths(ctx context.Context, q MarkovQuery) ([]Path, int64, error) {
+	if err := q.Validate(); err != nil {
+		return nil, 0, err
+	}
+	res, err := r.store.Query(ctx, strings.ReplaceAll(markovPathsSQL, "${db}", r.db), chstore.Params{
+		"tenant": q.Tenant, "account": q.Account, "model": pathModel, "none": noTouch,
+		"from": strconv.FormatInt(q.From.UnixMilli(), 10), "to": strconv.FormatInt(q.To.UnixMilli(), 10),
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading markov paths: %w", err)
+	}
+	var untouched int64
+	paths := make([]Path, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		p := Path{Conversions: toInt64(row[1]), Nulls: toInt64(row[2]), RevenueMinor: toInt64(row[3])}
+		if err := json.Unmarshal([]byte(toString(row[0])), &p.Channels); err != nil {
+			return nil, 0, fmt.Errorf("reading markov paths: path %q: %w", toString(row[0]), err)
+		}
+		if len(p.Channels) == 0 {
+			untouched += p.Conversions // a lead whose only row is "(none)"
+			continue
+		}
+		paths = append(paths, p)
+	}
+	return paths, untouched, nil
+}
