@@ -57,6 +57,9 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return // link checkers and prefetchers: no lease
+	}
 	now := time.Now()
 	ctx := context.WithoutCancel(r.Context()) // a lease handed out is published
 	q := r.URL.Query()

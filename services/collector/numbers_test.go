@@ -106,8 +106,12 @@ func TestNumbersRefused(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d naming %q", name, r.status, r.body, c.status, c.msg)
 		}
 	}
+	head, _ := http.NewRequest("HEAD", s.srv.URL+"/v1/numbers?k="+keyMoscow+"&cid=A", nil)
+	if r := s.do(t, head); r.status != http.StatusOK {
+		t.Errorf("HEAD: %d", r.status)
+	}
 	if n := k.endOffset(t, kafka.TopicRaw); n != 0 {
-		t.Fatalf("%d records published for refused requests", n)
+		t.Fatalf("%d records published for refused requests and a HEAD", n)
 	}
 }
 
