@@ -163,7 +163,6 @@ func (s *Stitcher) run(ctx context.Context) error {
 		kgo.ConsumeTopics(s.cfg.InputTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.TransactionalID(s.cfg.TransactionalID),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
