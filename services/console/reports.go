@@ -83,6 +83,7 @@ func (c *Console) mountReports(mux *http.ServeMux) {
 		})
 	}
 	mux.HandleFunc("GET /v1/reports/leadflow", c.handleLeadFlow)
+	mux.HandleFunc("GET /v1/reports/markov", c.handleMarkov)
 }
 
 // reportError is an answer other than 200, with its status.
