@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -345,26 +344,6 @@ func Time(s string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%q is not a time (Unix seconds or ISO 8601)", s)
-}
-
-// sortedKeys returns a map's keys sorted, numbers first in numeric order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, errA := strconv.Atoi(keys[i])
-		b, errB := strconv.Atoi(keys[j])
-		if errA == nil && errB == nil {
-			return a < b
-		}
-		if (errA == nil) != (errB == nil) {
-			return errA == nil
-		}
-		return keys[i] < keys[j]
-	})
-	return keys
 }
 
 // fieldMatches reports whether a custom field (id, code, name) is the one
