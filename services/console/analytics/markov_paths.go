@@ -63,7 +63,8 @@ type MarkovReport struct {
 // (so the embedded engine and a server return the same), conversions, non-
 // converting journeys and revenue. A lead's path is its touches under
 // pathModel in touch order; a non-converting journey is a person's sessions
-// in the period by start, when the person has no lead in it. Latest
+// in the period by start (sessions starting in the same millisecond by
+// channel name), when the person has no lead in it. Latest
 // versions only (FINAL drops superseded and deleted rows).
 const markovPathsSQL = `WITH
     l AS
@@ -84,7 +85,7 @@ const markovPathsSQL = `WITH
     ),
     visits AS
     (
-        SELECT arrayMap(x -> x.3, arraySort(groupArray((started_at, session_id, channel)))) AS path
+        SELECT arrayMap(x -> x.2, arraySort(groupArray((started_at, channel)))) AS path
         FROM ${db}.sessions FINAL
         WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
           AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')

@@ -355,8 +355,9 @@ func Network(t testing.TB, w *World) {
 //	p3 spb  vk_ads 12:00 → vk_ads 12:40 → telegram 13:00, no lead (the repeat is one visit)
 //
 // and what must not count: M1's touch google_ads written first and then
-// deleted by a re-statement; p2's google_ads session on 03-25, before the
-// period; p4 msk's call lead M2 without a touchpoint (attribution "(none)");
+// deleted by a re-statement; p2's google_ads session at 09:40, deleted (a
+// session re-cut); p2's google_ads session on 03-25, before the period;
+// p4 spb's lead M2 without a touchpoint (attribution "(none)");
 // and tenant "other" (account msk, the same person and lead ids) with a
 // google_ads lead. By hand: P = 1/3; removal effects yandex_direct 0.5,
 // vk_ads 1, telegram 1; shares 0.2, 0.4, 0.4.
@@ -396,7 +397,10 @@ func MarkovNetwork(t testing.TB, w *World) {
 	w.Put(&gone, s1, s2, s3, linear(m1, 0, 3, s1), linear(m1, 1, 3, s2), linear(m1, 2, 3, s3))
 	stale := linear(m1, 3, 4, s3)
 	stale.Deleted = true
-	w.Put(stale,
+	recut := sess(tn, "msk", "m10", "p2", "2026-04-01T09:40:00Z", "google_ads")
+	w.Put(recut)
+	recut.Deleted = true
+	w.Put(stale, recut,
 		sess(tn, "msk", "m4", "p2", "2026-04-01T09:30:00Z", "yandex_direct"),
 		sess(tn, "msk", "m5", "p2", "2026-03-25T09:30:00Z", "google_ads"),
 		sess(tn, "spb", "m6", "p3", "2026-04-01T12:00:00Z", "vk_ads"),
