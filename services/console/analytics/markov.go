@@ -46,9 +46,8 @@ type MarkovResult struct {
 // null; transition probabilities are the counts of each step over every
 // journey. A run of the same channel is one visit (A→A→B is A→B): a
 // self-loop only delays absorption and would change nothing but the cost of
-// solving, and it is what the usual implementations (ChannelAttribution,
-// the "Markov chains" papers) do. Removing a channel sends every transition
-// into it to null. Pure computation: no I/O.
+// solving, and collapsing is the usual choice in the literature. Removing a
+// channel sends every transition into it to null. Pure computation: no I/O.
 func Markov(paths []Path) MarkovResult {
 	var res MarkovResult
 	index := map[string]int{}
