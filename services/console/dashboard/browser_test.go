@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,8 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// The channel table is the report API's answer, cell for cell.
 	checkTable(t, ctx, tab, e, "/v1/reports/channels?tenant=net&from=2026-03-02&to=2026-03-02&model=linear")
+	// The data-driven panel is the Markov report's answer for the same days.
+	checkMarkov(t, ctx, tab, e, "/v1/reports/markov?tenant=net&from=2026-03-02&to=2026-03-03")
 
 	// The pickers ask the same API: another model, one branch.
 	if err := tab.Eval(ctx, `(() => {
@@ -187,6 +190,36 @@ func waitFor(t *testing.T, ctx context.Context, tab *cdptest.Tab, expr string) {
 // same parameters: every row, every column and the total, as the exact
 // numbers the API sent (the cells keep them in data-v; the text is
 // formatted for people).
+// checkMarkov compares the data-driven panel with the Markov report.
+func checkMarkov(t *testing.T, ctx context.Context, tab *cdptest.Tab, e *env, path string) {
+	t.Helper()
+	var rep console.MarkovAnswer
+	if status := e.getJSON(path, netToken, &rep); status != 200 {
+		t.Fatalf("GET %s: %d", path, status)
+	}
+	if len(rep.Rows) == 0 {
+		t.Fatalf("GET %s: no rows; the test network should have leads that day", path)
+	}
+	waitFor(t, ctx, tab, fmt.Sprintf(`document.querySelectorAll('#markov tbody tr[data-channel]').length === %d`, len(rep.Rows)))
+	var got []map[string]string
+	if err := tab.Eval(ctx, `[...document.querySelectorAll('#markov tbody tr[data-channel]')].map((tr) => {
+		const o = {channel: tr.dataset.channel};
+		for (const td of tr.querySelectorAll('td[data-col]')) o[td.dataset.col] = td.dataset.v;
+		return o;
+	})`, &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rep.Rows {
+		want := map[string]string{"channel": r.Channel, "share": jsNum(r.Share), "conversions": jsNum(r.Conversions), "revenue_minor": jsNum(r.RevenueMinor)}
+		if fmt.Sprint(got[i]) != fmt.Sprint(want) {
+			t.Errorf("%s row %d: panel %v, API %v", path, i, got[i], want)
+		}
+	}
+}
+
+// jsNum is how JavaScript's String() writes a JSON number Go decoded.
+func jsNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
 func checkTable(t *testing.T, ctx context.Context, tab *cdptest.Tab, e *env, path string) {
 	t.Helper()
 	var rep console.ReportAnswer

@@ -189,6 +189,22 @@ function renderCostChart(rows) {
   box.replaceChildren(svg);
 }
 
+// ---- data-driven attribution (Markov) ---------------------------------------------
+
+// Every journey of the period, not one lead's touches: the share of the
+// conversions each channel's removal would lose (GET /v1/reports/markov).
+function renderMarkov(rep) {
+  const body = $('markov').tBodies[0];
+  body.replaceChildren(...rep.rows.map((r) => el('tr', { 'data-channel': r.channel },
+    el('td', { class: 'dim' }, el('span', { class: 'swatch', 'data-c': r.channel }), ' ' + r.channel),
+    el('td', { class: 'num', 'data-col': 'share', 'data-v': String(r.share) }, fmtPct(r.share)),
+    el('td', { class: 'num', 'data-col': 'conversions', 'data-v': String(r.conversions) }, fmtNum(r.conversions)),
+    el('td', { class: 'num', 'data-col': 'revenue_minor', 'data-v': String(r.revenue_minor) }, fmtMoney(r.revenue_minor / 100)))));
+  if (rep.rows.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No leads in this period.' })));
+  paintSwatches($('markov'));
+  $('markov-caption').textContent = fmtNum(rep.paths, 0) + ' journeys · ' + fmtNum(rep.converting_paths, 0) + ' with a lead';
+}
+
 // ---- lead flow over time ----------------------------------------------------------
 
 // stacked bars of leads per channel per hour (per day for longer periods)
@@ -410,6 +426,13 @@ async function refreshReports() {
     ]);
     renderChannels(rep);
     renderFlow(flow, flowFrom, flowTo);
+    // Its own request: a period the Markov report refuses (over 93 days)
+    // leaves a note in its panel, not an error over the whole page.
+    api('/v1/reports/markov', { from: p.from, to: flowTo, account: p.account }).then(renderMarkov, (e) => {
+      if (e instanceof AuthError) { showError(e); return; }
+      $('markov').tBodies[0].replaceChildren(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: e.message })));
+      $('markov-caption').textContent = '';
+    });
     $('dash-error').textContent = '';
     $('updated').textContent = 'updated ' + fmtTime(Date.now(), false);
     document.body.dataset.reportsLoaded = '1';
