@@ -1,10 +1,8 @@
 package loader
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
@@ -181,29 +178,10 @@ func (e *env) produceEvents(n int, accounts []string, months int) {
 	e.produce(recs...)
 }
 
-// produce writes recs. kfake has been seen (once, in CI) to refuse a
-// well-formed batch as CORRUPT_MESSAGE, which franz-go never retries; a
-// refused batch was not appended, so producing the failed records again is
-// safe and keeps this harness from failing on the fake broker's hiccup.
 func (e *env) produce(recs ...*kgo.Record) {
 	e.t.Helper()
-	for attempt := 1; ; attempt++ {
-		var failed []*kgo.Record
-		var firstErr error
-		for _, r := range e.prod.ProduceSync(context.Background(), recs...) {
-			if r.Err != nil {
-				failed = append(failed, r.Record)
-				firstErr = cmp.Or(firstErr, r.Err)
-			}
-		}
-		if firstErr == nil {
-			return
-		}
-		if !errors.Is(firstErr, kerr.CorruptMessage) || attempt == 3 {
-			e.t.Fatal(firstErr)
-		}
-		e.t.Logf("produce attempt %d: %v; retrying %d records", attempt, firstErr, len(failed))
-		recs = failed
+	if err := e.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
