@@ -37,7 +37,7 @@ func (s *testServer) numbers(tb testing.TB, query string) (response, numberReply
 func TestNumbersLease(t *testing.T) {
 	k := startKafka(t)
 	s := newIntegrationsServer(t, k.producer(t, 1000))
-	before := time.Now()
+	before := time.Now().Truncate(time.Millisecond) // expires_at is whole milliseconds
 
 	r, a := s.numbers(t, "k="+keyMoscow+"&cid=A")
 	if r.status != http.StatusOK || a.Number != poolNumber1 {
