@@ -2,6 +2,8 @@ package numbers
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +74,21 @@ func TestExhaustedPoolSharesTheNumberEndingFirst(t *testing.T) {
 	}
 }
 
+// Regression: a client given a new number after its lease ended kept it when
+// its old number went to someone else; the pool forgot the client instead,
+// and its next page view took a number from another visitor (Shared).
+func TestLeaseKeepsTheNewNumberWhenTheOldOneGoes(t *testing.T) {
+	p := pool(2)
+	p.Lease("X", t0)                               // 1, ends t0+30m
+	second := p.Lease("X", t0.Add(31*time.Minute)) // 2: 1 has ended
+	p.Lease("Y", t0.Add(32*time.Minute))           // 1, which X held before
+	again := p.Lease("X", t0.Add(33*time.Minute))  // X still holds 2
+	if second.Number != "+74951110002" || again.Number != second.Number || !again.Extended || again.Shared ||
+		!again.From.Equal(second.From) {
+		t.Fatalf("X's number %+v, then %+v", second, again)
+	}
+}
+
 func TestLeaseTableBounded(t *testing.T) {
 	p := pool(5)
 	for i := range 10000 {
@@ -79,6 +96,64 @@ func TestLeaseTableBounded(t *testing.T) {
 	}
 	if len(p.byClient) != 5 {
 		t.Fatalf("%d clients kept, want one per number", len(p.byClient))
+	}
+}
+
+// Restoring a pool's published leases, in any order, gives the pool the
+// lease table that made them: it then leases exactly as the original would.
+func TestRestoreRebuildsTheTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for run := range 200 {
+		orig := pool(3)
+		var leases []Lease
+		var clients []string
+		at := t0
+		for range 1 + rng.IntN(40) {
+			at = at.Add(time.Duration(1+rng.IntN(600)) * time.Second)
+			c := fmt.Sprintf("c%d", rng.IntN(6))
+			leases = append(leases, orig.Lease(c, at))
+			clients = append(clients, c)
+		}
+		restored := pool(3)
+		for _, i := range rng.Perm(len(leases)) {
+			if !restored.Restore(clients[i], leases[i]) {
+				t.Fatalf("run %d: %s not in the pool", run, leases[i].Number)
+			}
+		}
+		if !reflect.DeepEqual(orig.slots, restored.slots) || !reflect.DeepEqual(orig.byClient, restored.byClient) {
+			t.Fatalf("run %d: leased\n%+v %v\nrestored\n%+v %v", run, orig.slots, orig.byClient, restored.slots, restored.byClient)
+		}
+		next := at.Add(time.Duration(rng.IntN(1800)) * time.Second)
+		for _, c := range []string{"c0", "c1", "new"} {
+			if a, b := orig.Lease(c, next), restored.Lease(c, next); a != b {
+				t.Fatalf("run %d: %s got %+v from the original, %+v after restore", run, c, a, b)
+			}
+		}
+	}
+}
+
+func TestRestore(t *testing.T) {
+	p := pool(3)
+	end := t0.Add(30 * time.Minute)
+	p.Restore("A", Lease{Number: "+74951110002", From: t0, To: end})
+	p.Restore("old", Lease{Number: "+74951110001", From: t0.Add(-time.Hour), To: t0.Add(-30 * time.Minute)})
+	if p.Restore("gone", Lease{Number: "+74959999999", From: t0, To: end}) {
+		t.Fatal("a number no longer in the pool was restored")
+	}
+	now := t0.Add(time.Minute)
+	if n := p.Live(now); n != 1 {
+		t.Fatalf("%d live leases, want A's", n)
+	}
+	// A keeps its number and its lease's start; the next visitor gets the
+	// number never leased, then the one that ended.
+	if a := p.Lease("A", now); a.Number != "+74951110002" || !a.Extended || !a.From.Equal(t0) {
+		t.Fatalf("A after restore: %+v", a)
+	}
+	if b := p.Lease("B", now); b.Number != "+74951110003" || b.Shared {
+		t.Fatalf("B: %+v", b)
+	}
+	if c := p.Lease("C", now); c.Number != "+74951110001" || c.Shared {
+		t.Fatalf("C: %+v", c)
 	}
 }
 
@@ -106,6 +181,9 @@ tenants:
 	}
 	if l := p.Lease("A", t0); !l.To.Equal(t0.Add(10 * time.Minute)) {
 		t.Fatalf("lease: %+v", l)
+	}
+	if ps.Len() != 1 || ps.MaxLease() != 10*time.Minute || ps.Live(t0) != 1 {
+		t.Fatalf("pools: %d, max lease %v, %d live", ps.Len(), ps.MaxLease(), ps.Live(t0))
 	}
 }
 
