@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -79,6 +80,7 @@ func newIntegrationsServer(tb testing.TB, producer *kgo.Client) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	c.RestoreLeases(context.Background())
 	return serve(tb, c)
 }
 

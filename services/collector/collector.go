@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,6 +57,12 @@ type Collector struct {
 	pools   *numbers.Pools // number pools, leased in this process's memory
 	nm      *numberMetrics
 	handler http.Handler
+
+	// The lease tables are read back from Kafka once (RestoreLeases);
+	// until then GET /v1/numbers answers 503.
+	restoreOnce sync.Once
+	leasesReady atomic.Bool
+	rm          *restoreMetrics
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -93,6 +101,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	rm, err := newRestoreMetrics(deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
 	lim, err := newLimits(deps, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
@@ -103,7 +115,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
-	c.pools, c.nm = numbers.New(deps.Tenants), nm
+	c.pools, c.nm, c.rm = numbers.New(deps.Tenants), nm, rm
+	c.leasesReady.Store(c.pools.Len() == 0) // no pool, no lease to restore
 	c.handler = c.routes()
 	return c, nil
 }
@@ -124,12 +137,14 @@ func (c *Collector) routes() http.Handler {
 	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
+	health.AddCheck("number leases", c.leasesRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
 }
 
 // Handler is every route of the collector, including /healthz, /readyz and
-// /metrics, for callers that run their own server.
+// /metrics, for callers that run their own server; they call RestoreLeases
+// too.
 func (c *Collector) Handler() http.Handler { return c.handler }
 
 // Run listens on cfg.Addr and serves until ctx is done, then shuts down
@@ -145,7 +160,20 @@ func (c *Collector) Run(ctx context.Context) error {
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops
 // accepting, lets requests waiting for Kafka finish within cfg.ShutdownTimeout
 // and closes ln. Flushing the producer is the caller's, after Serve returns.
+//
+// Meanwhile it restores the number leases (RestoreLeases): every other route
+// serves at once, GET /v1/numbers once the leases are back.
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
+	rctx, stopRestore := context.WithCancel(ctx)
+	restored := make(chan struct{})
+	go func() {
+		defer close(restored)
+		c.RestoreLeases(rctx)
+	}()
+	defer func() {
+		stopRestore()
+		<-restored
+	}()
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,

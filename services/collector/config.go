@@ -28,6 +28,10 @@ type Config struct {
 	PublishTimeout  time.Duration // how long a request waits for Kafka's acknowledgement
 	RetryAfter      time.Duration // advised in Retry-After on 503
 	ShutdownTimeout time.Duration // graceful shutdown deadline
+	// LeaseRestoreTimeout bounds how long a starting collector reads the
+	// number leases of the last lease time back from the raw topic; GET
+	// /v1/numbers answers 503 until it has, then serves what it read.
+	LeaseRestoreTimeout time.Duration
 
 	// TrustedProxies is a comma-separated list of CIDR prefixes (or single
 	// addresses) of proxies whose X-Forwarded-For is believed.
@@ -41,17 +45,18 @@ type Config struct {
 // DefaultConfig is the collector's configuration unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		Addr:               ":8080",
-		MaxInFlightRecords: 20_000,
-		MaxInFlightBytes:   128 << 20,
-		MaxBodyBytes:       1 << 20,
-		MaxBatchEvents:     1000,
-		PublishTimeout:     10 * time.Second,
-		RetryAfter:         2 * time.Second,
-		ShutdownTimeout:    15 * time.Second,
-		TrustedProxies:     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
-		CRM:                DefaultCRMConfig(),
-		Costs:              DefaultCostsConfig(),
+		Addr:                ":8080",
+		MaxInFlightRecords:  20_000,
+		MaxInFlightBytes:    128 << 20,
+		MaxBodyBytes:        1 << 20,
+		MaxBatchEvents:      1000,
+		PublishTimeout:      10 * time.Second,
+		RetryAfter:          2 * time.Second,
+		ShutdownTimeout:     15 * time.Second,
+		LeaseRestoreTimeout: 30 * time.Second,
+		TrustedProxies:      "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+		CRM:                 DefaultCRMConfig(),
+		Costs:               DefaultCostsConfig(),
 	}
 }
 
@@ -69,6 +74,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"how long a request waits for Kafka to acknowledge its records")
 	flagenv.Duration(fs, &c.RetryAfter, "collector-retry-after", d.RetryAfter, "Retry-After advised to senders on 503")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "collector-shutdown-timeout", d.ShutdownTimeout, "graceful shutdown deadline")
+	flagenv.Duration(fs, &c.LeaseRestoreTimeout, "collector-lease-restore-timeout", d.LeaseRestoreTimeout,
+		"how long a starting collector reads the last lease time of number leases back from Kafka before serving /v1/numbers with what it read")
 	flagenv.String(fs, &c.TrustedProxies, "collector-trusted-proxies", d.TrustedProxies,
 		"comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (empty: none)")
 	c.CRM.registerFlags(fs)
@@ -95,6 +102,8 @@ func (c Config) Validate() error {
 		return errors.New("collector-retry-after: must be at least 1s")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("collector-shutdown-timeout: must be positive")
+	case c.LeaseRestoreTimeout <= 0:
+		return errors.New("collector-lease-restore-timeout: must be positive")
 	}
 	if _, err := clientip.Parse(c.TrustedProxies); err != nil {
 		return fmt.Errorf("collector-trusted-proxies: %w", err)

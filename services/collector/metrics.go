@@ -21,6 +21,7 @@ const (
 	reasonOverload   = "overload"
 	reasonKafka      = "kafka_unavailable"
 	reasonInternal   = "internal_error"
+	reasonRestoring  = "restoring" // number leases are being read back at start
 )
 
 // Outcomes of a dead letter.

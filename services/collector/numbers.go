@@ -81,6 +81,12 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
 		return
 	}
+	if !c.leasesReady.Load() {
+		// Leasing now could hand out a number still shown to a visitor.
+		c.m.reject(sourceNumbers, reasonRestoring, "")
+		c.writeUnavailable(w, "number leases are being restored after a restart, retry later")
+		return
+	}
 	cid := q.Get("cid")
 	if cid == "" || len(cid) > event.MaxShort {
 		c.m.reject(sourceNumbers, reasonInvalid, "cid")
