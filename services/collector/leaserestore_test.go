@@ -15,6 +15,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -289,5 +290,47 @@ func TestServeRestoresLeases(t *testing.T) {
 	client.CloseIdleConnections()
 	if b.Number != restoreNumber2 || a2.Number != a.Number {
 		t.Fatalf("after Serve restored: A %s (had %s), B %s", a2.Number, a.Number, b.Number)
+	}
+}
+
+// BenchmarkRestoreLeases: a starting collector reading back 10,000 leases,
+// alone and among 100,000 other records (page views) of the lease time.
+// Run: go test -run '^$' -bench RestoreLeases ./services/collector
+func BenchmarkRestoreLeases(b *testing.B) {
+	for _, other := range []int{0, 100_000} {
+		b.Run("other="+strconv.Itoa(other), func(b *testing.B) {
+			const leases = 10_000
+			k := startKafka(b)
+			now := time.Now().Add(-10 * time.Minute)
+			var recs []*kgo.Record
+			for i := range leases + other {
+				at := now.Add(time.Duration(i) * time.Millisecond)
+				e := event.Envelope{V: event.Version, ID: "e" + strconv.Itoa(i), Tenant: "acme", Account: "moscow",
+					Type: "page_view", Source: sourcePixel, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(),
+					ClientID: "c" + strconv.Itoa(i%5000), URL: "https://shop.example/catalog?utm_source=yandex&utm_medium=cpc"}
+				if i%(1+other/leases) == 0 {
+					e.Type, e.Source = event.TypeNumberLease, sourceNumbers
+					e.Lease = &event.NumberLease{Number: restoreNumber1, From: at.UnixMilli(), To: at.Add(30 * time.Minute).UnixMilli()}
+				}
+				r, err := envelopeRecords([]event.Envelope{e})
+				if err != nil {
+					b.Fatal(err)
+				}
+				recs = append(recs, r...)
+			}
+			cl := k.producer(b, len(recs))
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c := newPoolCollector(b, k, testConfig(), zerolog.Nop())
+				c.RestoreLeases(context.Background())
+				if c.pools.Live(time.Now()) != 1 {
+					b.Fatal("the lease was not restored")
+				}
+			}
+			b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+		})
 	}
 }
