@@ -33,14 +33,20 @@ type Config struct {
 	// IdleFlush applies the events still waiting for the watermark of a
 	// partition that has received nothing for this long (processing time).
 	IdleFlush time.Duration
-	// MaxPollRecords bounds the records of one transaction.
+	// MaxPollRecords bounds the records of one poll.
 	MaxPollRecords int
+	// TxnRecords and TxnTime bound a transaction: while polls come full
+	// (the input has a backlog) it takes more of them, up to TxnRecords
+	// input records or until TxnTime has passed since its first poll. A
+	// poll that comes short ends it, so a trickle commits poll by poll.
+	TxnRecords int
+	TxnTime    time.Duration
 	// TransactionTimeout is the broker's bound on an open transaction. A
 	// restart fences its own predecessor's transaction at once; this bounds
 	// the wait for one nobody fences (an instance gone for good), during
 	// which read-committed readers and restores of its partitions stall.
 	// 10 s, as Kafka Streams' exactly-once default: a transaction here
-	// lasts one poll, well under a second.
+	// lasts at most TxnTime (1 s) and its commit.
 	TransactionTimeout time.Duration
 	// RestoreTimeout bounds reading a partition's state back from the changelog.
 	RestoreTimeout time.Duration
@@ -70,7 +76,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Duration(fs, &c.Lateness, "stitcher-lateness", 3*time.Second, "event-time wait before events are applied in order (latest versions do not depend on it; later events re-state)")
 	flagenv.Duration(fs, &c.IdleFlush, "stitcher-idle-flush", time.Second, "apply waiting events of a partition idle this long")
-	flagenv.Int(fs, &c.MaxPollRecords, "stitcher-max-poll-records", 2000, "most records in one transaction")
+	flagenv.Int(fs, &c.MaxPollRecords, "stitcher-max-poll-records", 2000, "most records in one poll")
+	flagenv.Int(fs, &c.TxnRecords, "stitcher-txn-records", 20000, "most input records in one transaction (polls are gathered while the input has a backlog)")
+	flagenv.Duration(fs, &c.TxnTime, "stitcher-txn-time", time.Second, "longest a transaction gathers polls (bounds the extra output latency under a backlog)")
 	flagenv.Duration(fs, &c.TransactionTimeout, "stitcher-transaction-timeout", 10*time.Second, "Kafka transaction timeout (bounds how long a crashed instance's open transaction can hold up readers)")
 	flagenv.Duration(fs, &c.RestoreTimeout, "stitcher-restore-timeout", 5*time.Minute, "longest state restore of a partition")
 	flagenv.String(fs, &c.RulesDir, "stitcher-rules-dir", "", "directory of <tenant>.yaml channel rules (empty: defaults)")
@@ -104,6 +112,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("stitcher-max-poll-records: %d, must be at least 1", c.MaxPollRecords))
+	}
+	if c.TxnRecords < 1 {
+		errs = append(errs, fmt.Errorf("stitcher-txn-records: %d, must be at least 1", c.TxnRecords))
+	}
+	if c.TxnTime <= 0 || c.TxnTime > c.TransactionTimeout/4 {
+		errs = append(errs, fmt.Errorf("stitcher-txn-time: %s, must be positive and at most a quarter of stitcher-transaction-timeout (%s)", c.TxnTime, c.TransactionTimeout))
 	}
 	if c.TransactionTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("stitcher-transaction-timeout: %s, must be at least 1s", c.TransactionTimeout))

@@ -17,7 +17,10 @@ import (
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
-// loop polls, applies and commits, one transaction per poll.
+// loop polls, applies and commits. A transaction takes one poll, and while
+// the input has a backlog (the poll was full) more polls, up to TxnRecords
+// input records or TxnTime: commits, flushes and the changelog records of
+// persons touched more than once are paid per transaction, not per poll.
 func (s *Stitcher) loop(ctx context.Context, sess *kgo.GroupTransactSession, parts map[string]int32) error {
 	pollWait := min(s.cfg.IdleFlush/2, time.Second)
 	for {
@@ -27,24 +30,9 @@ func (s *Stitcher) loop(ctx context.Context, sess *kgo.GroupTransactSession, par
 			}
 			return err
 		}
-		pctx, cancel := context.WithTimeout(ctx, pollWait)
-		fetches := sess.PollRecords(pctx, s.cfg.MaxPollRecords)
-		cancel()
-		if ctx.Err() != nil {
+		fetches, closed := s.poll(ctx, sess, pollWait, min(s.cfg.MaxPollRecords, s.cfg.TxnRecords))
+		if closed {
 			return nil // nothing begun: the polled records are redone by the next owner
-		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
-			}
-			ferr = errors.Join(ferr, fmt.Errorf("fetching %s[%d]: %w", t, p, err))
-		})
-		if errors.Is(ferr, kgo.ErrClientClosed) {
-			return nil
-		}
-		if ferr != nil {
-			s.log.Warn().Err(ferr).Msg("fetch failed")
 		}
 		done, err := s.transact(ctx, sess, fetches, parts)
 		sess.AllowRebalance()
@@ -55,6 +43,31 @@ func (s *Stitcher) loop(ctx context.Context, sess *kgo.GroupTransactSession, par
 			return err
 		}
 	}
+}
+
+// poll polls up to n records, waiting at most wait for the first; closed
+// reports that ctx ended or the client closed.
+func (s *Stitcher) poll(ctx context.Context, sess *kgo.GroupTransactSession, wait time.Duration, n int) (fetches kgo.Fetches, closed bool) {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	fetches = sess.PollRecords(pctx, n)
+	cancel()
+	if ctx.Err() != nil {
+		return nil, true
+	}
+	var ferr error
+	fetches.EachError(func(t string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		ferr = errors.Join(ferr, fmt.Errorf("fetching %s[%d]: %w", t, p, err))
+	})
+	if errors.Is(ferr, kgo.ErrClientClosed) {
+		return nil, true
+	}
+	if ferr != nil {
+		s.log.Warn().Err(ferr).Msg("fetch failed")
+	}
+	return fetches, false
 }
 
 // restorePending reads back the state of owned partitions that have none.
@@ -182,6 +195,57 @@ type jsonAppender interface {
 	AppendJSON([]byte) ([]byte, error)
 }
 
+// applyPoll applies one poll's records to their partitions' state and
+// produces the records they cause in t. unowned reports records of a
+// partition no longer owned (revoked meanwhile): their offsets must not
+// commit. On error every partition it applied records to counts as touched,
+// for the caller to forget.
+func (s *Stitcher) applyPoll(ctx context.Context, t *txn, fetches kgo.Fetches, parts map[string]int32) (unowned bool, err error) {
+	// A partition assigned during this poll has no state yet: read it back
+	// first. Its records came after a stable offset fetch, so every
+	// transaction of its previous owner is resolved.
+	if err := s.restoreFetched(ctx, fetches); err != nil {
+		return false, err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Partitions are independent: apply each one's records concurrently,
+	// then produce their output in partition order.
+	var work []*applied
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		ps := s.parts[fp.Partition]
+		if ps == nil || ps.set == nil { // revoked meanwhile: its offsets must not commit
+			unowned = true
+			return
+		}
+		ps.lastInput = now
+		work = append(work, &applied{p: fp.Partition, ps: ps, in: fp.Records})
+	})
+	var wg sync.WaitGroup
+	for _, w := range work {
+		wg.Go(func() { s.applyPartition(ctx, w, parts[kafka.TopicDeadLetter]) })
+	}
+	wg.Wait()
+	for i, w := range work {
+		if err = errors.Join(w.err, t.begin()); err != nil {
+			for _, rest := range work[i:] { // applied (maybe in part) too
+				t.touched[rest.p] = true
+			}
+			return unowned, err
+		}
+		t.touched[w.p] = true
+		w.ps.lastTrace = t.span.SpanContext()
+		for _, r := range w.out {
+			t.produce(ctx, r)
+		}
+	}
+	return unowned, nil
+}
+
 // errCrashHook marks an error of hooks.beforeEnd: Run returns as if the
 // process died, leaving the transaction open.
 var errCrashHook = errors.New("crash hook")
@@ -219,8 +283,9 @@ func (s *Stitcher) install(sets map[int32]*stitch.Set) {
 	}
 }
 
-// transact applies one poll's records in one transaction. It returns done
-// in replay mode once every partition reached its end.
+// transact applies polls' records in one transaction: fetches, then more
+// polls while they come full and the transaction's budget lasts. It returns
+// done in replay mode once every partition reached its end.
 func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches, parts map[string]int32) (done bool, err error) {
 	t := &txn{s: s, sess: sess, touched: map[int32]bool{}}
 	defer func() {
@@ -240,58 +305,48 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	}()
 	defer func() { t.endSpan(err) }()
 	t.links = inputLinks(fetches)
-	// A partition assigned during this poll has no state yet: read it back
-	// first. Its records came after a stable offset fetch, so every
-	// transaction of its previous owner is resolved.
-	if err := s.restoreFetched(ctx, fetches); err != nil {
-		return false, err
+	began := time.Now()
+	budget := s.cfg.TxnRecords
+	polled := 0
+	unowned := false
+	for {
+		asked := min(s.cfg.MaxPollRecords, budget)
+		n := fetches.NumRecords()
+		u, err := s.applyPoll(ctx, t, fetches, parts)
+		if err != nil {
+			s.mu.Lock()
+			s.forget(t)
+			s.mu.Unlock()
+			return false, s.abort(ctx, t, err)
+		}
+		polled += n
+		budget -= n
+		unowned = unowned || u
+		left := s.cfg.TxnTime - time.Since(began)
+		// A poll that came short drained what was fetched: commit now
+		// rather than wait for more, so a trickle is not held back.
+		if unowned || n < asked || budget <= 0 || left <= 0 {
+			break
+		}
+		var closed bool
+		if fetches, closed = s.poll(ctx, sess, min(left, s.cfg.IdleFlush/2, time.Second), min(s.cfg.MaxPollRecords, budget)); closed {
+			return false, nil // the deferred abort rewinds; the next owner redoes it
+		}
+		for _, l := range inputLinks(fetches) {
+			t.link(l.SpanContext)
+		}
+	}
+	if polled > 0 {
+		s.met.txnRecords.Record(ctx, int64(polled))
 	}
 	now := time.Now()
 	s.mu.Lock()
 	locked := true
-	unowned := false
 	defer func() {
 		if locked {
 			s.mu.Unlock()
 		}
 	}()
-	// Partitions are independent: apply each one's records concurrently,
-	// then produce their output in partition order.
-	var work []*applied
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) == 0 {
-			return
-		}
-		ps := s.parts[fp.Partition]
-		if ps == nil || ps.set == nil { // revoked meanwhile: its offsets must not commit
-			unowned = true
-			return
-		}
-		ps.lastInput = now
-		work = append(work, &applied{p: fp.Partition, ps: ps, in: fp.Records})
-	})
-	var wg sync.WaitGroup
-	for _, w := range work {
-		wg.Go(func() { s.applyPartition(ctx, w, parts[kafka.TopicDeadLetter]) })
-	}
-	wg.Wait()
-	var bad error
-	for _, w := range work {
-		if bad = errors.Join(bad, w.err, t.begin()); bad != nil {
-			break
-		}
-		t.touched[w.p] = true
-		w.ps.lastTrace = t.span.SpanContext()
-		for _, r := range w.out {
-			t.produce(ctx, r)
-		}
-	}
-	if bad != nil {
-		s.forget(t)
-		s.mu.Unlock()
-		locked = false
-		return false, s.abort(ctx, t, bad)
-	}
 	// Apply what waits for the watermark on idle partitions, and at the end of a replay.
 	replayDone := s.cfg.Replay
 	for p, ps := range s.parts {
@@ -316,7 +371,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		replayDone = false
 	}
 	if !t.begun && !unowned {
-		s.idle.Store(len(fetches.Records()) == 0)
+		s.idle.Store(polled == 0)
 	} else {
 		s.idle.Store(false)
 	}
@@ -330,6 +385,7 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		}
 	}
 	changes := make(map[int32][]stitch.StateChange, len(t.touched))
+	var wg sync.WaitGroup
 	var cmu sync.Mutex
 	for p := range t.touched {
 		wg.Go(func() {

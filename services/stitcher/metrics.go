@@ -10,15 +10,16 @@ import (
 )
 
 type metrics struct {
-	events    metric.Int64Counter
-	bad       metric.Int64Counter
-	records   metric.Int64Counter
-	txns      metric.Int64Counter
-	restores  metric.Float64Histogram
-	restored  metric.Int64Counter
-	pending   metric.Int64ObservableGauge
-	clients   metric.Int64ObservableGauge
-	unobserve func() error
+	events     metric.Int64Counter
+	bad        metric.Int64Counter
+	records    metric.Int64Counter
+	txns       metric.Int64Counter
+	txnRecords metric.Int64Histogram
+	restores   metric.Float64Histogram
+	restored   metric.Int64Counter
+	pending    metric.Int64ObservableGauge
+	clients    metric.Int64ObservableGauge
+	unobserve  func() error
 }
 
 func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
@@ -35,6 +36,9 @@ func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
 		return nil, err
 	}
 	if m.txns, err = mt.Int64Counter("throughline_stitcher_transactions_total", metric.WithDescription("transactions ended, by outcome")); err != nil {
+		return nil, err
+	}
+	if m.txnRecords, err = mt.Int64Histogram("throughline_stitcher_transaction_records", metric.WithDescription("input records per transaction")); err != nil {
 		return nil, err
 	}
 	if m.restores, err = mt.Float64Histogram("throughline_stitcher_restore_seconds", metric.WithDescription("time to read partitions' state back from the changelog")); err != nil {

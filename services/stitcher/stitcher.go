@@ -1,10 +1,10 @@
 // Package stitcher is the stream processor that turns the raw topic's events
 // into sessions, calls, leads, deals and attribution rows, exactly once.
 //
-// Each poll of the raw topic is one Kafka transaction (franz-go's
-// GroupTransactSession, read-committed): the events are applied to the state
-// of their partition's accounts, and the entity records they cause and the
-// changed state (to the compacted changelog, same partition number) are
+// Each poll of the raw topic (several, while the input has a backlog) is one
+// Kafka transaction (franz-go's GroupTransactSession, read-committed): the
+// events are applied to the state of their partition's accounts, and the
+// entity records they cause and the changed state (to the compacted changelog, same partition number) are
 // produced in the transaction that also commits the input offsets. When a
 // transaction aborts — a rebalance, a broker error — the state of the
 // partitions it touched is thrown away and read back from the changelog, and
@@ -157,7 +157,7 @@ func (s *Stitcher) run(ctx context.Context) error {
 		}
 	}
 
-	opts := append(kafka.BaseOpts(s.deps.Kafka, s.log), kafka.ProducerOpts(4*s.cfg.MaxPollRecords+10000)...)
+	opts := append(kafka.BaseOpts(s.deps.Kafka, s.log), kafka.ProducerOpts(4*s.cfg.TxnRecords+10000)...)
 	opts = append(opts,
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.InputTopic),

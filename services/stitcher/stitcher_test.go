@@ -27,3 +27,35 @@ func TestOneInstance(t *testing.T) {
 	}
 	sameOutput(t, e.want(rulesOf(cfg), ""), e.got(""))
 }
+
+// TestTransactionsGatherPolls: with a backlog a transaction takes several
+// full polls, never more than TxnRecords input records, and the output is
+// the same as poll-by-poll transactions give.
+func TestTransactionsGatherPolls(t *testing.T) {
+	e := newEnv(t)
+	e.produce(genEvents(4, 4000))
+	cfg := e.config("gather")
+	cfg.MaxPollRecords, cfg.TxnRecords = 100, 1000
+	s := e.newStitcher(cfg)
+	var txns, most, last int64
+	s.hooks.beforeEnd = func() error { // before this transaction ends: the previous ones are committed
+		now := e.committed(cfg.Group)
+		txns++
+		most = max(most, now-last)
+		last = now
+		return nil
+	}
+	r := start(s)
+	e.waitDone(s, cfg.Group)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if most > int64(cfg.TxnRecords) {
+		t.Errorf("a transaction committed %d input records, more than stitcher-txn-records %d", most, cfg.TxnRecords)
+	}
+	if polls := e.total() / int64(cfg.MaxPollRecords); txns >= polls {
+		t.Errorf("%d transactions for %d full polls: none gathered polls", txns, polls)
+	}
+	t.Logf("%d transactions, at most %d input records in one", txns, most)
+	sameOutput(t, e.want(rulesOf(cfg), ""), e.got(""))
+}
