@@ -58,8 +58,8 @@ type Collector struct {
 	nm      *numberMetrics
 	handler http.Handler
 
-	// The lease tables are read back from Kafka once (RestoreLeases);
-	// until then GET /v1/numbers answers 503.
+	// The lease tables are read back from Kafka once (RestoreLeases,
+	// Serve); meanwhile GET /v1/numbers answers 503.
 	restoreOnce sync.Once
 	leasesReady atomic.Bool
 	rm          *restoreMetrics
@@ -116,7 +116,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	}
 	c.limits = lim
 	c.pools, c.nm, c.rm = numbers.New(deps.Tenants), nm, rm
-	c.leasesReady.Store(c.pools.Len() == 0) // no pool, no lease to restore
+	c.leasesReady.Store(true) // until a restore begins
 	c.handler = c.routes()
 	return c, nil
 }
@@ -144,7 +144,7 @@ func (c *Collector) routes() http.Handler {
 
 // Handler is every route of the collector, including /healthz, /readyz and
 // /metrics, for callers that run their own server; they call RestoreLeases
-// too.
+// too (Serve does).
 func (c *Collector) Handler() http.Handler { return c.handler }
 
 // Run listens on cfg.Addr and serves until ctx is done, then shuts down
@@ -164,16 +164,18 @@ func (c *Collector) Run(ctx context.Context) error {
 // Meanwhile it restores the number leases (RestoreLeases): every other route
 // serves at once, GET /v1/numbers once the leases are back.
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
-	rctx, stopRestore := context.WithCancel(ctx)
-	restored := make(chan struct{})
-	go func() {
-		defer close(restored)
-		c.RestoreLeases(rctx)
-	}()
-	defer func() {
-		stopRestore()
-		<-restored
-	}()
+	if restore := c.beginRestore(); restore != nil {
+		rctx, stopRestore := context.WithCancel(ctx)
+		restored := make(chan struct{})
+		go func() {
+			defer close(restored)
+			restore(rctx)
+		}()
+		defer func() {
+			stopRestore()
+			<-restored
+		}()
+	}
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -59,13 +59,27 @@ func newRestoreMetrics(m metric.Meter) (*restoreMetrics, error) {
 // /readyz is not ready. It reads for at most cfg.LeaseRestoreTimeout (or
 // until ctx ends), then serves with what it read.
 //
-// Serve calls it; callers that serve Handler themselves call it before or
-// while they do. Only the first call reads; the others wait for it.
+// Serve restores while it serves; callers that serve Handler themselves
+// call RestoreLeases before or while they do, or their leases start empty.
+// Only the first restore (RestoreLeases or Serve's) reads.
 func (c *Collector) RestoreLeases(ctx context.Context) {
+	if run := c.beginRestore(); run != nil {
+		run(ctx)
+	}
+}
+
+// beginRestore marks the lease tables as being restored and returns the
+// restore to run, or nil if one has begun already.
+func (c *Collector) beginRestore() func(context.Context) {
+	var run func(context.Context)
 	c.restoreOnce.Do(func() {
-		defer c.leasesReady.Store(true)
-		c.restoreLeases(ctx)
+		c.leasesReady.Store(false)
+		run = func(ctx context.Context) {
+			defer c.leasesReady.Store(true)
+			c.restoreLeases(ctx)
+		}
 	})
+	return run
 }
 
 // leasesRestoring is the readiness check of the lease tables.

@@ -201,21 +201,25 @@ func TestNumbersRestoreEmptyTopic(t *testing.T) {
 	assertMetrics(t, s, `throughline_collector_number_leases_restore_duration_seconds_count{outcome="complete"`)
 }
 
-func TestNumbersUnavailableUntilRestored(t *testing.T) {
+func TestNumbersUnavailableWhileRestoring(t *testing.T) {
 	k := startKafka(t)
 	c := newPoolCollector(t, k, testConfig(), zerolog.Nop())
 	s := serve(t, c)
+	restore := c.beginRestore() // as Serve does before it serves
+	if c.beginRestore() != nil {
+		t.Fatal("a second restore began")
+	}
 	r, _ := s.numbers(t, "k="+keyMoscow+"&cid=A")
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "restored") {
-		t.Fatalf("before the restore: %d %s %v", r.status, r.body, r.header)
+		t.Fatalf("while restoring: %d %s %v", r.status, r.body, r.header)
 	}
 	ready, _ := http.NewRequest("GET", s.srv.URL+"/readyz", nil)
 	if r := s.do(t, ready); r.status == http.StatusOK {
-		t.Fatalf("ready before the restore: %s", r.body)
+		t.Fatalf("ready while restoring: %s", r.body)
 	}
 	assertGIF(t, s.pixel(t, "k="+keyMoscow+"&cid=A", nil)) // the rest is served meanwhile
 
-	c.RestoreLeases(context.Background())
+	restore(context.Background())
 	if r := s.do(t, ready); r.status != http.StatusOK {
 		t.Fatalf("not ready after the restore: %d %s", r.status, r.body)
 	}
