@@ -16,37 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/services/console/internal/testnet"
 )
 
 // One engine per test process: libchdb allows a single session.
 var engine *chstore.Embedded
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "console-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	engine, err = chstore.OpenEmbedded(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	before := goleak.IgnoreCurrent()
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(before); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testnet.Main(m, &engine) }
 
 func newConsole(t *testing.T, cfg Config) (*Console, *httptest.Server) {
 	t.Helper()

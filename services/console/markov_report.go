@@ -2,12 +2,14 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console/analytics"
 )
 
@@ -43,44 +45,20 @@ type MarkovRow struct {
 }
 
 func (c *Console) handleMarkov(w http.ResponseWriter, r *http.Request) {
-	const name = "markov"
-	start := time.Now()
-	t, id, rerr := c.tenantOf(r)
-	var q analytics.MarkovQuery
-	var format string
-	loc := zoneOf(t)
-	if rerr == nil {
-		var account string
-		if account, rerr = accountOf(r, t); rerr == nil {
-			if q, rerr = markovQuery(r, id, account, loc, time.Now()); rerr == nil {
-				format, rerr = reportFormat(r)
-			}
+	c.serveReport(w, r, "markov", func(t *tenants.Tenant, id, account, format string) (reportRun, *reportError) {
+		loc := zoneOf(t)
+		q, rerr := markovQuery(r, id, account, loc, time.Now())
+		if rerr != nil {
+			return nil, rerr
 		}
-	}
-	if rerr != nil {
-		c.reportFailed(w, r, name, rerr)
-		return
-	}
-	release, rerr := c.acquireReport(r.Context())
-	if rerr != nil {
-		c.reportFailed(w, r, name, rerr)
-		return
-	}
-	rep, err := c.reports.Markov(r.Context(), q)
-	release()
-	if err != nil {
-		c.log.Error().Err(err).Str("tenant", q.Tenant).Str("report", name).Msg("report failed")
-		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
-		return
-	}
-	body, ctype, err := renderMarkov(q, loc, rep, format)
-	if err != nil {
-		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
-		return
-	}
-	c.reportDone(r.Context(), name, start)
-	w.Header().Set("Content-Type", ctype)
-	w.Write(body)
+		return func(ctx context.Context) ([]byte, string, error) {
+			rep, err := c.reports.Markov(ctx, q)
+			if err != nil {
+				return nil, "", err
+			}
+			return renderMarkov(q, loc, rep, format)
+		}, nil
+	})
 }
 
 // markovQuery reads from/to as RFC 3339 times or days (midnight in the

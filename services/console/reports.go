@@ -212,16 +212,24 @@ func reportQuery(r *http.Request, t *tenants.Tenant, id, account string, by []an
 	return q, nil
 }
 
-func (c *Console) handleReport(w http.ResponseWriter, r *http.Request, name string, by []analytics.Dim) {
+// reportRun runs a parsed report and renders it: body and content type.
+type reportRun func(ctx context.Context) ([]byte, string, error)
+
+// serveReport is what every report endpoint does around its own query: the
+// tenant from the read token, the account and format from the parameters,
+// parse (the report's own parameters, bound into its query), a slot among
+// the running reports, run, metrics. An error of parse is the caller's (4xx);
+// an error of run is ours (500, logged).
+func (c *Console) serveReport(w http.ResponseWriter, r *http.Request, name string,
+	parse func(t *tenants.Tenant, id, account, format string) (reportRun, *reportError)) {
 	start := time.Now()
 	t, id, rerr := c.tenantOf(r)
-	var q analytics.Query
-	var format string
+	var run reportRun
 	if rerr == nil {
-		var account string
+		var account, format string
 		if account, rerr = accountOf(r, t); rerr == nil {
-			if q, rerr = reportQuery(r, t, id, account, by, time.Now()); rerr == nil {
-				format, rerr = reportFormat(r)
+			if format, rerr = reportFormat(r); rerr == nil {
+				run, rerr = parse(t, id, account, format)
 			}
 		}
 	}
@@ -234,15 +242,10 @@ func (c *Console) handleReport(w http.ResponseWriter, r *http.Request, name stri
 		c.reportFailed(w, r, name, rerr)
 		return
 	}
-	rep, err := c.reports.Report(r.Context(), q)
+	body, ctype, err := run(r.Context())
 	release()
 	if err != nil {
-		c.log.Error().Err(err).Str("tenant", q.Tenant).Str("report", name).Msg("report failed")
-		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
-		return
-	}
-	body, ctype, err := renderReport(rep, format)
-	if err != nil {
+		c.log.Error().Err(err).Str("tenant", id).Str("report", name).Msg("report failed")
 		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
 		return
 	}
@@ -251,45 +254,37 @@ func (c *Console) handleReport(w http.ResponseWriter, r *http.Request, name stri
 	w.Write(body)
 }
 
-func (c *Console) handleLeadFlow(w http.ResponseWriter, r *http.Request) {
-	const name = "leadflow"
-	start := time.Now()
-	t, id, rerr := c.tenantOf(r)
-	var q analytics.FlowQuery
-	var format string
-	loc := zoneOf(t)
-	if rerr == nil {
-		var account string
-		if account, rerr = accountOf(r, t); rerr == nil {
-			if q, rerr = flowQuery(r, id, account, loc, time.Now()); rerr == nil {
-				format, rerr = reportFormat(r)
-			}
+func (c *Console) handleReport(w http.ResponseWriter, r *http.Request, name string, by []analytics.Dim) {
+	c.serveReport(w, r, name, func(t *tenants.Tenant, id, account, format string) (reportRun, *reportError) {
+		q, rerr := reportQuery(r, t, id, account, by, time.Now())
+		if rerr != nil {
+			return nil, rerr
 		}
-	}
-	if rerr != nil {
-		c.reportFailed(w, r, name, rerr)
-		return
-	}
-	release, rerr := c.acquireReport(r.Context())
-	if rerr != nil {
-		c.reportFailed(w, r, name, rerr)
-		return
-	}
-	points, err := c.reports.LeadFlow(r.Context(), q)
-	release()
-	if err != nil {
-		c.log.Error().Err(err).Str("tenant", q.Tenant).Str("report", name).Msg("report failed")
-		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
-		return
-	}
-	body, ctype, err := renderFlow(q, loc, points, format)
-	if err != nil {
-		c.reportFailed(w, r, name, &reportError{http.StatusInternalServerError, "failed", err.Error()})
-		return
-	}
-	c.reportDone(r.Context(), name, start)
-	w.Header().Set("Content-Type", ctype)
-	w.Write(body)
+		return func(ctx context.Context) ([]byte, string, error) {
+			rep, err := c.reports.Report(ctx, q)
+			if err != nil {
+				return nil, "", err
+			}
+			return renderReport(rep, format)
+		}, nil
+	})
+}
+
+func (c *Console) handleLeadFlow(w http.ResponseWriter, r *http.Request) {
+	c.serveReport(w, r, "leadflow", func(t *tenants.Tenant, id, account, format string) (reportRun, *reportError) {
+		loc := zoneOf(t)
+		q, rerr := flowQuery(r, id, account, loc, time.Now())
+		if rerr != nil {
+			return nil, rerr
+		}
+		return func(ctx context.Context) ([]byte, string, error) {
+			points, err := c.reports.LeadFlow(ctx, q)
+			if err != nil {
+				return nil, "", err
+			}
+			return renderFlow(q, loc, points, format)
+		}, nil
+	})
 }
 
 // flowQuery reads from/to as RFC 3339 times or days (midnight in the

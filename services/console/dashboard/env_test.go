@@ -3,18 +3,15 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/kafka"
@@ -31,29 +28,7 @@ import (
 // One engine per test process: libchdb allows a single session.
 var engine *chstore.Embedded
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dashboard-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	engine, err = chstore.OpenEmbedded(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	before := goleak.IgnoreCurrent()
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(before); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testnet.Main(m, &engine) }
 
 // Tokens of the test tenants. net is testnet's hand-computed network.
 const (
