@@ -26,8 +26,9 @@ func OpenEmbedded(dataDir string) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening embedded clickhouse: %w", err)
 	}
-	// Batches are staged as files the engine reads with file(); they live next
-	// to the data so they are on the same disk, and are removed after the insert.
+	// Batches are staged in memory (see stageInMemory); where that is not
+	// available, as files the engine reads with file(), next to the data so
+	// they are on the same disk, removed after the insert.
 	tmp := filepath.Join(conn.Path(), "throughline-inserts")
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		conn.Close()
@@ -109,9 +110,10 @@ func (e *Embedded) PrepareInsert(_ context.Context, table string, cols []Column,
 }
 
 // embeddedBatch builds the rows as one Native block in memory and inserts
-// them with INSERT … SELECT FROM file(). Inline data after FORMAT in the
-// query text is not used: the engine's parser of inline data fails on some
-// byte sequences, while file() reads the bytes exactly as written.
+// them with INSERT … SELECT FROM file() of the staged block. Inline data
+// after FORMAT in the query text is not used: the engine's parser of inline
+// data fails on some byte sequences, while file() reads the bytes exactly as
+// written.
 type embeddedBatch struct {
 	store  *Embedded
 	table  string
@@ -162,11 +164,11 @@ func (b *embeddedBatch) Send(ctx context.Context) error {
 	if b.rows == 0 {
 		return nil
 	}
-	path := filepath.Join(b.store.tmpDir, fmt.Sprintf("batch-%d-%d.native", os.Getpid(), b.store.seq.Add(1)))
-	if err := writeParts(path, b.block()); err != nil {
+	path, release, err := b.store.stage(b.block())
+	if err != nil {
 		return fmt.Errorf("staging batch for %s: %w", b.table, err)
 	}
-	defer os.Remove(path)
+	defer release()
 	settings := ""
 	if b.token != "" {
 		settings = " SETTINGS insert_deduplicate = 1, insert_deduplication_token = " + quoteString(b.token)
@@ -177,6 +179,24 @@ func (b *embeddedBatch) Send(ctx context.Context) error {
 		return fmt.Errorf("inserting %d rows into %s: %w", b.rows, b.table, err)
 	}
 	return nil
+}
+
+// stage writes a block where the engine can read it, in memory if it can,
+// else as a file in the staging directory.
+func (e *Embedded) stage(parts [][]byte) (path string, release func(), err error) {
+	if path, release, ok, err := stageInMemory(parts); ok {
+		return path, release, err
+	}
+	return e.stageOnDisk(parts)
+}
+
+func (e *Embedded) stageOnDisk(parts [][]byte) (path string, release func(), err error) {
+	path = filepath.Join(e.tmpDir, fmt.Sprintf("batch-%d-%d.native", os.Getpid(), e.seq.Add(1)))
+	if err := writeParts(path, parts); err != nil {
+		os.Remove(path)
+		return "", nil, err
+	}
+	return path, func() { os.Remove(path) }, nil
 }
 
 func writeParts(path string, parts [][]byte) error {

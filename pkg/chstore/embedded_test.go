@@ -317,3 +317,25 @@ func TestQueryErrorAsEngineReports(t *testing.T) {
 		t.Fatalf("want the engine's syntax error, got %v", err)
 	}
 }
+
+// TestStaging checks both ways a batch is staged for the engine: the bytes
+// read back as written, and nothing is left behind once released.
+func TestStaging(t *testing.T) {
+	e := testStore(t)
+	parts := [][]byte{[]byte("native "), []byte("block")}
+	stages := map[string]func([][]byte) (string, func(), error){"on disk": e.stageOnDisk, "chosen": e.stage}
+	for name, stage := range stages {
+		path, release, err := stage(parts)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != "native block" {
+			t.Fatalf("%s: read back %q, %v", name, got, err)
+		}
+		release()
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Fatalf("%s: %s still there after release (%v)", name, path, err)
+		}
+	}
+}
