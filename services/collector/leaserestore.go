@@ -16,9 +16,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// leaseRestoreMargin is read before the longest lease time: a broker whose
-// clock is behind the collectors' stamps a lease's record earlier than the
-// lease's own start.
+// leaseRestoreMargin is read before the longest lease time, for clocks that
+// differ: a record is stamped by the clock of the collector that made the
+// lease (or of the broker, with LogAppendTime), the window by this one's.
 const leaseRestoreMargin = time.Minute
 
 // leaseMarker is in every number_lease record as the collector encodes
