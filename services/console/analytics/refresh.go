@@ -11,6 +11,7 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -70,15 +71,9 @@ func (c *RefreshConfig) RegisterFlags(fs *flag.FlagSet) {
 // withDefaults fills zero values other than Interval and FullEvery, whose
 // zero means off.
 func (c RefreshConfig) withDefaults() RefreshConfig {
-	if c.Lookback == 0 {
-		c.Lookback = DefaultLookback
-	}
-	if c.Settle == 0 {
-		c.Settle = DefaultSettle
-	}
-	if c.Batch == 0 {
-		c.Batch = DefaultBatch
-	}
+	c.Lookback = cmp.Or(c.Lookback, DefaultLookback)
+	c.Settle = cmp.Or(c.Settle, DefaultSettle)
+	c.Batch = cmp.Or(c.Batch, DefaultBatch)
 	return c
 }
 

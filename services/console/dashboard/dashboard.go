@@ -12,6 +12,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -62,21 +63,11 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.SubscriberBuffer == 0 {
-		c.SubscriberBuffer = DefaultSubscriberBuffer
-	}
-	if c.MaxSubscribers == 0 {
-		c.MaxSubscribers = DefaultMaxSubscribers
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.RetryDelay == 0 {
-		c.RetryDelay = DefaultRetryDelay
-	}
+	c.SubscriberBuffer = cmp.Or(c.SubscriberBuffer, DefaultSubscriberBuffer)
+	c.MaxSubscribers = cmp.Or(c.MaxSubscribers, DefaultMaxSubscribers)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.RetryDelay = cmp.Or(c.RetryDelay, DefaultRetryDelay)
 	return c
 }
 

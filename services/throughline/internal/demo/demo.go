@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -166,18 +167,10 @@ func (c Config) episodes() episodes {
 
 func (c Config) withDefaults() Config {
 	d := Defaults()
-	if c.Rate == 0 {
-		c.Rate = d.Rate
-	}
-	if c.BackfillPerDay == 0 {
-		c.BackfillPerDay = d.BackfillPerDay
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.Workers == 0 {
-		c.Workers = d.Workers
-	}
+	c.Rate = cmp.Or(c.Rate, d.Rate)
+	c.BackfillPerDay = cmp.Or(c.BackfillPerDay, d.BackfillPerDay)
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.Workers = cmp.Or(c.Workers, d.Workers)
 	if c.SummaryEvery <= 0 {
 		c.SummaryEvery = d.SummaryEvery
 	}
@@ -187,15 +180,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = d.MaxAttempts
 	}
-	if c.CRMAddr == "" {
-		c.CRMAddr = d.CRMAddr
-	}
-	if c.CRMTrickle == 0 {
-		c.CRMTrickle = d.CRMTrickle
-	}
-	if c.CostsEvery == 0 {
-		c.CostsEvery = d.CostsEvery
-	}
+	c.CRMAddr = cmp.Or(c.CRMAddr, d.CRMAddr)
+	c.CRMTrickle = cmp.Or(c.CRMTrickle, d.CRMTrickle)
+	c.CostsEvery = cmp.Or(c.CostsEvery, d.CostsEvery)
 	return c
 }
 
