@@ -14,6 +14,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/stitcher/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
@@ -137,6 +138,9 @@ type encoder struct {
 	out    []*kgo.Record
 	slab   []byte
 	counts [len(kinds)]int64
+	// The key of the last account encoded, shared by its records.
+	keyMeta entity.Meta
+	key     []byte
 }
 
 func (e *encoder) add(recs []stitch.Record) error {
@@ -161,9 +165,39 @@ func (e *encoder) add(recs []stitch.Record) error {
 		if err != nil {
 			return fmt.Errorf("encoding %s record: %w", r.Kind, err)
 		}
-		kr[i] = kgo.Record{Topic: e.s.topicOf(r.Kind), Partition: e.p, Key: keyOf(r), Value: v}
+		kr[i] = kgo.Record{Topic: e.s.topicOf(r.Kind), Partition: e.p, Key: e.keyOf(r), Value: v}
 		e.out = append(e.out, &kr[i])
 		e.counts[kindIndex(r.Kind)]++
+	}
+	return nil
+}
+
+// keyOf is r's record key; consecutive records of one account share it.
+func (e *encoder) keyOf(r stitch.Record) []byte {
+	m := metaOf(r.Value)
+	if m == nil {
+		return keyOf(r)
+	}
+	if e.key == nil || m.Tenant != e.keyMeta.Tenant || m.Account != e.keyMeta.Account {
+		e.keyMeta = entity.Meta{Tenant: m.Tenant, Account: m.Account}
+		e.key = []byte(m.AccountKey())
+	}
+	return e.key
+}
+
+// metaOf is the meta of an entity record's value, nil for another kind.
+func metaOf(v any) *entity.Meta {
+	switch v := v.(type) {
+	case *entity.Session:
+		return &v.Meta
+	case *entity.Call:
+		return &v.Meta
+	case *entity.Lead:
+		return &v.Meta
+	case *entity.Deal:
+		return &v.Meta
+	case *entity.Attribution:
+		return &v.Meta
 	}
 	return nil
 }
@@ -424,7 +458,13 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		commit = kgo.TryAbort
 	}
 	t.ended = true
-	committed, err := sess.End(ctx, commit)
+	var committed bool
+	if polled == 0 && commit == kgo.TryCommit && s.revocations.Load() == s.revocationsAtEnd {
+		committed, err = s.endWithoutOffsets(ctx, sess)
+	} else {
+		s.revocationsAtEnd = s.revocations.Load()
+		committed, err = sess.End(ctx, commit)
+	}
 	if !committed {
 		s.mu.Lock()
 		s.forget(t)
@@ -437,6 +477,28 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 	}
 	s.met.txns.Add(ctx, 1, outcomeAttr("committed"))
 	return replayDone, nil
+}
+
+// endWithoutOffsets commits a transaction that consumed nothing (events
+// that waited for the watermark, applied at idle). GroupTransactSession.End
+// would hold the loop 500 ms after such a commit: with no TxnOffsetCommit
+// answer it cannot tell the broker supports KIP-447, and waits out the race
+// of pre-2.5 brokers. With no offsets there is no race to wait out: the
+// changelog and the output commit or abort together. It is used only when
+// no partition was revoked or lost since the session's last End, so the
+// session has no failure to reset; one that comes meanwhile aborts the
+// session's next transaction, which is redone.
+func (s *Stitcher) endWithoutOffsets(ctx context.Context, sess *kgo.GroupTransactSession) (committed bool, err error) {
+	cl := sess.Client()
+	err = cl.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil {
+		return true, nil
+	}
+	s.log.Warn().Err(err).Msg("committing a transaction without offsets failed, aborting it")
+	if aerr := cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
+		return false, errors.Join(err, fmt.Errorf("aborting: %w", aerr))
+	}
+	return false, nil
 }
 
 // maxLinks bounds the trace links of one transaction span.

@@ -58,6 +58,10 @@ type Stitcher struct {
 	// idle is set after a loop iteration that polled nothing and had nothing
 	// to flush or commit: everything consumed so far is committed.
 	idle atomic.Bool
+	// revocations counts revoke and lost callbacks; revocationsAtEnd is its
+	// value when the loop last ended a transaction through the session.
+	revocations      atomic.Int64
+	revocationsAtEnd int64
 }
 
 // hooks let tests reach into the loop.
@@ -213,6 +217,7 @@ func (s *Stitcher) newAdmin() (*kgo.Client, error) {
 
 func (s *Stitcher) drop(msg string) func(context.Context, *kgo.Client, map[string][]int32) {
 	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		s.revocations.Add(1)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, p := range m[s.cfg.InputTopic] {

@@ -3,6 +3,7 @@ package stitcher
 import (
 	"testing"
 
+	"github.com/throughline/throughline/services/stitcher/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
@@ -58,4 +59,25 @@ func TestTransactionsGatherPolls(t *testing.T) {
 	}
 	t.Logf("%d transactions, at most %d input records in one", txns, most)
 	sameOutput(t, e.want(rulesOf(cfg), ""), e.got(""))
+}
+
+// TestEncoderKeys: every entity record is keyed by its own account, when
+// records of accounts alternate too.
+func TestEncoderKeys(t *testing.T) {
+	s := &Stitcher{topics: Config{}.topics(), met: &metrics{}}
+	enc := &encoder{s: s}
+	var recs []stitch.Record
+	for i, acc := range []string{"a1", "a1", "a2", "a1", "a10"} {
+		m := entity.Meta{Tenant: "t", Account: acc, Version: uint64(i + 1)}
+		recs = append(recs, stitch.Record{Kind: stitch.KindSession, Value: &entity.Session{Meta: m}},
+			stitch.Record{Kind: stitch.KindAttribution, Value: &entity.Attribution{Meta: m}})
+	}
+	if err := enc.add(recs); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range enc.out {
+		if want := "t/" + metaOf(recs[i].Value).Account; string(r.Key) != want {
+			t.Errorf("record %d: key %q, want %q", i, r.Key, want)
+		}
+	}
 }

@@ -30,12 +30,18 @@ type touch struct {
 }
 
 func (a *Account) id(kind string, parts ...string) string {
-	h := sha256.New()
-	for _, s := range append([]string{kind, a.Tenant, a.Account}, parts...) {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	var buf [256]byte // on the stack for the usual ids; append moves longer ones
+	b := buf[:0]
+	for _, s := range [...]string{kind, a.Tenant, a.Account} {
+		b = append(append(b, s...), 0)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	for _, s := range parts {
+		b = append(append(b, s...), 0)
+	}
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }
 
 func (a *Account) derive(p *Person) derived {
