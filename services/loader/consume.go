@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // never cut in two by a partition moving to another member.
 func (l *Loader) consume(ctx context.Context, ins *inserter) error {
 	for ctx.Err() == nil && !l.crashed.Load() {
-		fetches := l.poll(ctx)
+		fetches := l.poll(ctx, ins.busy())
 		if fetches.IsClientClosed() {
 			return errors.New("loader: kafka client closed")
 		}
@@ -33,7 +34,7 @@ func (l *Loader) consume(ctx context.Context, ins *inserter) error {
 		if err != nil {
 			return err
 		}
-		if batches := l.takeDue(time.Now(), false); len(batches) > 0 {
+		if batches := l.takeDue(time.Now(), !ins.idle(), false); len(batches) > 0 {
 			if err := l.stage(ctx, batches, false); err != nil {
 				return err
 			}
@@ -52,19 +53,30 @@ func (l *Loader) consume(ctx context.Context, ins *inserter) error {
 }
 
 // poll waits for records until the oldest buffered batch is due, at most a
-// second so failed commits are retried.
-func (l *Loader) poll(ctx context.Context) kgo.Fetches {
+// second so failed commits are retried. While the inserter is busy (busy is
+// not nil) no batch is due by age (see takeDue): the wait ends when busy is
+// closed instead.
+func (l *Loader) poll(ctx context.Context, busy <-chan struct{}) kgo.Fetches {
 	now := time.Now()
 	wait := time.Second
 	l.mu.Lock()
 	for _, p := range l.parts {
-		if due, ok := p.due(l.cfg.MaxAge); ok {
+		if due, ok := p.due(l.cfg.MaxAge); ok && busy == nil {
 			wait = min(wait, due.Sub(now))
 		}
 	}
 	l.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
 	defer cancel()
+	if busy != nil {
+		go func() {
+			select {
+			case <-busy:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+	}
 	fetches := l.cl.PollRecords(pctx, l.cfg.MaxPollRecords)
 	fetches.EachError(func(topic string, p int32, err error) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -114,13 +126,21 @@ func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
 	return nil
 }
 
-// takeDue cuts the batches that are ready in every partition.
-func (l *Loader) takeDue(now time.Time, final bool) []*batch {
+// takeDue cuts the batches that are ready in every partition. While the
+// inserter is busy, a batch short of MaxRows is not cut for its age: it could
+// not be inserted sooner anyway, and meanwhile it grows. Under a backlog that
+// makes full batches: fewer, larger inserts, and each insert costs the engine
+// a part written (tens of files) whatever its size.
+func (l *Loader) takeDue(now time.Time, busy, final bool) []*batch {
+	maxAge := l.cfg.MaxAge
+	if busy && !final {
+		maxAge = math.MaxInt64
+	}
 	var batches []*batch
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range l.parts {
-		batches = append(batches, p.take(now, l.cfg.MaxRows, l.cfg.MaxAge, final)...)
+		batches = append(batches, p.take(now, l.cfg.MaxRows, maxAge, final)...)
 	}
 	return batches
 }

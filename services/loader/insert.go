@@ -56,6 +56,14 @@ func (in *inserter) hand(r *round) {
 	in.last = r
 }
 
+// busy is closed when the round being inserted is done; nil when idle.
+func (in *inserter) busy() <-chan struct{} {
+	if in.idle() {
+		return nil
+	}
+	return in.last.done
+}
+
 // idle reports whether every round handed over is done.
 func (in *inserter) idle() bool {
 	if in.last == nil {

@@ -282,7 +282,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		return err
 	}
 	err = nil
-	if batches := l.takeDue(time.Now(), true); len(batches) > 0 {
+	if batches := l.takeDue(time.Now(), false, true); len(batches) > 0 {
 		if err = l.stage(wctx, batches, true); err == nil {
 			err = l.insertRound(wctx, wctx, &round{batches: batches, final: true})
 		}

@@ -98,3 +98,26 @@ func TestDueAndLag(t *testing.T) {
 		t.Fatal("a recorded range waiting for its records is due by age")
 	}
 }
+
+// TestTakeDueHoldsWhileBusy: while the inserter is busy only full batches
+// are cut; the rest waits for it, growing, unless the loader is stopping.
+func TestTakeDueHoldsWhileBusy(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Loader{cfg: Config{MaxRows: 10, MaxAge: 200 * time.Millisecond}, parts: map[tp]*partState{}}
+	p := newPartState(&sink{}, 0)
+	p.loaded = true
+	l.parts[tp{"t", 0}] = p
+	p.add(recs(span(0, 14)...), 100, t0)
+	later := t0.Add(time.Second)
+	if got := describe(l.takeDue(later, true, false)); got != "0-9/10" {
+		t.Fatalf("busy: got %q, want only the full batch", got)
+	}
+	p.add(recs(span(15, 16)...), 100, later)
+	if got := describe(l.takeDue(later, true, true)); got != "10-16/7" {
+		t.Fatalf("busy at shutdown: got %q, want the rest", got)
+	}
+	p.add(recs(span(17, 18)...), 100, t0)
+	if got := describe(l.takeDue(later, false, false)); got != "17-18/2" {
+		t.Fatalf("idle: got %q, want the batch due by age", got)
+	}
+}
