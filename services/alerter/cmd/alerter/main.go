@@ -13,13 +13,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
@@ -28,13 +27,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], nil)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "alerter:", err)
-		os.Exit(1)
-	}
+	cli.Main("alerter", func(ctx context.Context, args []string) error { return run(ctx, args, nil) })
 }
 
 // run starts the alerter; ready, when set, gets the HTTP address once listening.
@@ -45,26 +38,21 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 		kcfg        kafka.Config
 		addr        string
 		tenantsFile string
-		logLevel    string
-		logPretty   bool
+		logs        cli.LogFlags
 	)
 	cfg.RegisterFlags(fs)
 	kcfg.RegisterFlags(fs, "throughline-alerter")
 	flagenv.String(fs, &addr, "alerter-http-addr", ":8084", "address of GET /v1/alerts, /healthz, /readyz and /metrics (empty: none)")
 	flagenv.String(fs, &tenantsFile, "tenants-file", "tenants.yaml", "YAML file of tenants and accounts (time zones, business hours)")
-	flagenv.String(fs, &logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: flag.ErrHelp, exits 0
 	}
 	kcfg.Resolve()
 	if err := errors.Join(kcfg.Validate(), cfg.Validate()); err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(os.Stderr, logLevel, logPretty)
+	log, err := logs.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -8,29 +8,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "collector:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("collector", run) }
 
 // run serves until ctx is done, then drains the server and flushes the producer.
 func run(ctx context.Context, args []string) error {
@@ -39,19 +30,14 @@ func run(ctx context.Context, args []string) error {
 		cfg         collector.Config
 		kcfg        kafka.Config
 		tenantsFile string
-		logLevel    string
-		logPretty   bool
+		logs        cli.LogFlags
 	)
 	cfg.RegisterFlags(fs)
 	kcfg.RegisterFlags(fs, "throughline-collector")
 	flagenv.String(fs, &tenantsFile, "tenants-file", "tenants.yaml", "YAML file of tenants, accounts and write keys")
-	flagenv.String(fs, &logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: flag.ErrHelp, exits 0
 	}
 	kcfg.Resolve()
 	if err := kcfg.Validate(); err != nil {
@@ -60,7 +46,7 @@ func run(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(telemetry.Stderr, logLevel, logPretty)
+	log, err := logs.Logger(telemetry.Stderr)
 	if err != nil {
 		return err
 	}

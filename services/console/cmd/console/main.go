@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
@@ -30,14 +31,13 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	var cfg console.Config
 	var store chstore.Config
-	var logLevel, tenantsFile, liveBrokers string
-	var logPretty bool
+	var tenantsFile, liveBrokers string
+	var logs cli.LogFlags
 	cfg.RegisterFlags(fs)
 	flagenv.String(fs, &tenantsFile, "tenants-file", "", "tenants file: read tokens, time zones, margins of the report API (empty: reports only on an open console, in UTC)")
 	flagenv.String(fs, &liveBrokers, "dashboard-kafka-brokers", "", "comma-separated Kafka brokers the dashboard's live lead view reads the leads topic from (empty: no live view)")
 	store.RegisterFlags(fs)
-	flagenv.String(fs, &logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -49,7 +49,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "console:", err)
 		return 2
 	}
-	log, err := telemetry.NewLogger(os.Stderr, logLevel, logPretty)
+	log, err := logs.Logger(os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "console:", err)
 		return 2

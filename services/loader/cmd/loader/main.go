@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
@@ -37,8 +38,7 @@ type config struct {
 	kafka      kafka.Config
 	clickhouse chstore.Config
 	addr       string
-	logLevel   string
-	logPretty  bool
+	logs       cli.LogFlags
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -53,8 +53,7 @@ func (c *config) register(fs *flag.FlagSet) {
 		}
 	})
 	flagenv.String(fs, &c.addr, "loader-http-addr", ":8082", "address of /healthz, /readyz and /metrics")
-	flagenv.String(fs, &c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	flagenv.Bool(fs, &c.logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	c.logs.RegisterFlags(fs, false)
 }
 
 func run(args []string, stderr io.Writer) int {
@@ -75,7 +74,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loader:", err)
 		return 2
 	}
-	log, err := telemetry.NewLogger(stderr, cfg.logLevel, cfg.logPretty)
+	log, err := cfg.logs.Logger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "loader:", err)
 		return 2

@@ -12,28 +12,19 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stitcher:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("stitcher", run) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stitcher", flag.ContinueOnError)
@@ -41,19 +32,14 @@ func run(ctx context.Context, args []string) error {
 		cfg         stitcher.Config
 		kcfg        kafka.Config
 		metricsAddr string
-		logLevel    string
-		logPretty   bool
+		logs        cli.LogFlags
 	)
 	cfg.RegisterFlags(fs)
 	kcfg.RegisterFlags(fs, "throughline-stitcher")
 	flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
-	flagenv.String(fs, &logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	flagenv.Bool(fs, &logPretty, "log-pretty", false, "human-readable logs instead of JSON")
+	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: flag.ErrHelp, exits 0
 	}
 	kcfg.Resolve()
 	if cfg.Replay {
@@ -62,7 +48,7 @@ func run(ctx context.Context, args []string) error {
 	if err := errors.Join(kcfg.Validate(), cfg.Validate()); err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(os.Stderr, logLevel, logPretty)
+	log, err := logs.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}

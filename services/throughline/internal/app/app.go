@@ -48,7 +48,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log, err := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogPretty)
+	log, err := cfg.Log.Logger(logOut)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/collector"
@@ -24,8 +25,7 @@ type Config struct {
 	KafkaPort   int
 	SyncWrites  bool
 	TenantsFile string
-	LogLevel    string
-	LogPretty   bool
+	Log         cli.LogFlags
 	Shutdown    time.Duration
 
 	Collector collector.Config
@@ -41,8 +41,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
 	flagenv.Bool(fs, &c.SyncWrites, "kafka-sync-writes", false, "fsync every produced batch of the embedded broker (survives power loss, slower)")
 	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → write keys (default: <data-dir>/tenants.yaml, created with demo tenants if missing)")
-	flagenv.String(fs, &c.LogLevel, "log-level", "info", "trace, debug, info, warn or error")
-	flagenv.Bool(fs, &c.LogPretty, "log-pretty", true, "human-readable logs instead of JSON")
+	c.Log.RegisterFlags(fs, true)
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)
 	c.Stitcher = stitcher.DefaultConfig()
