@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
@@ -491,14 +492,19 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 func (s *Stitcher) endWithoutOffsets(ctx context.Context, sess *kgo.GroupTransactSession) (committed bool, err error) {
 	cl := sess.Client()
 	err = cl.EndTransaction(ctx, kgo.TryCommit)
-	if err == nil {
+	switch {
+	case err == nil:
 		return true, nil
+	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), errors.Is(err, kerr.UnknownServerError):
+		// Not committed, or not confirmed: as the session's End, report an
+		// abort; the state is read back from the changelog either way.
+		s.log.Warn().Err(err).Msg("committing a transaction without offsets failed, aborting it")
+		if aerr := cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
+			return false, errors.Join(err, fmt.Errorf("aborting: %w", aerr))
+		}
+		return false, nil
 	}
-	s.log.Warn().Err(err).Msg("committing a transaction without offsets failed, aborting it")
-	if aerr := cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
-		return false, errors.Join(err, fmt.Errorf("aborting: %w", aerr))
-	}
-	return false, nil
+	return false, err
 }
 
 // maxLinks bounds the trace links of one transaction span.
