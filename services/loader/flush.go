@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -122,8 +124,7 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 	}
 	var bad []badRecord
 	rows := 0
-	for _, rec := range b.recs {
-		row, rerr := s.Row(rec)
+	l.eachRow(s, b.recs, func(rec *kgo.Record, row []any, rerr error) {
 		if rerr == nil && ins != nil {
 			if aerr := ins.Append(append(row, rec.Topic, uint32(rec.Partition), uint64(rec.Offset))...); aerr != nil {
 				rerr = fmt.Errorf("encoding row: %w", aerr)
@@ -131,7 +132,7 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 		}
 		if rerr != nil {
 			bad = append(bad, badRecord{rec, rerr})
-			continue
+			return
 		}
 		rows++
 		if received != nil {
@@ -142,8 +143,70 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 				received = append(received, v.UnixMilli())
 			}
 		}
-	}
+	})
 	return ins, rows, received, bad, err
+}
+
+// decodeChunk is how many records a decoding goroutine takes at a time.
+const decodeChunk = 256
+
+// eachRow calls fn with each record's row, in record order. The rows are
+// decoded ahead on up to Workers goroutines: decoding is most of a batch's
+// CPU, while appending to the insert is sequential. At most four chunks per
+// worker are decoded and not yet handed to fn, which bounds the memory.
+func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, row []any, err error)) {
+	n := (len(recs) + decodeChunk - 1) / decodeChunk
+	workers := min(l.cfg.Workers, n)
+	if workers <= 1 {
+		for _, rec := range recs {
+			row, err := s.Row(rec)
+			fn(rec, row, err)
+		}
+		return
+	}
+	type chunk struct {
+		rows [][]any
+		errs []error
+		done chan struct{}
+	}
+	chunks := make([]chunk, n)
+	for i := range chunks {
+		chunks[i].done = make(chan struct{})
+	}
+	recsOf := func(i int) []*kgo.Record { return recs[i*decodeChunk : min((i+1)*decodeChunk, len(recs))] }
+	// A worker takes a slot before it claims the next chunk, and chunks are
+	// claimed in order, so the chunk fn waits for is always being decoded.
+	slots := make(chan struct{}, 4*workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				slots <- struct{}{}
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					<-slots
+					return
+				}
+				c, part := &chunks[i], recsOf(i)
+				c.rows, c.errs = make([][]any, len(part)), make([]error, len(part))
+				for j, rec := range part {
+					c.rows[j], c.errs[j] = s.Row(rec)
+				}
+				close(c.done)
+			}
+		})
+	}
+	for i := range chunks {
+		c := &chunks[i]
+		<-c.done
+		for j, rec := range recsOf(i) {
+			fn(rec, c.rows[j], c.errs[j])
+		}
+		c.rows, c.errs = nil, nil
+		<-slots
+	}
+	wg.Wait()
 }
 
 // deadLetters produces a dead letter for each bad record of the batches not

@@ -121,3 +121,34 @@ func TestTakeDueHoldsWhileBusy(t *testing.T) {
 		t.Fatalf("idle: got %q, want the batch due by age", got)
 	}
 }
+
+// TestEachRowKeepsRecordOrder: rows decoded ahead on several goroutines
+// still reach the insert in record order, each with its own error.
+func TestEachRowKeepsRecordOrder(t *testing.T) {
+	s := &sink{Sink: Sink{Row: func(rec *kgo.Record) ([]any, error) {
+		if rec.Offset%7 == 0 {
+			return nil, fmt.Errorf("bad %d", rec.Offset)
+		}
+		return []any{rec.Offset}, nil
+	}}}
+	for _, workers := range []int{1, 2, 5} {
+		for _, n := range []int{0, 1, decodeChunk, 10*decodeChunk + 3} {
+			l := &Loader{cfg: Config{Workers: workers}}
+			var got []int64
+			l.eachRow(s, recs(span(0, int64(n)-1)...), func(rec *kgo.Record, row []any, err error) {
+				if (err != nil) != (rec.Offset%7 == 0) || (err == nil && row[0] != rec.Offset) {
+					t.Fatalf("workers %d: offset %d got row %v err %v", workers, rec.Offset, row, err)
+				}
+				got = append(got, rec.Offset)
+			})
+			for i, o := range got {
+				if o != int64(i) {
+					t.Fatalf("workers %d, %d records: position %d holds offset %d", workers, n, i, o)
+				}
+			}
+			if len(got) != n {
+				t.Fatalf("workers %d: %d rows for %d records", workers, len(got), n)
+			}
+		}
+	}
+}

@@ -22,7 +22,8 @@ type Sink struct {
 	// record's Kafka coordinates: _topic, _partition and _offset.
 	Columns []chstore.Column
 	// Row turns a record into the values of Columns. An error marks the
-	// record as bad: it is skipped, never retried.
+	// record as bad: it is skipped, never retried. It is called from several
+	// goroutines at once.
 	Row func(rec *kgo.Record) ([]any, error)
 	// DeadLetter sends bad records to the dead-letter topic. A sink of the
 	// dead-letter topic itself only logs and counts them, so a bad record
