@@ -4,13 +4,14 @@
 // Each poll of the raw topic (several, while the input has a backlog) is one
 // Kafka transaction (franz-go's GroupTransactSession, read-committed): the
 // events are applied to the state of their partition's accounts, and the
-// entity records they cause and the changed state (to the compacted changelog, same partition number) are
-// produced in the transaction that also commits the input offsets. When a
-// transaction aborts — a rebalance, a broker error — the state of the
-// partitions it touched is thrown away and read back from the changelog, and
-// the consumer rewinds to the committed offsets, so every input is reflected
-// exactly once in the entity topics. Instances of one group share the
-// partitions; a partition's state is restored when it is assigned.
+// entity records they cause and the changed state (to the compacted
+// changelog, same partition number) are produced in the transaction that
+// also commits the input offsets. When a transaction aborts — a rebalance, a
+// broker error — the state of the partitions it touched is thrown away and
+// read back from the changelog, and the consumer rewinds to the committed
+// offsets, so every input is reflected exactly once in the entity topics.
+// Instances of one group share the partitions; a partition's state is
+// restored when it is assigned.
 package stitcher
 
 import (
