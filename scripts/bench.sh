@@ -2,11 +2,14 @@
 # Runs the services' benchmarks once each and prints their figures with ratios
 # against baselines measured in the same run, on the same machine:
 #
-#   collector  BenchmarkPixel, BenchmarkEventsBatch   vs  BenchmarkBareHTTP (a bare net/http handler)
+#   collector  BenchmarkPixel, BenchmarkEventsBatch,  vs  BenchmarkBareHTTP (a bare net/http handler)
+#              BenchmarkNumbers (number leases)
 #   loader     BenchmarkLoader                        vs  BenchmarkEngineInsertSelect (the engine alone)
 #   pipeline   BenchmarkFreshness p50/p99: collector acceptance → row in ClickHouse
 #   alerter    BenchmarkAlertLatency p50/p99: the record that breaks a rule → its notification at a webhook
-#   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce);
+#   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce),
+#                                                     and BenchmarkTransactionalPassThrough (the same in
+#                                                     transactions, three records out per event);
 #              state bytes per active client, restore seconds per million clients
 #   reports    BenchmarkChannelReport p50/p95 from the aggregates (10M sessions, 1M leads, 100 branches,
 #              90 days generated in the embedded engine)  vs  the same report scanning the entity tables;
@@ -77,11 +80,11 @@ human() { # "value unit" rounded, or n/a
   awk -v v="${1%% *}" -v u="${1#* }" 'BEGIN { f = v >= 100 ? "%.0f %s\n" : "%.3g %s\n"; printf f, v, u }'
 }
 
-bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|BareHTTP)$' "$BENCHTIME"
+bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|Numbers|BareHTTP)$' "$BENCHTIME"
 bench "$ROOT/services/loader/..." '^Benchmark(Loader|EngineInsertSelect)$' "$BENCHTIME"
 bench "$ROOT/services/throughline/..." '^BenchmarkFreshness$' "$FRESHNESS_BENCHTIME"
 bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
-bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
+bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough|TransactionalPassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
 bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
 bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
 REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
@@ -90,6 +93,7 @@ bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
 bare=$(rate BareHTTP req/s events/s)
 pixel=$(rate Pixel events/s)
 batch=$(rate EventsBatch events/s)
+numbers=$(rate Numbers events/s)
 engine=$(rate EngineInsertSelect rows/s)
 loader=$(rate Loader rows/s)
 p50=$(metric Freshness p50-ms)
@@ -99,6 +103,7 @@ alert_p50=$(metric AlertLatency p50-ms)
 alert_p99=$(metric AlertLatency p99-ms)
 stitcher=$(rate Stitcher events/s)
 passthrough=$(rate PassThrough events/s)
+txn_passthrough=$(rate TransactionalPassThrough events/s)
 restore=$(metric Restore s/1M-clients)
 state_heap=$(metric StatePerClient heap-B/client)
 state_log=$(metric StatePerClient changelog-B/client)
@@ -117,12 +122,14 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "benchmark" "figure" "baseline (same run)" "ratio"
   row "collector Pixel" "$(human "$pixel")" "BareHTTP $(human "$bare")" "$(ratio "$pixel" "$bare")"
   row "collector EventsBatch" "$(human "$batch")" "BareHTTP $(human "$bare")" "$(ratio "$batch" "$bare")"
+  row "collector Numbers (leases)" "$(human "$numbers")" "Pixel $(human "$pixel")" "$(ratio "$numbers" "$pixel")"
   row "loader Loader" "$(human "$loader")" "EngineInsertSelect $(human "$engine")" "$(ratio "$loader" "$engine")"
   row "freshness p50" "$(ms "$p50")" "at ${fresh_rate:-n/a} events/s" "-"
   row "freshness p99" "$(ms "$p99")" "at ${fresh_rate:-n/a} events/s" "-"
   row "alert latency p50" "$(ms "$alert_p50")" "record → webhook receiver" "-"
   row "alert latency p99" "$(ms "$alert_p99")" "record → webhook receiver" "-"
   row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
+  row "stitcher (transactions)" "$(human "$stitcher")" "TransactionalPassThrough $(human "$txn_passthrough")" "$(ratio "$stitcher" "$txn_passthrough")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
