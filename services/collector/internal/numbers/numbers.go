@@ -4,12 +4,11 @@
 //
 // The lease table lives in the collector's memory, one per process, sized by
 // the pools: it holds one entry per pool number and never more. Every lease
-// is also published (a number_lease event on the raw topic), and a starting
-// collector reads the last lease time of them back with Restore, so a
-// restart does not hand a number still shown on a page to a second visitor.
-// Two collectors leasing from the same pool at once would hand out the same
-// number to two visitors, so in a multi-collector deployment GET /v1/numbers
-// of one account must be routed to one collector (docs/tracker.md).
+// is also published (a number_lease event on the raw topic and on the leases
+// topic); a starting collector reads the last lease time of them back, and
+// every collector applies the leases the others publish, with Apply: in any
+// order the applied leases leave every table the same, so collectors serving
+// one pool converge within Kafka's latency (docs/tracker.md).
 package numbers
 
 import (
@@ -96,39 +95,95 @@ func (p *Pool) Lease(client string, now time.Time) Lease {
 }
 
 // release forgets slot i's holder as the holder of i. A holder that has
-// since been given another number keeps that one.
+// since been given another number keeps that one; one that holds another
+// number still (two collectors gave it two at once) falls back to it.
 func (p *Pool) release(i int) {
-	if c := p.slots[i].client; c != "" && p.byClient[c] == i {
-		delete(p.byClient, c)
+	c := p.slots[i].client
+	if c == "" || p.byClient[c] != i {
+		return
+	}
+	delete(p.byClient, c)
+	for j := range p.slots {
+		if j != i && p.slots[j].client == c {
+			p.hold(c, j)
+		}
 	}
 }
 
-// Restore puts back a lease read from the published ones: l.Number is
-// client's from l.From to l.To, unless the number has a lease ending later.
-// Restored in any order, the leases of a pool leave each number with the one
-// that ends last — its latest, as every lease ends a lease time after it was
-// made — and each client with the number it was given last, as Lease left
-// them. A lease that has ended only tells when its number was released. It
-// reports false when the number is not in the pool (the pool was changed).
-func (p *Pool) Restore(client string, l Lease) bool {
+// hold makes slot j client's number if it was given later than the one
+// byClient has — the client's number is the one it was given last, and of
+// two given at once (two collectors), the greater, on every collector.
+func (p *Pool) hold(client string, j int) {
+	k, ok := p.byClient[client]
+	if !ok || p.slots[k].to.Before(p.slots[j].to) ||
+		p.slots[k].to.Equal(p.slots[j].to) && p.slots[k].number <= p.slots[j].number {
+		p.byClient[client] = j
+	}
+}
+
+// Applied is what Apply did with a lease.
+type Applied int
+
+const (
+	// Unknown: the number is not in the pool (the pool was changed).
+	Unknown Applied = iota
+	// Stale: the number has a lease that wins over this one (ends later);
+	// the table is unchanged.
+	Stale
+	// Taken: the lease is now the number's.
+	Taken
+	// Conflict: the lease is now the number's, and it overlaps the lease of
+	// another client it displaced, though it was not leased as shared: two
+	// collectors leased the number at about the same time. The displaced
+	// client gets another number when it asks again.
+	Conflict
+)
+
+// Restore puts back a lease read from the published ones (Apply) and reports
+// false when the number is not in the pool.
+func (p *Pool) Restore(client string, l Lease) bool { return p.Apply(client, l) != Unknown }
+
+// Apply puts in a lease published by this or another collector: l.Number is
+// client's from l.From to l.To, unless the number has a lease that wins —
+// one that ends later, or as late and began later, or began as late and its
+// client id sorts after (so that every collector picks the same). Applied in
+// any order, the leases of a pool leave each number with the one that ends
+// last — its latest, as every lease ends a lease time after it was made —
+// and each client with the number it was given last, as Lease left them. A
+// lease that has ended only tells when its number was released.
+func (p *Pool) Apply(client string, l Lease) Applied {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	i, ok := p.byNumber[l.Number]
 	if !ok {
-		return false
+		return Unknown
 	}
 	s := &p.slots[i]
-	if !l.To.After(s.to) {
-		return true // a lease the number had before its latest
+	if !wins(client, l, s) {
+		return Stale // a lease the number had before its latest, or the loser of a tie
 	}
+	out := Taken
 	if s.client != client {
+		if s.client != "" && !l.Shared && l.From.Before(s.to) {
+			out = Conflict
+		}
 		p.release(i)
 	}
 	s.client, s.from, s.to = client, l.From, l.To
-	if j, ok := p.byClient[client]; !ok || !p.slots[j].to.After(l.To) {
-		p.byClient[client] = i
+	p.hold(client, i)
+	return out
+}
+
+// wins reports whether client's lease l wins over the lease slot s holds.
+func wins(client string, l Lease, s *slot) bool {
+	switch {
+	case !l.To.Equal(s.to):
+		return l.To.After(s.to)
+	case !l.From.Equal(s.from):
+		return l.From.After(s.from)
+	default:
+		return client > s.client
 	}
-	return true
 }
 
 // Live is how many of the pool's numbers are leased at now.

@@ -252,3 +252,116 @@ func BenchmarkLease(b *testing.B) {
 		p.Lease("c"+strconv.Itoa(i), at)
 	}
 }
+
+// Collectors that lease from one pool and apply each other's leases, each
+// reaching the others a little later and in any order, end with the same
+// table — whatever the races between them.
+func TestReplicasConverge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	type delivery struct {
+		at      time.Time
+		to      int
+		client  string
+		lease   Lease
+		ordinal int
+	}
+	for run := range 300 {
+		const replicas = 3
+		var ps [replicas]*Pool
+		for i := range ps {
+			ps[i] = pool(3)
+		}
+		var queue []delivery
+		deliver := func(until time.Time) {
+			// Due deliveries in time order (ties by when they were sent).
+			for {
+				best := -1
+				for i, d := range queue {
+					if !d.at.After(until) && (best < 0 || d.at.Before(queue[best].at) ||
+						d.at.Equal(queue[best].at) && d.ordinal < queue[best].ordinal) {
+						best = i
+					}
+				}
+				if best < 0 {
+					return
+				}
+				d := queue[best]
+				queue = append(queue[:best], queue[best+1:]...)
+				ps[d.to].Apply(d.client, d.lease)
+			}
+		}
+		at := t0
+		for n := range 1 + rng.IntN(60) {
+			// Requests a few milliseconds apart race; minutes apart do not.
+			if rng.IntN(2) == 0 {
+				at = at.Add(time.Duration(rng.IntN(5)) * time.Millisecond)
+			} else {
+				at = at.Add(time.Duration(1+rng.IntN(600)) * time.Second)
+			}
+			deliver(at)
+			r, c := rng.IntN(replicas), fmt.Sprintf("c%d", rng.IntN(8))
+			l := ps[r].Lease(c, at)
+			for o := range replicas {
+				if o != r {
+					delay := time.Duration(rng.IntN(20)) * time.Millisecond
+					queue = append(queue, delivery{at: at.Add(delay), to: o, client: c, lease: l, ordinal: n})
+				}
+			}
+		}
+		deliver(at.Add(time.Hour))
+		for r := 1; r < replicas; r++ {
+			if !reflect.DeepEqual(ps[0].slots, ps[r].slots) || !reflect.DeepEqual(ps[0].byClient, ps[r].byClient) {
+				t.Fatalf("run %d: replica 0\n%+v %v\nreplica %d\n%+v %v", run, ps[0].slots, ps[0].byClient, r, ps[r].slots, ps[r].byClient)
+			}
+		}
+	}
+}
+
+// Two collectors lease the same free number to two visitors at once: each,
+// learning of the other's lease, keeps the same one — the lease ending last,
+// or on a tie the one that began last, or the greater client id — and the
+// other visitor gets another number when it asks again.
+func TestApplyConflict(t *testing.T) {
+	a, b := pool(2), pool(2)
+	x := a.Lease("X", t0)
+	y := b.Lease("Y", t0.Add(time.Millisecond))
+	if x.Number != y.Number {
+		t.Fatalf("X %s, Y %s: want the same free number", x.Number, y.Number)
+	}
+	if got := a.Apply("Y", y); got != Conflict {
+		t.Fatalf("Y's later lease on X's collector: %v, want Conflict", got)
+	}
+	if got := b.Apply("X", x); got != Stale {
+		t.Fatalf("X's earlier lease on Y's collector: %v, want Stale", got)
+	}
+	if !reflect.DeepEqual(a.slots, b.slots) || !reflect.DeepEqual(a.byClient, b.byClient) {
+		t.Fatalf("tables differ:\n%+v %v\n%+v %v", a.slots, a.byClient, b.slots, b.byClient)
+	}
+	if again := a.Lease("X", t0.Add(time.Minute)); again.Number == x.Number || again.Extended || again.Shared {
+		t.Fatalf("X asks again: %+v, want the other number, new", again)
+	}
+	if again := b.Lease("Y", t0.Add(time.Minute)); again.Number != y.Number || !again.Extended {
+		t.Fatalf("Y asks again: %+v, want its number extended", again)
+	}
+
+	// The same millisecond: the greater client id wins on both.
+	a, b = pool(2), pool(2)
+	x, y = a.Lease("X", t0), b.Lease("Y", t0)
+	if ga, gb := a.Apply("Y", y), b.Apply("X", x); ga != Conflict || gb != Stale {
+		t.Fatalf("tie: X's collector %v, Y's %v", ga, gb)
+	}
+	if !reflect.DeepEqual(a.slots, b.slots) {
+		t.Fatalf("tie: tables differ:\n%+v\n%+v", a.slots, b.slots)
+	}
+
+	// A shared lease (the pool was exhausted) displaces on purpose.
+	p := pool(1)
+	p.Lease("X", t0)
+	if got := p.Apply("Y", Lease{Number: "+74951110001", From: t0.Add(time.Minute), To: t0.Add(31 * time.Minute), Shared: true}); got != Taken {
+		t.Fatalf("a shared lease: %v, want Taken", got)
+	}
+	// A lease after the number was released is no conflict.
+	if got := p.Apply("Z", Lease{Number: "+74951110001", From: t0.Add(40 * time.Minute), To: t0.Add(70 * time.Minute)}); got != Taken {
+		t.Fatalf("a later lease: %v, want Taken", got)
+	}
+}
