@@ -48,7 +48,19 @@ const (
 	// the alerts table. One partition: alerts are few, and the alerter reads
 	// the topic back at start to know which incidents are open.
 	TopicAlerts = "throughline.alerts.v1"
+	// TopicNumbers holds the pool number leases the collectors hand out
+	// (the number_lease envelopes also on TopicRaw), keyed "tenant/account":
+	// every collector follows it to lease from the same table as the others,
+	// and reads it back at start. Coordination, not data: TopicRaw stays the
+	// record the stitcher and the tables use.
+	TopicNumbers = "throughline.numbers.v1"
 )
+
+// NumbersRetention is how long TopicNumbers keeps leases: a collector reads
+// back the longest lease a pool may have (24h) plus a minute, so two days
+// hold every lease a start needs with a day to spare. Delete, not compact:
+// the key is the account, and compaction would keep one lease per account.
+const NumbersRetention = 48 * time.Hour
 
 // Topics are all topics Throughline uses, created at start.
 var Topics = []Topic{
@@ -62,6 +74,10 @@ var Topics = []Topic{
 	{Name: TopicAttribution, Partitions: 12, Retention: 30 * 24 * time.Hour},
 	{Name: TopicStitcherState, Partitions: 12, Retention: -1, Compacted: true},
 	{Name: TopicAlerts, Partitions: 1, Retention: 90 * 24 * time.Hour},
+	// Few records (one per visitor per half lease) read whole by every
+	// collector: three partitions spread the writes without making the
+	// readers fetch from many.
+	{Name: TopicNumbers, Partitions: 3, Retention: NumbersRetention},
 }
 
 // Configs returns the topic-level configuration Kafka understands.

@@ -21,6 +21,7 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
+	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
@@ -59,10 +60,13 @@ type Collector struct {
 	handler http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
-	// Serve); meanwhile GET /v1/numbers answers 503.
+	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
+	// RunLeases applies the other collectors' leases as they come.
 	restoreOnce sync.Once
 	leasesReady atomic.Bool
 	rm          *restoreMetrics
+	fm          *followMetrics
+	instance    []byte // this process, on the leases it publishes to TopicNumbers
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -105,6 +109,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	fm, err := newFollowMetrics(deps.Tel.Meter)
+	if err != nil {
+		return nil, err
+	}
 	lim, err := newLimits(deps, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
@@ -115,7 +123,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
-	c.pools, c.nm, c.rm = numbers.New(deps.Tenants), nm, rm
+	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
+	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
 	c.handler = c.routes()
 	return c, nil
@@ -143,8 +152,8 @@ func (c *Collector) routes() http.Handler {
 }
 
 // Handler is every route of the collector, including /healthz, /readyz and
-// /metrics, for callers that run their own server; they call RestoreLeases
-// too (Serve does).
+// /metrics, for callers that run their own server; they run RunLeases too
+// (Serve does).
 func (c *Collector) Handler() http.Handler { return c.handler }
 
 // Run listens on cfg.Addr and serves until ctx is done, then shuts down
@@ -161,15 +170,16 @@ func (c *Collector) Run(ctx context.Context) error {
 // accepting, lets requests waiting for Kafka finish within cfg.ShutdownTimeout
 // and closes ln. Flushing the producer is the caller's, after Serve returns.
 //
-// Meanwhile it restores the number leases (RestoreLeases): every other route
-// serves at once, GET /v1/numbers once the leases are back.
+// Meanwhile it restores the number leases and follows the other
+// collectors' (RunLeases): every other route serves at once, GET
+// /v1/numbers once the leases are back.
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	if restore := c.beginRestore(); restore != nil {
 		rctx, stopRestore := context.WithCancel(ctx)
 		restored := make(chan struct{})
 		go func() {
 			defer close(restored)
-			restore(rctx)
+			restore(rctx, true)
 		}()
 		defer func() {
 			stopRestore()

@@ -219,7 +219,7 @@ func TestNumbersUnavailableWhileRestoring(t *testing.T) {
 	}
 	assertGIF(t, s.pixel(t, "k="+keyMoscow+"&cid=A", nil)) // the rest is served meanwhile
 
-	restore(context.Background())
+	restore(context.Background(), false)
 	if r := s.do(t, ready); r.status != http.StatusOK {
 		t.Fatalf("not ready after the restore: %d %s", r.status, r.body)
 	}
@@ -297,16 +297,30 @@ func TestServeRestoresLeases(t *testing.T) {
 	}
 }
 
-// BenchmarkRestoreLeases: a starting collector reading back 10,000 leases,
-// alone and among 100,000 other records (page views) of the lease time.
+// BenchmarkRestoreLeases: a starting collector reading back 10,000 leases
+// from the leases topic, and — falling back, as after an upgrade — from the
+// raw topic, alone and among 100,000 other records (page views) of the lease
+// time.
 // Run: go test -run '^$' -bench RestoreLeases ./services/collector
 func BenchmarkRestoreLeases(b *testing.B) {
-	for _, other := range []int{0, 100_000} {
-		b.Run("other="+strconv.Itoa(other), func(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		topic string
+		other int
+	}{{"topic=numbers", kafka.TopicNumbers, 0}, {"topic=raw/other=0", kafka.TopicRaw, 0}, {"topic=raw/other=100000", kafka.TopicRaw, 100_000}} {
+		b.Run(bc.name, func(b *testing.B) {
 			const leases = 10_000
+			other := bc.other
 			k := startKafka(b)
 			now := time.Now().Add(-10 * time.Minute)
 			var recs []*kgo.Record
+			if bc.topic == kafka.TopicNumbers {
+				// A record from before the window: the topic is not new, no fallback.
+				old := &kgo.Record{Topic: kafka.TopicNumbers, Key: []byte("acme/moscow"), Timestamp: now.Add(-2 * time.Hour), Value: []byte("{}")}
+				if err := k.client(b).ProduceSync(context.Background(), old).FirstErr(); err != nil {
+					b.Fatal(err)
+				}
+			}
 			for i := range leases + other {
 				at := now.Add(time.Duration(i) * time.Millisecond)
 				e := event.Envelope{V: event.Version, ID: "e" + strconv.Itoa(i), Tenant: "acme", Account: "moscow",
@@ -320,6 +334,7 @@ func BenchmarkRestoreLeases(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				r[0].Topic = bc.topic
 				recs = append(recs, r...)
 			}
 			cl := k.producer(b, len(recs))

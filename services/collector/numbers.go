@@ -51,8 +51,9 @@ func newNumberMetrics(m metric.Meter) (*numberMetrics, error) {
 
 // serveNumbers handles GET /v1/numbers?k=<write key>&cid=<client id>: it
 // leases a number of the key's account pool to the client id and publishes
-// the lease (a number_lease event) before answering, so the stitcher knows
-// who was shown the number before anyone can dial it.
+// the lease (a number_lease event) to the raw topic before answering, so the
+// stitcher knows who was shown the number before anyone can dial it — and,
+// alongside, to the leases topic for the other collectors (announceLease).
 func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
@@ -114,7 +115,14 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal error", "", "")
 		return
 	}
-	err = c.pub.Publish(ctx, recs)
+	// The raw record first: refused (overload), the lease is published
+	// nowhere. Then the other collectors' copy, in flight together with it;
+	// the answer waits for the raw topic alone.
+	pd, err := c.pub.Start(ctx, recs, nil)
+	if err == nil {
+		c.announceLease(ctx, recs[0], p)
+		err = pd.Wait(ctx)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, publish.ErrOverloaded):

@@ -199,6 +199,16 @@ func (p *Pool) Live(now time.Time) int {
 	return n
 }
 
+// Holder is the client that holds number at now, or "".
+func (p *Pool) Holder(number string, now time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i, ok := p.byNumber[number]; ok && p.slots[i].to.After(now) {
+		return p.slots[i].client
+	}
+	return ""
+}
+
 // Size is how many numbers the pool has.
 func (p *Pool) Size() int { return len(p.slots) }
 
