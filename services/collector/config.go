@@ -29,8 +29,9 @@ type Config struct {
 	RetryAfter      time.Duration // advised in Retry-After on 503
 	ShutdownTimeout time.Duration // graceful shutdown deadline
 	// LeaseRestoreTimeout bounds how long a starting collector reads the
-	// number leases of the last lease time back from the raw topic; GET
-	// /v1/numbers answers 503 until it has, then serves what it read.
+	// number leases of the last lease time back from the leases topic (and
+	// the raw topic after an upgrade); GET /v1/numbers answers 503 until it
+	// has, then serves what it read and reads the rest in the background.
 	LeaseRestoreTimeout time.Duration
 
 	// TrustedProxies is a comma-separated list of CIDR prefixes (or single
