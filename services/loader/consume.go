@@ -54,15 +54,17 @@ func (l *Loader) consume(ctx context.Context, ins *inserter) error {
 
 // poll waits for records until the oldest buffered batch is due, at most a
 // second so failed commits are retried. While the inserter is busy (busy is
-// not nil) no batch is due by age (see takeDue): the wait ends when busy is
-// closed instead.
+// not nil), the wait also ends when it is done: batches held for it (see
+// maxAge) are due then.
 func (l *Loader) poll(ctx context.Context, busy <-chan struct{}) kgo.Fetches {
 	now := time.Now()
 	wait := time.Second
 	l.mu.Lock()
 	for _, p := range l.parts {
-		if due, ok := p.due(l.cfg.MaxAge); ok && busy == nil {
-			wait = min(wait, due.Sub(now))
+		if age := l.maxAge(p, busy != nil, false); age != held {
+			if due, ok := p.due(age); ok {
+				wait = min(wait, due.Sub(now))
+			}
 		}
 	}
 	l.mu.Unlock()
@@ -126,23 +128,38 @@ func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
 	return nil
 }
 
-// takeDue cuts the batches that are ready in every partition. While the
-// inserter is busy, a batch short of MaxRows is not cut for its age: it could
-// not be inserted sooner anyway, and meanwhile it grows. Under a backlog that
-// makes full batches: fewer, larger inserts, and each insert costs the engine
-// a part written (tens of files) whatever its size.
+// takeDue cuts the batches that are ready in every partition.
 func (l *Loader) takeDue(now time.Time, busy, final bool) []*batch {
-	maxAge := l.cfg.MaxAge
-	if busy && !final {
-		maxAge = math.MaxInt64
-	}
 	var batches []*batch
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range l.parts {
-		batches = append(batches, p.take(now, l.cfg.MaxRows, maxAge, final)...)
+		batches = append(batches, p.take(now, l.cfg.MaxRows, l.maxAge(p, busy, final), final)...)
 	}
 	return batches
+}
+
+// held is the age limit of a batch that waits for the inserter.
+const held = time.Duration(math.MaxInt64)
+
+// maxAge is how old a partition's batch short of MaxRows may grow before it
+// is cut. While the inserter is busy and more of the partition is already in
+// Kafka, the batch is held: it could not be inserted sooner anyway, and it
+// grows meanwhile. Under a backlog that makes full batches — fewer, larger
+// inserts, and each insert costs the engine a part written (tens of files)
+// whatever its size. A partition that is caught up is cut by age as usual,
+// so it is decoded while the inserter works. While the inserter is idle, a
+// partition more than a batch behind is not held for its age: there is
+// nothing to wait for. The caller holds l.mu.
+func (l *Loader) maxAge(p *partState, busy, final bool) time.Duration {
+	switch behind := p.behind(); {
+	case final:
+	case busy && behind > 0:
+		return held
+	case !busy && behind >= int64(l.cfg.MaxRows):
+		return 0
+	}
+	return l.cfg.MaxAge
 }
 
 // recordedRanges reads the ranges recorded for the partition from offset on:

@@ -46,9 +46,10 @@ type Config struct {
 	// MaxRows flushes a partition's batch when it holds this many records.
 	MaxRows int
 	// MaxAge flushes a partition's batch this long after its first record
-	// arrived, which bounds end-to-end freshness under light load. While an
-	// insert is running, a batch short of MaxRows waits for it instead, and
-	// grows: under a backlog, batches are full.
+	// arrived, which bounds end-to-end freshness under light load. Under a
+	// backlog age does not cut: a batch waits for the running insert (and
+	// grows) while more of its partition is in Kafka, and is cut at once
+	// when no insert is running and more than MaxRows wait.
 	MaxAge time.Duration
 	// Database holds the tables (flag clickhouse-database, shared with the store).
 	Database string
@@ -73,7 +74,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.InstanceID, "loader-instance-id", "throughline-loader-"+cmp.Or(host, "local"),
 		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Int(fs, &c.MaxRows, "loader-max-rows", 20000, "flush a partition's batch at this many records")
-	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a partition's batch this long after its first record (or, if an insert is running, when it ends)")
+	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a partition's batch this long after its first record (under a backlog, batches are cut by size)")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 	flagenv.Int(fs, &c.MaxPollRecords, "loader-max-poll-records", 10000, "records taken from Kafka per poll")
 	flagenv.Int(fs, &c.Workers, "loader-workers", runtime.GOMAXPROCS(0), "batches decoded and inserted concurrently")

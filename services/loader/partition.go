@@ -55,6 +55,15 @@ func (p *partState) due(maxAge time.Duration) (time.Time, bool) {
 	return p.since.Add(maxAge), true
 }
 
+// behind is how many offsets the partition has in Kafka past those buffered
+// (by the high watermark of the last fetch).
+func (p *partState) behind() int64 {
+	if len(p.recs) == 0 {
+		return 0
+	}
+	return max(p.hwm-p.recs[len(p.recs)-1].Offset-1, 0)
+}
+
 // lag is how many records of the partition are not loaded and committed.
 func (p *partState) lag() int64 {
 	if p.next < 0 {

@@ -99,8 +99,10 @@ func TestDueAndLag(t *testing.T) {
 	}
 }
 
-// TestTakeDueHoldsWhileBusy: while the inserter is busy only full batches
-// are cut; the rest waits for it, growing, unless the loader is stopping.
+// TestTakeDueHoldsWhileBusy: while the inserter is busy, a partition with
+// more records in Kafka is cut only when full — the rest waits for the
+// inserter, growing, unless the loader is stopping; a caught-up one is cut by
+// age. While it is idle, a partition more than a batch behind is not held.
 func TestTakeDueHoldsWhileBusy(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := &Loader{cfg: Config{MaxRows: 10, MaxAge: 200 * time.Millisecond}, parts: map[tp]*partState{}}
@@ -116,9 +118,20 @@ func TestTakeDueHoldsWhileBusy(t *testing.T) {
 	if got := describe(l.takeDue(later, true, true)); got != "10-16/7" {
 		t.Fatalf("busy at shutdown: got %q, want the rest", got)
 	}
-	p.add(recs(span(17, 18)...), 100, t0)
+	p.add(recs(span(17, 18)...), 20, t0)
+	if got := describe(l.takeDue(t0, false, false)); got != "" {
+		t.Fatalf("idle, young, not behind: got %q, want nothing", got)
+	}
 	if got := describe(l.takeDue(later, false, false)); got != "17-18/2" {
 		t.Fatalf("idle: got %q, want the batch due by age", got)
+	}
+	p.add(recs(span(19, 20)...), 100, t0)
+	if got := describe(l.takeDue(t0, false, false)); got != "19-20/2" {
+		t.Fatalf("idle, young, %d behind: got %q, want it cut at once", p.behind(), got)
+	}
+	p.add(recs(span(21, 22)...), 23, t0)
+	if got := describe(l.takeDue(later, true, false)); got != "21-22/2" {
+		t.Fatalf("busy, caught up: got %q, want the batch due by age", got)
 	}
 }
 
