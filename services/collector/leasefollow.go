@@ -115,9 +115,9 @@ func (c *Collector) announceLease(ctx context.Context, raw *kgo.Record, p tenant
 	rec := &kgo.Record{Topic: kafka.TopicNumbers, Key: raw.Key, Value: raw.Value,
 		Headers: []kgo.RecordHeader{{Key: headerInstance, Value: c.instance}}}
 	failed := func(err error) {
-		c.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announceFailed)))
 		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("topic", kafka.TopicNumbers).
 			Msg("number lease not announced to the other collectors")
+		c.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announceFailed)))
 	}
 	_, err := c.pub.Start(ctx, []*kgo.Record{rec}, func(err error) {
 		if err != nil {
@@ -220,13 +220,13 @@ func (c *Collector) applyLease(r *kgo.Record, st *restoreStats) {
 		return
 	}
 	ctx := context.Background()
-	c.fm.peers.Add(ctx, 1, metric.WithAttributes(attribute.String("result", appliedLabel(got))))
 	c.fm.delay.Record(ctx, max(time.Since(r.Timestamp), 0).Seconds())
 	if got == numbers.Conflict {
-		c.fm.conflicts.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", e.Tenant), attribute.String("account", e.Account)))
 		c.warn.Warn().Str("tenant", e.Tenant).Str("account", e.Account).Str("number", l.Number).
 			Msg("number leased by two collectors at once, the later lease keeps it")
+		c.fm.conflicts.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", e.Tenant), attribute.String("account", e.Account)))
 	}
+	c.fm.peers.Add(ctx, 1, metric.WithAttributes(attribute.String("result", appliedLabel(got)))) // last: tests wait for it
 }
 
 func appliedLabel(a numbers.Applied) string {

@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,8 +73,10 @@ func TestNumbersLeasesSharedBetweenCollectors(t *testing.T) {
 		return strings.Contains(s2.metrics(t), `throughline_collector_number_leases_from_peers_total{result="taken"} 2`)
 	})
 	waitFor(t, "the leases topic to hold all four leases", func() bool { return k.endOffset(t, kafka.TopicNumbers) == 4 })
-	assertMetrics(t, s1, `throughline_collector_number_leases_announced_total{outcome="published"} 2`,
-		`throughline_collector_number_leases_follow_errors_total 0`, `throughline_collector_number_leases_follow_lag `,
+	waitFor(t, "collector 1's two leases to be acknowledged", func() bool {
+		return strings.Contains(s1.metrics(t), `throughline_collector_number_leases_announced_total{outcome="published"} 2`)
+	})
+	assertMetrics(t, s1, `throughline_collector_number_leases_follow_errors_total 0`, `throughline_collector_number_leases_follow_lag `,
 		`throughline_collector_number_leases_follow_delay_seconds_count 2`)
 	if m := s1.metrics(t) + s2.metrics(t); strings.Contains(m, `number_leases_conflicts_total{`) || strings.Contains(m, `number_pool_exhausted_total{`) {
 		t.Error("a conflict or an exhausted pool")
@@ -113,7 +117,12 @@ func TestNumbersConflictingLeaseFromPeer(t *testing.T) {
 	x := s.lease(t, "X")
 	to := time.UnixMilli(x.ExpiresAt)
 	publishPeerLease(t, k, "Y", x.Number, to.Add(-30*time.Minute+time.Millisecond), to.Add(time.Millisecond), time.Now())
-	waitFor(t, "the conflicting lease to be applied", func() bool { return s.holder(x.Number) == "Y" })
+	waitFor(t, "the conflicting lease to be applied", func() bool {
+		return strings.Contains(s.metrics(t), `throughline_collector_number_leases_from_peers_total{result="conflict"} 1`)
+	})
+	if h := s.holder(x.Number); h != "Y" {
+		t.Fatalf("%s holds %s, want Y: its lease ends later", h, x.Number)
+	}
 
 	if x2 := s.lease(t, "X"); x2.Number == x.Number {
 		t.Fatalf("X kept %s, which Y's later lease holds", x.Number)
@@ -121,8 +130,7 @@ func TestNumbersConflictingLeaseFromPeer(t *testing.T) {
 	if y := s.lease(t, "Y"); y.Number != x.Number || y.ExpiresAt <= x.ExpiresAt {
 		t.Fatalf("Y on this collector: %+v", y)
 	}
-	assertMetrics(t, s, `throughline_collector_number_leases_conflicts_total{account="moscow",tenant="acme"} 1`,
-		`throughline_collector_number_leases_from_peers_total{result="conflict"} 1`)
+	assertMetrics(t, s, `throughline_collector_number_leases_conflicts_total{account="moscow",tenant="acme"} 1`)
 	if !strings.Contains(log.String(), `"message":"number leased by two collectors at once, the later lease keeps it"`) {
 		t.Errorf("log: %s", log.String())
 	}
@@ -249,5 +257,67 @@ func TestLeasesTopicReadableByKafkaGo(t *testing.T) {
 	}
 	if r, _ := s.numbers(t, "k="+keyMoscow+"&cid=B"); r.status != http.StatusOK {
 		t.Fatalf("B: %d", r.status)
+	}
+}
+
+// peerLeases is how many leases of other collectors s has applied.
+func peerLeases(tb testing.TB, s *testServer) int {
+	tb.Helper()
+	n := 0
+	for _, line := range strings.Split(s.metrics(tb), "\n") {
+		if rest, ok := strings.CutPrefix(line, "throughline_collector_number_leases_from_peers_total{"); ok {
+			v, err := strconv.Atoi(rest[strings.LastIndexByte(rest, ' ')+1:])
+			if err != nil {
+				tb.Fatalf("%q: %v", line, err)
+			}
+			n += v
+		}
+	}
+	return n
+}
+
+// Visitors asking two collectors at once, more of them than the pool has
+// numbers: whatever the races, once each collector has applied the other's
+// leases both tables give every number to the same visitor.
+func TestNumbersCollectorsConverge(t *testing.T) {
+	k := startKafka(t)
+	servers := []*testServer{startFollowing(t, k, testConfig(), zerolog.Nop()), startFollowing(t, k, testConfig(), zerolog.Nop())}
+	const visitors = 24
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		leased [2]int
+		failed []string
+	)
+	for i := range visitors {
+		wg.Go(func() {
+			s := servers[i%2]
+			req, _ := http.NewRequest("GET", s.srv.URL+"/v1/numbers?k="+keyMoscow+"&cid=v"+strconv.Itoa(i), nil)
+			resp, err := s.client.Do(req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, err.Error())
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				failed = append(failed, resp.Status)
+				return
+			}
+			leased[i%2]++
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("failed leases: %v", failed)
+	}
+	waitFor(t, "each collector to apply the other's leases", func() bool {
+		return peerLeases(t, servers[0]) == leased[1] && peerLeases(t, servers[1]) == leased[0]
+	})
+	for _, n := range []string{restoreNumber1, restoreNumber2, restoreNumber3} {
+		if h0, h1 := servers[0].holder(n), servers[1].holder(n); h0 != h1 || h0 == "" {
+			t.Errorf("%s: collector 1 gives it to %q, collector 2 to %q", n, h0, h1)
+		}
 	}
 }

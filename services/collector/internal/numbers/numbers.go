@@ -66,14 +66,21 @@ func NewPool(c *tenants.NumberPool) *Pool {
 // Lease gives client a number at now: the one it holds, its lease extended;
 // else the free number released longest ago; else, the pool exhausted, the
 // number whose lease ends first (Shared).
+//
+// Times are kept to the millisecond, as leases are published, and a lease
+// always wins (Apply) over the one it replaces in the table: should that
+// one end as late (taken in the same millisecond, or made by a collector
+// whose clock is ahead), the new one ends a millisecond after it. So the
+// other collectors, applying the lease, keep it too.
 func (p *Pool) Lease(client string, now time.Time) Lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now = now.Truncate(time.Millisecond)
 	to := now.Add(p.lease)
 	if i, ok := p.byClient[client]; ok && p.slots[i].to.After(now) {
 		s := &p.slots[i]
-		s.to = to
-		return Lease{Number: s.number, From: s.from, To: to, Extended: true}
+		s.to = later(s.to, to)
+		return Lease{Number: s.number, From: s.from, To: s.to, Extended: true}
 	}
 	best := -1
 	for i := range p.slots {
@@ -85,6 +92,9 @@ func (p *Pool) Lease(client string, now time.Time) Lease {
 	}
 	s := &p.slots[best]
 	shared := s.to.After(now)
+	if !to.After(s.to) {
+		to = s.to.Add(time.Millisecond)
+	}
 	p.release(best)
 	if i, ok := p.byClient[client]; ok && i != best {
 		delete(p.byClient, client) // its old number ran out: it is free again
@@ -172,6 +182,13 @@ func (p *Pool) Apply(client string, l Lease) Applied {
 	s.client, s.from, s.to = client, l.From, l.To
 	p.hold(client, i)
 	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // wins reports whether client's lease l wins over the lease slot s holds.

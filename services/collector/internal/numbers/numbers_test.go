@@ -292,15 +292,20 @@ func TestReplicasConverge(t *testing.T) {
 		}
 		at := t0
 		for n := range 1 + rng.IntN(60) {
-			// Requests a few milliseconds apart race; minutes apart do not.
+			// Requests a few milliseconds apart race (and within one
+			// millisecond tie, as leases are published to the millisecond);
+			// minutes apart do not.
 			if rng.IntN(2) == 0 {
-				at = at.Add(time.Duration(rng.IntN(5)) * time.Millisecond)
+				at = at.Add(time.Duration(rng.IntN(3000)) * time.Microsecond)
 			} else {
 				at = at.Add(time.Duration(1+rng.IntN(600)) * time.Second)
 			}
 			deliver(at)
 			r, c := rng.IntN(replicas), fmt.Sprintf("c%d", rng.IntN(8))
 			l := ps[r].Lease(c, at)
+			if l.From.Nanosecond()%int(time.Millisecond) != 0 || l.To.Nanosecond()%int(time.Millisecond) != 0 {
+				t.Fatalf("lease %+v: not to the millisecond, as published", l)
+			}
 			for o := range replicas {
 				if o != r {
 					delay := time.Duration(rng.IntN(20)) * time.Millisecond
@@ -363,5 +368,22 @@ func TestApplyConflict(t *testing.T) {
 	// A lease after the number was released is no conflict.
 	if got := p.Apply("Z", Lease{Number: "+74951110001", From: t0.Add(40 * time.Minute), To: t0.Add(70 * time.Minute)}); got != Taken {
 		t.Fatalf("a later lease: %v, want Taken", got)
+	}
+}
+
+// A lease replacing one that ends as late — the pool exhausted within one
+// millisecond — ends a millisecond later, so that the other collectors,
+// applying both, keep the same one as this.
+func TestLeaseWinsOverTheLeaseItReplaces(t *testing.T) {
+	p, other := pool(1), pool(1)
+	z := p.Lease("z", t0.Add(300*time.Microsecond))
+	a := p.Lease("a", t0.Add(600*time.Microsecond)) // "a" < "z": a tie would go to z
+	if !a.Shared || !a.From.Equal(t0) || !a.To.Equal(z.To.Add(time.Millisecond)) {
+		t.Fatalf("z %+v, then a %+v", z, a)
+	}
+	other.Apply("a", a)
+	other.Apply("z", z)
+	if !reflect.DeepEqual(p.slots, other.slots) || !reflect.DeepEqual(p.byClient, other.byClient) {
+		t.Fatalf("tables differ:\n%+v %v\n%+v %v", p.slots, p.byClient, other.slots, other.byClient)
 	}
 }
