@@ -153,7 +153,7 @@ const held = time.Duration(math.MaxInt64)
 // nothing to wait for. The caller holds l.mu.
 func (l *Loader) maxAge(p *partState, busy, final bool) time.Duration {
 	switch behind := p.behind(); {
-	case final:
+	case final: // take cuts everything at shutdown
 	case busy && behind > 0:
 		return held
 	case !busy && behind >= int64(l.cfg.MaxRows):
