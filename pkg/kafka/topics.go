@@ -21,6 +21,10 @@ type Topic struct {
 	Partitions int32
 	Retention  time.Duration // 0 = broker default; -1 = forever
 	Compacted  bool
+	// Segment rolls a partition's active segment after this long (0 =
+	// broker default, 7 days): retention deletes whole segments only, so a
+	// short-lived topic needs segments shorter than its retention.
+	Segment time.Duration
 }
 
 // Topic names. They are part of the public contract for outside consumers.
@@ -77,7 +81,7 @@ var Topics = []Topic{
 	// Few records (one per visitor per half lease) read whole by every
 	// collector: three partitions spread the writes without making the
 	// readers fetch from many.
-	{Name: TopicNumbers, Partitions: 3, Retention: NumbersRetention},
+	{Name: TopicNumbers, Partitions: 3, Retention: NumbersRetention, Segment: 6 * time.Hour},
 }
 
 // Configs returns the topic-level configuration Kafka understands.
@@ -94,6 +98,9 @@ func (t Topic) Configs() map[string]*string {
 		set("retention.ms", "-1")
 	case t.Retention > 0:
 		set("retention.ms", strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	if t.Segment > 0 {
+		set("segment.ms", strconv.FormatInt(t.Segment.Milliseconds(), 10))
 	}
 	return c
 }

@@ -37,5 +37,10 @@ func TestNumbersTopicHoldsTheLongestLease(t *testing.T) {
 		if *c["cleanup.policy"] != "delete" || *c["retention.ms"] != "172800000" {
 			t.Fatalf("configs: cleanup.policy %s retention.ms %s", *c["cleanup.policy"], *c["retention.ms"])
 		}
+		// Retention deletes whole segments: with the default 7-day segment
+		// the leases would stay on disk for a week.
+		if seg, ok := c["segment.ms"]; !ok || *seg != "21600000" {
+			t.Fatalf("configs: segment.ms %v, want 6h", c["segment.ms"])
+		}
 	}
 }
