@@ -66,6 +66,18 @@ type MarkovReport struct {
 // in the period by start (sessions starting in the same millisecond by
 // channel name), when the person has no lead in it. Latest
 // versions only (FINAL drops superseded and deleted rows).
+//
+// The cost is grouping the period's sessions by person, so that step is
+// kept cheap: a person is one String key (length-prefixed person_id, then
+// account: injective, and a single String hashes faster than the pair),
+// tested against the period's leads once per person (HAVING), not per
+// session; a session is one Int128 — start in ms, then the index of its
+// channel in chans, the period's channels sorted by name — so the array
+// aggregated and sorted is numeric, and sorting it orders by start, then
+// channel name, as sorting (started_at, channel) would. chans is read
+// without FINAL: it is a superset of the latest versions' channels, which
+// is all indexOf needs. Journeys are counted by path before the union, and
+// a path is turned into JSON only once.
 const markovPathsSQL = `WITH
     l AS
     (
@@ -83,24 +95,33 @@ const markovPathsSQL = `WITH
           AND (account, lead_id) IN (SELECT account, lead_id FROM l)
         GROUP BY account, lead_id
     ),
+    (
+        SELECT arraySort(groupUniqArray(channel))
+        FROM ${db}.sessions
+        WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
+          AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+    ) AS chans,
     visits AS
     (
-        SELECT arrayMap(x -> x.2, arraySort(groupArray((started_at, channel)))) AS path
+        SELECT arrayMap(x -> chans[toUInt32(bitAnd(x, 4294967295))],
+                        arraySort(groupArray(toInt128(toUnixTimestamp64Milli(started_at)) * 4294967296 + indexOf(chans, channel)))) AS path
         FROM ${db}.sessions FINAL
         WHERE tenant = {tenant:String} AND ({account:String} = '' OR account = {account:String})
           AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-          AND (account, person_id) NOT IN (SELECT account, person_id FROM l)
-        GROUP BY account, person_id
+        GROUP BY concat(toString(length(person_id)), ':', person_id, account)
+        HAVING concat(toString(length(person_id)), ':', person_id, account)
+            NOT IN (SELECT concat(toString(length(person_id)), ':', person_id, account) FROM l)
     )
 SELECT toJSONString(path) AS p, sum(conversions), sum(nulls), sum(revenue)
 FROM
 (
-    SELECT t.path AS path, toInt64(1) AS conversions, toInt64(0) AS nulls, toInt64(l.revenue_minor) AS revenue
+    SELECT t.path AS path, toInt64(count()) AS conversions, toInt64(0) AS nulls, sum(toInt64(l.revenue_minor)) AS revenue
     FROM l LEFT JOIN touches AS t ON t.account = l.account AND t.lead_id = l.lead_id
+    GROUP BY path
     UNION ALL
-    SELECT path, toInt64(0), toInt64(1), toInt64(0) FROM visits
+    SELECT path, toInt64(0), toInt64(count()), toInt64(0) FROM visits GROUP BY path
 )
-GROUP BY p
+GROUP BY path
 ORDER BY p`
 
 // Markov reads the period's journeys, aggregated by path in ClickHouse, and

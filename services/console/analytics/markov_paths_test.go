@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/services/console/internal/testnet"
+	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // TestMarkovOnTheEngine builds the textbook journeys as sessions, leads and
@@ -96,5 +97,66 @@ func TestMarkovOnTheEngine(t *testing.T) {
 		if _, err := reports.Markov(context.Background(), bad); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}
+	}
+}
+
+// TestMarkovPathsVersionsAndKeys covers what the journeys' SQL encodes: a
+// person is (person, account) — the same id in two accounts is two
+// journeys, and ids that would run together if concatenated stay apart; a
+// session counts in its latest version only (a later start, another
+// channel, another person, out of the period); sessions starting in the
+// same millisecond go by channel name; a lead excludes its person's
+// sessions in its own account only.
+func TestMarkovPathsVersionsAndKeys(t *testing.T) {
+	w := testnet.New(t, engine)
+	const tn = "mkv"
+	sess := func(acc, id, person, ts, ch string) *entity.Session {
+		return &entity.Session{Meta: entity.Meta{Tenant: tn, Account: acc}, SessionID: id, ClientID: "c-" + person, PersonID: person,
+			Start: testnet.At(t, ts), End: testnet.At(t, ts) + 60000, DurationMS: 60000, Hits: 1, Channel: ch, FirstEvent: "e-" + id}
+	}
+	lead := func(acc, id, person string, revenue int64) *entity.Lead {
+		at := testnet.At(t, "2026-05-01T15:00:00Z")
+		return &entity.Lead{Meta: entity.Meta{Tenant: tn, Account: acc}, LeadID: id, PersonID: person, TS: at, Kind: "form",
+			FirstEvent: "e-" + id, Contacts: 1, LastContactAt: at, RevenueMinor: revenue}
+	}
+	touch := func(l *entity.Lead, ch string) *entity.Attribution {
+		return &entity.Attribution{Meta: l.Meta, LeadID: l.LeadID, Model: pathModel, Touches: 1, LeadTS: l.TS,
+			Channel: ch, Source: ch, Medium: ch, Weight: 1, RevenueMinor: float64(l.RevenueMinor)}
+	}
+	l1, l2 := lead("c", "L1", "a", 100), lead("c", "L2", "q", 0)
+	w.Put(
+		sess("c", "x1", "ab", "2026-05-01T10:00:00Z", "vk_ads"),
+		sess("bc", "x2", "a", "2026-05-01T10:00:00Z", "google_ads"),
+		sess("c", "y1", "p", "2026-05-01T09:00:00Z", "yandex_direct"),
+		sess("c", "y2", "p", "2026-05-01T11:00:00Z", "zen"),
+		sess("c", "y3", "p", "2026-05-01T11:00:00Z", "avito"),
+		sess("c", "y4", "p", "2026-05-01T08:00:00Z", "telegram"),
+		sess("c", "y5", "p", "2026-05-01T07:00:00Z", "mail"),
+		sess("bc", "z1", "p", "2026-05-01T10:00:00Z", "direct"),
+		l1, l2,
+	)
+	w.Put(
+		sess("c", "y1", "p", "2026-05-01T12:00:00Z", "organic"),  // re-stated: later, another channel
+		sess("c", "y4", "p", "2026-05-03T08:00:00Z", "telegram"), // re-stated out of the period
+		sess("c", "y5", "q", "2026-05-01T07:00:00Z", "mail"),     // to q, who has a lead
+		touch(l1, "vk_ads"), touch(l2, noTouch),
+	)
+	paths, untouched, err := NewReports(engine, w.DB, nil).MarkovPaths(context.Background(),
+		MarkovQuery{Tenant: tn, From: testnet.Date(t, "2026-05-01"), To: testnet.Date(t, "2026-05-02")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range paths {
+		got = append(got, fmt.Sprintf("%v %d %d %d", p.Channels, p.Conversions, p.Nulls, p.RevenueMinor))
+	}
+	want := []string{
+		"[avito zen organic] 0 1 0",
+		"[direct] 0 1 0",
+		"[google_ads] 0 1 0",
+		"[vk_ads] 1 1 100",
+	}
+	if !slices.Equal(got, want) || untouched != 1 {
+		t.Fatalf("paths (untouched %d):\n%v\nwant\n%v", untouched, got, want)
 	}
 }
