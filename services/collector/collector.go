@@ -67,6 +67,7 @@ type Collector struct {
 	rm          *restoreMetrics
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
+	ids         *recentIDs
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -123,6 +124,9 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
+		return nil, err
+	}
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
@@ -147,6 +151,7 @@ func (c *Collector) routes() http.Handler {
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	health.AddCheck("number leases", c.leasesRestoring)
+	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
 }
@@ -186,6 +191,17 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 			<-restored
 		}()
 	}
+	idsCtx, stopIDs := context.WithCancel(ctx)
+	idsDone := make(chan struct{})
+	c.ids.ready.Store(c.cfg.Dedup.Restore <= 0)
+	go func() {
+		defer close(idsDone)
+		c.restoreIDs(idsCtx)
+	}()
+	defer func() {
+		stopIDs()
+		<-idsDone
+	}()
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,

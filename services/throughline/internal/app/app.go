@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
 		return nil, err
 	}
-	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
+	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg, DedupWindow: a.tenants.DedupWindow}); err != nil {
 		return nil, err
 	}
 	if a.alerter, err = alerter.New(cfg.Alerter, alerter.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
