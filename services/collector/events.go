@@ -40,6 +40,13 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unknown write key", "", "")
 		return
 	}
+	if !c.ids.ready.Load() {
+		// Until the ids published before this start are read back, a retry
+		// could not be told from a new batch.
+		c.m.reject(sourceAPI, reasonOverload, "")
+		c.writeUnavailable(w, "collector starting: restoring recent event ids, retry later")
+		return
+	}
 	max := int64(c.cfg.MaxBodyBytes)
 	if r.ContentLength > max {
 		c.m.reject(sourceAPI, reasonTooLarge, "body")
