@@ -62,8 +62,10 @@ var batchColumns = []chstore.Column{
 var errCrash = errors.New("loader: crashed by test hook")
 
 // stage gets batches ready to insert: it finds their repeated event ids,
-// decodes them, writes the dead letters of their bad records, records their
-// ranges, then writes the ids they accept, in that order.
+// decodes them, writes the dead letters of their bad records and records
+// their ranges, in that order; meanwhile it writes the ids they accept (only
+// ids before rows matters: an id whose row is not in yet is a record at an
+// offset not committed, read again and found the same first occurrence).
 // On failure (only when ctx ends, or at shutdown) their partitions stop.
 func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error {
 	t0 := time.Now()
@@ -71,6 +73,8 @@ func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error 
 		l.advance(batches, err)
 		return err
 	}
+	ids := make(chan error, 1)
+	go func() { ids <- l.writeIDs(ctx, batches, final) }()
 	l.parallel(batches, func(b *batch) {
 		b.ins, b.rows, b.received, b.bad, b.err = l.prepare(ctx, b)
 		b.links = traceLinks(b.recs)
@@ -80,8 +84,8 @@ func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error 
 	if err == nil {
 		err = l.record(ctx, batches, final)
 	}
-	if err == nil {
-		err = l.writeIDs(ctx, batches, final)
+	if idsErr := <-ids; err == nil {
+		err = idsErr
 	}
 	if ev := l.log.Debug(); ev.Enabled() {
 		rows := 0
