@@ -43,7 +43,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !c.ids.ready.Load() {
 		// Until the ids published before this start are read back, a retry
 		// could not be told from a new batch.
-		c.m.reject(sourceAPI, reasonOverload, "")
+		c.m.reject(sourceAPI, reasonRestoring, "")
 		c.writeUnavailable(w, "collector starting: restoring recent event ids, retry later")
 		return
 	}

@@ -35,7 +35,7 @@ import (
 const maxWindow = 30 * 24 * time.Hour
 
 // lookupChunk bounds the hashes looked up in one query.
-const lookupChunk = 4096
+const lookupChunk = 16384
 
 var eventIDsColumns = []chstore.Column{
 	{Name: "id_hash", Type: "UInt64"}, {Name: "record_key", Type: "String"}, {Name: "event_id", Type: "String"},
