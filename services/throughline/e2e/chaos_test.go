@@ -173,8 +173,16 @@ func TestChaosRetriedBatchesLandOnce(t *testing.T) {
 		}
 	}()
 
+	n.checkOnce(t, "chaos", acked, clients)
+}
+
+// checkOnce asserts what both chaos tests promise: every acknowledged id of
+// the prefix in events exactly once, one session and one lead per visitor,
+// the sessions' hits the distinct hits sent, no repeat dead-lettered.
+func (n *node) checkOnce(t *testing.T, prefix string, acked, clients []string) {
+	t.Helper()
 	// Every acknowledged id arrives, once.
-	const mine = "startsWith(event_id, 'chaos-')"
+	mine := "startsWith(event_id, '" + prefix + "-')"
 	n.waitCount("SELECT uniqExact(event_id) FROM throughline.events WHERE "+mine, len(acked), 60*time.Second)
 	seen := n.idCounts("SELECT groupArray(event_id) FROM throughline.events WHERE " + mine)
 	lost, doubled := 0, 0
@@ -188,7 +196,7 @@ func TestChaosRetriedBatchesLandOnce(t *testing.T) {
 			doubled++
 		}
 	}
-	t.Logf("chaos: %d acknowledged, %d lost, %d duplicated in events", len(acked), lost, doubled)
+	t.Logf("%s: %d acknowledged, %d lost, %d duplicated in events", prefix, len(acked), lost, doubled)
 	if lost != 0 || doubled != 0 || len(seen) != len(acked) {
 		t.Fatalf("events: %d of %d acknowledged ids missing, %d ids more than once, %d ids in all", lost, len(acked), doubled, len(seen))
 	}
@@ -197,7 +205,7 @@ func TestChaosRetriedBatchesLandOnce(t *testing.T) {
 	onRaw := map[string]int{}
 	for _, r := range n.records("throughline.raw.v1") {
 		var e struct{ ID string }
-		if json.Unmarshal(r.Value, &e) == nil && strings.HasPrefix(e.ID, "chaos-") {
+		if json.Unmarshal(r.Value, &e) == nil && strings.HasPrefix(e.ID, prefix+"-") {
 			onRaw[e.ID]++
 		}
 	}
@@ -207,7 +215,7 @@ func TestChaosRetriedBatchesLandOnce(t *testing.T) {
 			repeated++
 		}
 	}
-	t.Logf("chaos: %d ids published to the raw topic more than once (answers lost to a kill, sent again)", repeated)
+	t.Logf("%s: %d ids published to the raw topic more than once (answers lost, sent again)", prefix, repeated)
 	in := "client_id IN (" + quoted(clients) + ")"
 	n.waitCount("SELECT count() FROM throughline.leads_latest WHERE "+in, len(clients), 60*time.Second)
 	n.waitCount("SELECT count() FROM throughline.sessions_latest WHERE "+in, len(clients), 10*time.Second)
@@ -220,7 +228,7 @@ func TestChaosRetriedBatchesLandOnce(t *testing.T) {
 		// The sessions' hits are the distinct hits sent: three per visitor.
 		"SELECT sum(hits) - " + fmt.Sprint(3*len(clients)) + " FROM throughline.sessions_latest WHERE " + in,
 		// A repeat is not a dead letter.
-		"SELECT count() FROM throughline.dead_letters WHERE position(payload, 'chaos-') > 0",
+		"SELECT count() FROM throughline.dead_letters WHERE position(payload, '" + prefix + "-') > 0",
 	} {
 		if got := fmt.Sprint(n.query(q)[0][0]); got != "0" {
 			t.Fatalf("%s\n= %s, want 0", q, got)

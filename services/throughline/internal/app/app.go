@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -150,6 +151,10 @@ func (a *App) Tenants() *tenants.Config { return a.tenants }
 
 // KafkaAddr is where the embedded broker listens.
 func (a *App) KafkaAddr() string { return a.broker.Addr() }
+
+// KafkaCluster is the embedded broker itself, for tests that inject faults
+// into it (kfake's ControlKey).
+func (a *App) KafkaCluster() *kfake.Cluster { return a.broker.Cluster() }
 
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }
