@@ -112,11 +112,12 @@ func (c *Collector) dedupWindow(tenant string) time.Duration {
 }
 
 // fresh returns the envelopes whose ids were not published within their
-// tenant's window, each id once, and how many were left out as repeats.
-// It keeps the order; envs is reused.
-func (c *Collector) fresh(envs []event.Envelope, source string, now time.Time) ([]event.Envelope, int) {
+// tenant's window, each id once, their keys for remember, and how many were
+// left out as repeats. It keeps the order; envs is reused.
+func (c *Collector) fresh(envs []event.Envelope, source string, now time.Time) ([]event.Envelope, []string, int) {
 	r := c.ids
 	out := envs[:0]
+	keys := make([]string, 0, len(envs))
 	var inBatch map[string]bool
 	if len(envs) > 1 {
 		inBatch = make(map[string]bool, len(envs))
@@ -137,25 +138,26 @@ func (c *Collector) fresh(envs []event.Envelope, source string, now time.Time) (
 			inBatch[k] = true
 		}
 		out = append(out, e)
+		keys = append(keys, k)
 	}
 	r.mu.Unlock()
 	dups := len(envs) - len(out)
 	if dups > 0 {
 		r.duplicates.Add(context.Background(), int64(dups), metric.WithAttributeSet(attribute.NewSet(attribute.String("source", source))))
 	}
-	return out, dups
+	return out, keys, dups
 }
 
-// remember records the ids of envelopes Kafka acknowledged.
-func (c *Collector) remember(envs []event.Envelope, now time.Time) {
+// remember records the keys fresh gave of envelopes Kafka acknowledged.
+func (c *Collector) remember(keys []string, now time.Time) {
 	if c.cfg.Dedup.Window <= 0 && c.deps.Tenants == nil {
 		return
 	}
 	ms := now.UnixMilli()
 	c.ids.mu.Lock()
 	defer c.ids.mu.Unlock()
-	for i := range envs {
-		c.ids.put(idKey(&envs[i]), ms)
+	for _, k := range keys {
+		c.ids.put(k, ms)
 	}
 }
 

@@ -90,7 +90,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return
 	}
-	envs, dups := c.fresh(envs, sourceAPI, now)
+	envs, keys, dups := c.fresh(envs, sourceAPI, now)
 	recs, err := envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourceAPI, reasonInternal, "")
@@ -106,7 +106,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
-		c.remember(envs, now)
+		c.remember(keys, now)
 		c.m.accept(sourceAPI, len(recs))
 		writeJSON(w, http.StatusAccepted, dedupReply{Accepted: len(recs), Duplicates: dups})
 	case errors.Is(err, publish.ErrOverloaded):

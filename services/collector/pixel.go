@@ -49,7 +49,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.deadLetter(ctx, p, sourcePixel, fe.Error(), []byte(ingest.StripKey(raw)), now, true)
 		return
 	}
-	envs, _ := c.fresh([]event.Envelope{env}, sourcePixel, now)
+	envs, keys, _ := c.fresh([]event.Envelope{env}, sourcePixel, now)
 	if len(envs) == 0 {
 		return // a repeat of a hit published within the window (eid)
 	}
@@ -62,7 +62,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
-		c.remember(envs, now)
+		c.remember(keys, now)
 		c.m.accept(sourcePixel, 1)
 	case errors.Is(err, publish.ErrOverloaded):
 		c.m.reject(sourcePixel, reasonOverload, "")
