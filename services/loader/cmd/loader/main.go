@@ -24,9 +24,9 @@ import (
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
-	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/loader"
 )
 
