@@ -20,6 +20,7 @@ import (
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
+	"github.com/throughline/throughline/services/collector/internal/costpull"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
 	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
@@ -67,6 +68,8 @@ type Collector struct {
 	rm          *restoreMetrics
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
+
+	costs *costpull.Puller // the cost connectors' daily pulls; nil when none run here
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -126,6 +129,9 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
+	if c.costs, err = c.newCostPuller(); err != nil {
+		return nil, fmt.Errorf("cost connectors: %w", err)
+	}
 	c.handler = c.routes()
 	return c, nil
 }
@@ -186,6 +192,7 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 			<-restored
 		}()
 	}
+	defer c.runCostPulls(ctx)()
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -144,6 +144,18 @@ func (p *Puller) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// PullNow pulls every job once, now, without retrying: what an operator
+// (or a test) runs to restate the window at once.
+func (p *Puller) PullNow(ctx context.Context) error {
+	var errs []error
+	for i := range p.jobs {
+		if err := p.pull(ctx, &p.jobs[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.jobs[i].Label(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (p *Puller) runJob(ctx context.Context, j *Job) {
 	offset := p.offset(j)
 	next := time.Now()
