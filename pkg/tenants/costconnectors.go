@@ -42,7 +42,7 @@ type CostConnector struct {
 	// and the costs_missing alert.
 	Name string `yaml:"name"`
 	// Channel of the pulled rows; default the provider's (yandex_direct,
-	// vk_ads, google_ads, meta).
+	// vk_ads, google_ads; meta's facebook_ads).
 	Channel string `yaml:"channel"`
 	// Timezone decides when "yesterday" is over; default the account's,
 	// then the tenant's. Set it to the ad account's zone when that differs.
@@ -90,6 +90,29 @@ func (c *CostConnector) ID() string {
 		return c.Name
 	}
 	return c.Provider
+}
+
+// ChannelOrDefault is the channel of the connector's rows: Channel, else
+// the provider's (meta's is facebook_ads, the stitcher's name for it).
+func (c *CostConnector) ChannelOrDefault() string {
+	if c.Channel != "" {
+		return c.Channel
+	}
+	if c.Provider == CostMeta {
+		return "facebook_ads"
+	}
+	return c.Provider
+}
+
+// Location is the zone whose midnight ends the connector's day: its own,
+// else the account's (accountTZ), else the tenant's, else UTC.
+func (c *CostConnector) Location(accountTZ, tenantTZ string) (*time.Location, error) {
+	for _, tz := range []string{c.Timezone, accountTZ, tenantTZ} {
+		if tz != "" {
+			return time.LoadLocation(tz)
+		}
+	}
+	return time.UTC, nil
 }
 
 // Restate is the connector's restatement window in days.

@@ -44,7 +44,9 @@ func (f *fakeDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Params struct{ SelectionCriteria struct{ DateFrom, DateTo string } } `json:"params"`
+		Params struct {
+			SelectionCriteria struct{ DateFrom, DateTo string }
+		} `json:"params"`
 	}
 	json.NewDecoder(r.Body).Decode(&body)
 	to, _ := time.Parse(time.DateOnly, body.Params.SelectionCriteria.DateTo)
@@ -130,7 +132,9 @@ tenants:
 	rows, commits := costRecords(t, k, 4)
 	loc, _ := time.LoadLocation("Europe/Moscow")
 	now := time.Now().In(loc)
-	day := func(back int) string { return time.Date(now.Year(), now.Month(), now.Day()-back, 0, 0, 0, 0, loc).Format(time.DateOnly) }
+	day := func(back int) string {
+		return time.Date(now.Year(), now.Month(), now.Day()-back, 0, 0, 0, 0, loc).Format(time.DateOnly)
+	}
 	want := map[string]int64{day(1): 150000, day(2): 200000, day(3): 0}
 	if got := sumByDay(rows, commits); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after the first pull %v, want %v", got, want)
@@ -181,4 +185,3 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
-

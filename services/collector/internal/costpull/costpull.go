@@ -337,27 +337,16 @@ func Jobs(cfg *tenants.Config, h *HTTP) ([]Job, error) {
 		}
 		add := func(account, accountTZ string, cs []tenants.CostConnector) error {
 			for _, c := range cs {
-				loc := time.UTC
-				for _, tz := range []string{c.Timezone, accountTZ, t.Timezone} {
-					if tz != "" {
-						l, err := time.LoadLocation(tz)
-						if err != nil {
-							return fmt.Errorf("tenant %s: cost connector %s: %w", t.ID, c.ID(), err)
-						}
-						loc = l
-						break
-					}
+				loc, err := c.Location(accountTZ, t.Timezone)
+				if err != nil {
+					return fmt.Errorf("tenant %s: cost connector %s: %w", t.ID, c.ID(), err)
 				}
 				f, err := fetcher(c, h)
 				if err != nil {
 					return err
 				}
-				ch := c.Channel
-				if ch == "" {
-					ch = DefaultChannel(c.Provider)
-				}
 				out = append(out, Job{Tenant: t.ID, Account: account, Connector: c.ID(), Provider: c.Provider,
-					Channel: ch, Currency: currency, Location: loc, Restate: c.Restate(), Fetcher: f})
+					Channel: c.ChannelOrDefault(), Currency: currency, Location: loc, Restate: c.Restate(), Fetcher: f})
 			}
 			return nil
 		}
@@ -372,21 +361,6 @@ func Jobs(cfg *tenants.Config, h *HTTP) ([]Job, error) {
 		}
 	}
 	return out, nil
-}
-
-// DefaultChannel is the channel of a provider's rows.
-func DefaultChannel(provider string) string {
-	switch provider {
-	case tenants.CostYandexDirect:
-		return "yandex_direct"
-	case tenants.CostVKAds:
-		return "vk_ads"
-	case tenants.CostGoogleAds:
-		return "google_ads"
-	case tenants.CostMeta:
-		return "facebook_ads"
-	}
-	return provider
 }
 
 func fetcher(c tenants.CostConnector, h *HTTP) (Fetcher, error) {
