@@ -69,7 +69,8 @@ type Collector struct {
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
 
-	costs *costpull.Puller // the cost connectors' daily pulls; nil when none run here
+	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
+	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -131,6 +132,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	c.leasesReady.Store(true) // until a restore begins
 	if c.costs, err = c.newCostPuller(); err != nil {
 		return nil, fmt.Errorf("cost connectors: %w", err)
+	}
+	if c.costs != nil {
+		if err := c.registerCostLeaderGauge(deps.Tel.Meter); err != nil {
+			return nil, err
+		}
 	}
 	c.handler = c.routes()
 	return c, nil

@@ -17,13 +17,14 @@ import (
 // CostPullConfig is the daily pull of ad spend from the platforms' APIs
 // (the cost_connectors of the tenants file, docs/costs.md).
 type CostPullConfig struct {
-	// Enabled runs the connectors in this process. With several collectors
-	// against one Kafka, enable it on one of them: two pullers would each
-	// call the platforms (their imports of the same answer are the same
-	// import, so spend is never counted twice, but API quotas are).
+	// Enabled runs the connectors in this process (with Elect, when it
+	// leads the group).
 	Enabled bool
-	After   time.Duration // after midnight in the account's zone
-	Spread  time.Duration // connectors spread their start over this
+	// Elect runs the pulls only on the leader of the Kafka group
+	// CostPullGroup, so that of several collectors exactly one pulls.
+	Elect  bool
+	After  time.Duration // after midnight in the account's zone
+	Spread time.Duration // connectors spread their start over this
 	// RetryMax caps the backoff between failed attempts.
 	RetryMax time.Duration
 	Timeout  time.Duration // one attempt, offline report polling included
@@ -32,13 +33,15 @@ type CostPullConfig struct {
 // DefaultCostPullConfig is the pulls' configuration unless told otherwise.
 func DefaultCostPullConfig() CostPullConfig {
 	d := costpull.DefaultConfig()
-	return CostPullConfig{Enabled: true, After: d.After, Spread: d.Spread, RetryMax: d.RetryMax, Timeout: d.Timeout}
+	return CostPullConfig{Enabled: true, Elect: true, After: d.After, Spread: d.Spread, RetryMax: d.RetryMax, Timeout: d.Timeout}
 }
 
 func (c *CostPullConfig) registerFlags(fs *flag.FlagSet) {
 	d := DefaultCostPullConfig()
 	flagenv.Bool(fs, &c.Enabled, "collector-cost-pull", d.Enabled,
-		"pull ad spend of the tenants file's cost_connectors daily (enable on one collector only)")
+		"pull ad spend of the tenants file's cost_connectors daily")
+	flagenv.Bool(fs, &c.Elect, "collector-cost-pull-elect", d.Elect,
+		"pull only while leading the Kafka group "+CostPullGroup+" (one puller among several collectors)")
 	flagenv.Duration(fs, &c.After, "collector-cost-pull-after", d.After, "how long after midnight (account's zone) the daily cost pull starts")
 	flagenv.Duration(fs, &c.Spread, "collector-cost-pull-spread", d.Spread, "cost connectors spread their daily start over this window")
 	flagenv.Duration(fs, &c.RetryMax, "collector-cost-pull-retry-max", d.RetryMax, "longest wait between failed cost pulls")
@@ -99,22 +102,4 @@ func (c *Collector) publishPulledCosts(ctx context.Context, rows, commits []even
 		}
 	}
 	return nil
-}
-
-// runCostPulls runs the puller until ctx ends; nothing when there is none.
-func (c *Collector) runCostPulls(ctx context.Context) func() {
-	if c.costs == nil {
-		return func() {}
-	}
-	c.log.Info().Int("connectors", c.costs.Jobs()).Msg("cost pulls running")
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.costs.Run(pctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
 }

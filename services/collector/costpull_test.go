@@ -18,6 +18,7 @@ import (
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // fakeDirect answers the Yandex Direct Reports API: first 201 (queued),
@@ -70,63 +71,13 @@ func TestCostPullThroughKafka(t *testing.T) {
 	direct.set(1_500_000_000, 2_000_000_000) // 1500.00 and 2000.00 RUB
 	yd := httptest.NewServer(direct)
 	defer yd.Close()
-	tc, err := tenants.Parse([]byte(`
-tenants:
-  - id: acme
-    currency: RUB
-    accounts:
-      - id: moscow
-        timezone: Europe/Moscow
-        write_keys: [` + keyMoscow + `]
-        cost_connectors:
-          - {provider: yandex_direct, base_url: "` + yd.URL + `", token_env: TEST_COLLECTOR_YD_TOKEN, client_login: dealer-msk, restate_days: 3}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc := pullTenants(t, yd.URL)
 	k := startKafka(t)
-	tel, err := telemetry.New(zerolog.Nop(), "collector-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig()
-	cfg.CostPull.Spread = 0
-	c, err := New(cfg, Deps{Tel: tel, Producer: k.producer(t, 1000), Keys: tenants.NewKeys(tc), Tenants: tc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- c.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
-	metrics := func() string {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	okLine := `throughline_costpull_pulls_total{connector="acme/moscow/yandex_direct",provider="yandex_direct",result="ok"}`
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(metrics(), okLine+" 1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no successful pull in /metrics:\n%s", grepLines(metrics(), "costpull"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.Contains(metrics(), "throughline_costpull_last_success_seconds{") {
-		t.Fatalf("no last success in /metrics:\n%s", grepLines(metrics(), "costpull"))
+	c := startPulling(t, k, tc)
+	c.waitMetric(t, okLine+" 1")
+	c.waitMetric(t, "throughline_costpull_leader 1")
+	if !strings.Contains(c.metrics(t), "throughline_costpull_last_success_seconds{") {
+		t.Fatalf("no last success in /metrics:\n%s", grepLines(c.metrics(t), "costpull"))
 	}
 	// 3 days restated: 2 with spend, 1 zero, then 1 commit.
 	rows, commits := costRecords(t, k, 4)
@@ -144,7 +95,7 @@ tenants:
 	}
 
 	direct.set(1_500_000_000, 1_750_000_000) // Direct revises the day before yesterday
-	if err := c.costs.PullNow(context.Background()); err != nil {
+	if err := c.c.costs.PullNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rows, commits = costRecords(t, k, 8)
@@ -184,4 +135,125 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+const okLine = `throughline_costpull_pulls_total{connector="acme/moscow/yandex_direct",provider="yandex_direct",result="ok"}`
+
+func pullTenants(t *testing.T, directURL string) *tenants.Config {
+	t.Helper()
+	tc, err := tenants.Parse([]byte(`
+tenants:
+  - id: acme
+    currency: RUB
+    accounts:
+      - id: moscow
+        timezone: Europe/Moscow
+        write_keys: [` + keyMoscow + `]
+        cost_connectors:
+          - {provider: yandex_direct, base_url: "` + directURL + `", token_env: TEST_COLLECTOR_YD_TOKEN, client_login: dealer-msk, restate_days: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+// pulling is a collector serving on loopback with cost connectors.
+type pulling struct {
+	c      *Collector
+	addr   string
+	cancel func()
+	served chan error
+}
+
+func startPulling(t *testing.T, k *testKafka, tc *tenants.Config) *pulling {
+	t.Helper()
+	tel, err := telemetry.New(zerolog.Nop(), "collector-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.CostPull.Spread = 0
+	c, err := New(cfg, Deps{Tel: tel, Producer: k.producer(t, 1000), Keys: tenants.NewKeys(tc), Tenants: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pulling{c: c, addr: ln.Addr().String(), cancel: cancel, served: make(chan error, 1)}
+	go func() { p.served <- c.Serve(ctx, ln) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *pulling) stop(t *testing.T) {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	if err := <-p.served; err != nil && !errors.Is(err, context.Canceled) {
+		t.Error(err)
+	}
+}
+
+func (p *pulling) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// waitMetric waits until /metrics has line (a whole line).
+func (p *pulling) waitMetric(t *testing.T, line string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains("\n"+p.metrics(t)+"\n", "\n"+line+"\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in /metrics:\n%s", line, grepLines(p.metrics(t), "costpull"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCostPullOneLeader: two collectors with the same connectors against
+// one Kafka: only the group's leader pulls; when it stops, the other takes
+// over and pulls at once.
+func TestCostPullOneLeader(t *testing.T) {
+	t.Setenv("TEST_COLLECTOR_YD_TOKEN", "y0_collector-test-token")
+	direct := &fakeDirect{}
+	direct.set(1_000_000, 2_000_000)
+	yd := httptest.NewServer(direct)
+	defer yd.Close()
+	tc := pullTenants(t, yd.URL)
+	k := startKafka(t)
+	a := startPulling(t, k, tc)
+	a.waitMetric(t, "throughline_costpull_leader 1")
+	a.waitMetric(t, okLine+" 1")
+	b := startPulling(t, k, tc)
+	adm := kadm.NewClient(k.client(t))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		gs, err := adm.DescribeGroups(context.Background(), CostPullGroup)
+		if err == nil && gs[CostPullGroup].State == "Stable" && len(gs[CostPullGroup].Members) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group never had both collectors: %v %v", gs, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.waitMetric(t, "throughline_costpull_leader 1") // the rebalance kept the leader
+	b.waitMetric(t, "throughline_costpull_leader 0")
+	b.waitMetric(t, okLine+" 0")
+	a.stop(t)
+	b.waitMetric(t, "throughline_costpull_leader 1")
+	b.waitMetric(t, okLine+" 1")
 }
