@@ -41,7 +41,9 @@ type Deps struct {
 	// (GET /v1/numbers answers 404), CRM webhooks use defaults and
 	// Bitrix24 webhooks are refused; call-tracking webhooks are refused
 	// (a provider must be enabled in the account's call_tracking), cost
-	// uploads are taken in RUB and UTC, and no rate limits apply.
+	// uploads are taken in RUB and UTC, and no rate limits apply. Its
+	// accounts' (and tenants') cost_connectors are pulled daily while
+	// Serve runs (costpull.go).
 	Tenants *tenants.Config
 }
 
@@ -184,7 +186,8 @@ func (c *Collector) Run(ctx context.Context) error {
 //
 // Meanwhile it restores the number leases and follows the other
 // collectors' (RunLeases): every other route serves at once, GET
-// /v1/numbers once the leases are back.
+// /v1/numbers once the leases are back. And it runs the cost connectors'
+// daily pulls, when this collector leads their group (costleader.go).
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	if restore := c.beginRestore(); restore != nil {
 		rctx, stopRestore := context.WithCancel(ctx)
