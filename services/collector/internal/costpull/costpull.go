@@ -76,12 +76,16 @@ type Config struct {
 	// Timeout bounds one attempt, polling of an offline report included.
 	Timeout time.Duration
 	MaxRows int // rows of one pull, as costs.Options.MaxRows
+	// Parallel bounds the pulls running at once: a hundred branches'
+	// connectors due at the same minute (or at start) take turns, so their
+	// answers never sit in memory all together.
+	Parallel int
 }
 
 // DefaultConfig is the puller's configuration unless told otherwise.
 func DefaultConfig() Config {
 	return Config{After: 30 * time.Minute, Spread: 15 * time.Minute, RetryBase: time.Minute, RetryMax: 30 * time.Minute,
-		Timeout: 15 * time.Minute, MaxRows: 200_000}
+		Timeout: 15 * time.Minute, MaxRows: 200_000, Parallel: 4}
 }
 
 // Puller runs the jobs.
@@ -91,6 +95,7 @@ type Puller struct {
 	sink Sink
 	log  zerolog.Logger
 	m    *metrics
+	sem  chan struct{} // Parallel slots
 
 	mu     sync.Mutex
 	status map[string]Status
@@ -111,7 +116,7 @@ func New(cfg Config, jobs []Job, sink Sink, log zerolog.Logger, meter metric.Met
 		return nil, err
 	}
 	p := &Puller{cfg: cfg, jobs: jobs, sink: sink, log: log.With().Str("component", "costpull").Logger(), m: m,
-		status: map[string]Status{}}
+		sem: make(chan struct{}, max(cfg.Parallel, 1)), status: map[string]Status{}}
 	for i := range jobs {
 		m.declare(&jobs[i])
 	}
@@ -235,8 +240,15 @@ func (p *Puller) offset(j *Job) time.Duration {
 	return time.Duration(h.Sum64() % uint64(p.cfg.Spread))
 }
 
-// pull is one attempt: fetch, parse, envelope, publish.
+// pull is one attempt: fetch, parse, envelope, publish — once a slot is
+// free.
 func (p *Puller) pull(ctx context.Context, j *Job) error {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.sem }()
 	now := time.Now()
 	from, to := Window(now, j.Location, j.Restate)
 	log := p.log.With().Str("tenant", j.Tenant).Str("account", j.Account).Str("connector", j.Connector).
@@ -279,6 +291,9 @@ func (p *Puller) attempt(ctx context.Context, j *Job, now time.Time, from, to st
 	envs, commits, err := costs.Envelopes(rows, costs.Import{ID: id, Tenant: j.Tenant, Account: j.Account,
 		Channel: j.Channel, Currency: j.Currency, Format: rep.Format, Location: j.Location, ReceivedAt: now,
 		From: from, To: to})
+	if err == nil && p.cfg.MaxRows > 0 && len(envs) > p.cfg.MaxRows {
+		err = fmt.Errorf("%d rows with the restated days, more than %d: lower restate_days", len(envs), p.cfg.MaxRows)
+	}
 	if err != nil {
 		return 0, permanent("%s: %w", j.Provider, err)
 	}

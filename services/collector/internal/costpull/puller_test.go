@@ -380,3 +380,49 @@ tenants:
 		t.Fatalf("jobs\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// slowFetcher takes a minute per pull and records how many run at once.
+type slowFetcher struct {
+	mu           sync.Mutex
+	active, most int
+	done         int
+}
+
+func (f *slowFetcher) Fetch(ctx context.Context, _, _ string) (Report, error) {
+	f.mu.Lock()
+	f.active++
+	f.most = max(f.most, f.active)
+	f.mu.Unlock()
+	time.Sleep(time.Minute)
+	f.mu.Lock()
+	f.active--
+	f.done++
+	f.mu.Unlock()
+	return empty()
+}
+
+// TestPullsTakeTurns: ten connectors due at once run at most Parallel at
+// a time, and all of them run.
+func TestPullsTakeTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)))
+		f := &slowFetcher{}
+		var jobs []Job
+		for i := range 10 {
+			jobs = append(jobs, Job{Tenant: "acme", Account: fmt.Sprintf("b%d", i), Connector: "yd", Provider: "yandex_direct",
+				Channel: "yandex_direct", Currency: "RUB", Location: msk, Restate: 1, Fetcher: f})
+		}
+		cfg := DefaultConfig()
+		p := newPuller(t, cfg, jobs, &sink{}, zerolog.Nop())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { p.Run(ctx); close(done) }()
+		time.Sleep(3*time.Minute + time.Second)
+		synctest.Wait()
+		if f.most != cfg.Parallel || f.done != 10 {
+			t.Fatalf("at most %d at once, %d done; want %d at once, 10 done", f.most, f.done, cfg.Parallel)
+		}
+		cancel()
+		<-done
+	})
+}
