@@ -174,9 +174,9 @@ func (p *Puller) runJob(ctx context.Context, j *Job) {
 	}
 }
 
-// NextRun is the first daily run after now: midnight of the next day in
-// loc, plus after. Days are calendar days, so a 23- or 25-hour day (a DST
-// change) moves the run with the wall clock.
+// NextRun is the first daily run after now: today's midnight in loc plus
+// after if that is still ahead, else tomorrow's. Days are calendar days, so
+// across a DST change the run keeps its wall-clock time.
 func NextRun(now time.Time, loc *time.Location, after time.Duration) time.Time {
 	l := now.In(loc)
 	run := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc).Add(after)
