@@ -35,6 +35,8 @@ type Tenant struct {
 	// BusinessHours of the tenant's branches, unless a branch sets its own
 	// (alerts that watch business hours only, see hours.go).
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull centrally bought spend (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 	// DedupWindow is how long an accepted event id keeps its repeats out of
 	// the tables ("168h"; at most 720h); 0 keeps the pipeline's default
 	// (docs/design/event-idempotency.md).
@@ -74,6 +76,8 @@ type Account struct {
 	CRM          *CRM           `yaml:"crm"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 }
 
 // CallTracking is one call-tracking service connected to an account.
@@ -210,6 +214,9 @@ func (c *Config) Validate() error {
 		if t.DedupWindow < 0 || t.DedupWindow > MaxDedupWindow {
 			return fmt.Errorf("tenants[%d].dedup_window: %s is not between 0 and %s", i, t.DedupWindow, MaxDedupWindow)
 		}
+		if err := validateCostConnectors(fmt.Sprintf("tenants[%d]", i), t.CostConnectors); err != nil {
+			return err
+		}
 		if t.Margin < 0 || t.Margin > 1 {
 			return fmt.Errorf("tenants[%d].margin: %v is not between 0 and 1", i, t.Margin)
 		}
@@ -258,6 +265,9 @@ func (c *Config) Validate() error {
 				return err
 			}
 			if err := a.validateIntegrations(where); err != nil {
+				return err
+			}
+			if err := validateCostConnectors(where, a.CostConnectors); err != nil {
 				return err
 			}
 		}

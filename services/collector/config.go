@@ -42,6 +42,8 @@ type Config struct {
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
 	Dedup   DedupConfig   // repeated event ids (dedup.go)
+	// CostPull pulls ad spend from the platforms daily (costpull.go).
+	CostPull CostPullConfig
 }
 
 // DefaultConfig is the collector's configuration unless told otherwise.
@@ -60,6 +62,7 @@ func DefaultConfig() Config {
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
 		Dedup:               DefaultDedupConfig(),
+		CostPull:            DefaultCostPullConfig(),
 	}
 }
 
@@ -85,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
 	c.Dedup.registerFlags(fs)
+	c.CostPull.registerFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -119,6 +123,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Dedup.validate(); err != nil {
+		return err
+	}
+	if err := c.CostPull.validate(); err != nil {
 		return err
 	}
 	return c.Redrive.validate()

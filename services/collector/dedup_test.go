@@ -103,13 +103,3 @@ func TestRecentIDsBounded(t *testing.T) {
 		t.Fatalf("answer %s: want id 1 forgotten, id 4 remembered", r.body)
 	}
 }
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
