@@ -132,7 +132,7 @@ func (c *Classifier) utmChannel(source, medium, campaign string) string {
 	for _, l := range c.layers {
 		for _, r := range l.utm {
 			if match(r.source, source) && match(r.medium, medium) && match(r.campaign, campaign) &&
-				(r.category == "" || c.categories[r.category][source]) {
+				(r.category == "" || c.category[source] == r.category) {
 				return r.channel
 			}
 		}

@@ -15,7 +15,10 @@ type layer struct {
 	utm        []utmRule
 	refs       []ReferrerRule
 	hosts      hostIndex
-	categories map[string]map[string]bool
+	// category of each utm_source value naming a site: its host, its
+	// source name, an alias. The first rule to name one keeps it, so the
+	// hand rules' youtube is video though Matomo lists YouTube as social.
+	category map[string]string
 }
 
 type clickRule struct {
@@ -38,7 +41,7 @@ func (r clickRule) paid(medium string) bool {
 }
 
 func compileLayer(r Rules) (*layer, error) {
-	l := &layer{refs: r.Referrers, categories: map[string]map[string]bool{}}
+	l := &layer{refs: r.Referrers, category: map[string]string{}}
 	for i, cr := range r.ClickIDs {
 		if cr.Param == "" || (cr.Channel == "" && cr.OrganicChannel == "") {
 			return nil, fmt.Errorf("channel rules: click_ids[%d]: param and channel or organic_channel required", i)
@@ -91,17 +94,18 @@ func compileLayer(r Rules) (*layer, error) {
 			l.hosts.patterns = append(l.hosts.patterns, patternTarget{re: re, target: target{rule: i}})
 		}
 		if rr.Category != "" {
-			set := l.categories[rr.Category]
-			if set == nil {
-				set = map[string]bool{}
-				l.categories[rr.Category] = set
+			claim := func(n string) {
+				if n = strings.TrimPrefix(strings.ToLower(n), "www."); n != "" && l.category[n] == "" {
+					l.category[n] = rr.Category
+				}
 			}
-			for _, n := range append([]string{rr.Source}, rr.Aliases...) {
-				set[strings.ToLower(n)] = true
+			claim(rr.Source)
+			for _, a := range rr.Aliases {
+				claim(a)
 			}
 			for _, h := range rr.Hosts {
 				if !strings.ContainsAny(h, "{}/") {
-					set[strings.TrimPrefix(strings.ToLower(h), "www.")] = true
+					claim(h)
 				}
 			}
 		}

@@ -131,9 +131,9 @@ var defaultLayer = sync.OnceValues(func() (*layer, error) { return compileLayer(
 // defaults'. It is safe for concurrent use.
 type Classifier struct {
 	layers []*layer
-	// categories: category → utm_source values naming its sites, over
-	// every layer.
-	categories map[string]map[string]bool
+	// category of a utm_source value naming a site, over every layer (the
+	// tenant's claim first).
+	category map[string]string
 }
 
 // Compile builds a classifier from tenant rules layered over the defaults
@@ -151,14 +151,11 @@ func Compile(r Rules) (*Classifier, error) {
 		}
 		c.layers = append(c.layers, d)
 	}
-	c.categories = map[string]map[string]bool{}
+	c.category = map[string]string{}
 	for _, l := range c.layers {
-		for cat, names := range l.categories {
-			if c.categories[cat] == nil {
-				c.categories[cat] = map[string]bool{}
-			}
-			for n := range names {
-				c.categories[cat][n] = true
+		for n, cat := range l.category {
+			if c.category[n] == "" {
+				c.category[n] = cat
 			}
 		}
 	}
