@@ -11,10 +11,10 @@ import (
 
 // layer is one compiled rule set: a tenant's, or the defaults.
 type layer struct {
-	clicks     []clickRule
-	utm        []utmRule
-	refs       []ReferrerRule
-	hosts      hostIndex
+	clicks []clickRule
+	utm    []utmRule
+	refs   []ReferrerRule
+	hosts  hostIndex
 	// category of each utm_source value naming a site: its host, its
 	// source name, an alias. The first rule to name one keeps it, so the
 	// hand rules' youtube is video though Matomo lists YouTube as social.
