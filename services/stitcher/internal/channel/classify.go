@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -100,10 +99,14 @@ func (c *Classifier) Classify(in Input) Source {
 		return s
 	}
 	host, path := hostPath(in.Referrer)
-	external := host != "" && !internal(host, in.URL, in.OwnDomains)
+	suffix := ""
+	if host != "" {
+		suffix, _ = publicsuffix.PublicSuffix(host)
+	}
+	external := host != "" && !internal(host, suffix, in.URL, in.OwnDomains)
 	if external {
 		for _, l := range c.layers {
-			if i := l.hosts.lookup(host, path); i >= 0 {
+			if i := l.hosts.lookup(host, suffix, path); i >= 0 {
 				r := &l.refs[i]
 				s := base
 				s.Channel, s.Source, s.Medium = r.Channel, r.Source, r.Medium
@@ -142,30 +145,53 @@ func (c *Classifier) utmChannel(source, medium, campaign string) string {
 
 func match(re *regexp.Regexp, s string) bool { return re == nil || re.MatchString(s) }
 
-// internal reports whether a referrer host is the site itself: the page's
-// registrable domain (shop.example.co.uk and www.example.co.uk are one site;
-// two customers' sites under one public suffix like github.io are not), or
-// one of the account's own domains or their subdomains.
-func internal(host, page string, own []string) bool {
-	if ph, _ := hostPath(page); ph != "" {
-		if ph == host {
-			return true
-		}
-		// Addresses have no registrable domain: 10.0.0.1 and 10.1.0.1 are
-		// not one site.
-		if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil && net.ParseIP(host) == nil {
-			if pd, err := publicsuffix.EffectiveTLDPlusOne(ph); err == nil && d == pd {
-				return true
-			}
-		}
-	}
+// internal reports whether a referrer host (with its public suffix) is the
+// site itself: the page's registrable domain (shop.example.co.uk and
+// www.example.co.uk are one site; two customers' sites under one public
+// suffix like github.io are not), or one of the account's own domains or
+// their subdomains.
+func internal(host, suffix, page string, own []string) bool {
 	for _, d := range own {
 		d = strings.TrimPrefix(strings.ToLower(d), "www.")
 		if host == d || strings.HasSuffix(host, d) && len(host) > len(d) && host[len(host)-len(d)-1] == '.' {
 			return true
 		}
 	}
-	return false
+	ph, _ := hostPath(page)
+	if ph == "" {
+		return false
+	}
+	if ph == host {
+		return true
+	}
+	d := registrable(host, suffix)
+	if d == "" || !strings.HasSuffix(ph, d) || isAddr(host) {
+		return false // cheap: the page is not even under the referrer's registrable domain
+	}
+	ps, _ := publicsuffix.PublicSuffix(ph)
+	return registrable(ph, ps) == d
+}
+
+// registrable is the registrable domain of host ("example.co.uk" of
+// "shop.example.co.uk", public suffix "co.uk"), or "" when host is a public
+// suffix itself.
+func registrable(host, suffix string) string {
+	if len(host) <= len(suffix)+1 || !strings.HasSuffix(host, suffix) || host[len(host)-len(suffix)-1] != '.' {
+		return ""
+	}
+	rest := host[:len(host)-len(suffix)-1]
+	return rest[strings.LastIndexByte(rest, '.')+1:] + "." + suffix
+}
+
+// isAddr reports whether host is an IP address: IPv6 has colons; no
+// top-level domain is all digits, so an IPv4 address ends in one. Addresses
+// have no registrable domain: 10.0.0.1 and 10.1.0.1 are not one site.
+func isAddr(host string) bool {
+	if strings.IndexByte(host, ':') >= 0 {
+		return true
+	}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 // hostPath is the lower-cased host of a URL without "www." and port, and
@@ -187,6 +213,10 @@ func withURLParams(in Input) Input {
 	i := strings.IndexByte(in.URL, '?')
 	if i < 0 {
 		return in
+	}
+	if q := in.URL[i+1:]; !strings.Contains(q, "utm_") && !strings.Contains(q, "clid") &&
+		!strings.Contains(q, "braid") && !strings.Contains(q, "clkid") {
+		return in // nothing to read: spare parsing the query of every page view
 	}
 	q, err := url.ParseQuery(in.URL[i+1:])
 	if err != nil {

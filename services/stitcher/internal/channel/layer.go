@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"golang.org/x/net/publicsuffix"
 )
 
 // layer is one compiled rule set: a tenant's, or the defaults.
@@ -184,8 +182,7 @@ func (x *hostIndex) sort() {
 // lookup returns the rule of a referrer, or -1. The most specific host wins:
 // mail.google.com's rule before google.com's; at one host, a path-limited
 // rule before a host-wide one, then the first rule.
-func (x *hostIndex) lookup(host, path string) int {
-	suffix, _ := publicsuffix.PublicSuffix(host)
+func (x *hostIndex) lookup(host, suffix, path string) int {
 	for h := host; h != "" && h != suffix; {
 		if r := pick(x.exact[h], path); r >= 0 {
 			return r
