@@ -19,6 +19,16 @@ const (
 	TypeEvent    = "event"
 )
 
+// A restatement record (`throughline restate`) carries one already-applied
+// hit's inputs again, read back from the events table, so the stitcher
+// re-decides its traffic source under today's rules. It has Type and
+// Source TypeRestate, which the collector never sets (it sets Source
+// itself), ID and TS of the hit, and Name the restatement's id.
+const (
+	TypeRestate   = "restate"
+	SourceRestate = "restate"
+)
+
 // Envelope is one accepted hit or event.
 type Envelope struct {
 	V          int               `json:"v"`
