@@ -23,6 +23,9 @@ func IsRestatement(e *event.Envelope) bool {
 // emits nothing. A hit no longer in state (its person expired, or beyond
 // max_hits_per_client) has nothing to restate.
 func (a *Account) reclassify(e event.Envelope) []Record {
+	if e.ClientID == "" {
+		return nil // the run's start and done markers
+	}
 	a.meta.Restated++
 	pid, ok := a.graph.Owner(identity.Client(e.ClientID))
 	p := a.persons[pid]
