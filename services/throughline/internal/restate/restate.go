@@ -216,6 +216,17 @@ func Restate(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		fmt.Fprintf(out, "dry run: %d hits would be restated\n", sum.Hits)
 		return sum, nil
 	}
+	fmt.Fprintf(out, "sent %d hits on %d partitions\n", sum.Hits, len(last))
+	if o.Wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, o.Wait)
+		defer cancel()
+		if err := waitApplied(wctx, kadm.NewClient(cl), o.Group, last, out); err != nil {
+			return sum, err
+		}
+		sum.Applied = true
+	}
+	// The done marks: after the stitcher applied the hits when we waited
+	// for it, so the dashboard shows the run until then.
 	var done []*kgo.Record
 	if o.Account != "" {
 		done = append(done, marker("done", o.Account))
@@ -226,17 +237,9 @@ func Restate(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 	if err := send(done); err != nil {
 		return sum, err
 	}
-	fmt.Fprintf(out, "sent %d hits on %d partitions\n", sum.Hits, len(last))
-	if o.Wait <= 0 {
-		return sum, nil
+	if sum.Applied {
+		fmt.Fprintf(out, "restatement %s applied by the stitcher; the loader brings the new versions into ClickHouse\n", sum.ID)
 	}
-	wctx, cancel := context.WithTimeout(ctx, o.Wait)
-	defer cancel()
-	if err := waitApplied(wctx, kadm.NewClient(cl), o.Group, last, out); err != nil {
-		return sum, err
-	}
-	sum.Applied = true
-	fmt.Fprintf(out, "restatement %s applied by the stitcher; the loader brings the new versions into ClickHouse\n", sum.ID)
 	return sum, nil
 }
 
