@@ -107,8 +107,8 @@ stitcher=$(rate Stitcher events/s)
 passthrough=$(rate PassThrough events/s)
 txn_passthrough=$(rate TransactionalPassThrough events/s)
 restore=$(metric Restore s/1M-clients)
-classify=$(metric Classify ns/op)
-classify_legacy=$(metric ClassifyLegacy ns/op)
+classify=$(metric Classify cpu-ns/op)
+classify_legacy=$(metric ClassifyLegacy cpu-ns/op)
 state_heap=$(metric StatePerClient heap-B/client)
 state_log=$(metric StatePerClient changelog-B/client)
 report_p50=$(metric ChannelReport p50-ms)
@@ -134,7 +134,7 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "alert latency p99" "$(ms "$alert_p99")" "record → webhook receiver" "-"
   row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
   row "stitcher (transactions)" "$(human "$stitcher")" "TransactionalPassThrough $(human "$txn_passthrough")" "$(ratio "$stitcher" "$txn_passthrough")"
-  row "channel Classify (per hit)" "${classify:-n/a} ns" "hand rules of 1a4e6d6 ${classify_legacy:-n/a} ns" "$(ratio "${classify:+$classify ns}" "${classify_legacy:+$classify_legacy ns}")"
+  row "channel Classify (CPU per hit)" "${classify:-n/a} ns" "hand rules of 1a4e6d6 ${classify_legacy:-n/a} ns" "$(ratio "${classify:+$classify ns}" "${classify_legacy:+$classify_legacy ns}")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
