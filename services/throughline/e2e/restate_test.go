@@ -18,9 +18,11 @@ import (
 // the sessions table's latest versions follow — once each.
 func TestRestateAppliesNewRulesToHistory(t *testing.T) {
 	n := newNode(t)
-	n.start()
-	tenant, account, key := n.key()
-	n.stop()
+	tenant, account, key := "acme", "msk", "restate-e2e-write-key"
+	tenantsFile := "tenants:\n  - id: acme\n    accounts:\n      - {id: msk, write_keys: [" + key + "]}\n"
+	if err := os.WriteFile(filepath.Join(n.dataDir, "tenants.yaml"), []byte(tenantsFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rules := t.TempDir()
 	if err := os.WriteFile(filepath.Join(rules, tenant+".yaml"), []byte("replace: true\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ func IsRestatement(e *event.Envelope) bool {
 // emits nothing. A hit no longer in state (its person expired, or beyond
 // max_hits_per_client) has nothing to restate.
 func (a *Account) reclassify(e event.Envelope) []Record {
-	if e.ClientID == "" {
+	hitID := e.Props[event.RestateHit]
+	if e.ClientID == "" || hitID == "" {
 		return nil // the run's start and done markers
 	}
 	a.meta.Restated++
@@ -34,9 +35,9 @@ func (a *Account) reclassify(e event.Envelope) []Record {
 		return nil
 	}
 	c := p.Clients[e.ClientID]
-	h := session.Hit{TS: e.TS, ID: e.ID}
+	h := session.Hit{TS: e.TS, ID: hitID}
 	i := sort.Search(len(c.Hits), func(i int) bool { return !session.Less(c.Hits[i], h) })
-	if i == len(c.Hits) || c.Hits[i].TS != e.TS || c.Hits[i].ID != e.ID {
+	if i == len(c.Hits) || c.Hits[i].TS != e.TS || c.Hits[i].ID != hitID {
 		a.meta.RestateMissed++
 		return nil
 	}

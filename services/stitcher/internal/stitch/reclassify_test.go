@@ -75,7 +75,7 @@ func TestRestatement(t *testing.T) {
 	}
 	// A hit the state no longer has is counted, not invented.
 	gone := restated[0]
-	gone.ID = "unknown"
+	gone.Props = map[string]string{event.RestateHit: "unknown"}
 	if out := after.Add(gone); len(out) != 0 || after.Accounts()[0].meta.RestateMissed != 1 {
 		t.Errorf("unknown hit: %d records, missed %d", len(out), after.Accounts()[0].meta.RestateMissed)
 	}
@@ -102,6 +102,8 @@ func restatements(evs []event.Envelope) []event.Envelope {
 			continue
 		}
 		e.Type, e.Source, e.Name = event.TypeRestate, event.SourceRestate, "r1"
+		e.Props = map[string]string{event.RestateHit: e.ID}
+		e.ID = "r1/" + e.ID
 		out = append(out, e)
 	}
 	return out

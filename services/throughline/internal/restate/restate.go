@@ -193,13 +193,15 @@ func Restate(ctx context.Context, o Options, out io.Writer) (Summary, error) {
 		}
 		recs := make([]*kgo.Record, 0, len(page))
 		for _, e := range page {
+			after = cursor{ts: e.TS, id: e.ID, account: e.Account}
 			e.Type, e.Source, e.Name, e.ReceivedAt = event.TypeRestate, event.SourceRestate, sum.ID, now().UnixMilli()
+			e.Props = map[string]string{event.RestateHit: e.ID}
+			e.ID = sum.ID + "/" + e.ID
 			if o.Account == "" && !accounts[e.Account] && !o.DryRun {
 				accounts[e.Account] = true
 				recs = append(recs, marker("start", e.Account))
 			}
 			recs = append(recs, record(e))
-			after = cursor{ts: e.TS, id: e.ID, account: e.Account}
 		}
 		if err := send(recs); err != nil {
 			return sum, err
