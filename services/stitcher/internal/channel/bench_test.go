@@ -63,7 +63,7 @@ func benchClassify(b *testing.B, classify func(Input) Source) {
 		classify(ins[i%len(ins)])
 		i++
 	}
-	b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/float64(i), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(i), "cpu-ns/op")
 }
 
 func cpuTime() time.Duration {
