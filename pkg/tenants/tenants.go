@@ -15,6 +15,8 @@ import (
 // Config is the whole tenants file.
 type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
+	// ClickHouse holds the admin user of the ClickHouse HTTP interface.
+	ClickHouse ClickHouse `yaml:"clickhouse,omitempty"`
 }
 
 // Tenant is one franchise network.
@@ -30,6 +32,9 @@ type Tenant struct {
 	// ReadTokens are Bearer tokens of the console's report API: a token
 	// reads this tenant's reports and nothing of any other tenant.
 	ReadTokens []string  `yaml:"read_tokens"`
+	// ClickHouseUsers are read-only users of the ClickHouse HTTP interface
+	// that see only this tenant's rows (BI tools, notebooks, clickhouse-go).
+	ClickHouseUsers []ClickHouseUser `yaml:"clickhouse_users,omitempty"`
 	RateLimit  RateLimit `yaml:"rate_limit"` // per key, default for the tenant's keys
 	Accounts   []Account `yaml:"accounts"`
 	// BusinessHours of the tenant's branches, unless a branch sets its own
@@ -238,7 +243,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return nil
+	return c.validateClickHouse()
 }
 
 func (a *Account) validateIntegrations(where string) error {
