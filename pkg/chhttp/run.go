@@ -34,10 +34,15 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 	}
 	st := &statement{}
 	kind := firstWord(maskLiterals(text))
+	if !u.admin() && !readingKinds[kind] {
+		return nil, exception(codeReadonly, "%s: Cannot execute query in readonly mode", u.name)
+	}
 	if kind == "INSERT" {
 		if head, format, d, ok := splitInsert(text, data); ok {
 			st.hasData, st.data, st.format = true, d, format
-			text = head
+			// The head is parsed with its FORMAT clause, which makes it a
+			// whole statement; the clause is cut off again below.
+			text = head + " FORMAT " + format
 		} else if data != nil {
 			text += "\n" + string(data)
 		}
@@ -77,7 +82,12 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 	if !st.hasData {
 		st.format = outputFormat(norm)
 	} else {
-		st.insertHead, st.insertSettings = splitSettings(norm)
+		head := norm
+		if all := formatClause.FindAllStringSubmatchIndex(masked, -1); len(all) > 0 {
+			loc := all[len(all)-1]
+			head = norm[:loc[0]+strings.Index(strings.ToUpper(masked[loc[0]:loc[2]]), "FORMAT")]
+		}
+		st.insertHead, st.insertSettings = splitSettings(strings.TrimSpace(head))
 	}
 	return st, nil
 }
