@@ -62,7 +62,7 @@ func readBody(r *http.Request, limit int64, blockCompressed bool) ([]byte, error
 		return nil, exception(codeNotImplemented, "Unknown Content-Encoding %q: gzip, deflate, br, zstd and lz4 are served", enc)
 	}
 	if blockCompressed {
-		body = compress.NewReader(body)
+		body = blockReader{compress.NewReader(body)}
 	}
 	// The decoded size is bounded too: a small compressed body may expand.
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
@@ -157,4 +157,17 @@ func encodeAnswer(data []byte, coding string) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// blockReader ends cleanly where the body ends between two compressed
+// blocks: ch-go's reader reports that as an error wrapping io.EOF (a body
+// cut inside a block is io.ErrUnexpectedEOF and stays an error).
+type blockReader struct{ r io.Reader }
+
+func (b blockReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
 }
