@@ -136,6 +136,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("Ok.\n"))
 		return
 	case "/":
+		if r.Method == http.MethodGet && !r.URL.Query().Has("query") {
+			// As a server's default handler: GET / is a health check.
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			w.Write([]byte("Ok.\n"))
+			return
+		}
 	default:
 		http.Error(w, "There is no handle "+r.URL.Path+"\n\nUse / or /ping for health checks.", http.StatusNotFound)
 		return

@@ -26,13 +26,13 @@ type ClickHouseUser struct {
 // QueryLimits bound one user's queries. Zero takes the interface's default.
 type QueryLimits struct {
 	// MaxExecutionTime stops a query (ClickHouse max_execution_time).
-	MaxExecutionTime time.Duration `yaml:"max_execution_time"`
+	MaxExecutionTime time.Duration `yaml:"max_execution_time,omitempty"`
 	// MaxResultRows fails a query whose answer would hold more rows.
-	MaxResultRows int64 `yaml:"max_result_rows"`
+	MaxResultRows int64 `yaml:"max_result_rows,omitempty"`
 	// MaxMemoryUsage fails a query that needs more memory (bytes).
-	MaxMemoryUsage int64 `yaml:"max_memory_usage"`
+	MaxMemoryUsage int64 `yaml:"max_memory_usage,omitempty"`
 	// MaxConcurrentQueries is how many of the user's queries run at once.
-	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries,omitempty"`
 }
 
 var clickHouseUserName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
