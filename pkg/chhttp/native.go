@@ -29,6 +29,7 @@ func nativeAtRevision(src []byte, rev uint64) ([]byte, int64, error) {
 	r := &nativeReader{b: src}
 	var rows int64
 	for r.more() {
+		head := r.off
 		ncols, err := r.uvarint()
 		if err != nil {
 			return nil, 0, err
@@ -42,8 +43,7 @@ func nativeAtRevision(src []byte, rev uint64) ([]byte, int64, error) {
 			// is_overflows = false, bucket_num = -1, end of fields.
 			out = append(out, 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0)
 		}
-		out = binary.AppendUvarint(out, ncols)
-		out = binary.AppendUvarint(out, nrows)
+		out = append(out, src[head:r.off]...) // the column and row counts
 		for range ncols {
 			start := r.off
 			if _, err := r.str(); err != nil {

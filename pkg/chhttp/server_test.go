@@ -220,7 +220,9 @@ func TestFormatsAndHeaders(t *testing.T) {
 	// Output settings from the URL; limits only below the user's own.
 	wantOK(t, query(t, adminUser, adminPass, "SELECT toUInt64(7) AS n FORMAT JSONEachRow", "output_format_json_quote_64bit_integers", "1"), "{\"n\":\"7\"}\n")
 	wantError(t, query(t, adminUser, adminPass, "SELECT 1", "max_threads_x", "1"), 403, 452, "Setting max_threads_x should not be changed")
-	wantError(t, query(t, userA, passA, "SELECT 1", "max_execution_time", "3600"), 403, 452, "shouldn't be greater than 30")
+	wantOK(t, query(t, userA, passA, "SELECT getSetting('max_execution_time')", "max_execution_time", "3600"), "30\n")
+	wantOK(t, query(t, userA, passA, "SELECT getSetting('max_execution_time')", "max_execution_time", "0"), "30\n")
+	wantOK(t, query(t, userA, passA, "SELECT getSetting('max_execution_time')", "max_execution_time", "2.5"), "2.5\n")
 	wantError(t, query(t, userB, passB, "SELECT number FROM numbers(10)"), 500, 396, "TOO_MANY_ROWS_OR_BYTES")
 }
 

@@ -38,7 +38,8 @@ var protocolParams = map[string]bool{
 }
 
 // Settings a user may set per query from the URL. Limits may only be
-// lowered below the user's own; the rest shape input and output. Settings
+// lowered below the user's own (a higher or unlimited value is taken as the
+// user's limit); the rest shape input and output. Settings
 // that name files (format_schema, format_template_*) or lift guards are
 // not among them.
 var (
@@ -94,8 +95,10 @@ func querySettings(p params, u *user) ([]string, *Exception) {
 		if err != nil {
 			return exception(codeBadArguments, "Setting %s: %q is not a number", name, v)
 		}
-		if f == 0 || f > max {
-			return exception(codeSettingConstraint, "Setting %s shouldn't be greater than %s", name, strconv.FormatFloat(max, 'f', -1, 64))
+		if f <= 0 || f > max {
+			// Clamped, not refused: clients send their own defaults
+			// (clickhouse-go a max_execution_time from its timeouts).
+			set[name] = strconv.FormatFloat(max, 'f', -1, 64)
 		}
 		return nil
 	}
