@@ -4,6 +4,7 @@
 //
 //	throughline run      the pipeline
 //	throughline demo     the pipeline and demo traffic
+//	throughline clickhouse  the embedded ClickHouse alone, over its HTTP interface
 //	throughline query    run one read-only SQL statement against the console
 //	throughline redrive  re-submit dead letters to the collector after a fix
 //	throughline ddl      print the ClickHouse DDL, plain or for a cluster
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, false, stdout, stderr)
 	case "demo":
 		return serve(args, true, stdout, stderr)
+	case "clickhouse":
+		return serveClickHouse(args, stdout, stderr)
 	case "query":
 		return querycmd.Run(args, stdout, stderr)
 	case "redrive":
@@ -59,10 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|ddl] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|clickhouse|query|redrive|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
+  clickhouse  the embedded ClickHouse alone, serving ClickHouse's HTTP interface (users from the tenants file)
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
   ddl     print the ClickHouse DDL, plain or for a cluster: throughline ddl --cluster NAME
