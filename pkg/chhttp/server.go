@@ -30,6 +30,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/tenants"
@@ -42,6 +45,8 @@ type Deps struct {
 	Tenants *tenants.Config
 	// Database is the data database: a tenant user's only database.
 	Database string
+	// Meter records queries by outcome and their duration (nil: none).
+	Meter metric.Meter
 }
 
 // Server answers ClickHouse HTTP requests.
@@ -57,6 +62,8 @@ type Server struct {
 	display  string
 	hosts    map[string]bool
 	seq      atomic.Uint64
+	queries  metric.Int64Counter
+	duration metric.Float64Histogram
 	http     *http.Server
 	ln       net.Listener
 }
@@ -70,6 +77,19 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, log: d.Log.With().Str("component", "clickhouse-http").Logger(), store: d.Store,
 		users: usersFrom(d.Tenants), database: d.Database}
 	s.catalog = &catalog{refresh: s.readCatalog}
+	meter := d.Meter
+	if meter == nil {
+		meter = noop.NewMeterProvider().Meter("chhttp")
+	}
+	var err error
+	if s.queries, err = meter.Int64Counter("clickhouse_http.queries",
+		metric.WithDescription("queries to the ClickHouse HTTP interface by user kind (admin, tenant) and outcome (ok or the error's name)")); err != nil {
+		return nil, err
+	}
+	if s.duration, err = meter.Float64Histogram("clickhouse_http.duration", metric.WithUnit("s"),
+		metric.WithDescription("time to answer a query of the ClickHouse HTTP interface")); err != nil {
+		return nil, err
+	}
 	out, err := d.Store.Engine().Query("SELECT version(), timezone(), displayName()", "TabSeparatedRaw")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse http: reading the engine's version: %w", err)
@@ -270,6 +290,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, u *user, a *answe
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	s.count(r, u, "ok", elapsed)
 	s.log.Debug().Str("user", u.name).Str("format", a.format).Int("bytes", len(a.body)).Dur("elapsed", elapsed).Msg("clickhouse http query answered")
 }
 
@@ -284,11 +305,30 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, u *user, ex *Excep
 		ev = s.log.Info()
 	}
 	ev.Str("user", name).Int("code", ex.Code).Str("error", ex.Name).Str("remote", r.RemoteAddr).Msg("clickhouse http query refused")
+	s.count(r, u, ex.Name, 0)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("X-ClickHouse-Exception-Code", strconv.Itoa(ex.Code))
 	w.WriteHeader(ex.status())
 	w.Write([]byte(ex.body(s.version)))
+}
+
+func (s *Server) count(r *http.Request, u *user, outcome string, elapsed time.Duration) {
+	kind := "none"
+	if u != nil {
+		kind = "tenant"
+		if u.admin() {
+			kind = "admin"
+		}
+	}
+	if outcome == "" {
+		outcome = "UNKNOWN_EXCEPTION"
+	}
+	attrs := metric.WithAttributes(attribute.String("user_kind", kind), attribute.String("outcome", outcome))
+	s.queries.Add(r.Context(), 1, attrs)
+	if elapsed > 0 {
+		s.duration.Record(r.Context(), elapsed.Seconds(), attrs)
+	}
 }
 
 func contentType(format string) string {

@@ -95,7 +95,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 
 	if cfg.ClickHouseHTTP.Enabled() {
 		a.chhttp, err = chhttp.New(cfg.ClickHouseHTTP, chhttp.Deps{
-			Log: log, Store: a.store.(*chstore.Embedded), Tenants: a.tenants, Database: cfg.Loader.Database,
+			Log: log, Store: a.store.(*chstore.Embedded), Tenants: a.tenants, Database: cfg.Loader.Database, Meter: a.tel.Meter,
 		})
 		if err != nil {
 			return nil, err
