@@ -20,7 +20,9 @@ func TestClickHouseUsersValidate(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Tenants[1].ClickHouseUsers = []ClickHouseUser{{User: "admin", Password: "x-password-01234567"}} }, `tenants[1].clickhouse_users[0].user: "admin" is already used by clickhouse.admin`},
+		{func(c *Config) {
+			c.Tenants[1].ClickHouseUsers = []ClickHouseUser{{User: "admin", Password: "x-password-01234567"}}
+		}, `tenants[1].clickhouse_users[0].user: "admin" is already used by clickhouse.admin`},
 		{func(c *Config) { c.ClickHouse.Admin.Password = "short" }, "clickhouse.admin.password: shorter than 16"},
 		{func(c *Config) { c.Tenants[0].ClickHouseUsers[0].User = "default" }, `"default" is ClickHouse's anonymous user`},
 		{func(c *Config) { c.Tenants[0].ClickHouseUsers[0].User = "A-b" }, "must be 1-64 of a-z"},
