@@ -9,6 +9,10 @@ import (
 
 var formatName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
+// externalCall finds a call of a function or table function that reads
+// files, reaches the network or other servers, or runs programs.
+var externalCall = regexp.MustCompile(`(?i)(?:^|[^\w.$])(file|filecluster|url|urlcluster|s3\w*|gcs\w*|oss|cosn|hdfs\w*|remote|remotesecure|cluster|clusterallreplicas|mysql|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azure\w*|iceberg\w*|deltalake\w*|hudi\w*|paimon\w*|arrowflight\w*|ytsaurus|input|catboostevaluate|dictionary)\s*\(`)
+
 // Statements no user may run: each would change the one engine session
 // every caller shares, or reach this machine's files. ClickHouse's HTTP
 // interface keeps such state per session; this one has none.
@@ -68,6 +72,13 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 			return nil, exception(codeReadonly, "%s: Cannot execute query in readonly mode", u.name)
 		}
 		return nil, exception(codeNotImplemented, "%s", why)
+	}
+	if loc := externalCall.FindStringSubmatchIndex(masked); loc != nil {
+		// Not even the admin: a leaked admin password must not read this
+		// machine's files or reach its network through the engine, which
+		// (unlike a server) has no user_files_path to confine file().
+		name := norm[loc[2]:loc[3]]
+		return nil, exception(codeAccessDenied, "%s: Not enough privileges. To execute this query, it's necessary to have the grant %s ON *.*", u.name, strings.ToUpper(name))
 	}
 	if outfileClause.MatchString(masked) || infileClause.MatchString(masked) {
 		return nil, exception(codeNotImplemented, "INTO OUTFILE and FROM INFILE are not served over HTTP: they would reach this machine's files")

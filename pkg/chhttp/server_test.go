@@ -233,4 +233,7 @@ func TestErrors(t *testing.T) {
 	wantError(t, query(t, adminUser, adminPass, "SET max_threads = 1"), 501, 48, "no sessions")
 	wantError(t, query(t, adminUser, adminPass, "CREATE TABLE tl.x (a UInt8) ENGINE = Memory"), 403, 164, "method GET implies readonly")
 	wantError(t, query(t, adminUser, adminPass, "SELECT 1 INTO OUTFILE '/tmp/x'"), 501, 48, "INTO OUTFILE")
+	wantError(t, query(t, adminUser, adminPass, "SELECT * FROM file('/etc/passwd', 'LineAsString')"), 403, 497, "grant FILE ON *.*")
+	wantError(t, query(t, adminUser, adminPass, "SELECT * FROM url('http://127.0.0.1:1/', CSV, 'a String')"), 403, 497, "grant URL ON *.*")
+	wantOK(t, query(t, adminUser, adminPass, "SELECT 'file(x)' AS url"), "file(x)\n")
 }

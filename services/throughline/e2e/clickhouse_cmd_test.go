@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/services/loader"
 )
 
 // TestClickHouseCommand runs `throughline clickhouse` — the embedded engine
@@ -62,6 +63,11 @@ func TestClickHouseCommand(t *testing.T) {
 	res, err := store.Query(ctx, "SELECT count() FROM system.tables WHERE database = 'throughline' AND name IN ('events', 'sessions', 'leads', 'deals', 'costs', 'attribution')", nil)
 	if err != nil || fmt.Sprint(res.Rows) != "[[6]]" {
 		t.Fatalf("migrated tables: %v, %v", res, err)
+	}
+	// Every migration runs through the interface too, as a loader run apart
+	// applies them (into a second database, the first is migrated at start).
+	if err := loader.Migrate(ctx, store, "throughline_http"); err != nil {
+		t.Fatalf("migrations over HTTP: %v", err)
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.HTTP, Addr: []string{addr},
 		Auth: clickhouse.Auth{Database: "throughline", Username: user, Password: userPass}})
