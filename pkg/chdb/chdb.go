@@ -133,6 +133,31 @@ func (c *Conn) QueryParams(query, format string, params map[string]string) ([]by
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.queryLocked(query, format, params)
+}
+
+// QueryIn runs one statement with database as the session's current
+// database, as ClickHouse's HTTP interface does for ?database=. The session
+// is shared by every caller, so the switch is made and undone under the one
+// lock: no other statement ever sees it. database must be a quoted
+// identifier or empty (the session's "default").
+func (c *Conn) QueryIn(database, query, format string, params map[string]string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if database == "" {
+		return c.queryLocked(query, format, params)
+	}
+	if _, err := c.queryLocked("USE "+database, "TabSeparated", nil); err != nil {
+		return nil, err
+	}
+	defer c.queryLocked("USE default", "TabSeparated", nil)
+	return c.queryLocked(query, format, params)
+}
+
+func (c *Conn) queryLocked(query, format string, params map[string]string) ([]byte, error) {
+	if format == "" {
+		format = "TabSeparated"
+	}
 	if c.conn == nil {
 		return nil, errors.New("chdb: connection is closed")
 	}

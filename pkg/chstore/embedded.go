@@ -212,3 +212,13 @@ func writeParts(path string, parts [][]byte) error {
 	}
 	return f.Close()
 }
+
+// Engine is the chDB session under the store, for the ClickHouse HTTP
+// interface (pkg/chhttp), which runs clients' statements as they are written.
+func (e *Embedded) Engine() *chdb.Conn { return e.conn }
+
+// Stage writes data where the engine can read it by path (as the batches of
+// PrepareInsert are staged), for an INSERT … FROM INFILE; release removes it.
+func (e *Embedded) Stage(data []byte) (path string, release func(), err error) {
+	return e.stage([][]byte{data})
+}

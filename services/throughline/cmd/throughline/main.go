@@ -4,6 +4,7 @@
 //
 //	throughline run      the pipeline
 //	throughline demo     the pipeline and demo traffic
+//	throughline clickhouse  the embedded ClickHouse alone, over its HTTP interface
 //	throughline query    run one read-only SQL statement against the console
 //	throughline redrive  re-submit dead letters to the collector after a fix
 //	throughline ddl      print the ClickHouse DDL, plain or for a cluster
@@ -15,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, false, stdout, stderr)
 	case "demo":
 		return serve(args, true, stdout, stderr)
+	case "clickhouse":
+		return serveClickHouse(args, stdout, stderr)
 	case "query":
 		return querycmd.Run(args, stdout, stderr)
 	case "redrive":
@@ -61,10 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|restate|ddl] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|clickhouse|query|redrive|restate|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
+  clickhouse  the embedded ClickHouse alone, serving ClickHouse's HTTP interface (users from the tenants file)
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
   restate apply today's channel rules to history: throughline restate --tenant acme --from 2026-11-01
@@ -166,11 +171,11 @@ Throughline is running (embedded mode, data in %s)
   console    %s   (POST /v1/sql, /v1/reports/channels, /metrics)
   dashboard  %s/dashboard/   (log in with read token %s)
   kafka      %s   (kcat -b %s -L)
-  tenants    %s
+%s  tenants    %s
 
   query:     bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
   a hit:     curl -so /dev/null "http://%s/px.gif?k=%s&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"
-`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, console, firstReadToken(a), a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile,
+`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, console, firstReadToken(a), a.KafkaAddr(), a.KafkaAddr(), clickhouseLine(a), cfg.TenantsFile,
 		console, localAddr(cfg.Collector.Addr), firstKey(a))
 	if withDemo {
 		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
@@ -197,6 +202,25 @@ func firstReadToken(a *app.App) string {
 		}
 	}
 	return "<read_tokens in the tenants file>"
+}
+
+// clickhouseLine is the banner's line of the ClickHouse HTTP interface.
+func clickhouseLine(a *app.App) string {
+	addr := a.ClickHouseHTTPAddr()
+	if addr == "" {
+		return ""
+	}
+	return fmt.Sprintf("  clickhouse  %s   (any ClickHouse client or BI tool: docs/bi.md)\n", clickhouseURL(a, addr))
+}
+
+// clickhouseURL is the interface's address with the admin user of the
+// tenants file in it (the banner is the operator's own terminal, as the
+// read token above is).
+func clickhouseURL(a *app.App, addr string) string {
+	if adm := a.Tenants().ClickHouse.Admin; adm != nil {
+		return "http://" + url.UserPassword(adm.User, adm.Password).String() + "@" + addr
+	}
+	return "http://" + addr + " (no users: add clickhouse.admin to the tenants file)"
 }
 
 // localAddr turns a listen address like ":8080" into one a client can dial.

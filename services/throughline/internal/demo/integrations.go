@@ -176,6 +176,12 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		if len(t.ReadTokens) == 0 {
 			t.ReadTokens, changed = gen.ReadTokens, true
 		}
+		if len(t.ClickHouseUsers) == 0 {
+			t.ClickHouseUsers, changed = gen.ClickHouseUsers, true
+		}
+		if cfg.ClickHouse.Admin == nil {
+			cfg.ClickHouse.Admin, changed = TenantsFor(tenantsSeed, 1, crmURL).ClickHouse.Admin, true
+		}
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]

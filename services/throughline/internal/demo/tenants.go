@@ -83,8 +83,9 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 		branches = DefaultBranches
 	}
 	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
-		TenantKeys: []string{derive(seed, "tenant-key", TenantID, "demo_tk_")},
-		ReadTokens: []string{derive(seed, "read-token", TenantID, "demo_rt_")}}
+		TenantKeys:      []string{derive(seed, "tenant-key", TenantID, "demo_tk_")},
+		ReadTokens:      []string{derive(seed, "read-token", TenantID, "demo_rt_")},
+		ClickHouseUsers: []tenants.ClickHouseUser{{User: "demo_network", Password: derive(seed, "clickhouse", TenantID, "demo_ch_")}}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
@@ -96,7 +97,8 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 		integrate(&a, seed, i, crmURL)
 		t.Accounts = append(t.Accounts, a)
 	}
-	return &tenants.Config{Tenants: []tenants.Tenant{t}}
+	admin := &tenants.ClickHouseUser{User: "admin", Password: derive(seed, "clickhouse", "admin", "demo_ch_")}
+	return &tenants.Config{Tenants: []tenants.Tenant{t}, ClickHouse: tenants.ClickHouse{Admin: admin}}
 }
 
 // writeKey derives an account's key from the seed: the same seed gives the
