@@ -85,6 +85,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		MaxRecords: int64(cfg.MaxInFlightRecords),
 		MaxBytes:   int64(cfg.MaxInFlightBytes),
 		Timeout:    cfg.PublishTimeout,
+		Shares:     cfg.shares(),
 	}, deps.Tel.Meter)
 	if err != nil {
 		return nil, err

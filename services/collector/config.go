@@ -4,10 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
+	"github.com/throughline/throughline/services/collector/internal/publish"
 )
 
 // Config of the collector. DefaultConfig holds every default; RegisterFlags
@@ -23,6 +25,17 @@ type Config struct {
 	// yet acknowledged. When either bound is reached the collector answers 503.
 	MaxInFlightBytes int
 	MaxBodyBytes     int // larger /v1/events bodies get 413
+	// TenantBodyShare and KeyBodyShare are the fractions of
+	// MaxInFlightBytes that the bodies being read of one tenant, and of one
+	// key, may hold; more get 429. Bodies are charged as their bytes arrive.
+	// All bodies together may hold 7/8 of it: the rest is kept for records,
+	// so what is refused can still be dead-lettered.
+	TenantBodyShare float64
+	KeyBodyShare    float64
+	// BodyReadTimeout bounds reading one request body; BodyIdleTimeout
+	// bounds a pause in it. A body late on either is answered 408.
+	BodyReadTimeout time.Duration
+	BodyIdleTimeout time.Duration
 	MaxBatchEvents   int // events in one /v1/events request
 
 	PublishTimeout  time.Duration // how long a request waits for Kafka's acknowledgement
@@ -50,6 +63,10 @@ func DefaultConfig() Config {
 		MaxInFlightRecords:  20_000,
 		MaxInFlightBytes:    128 << 20,
 		MaxBodyBytes:        1 << 20,
+		TenantBodyShare:     0.25,
+		KeyBodyShare:        0.125,
+		BodyReadTimeout:     30 * time.Second,
+		BodyIdleTimeout:     10 * time.Second,
 		MaxBatchEvents:      1000,
 		PublishTimeout:      10 * time.Second,
 		RetryAfter:          2 * time.Second,
@@ -70,6 +87,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.MaxInFlightBytes, "collector-max-inflight-bytes", d.MaxInFlightBytes,
 		"bytes of bodies and unacknowledged records before the collector answers 503")
 	flagenv.Int(fs, &c.MaxBodyBytes, "collector-max-body-bytes", d.MaxBodyBytes, "largest accepted /v1/events body (413 above)")
+	flagenv.Float64(fs, &c.TenantBodyShare, "collector-tenant-body-share", d.TenantBodyShare,
+		"fraction of collector-max-inflight-bytes one tenant's request bodies may hold (429 above)")
+	flagenv.Float64(fs, &c.KeyBodyShare, "collector-key-body-share", d.KeyBodyShare,
+		"fraction of collector-max-inflight-bytes one key's request bodies may hold (429 above)")
+	flagenv.Duration(fs, &c.BodyReadTimeout, "collector-body-read-timeout", d.BodyReadTimeout,
+		"longest a request body may take to arrive (408 after)")
+	flagenv.Duration(fs, &c.BodyIdleTimeout, "collector-body-idle-timeout", d.BodyIdleTimeout,
+		"longest pause within a request body (408 after)")
 	flagenv.Int(fs, &c.MaxBatchEvents, "collector-max-batch-events", d.MaxBatchEvents, "most events in one /v1/events request")
 	flagenv.Duration(fs, &c.PublishTimeout, "collector-publish-timeout", d.PublishTimeout,
 		"how long a request waits for Kafka to acknowledge its records")
@@ -84,6 +109,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Costs.registerFlags(fs)
 }
 
+// shares are the body shares of the in-flight budget, in bytes.
+func (c Config) shares() publish.Shares {
+	return publish.Shares{
+		Bodies: int64(c.MaxInFlightBytes) / 8 * 7,
+		Tenant: int64(float64(c.MaxInFlightBytes) * c.TenantBodyShare),
+		Key:    c.keyBodyBytes(),
+	}
+}
+
+func (c Config) keyBodyBytes() int64 { return int64(float64(c.MaxInFlightBytes) * c.KeyBodyShare) }
+
 // Validate names the setting that is wrong.
 func (c Config) Validate() error {
 	switch {
@@ -95,8 +131,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("collector-max-inflight-records: must be at least collector-max-batch-events (%d)", c.MaxBatchEvents)
 	case c.MaxBodyBytes < 1024:
 		return errors.New("collector-max-body-bytes: must be at least 1024")
-	case c.MaxInFlightBytes < 4*c.MaxBodyBytes:
-		return fmt.Errorf("collector-max-inflight-bytes: must be at least 4 x collector-max-body-bytes (%d)", 4*c.MaxBodyBytes)
+	case !(c.TenantBodyShare > 0 && c.TenantBodyShare <= 1):
+		return errors.New("collector-tenant-body-share: must be above 0 and at most 1")
+	case !(c.KeyBodyShare > 0 && c.KeyBodyShare <= c.TenantBodyShare):
+		return errors.New("collector-key-body-share: must be above 0 and at most collector-tenant-body-share")
+	case c.keyBodyBytes() < int64(c.MaxBodyBytes):
+		return fmt.Errorf("collector-max-inflight-bytes: x collector-key-body-share must hold one body of collector-max-body-bytes (at least %d)",
+			int64(math.Ceil(float64(c.MaxBodyBytes)/c.KeyBodyShare)))
+	case c.BodyReadTimeout <= 0 || c.BodyIdleTimeout <= 0:
+		return errors.New("collector-body-read-timeout and collector-body-idle-timeout: must be positive")
 	case c.PublishTimeout <= 0:
 		return errors.New("collector-publish-timeout: must be positive")
 	case c.RetryAfter < time.Second:
