@@ -72,6 +72,9 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, source stri
 		return body, res.Release, true
 	}
 	res.Release()
+	// The rest of the body is not read: the connection cannot be reused.
+	// Without this the server would wait for the rest before answering.
+	w.Header().Set("Connection", "close")
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge):
@@ -91,7 +94,6 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, source stri
 		c.writeUnavailable(w, "collector at capacity, retry later")
 	case errors.Is(err, errBodyTimeout):
 		c.m.reject(source, reasonBodyTimeout, "body")
-		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestTimeout, fmt.Sprintf(
 			"body not received in time (a pause over %v, or over %v in all)", c.cfg.BodyIdleTimeout, c.cfg.BodyReadTimeout), "body", "too slow")
 	default:

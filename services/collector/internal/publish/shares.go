@@ -54,7 +54,7 @@ func (p *Publisher) Reserve(tenant, key string) *Reservation {
 }
 
 // Grow holds n more bytes. It fails, holding nothing more, with
-// ErrKeyShare or ErrTenantShare when the key's or the tenant's bodies hold
+// ErrTenantShare or ErrKeyShare when the tenant's or the key's bodies hold
 // their share, and with ErrOverloaded when the collector's budget is spent.
 func (r *Reservation) Grow(n int64) error {
 	r.mu.Lock()
@@ -66,10 +66,10 @@ func (r *Reservation) Grow(n int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
-	case b.key[r.key]+n > b.shares.Key:
-		return ErrKeyShare
 	case b.tenant[r.tenant]+n > b.shares.Tenant:
 		return ErrTenantShare
+	case b.key[r.key]+n > b.shares.Key:
+		return ErrKeyShare
 	case b.total+n > b.shares.Bodies:
 		return ErrOverloaded
 	}

@@ -1,0 +1,190 @@
+package collector
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/throughline/throughline/pkg/kafka"
+)
+
+// slowUpload is a chunked POST whose body the test writes when it likes.
+type slowUpload struct {
+	pw   *io.PipeWriter
+	resp chan response
+}
+
+func (s *testServer) startSlowUpload(t *testing.T, path, key string) *slowUpload {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("POST", s.srv.URL+path, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "text/csv")
+	u := &slowUpload{pw: pw, resp: make(chan response, 1)}
+	go func() {
+		resp, err := s.client.Do(req)
+		if err != nil {
+			u.resp <- response{status: -1, body: err.Error()}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		u.resp <- response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	return u
+}
+
+// send writes n bytes of the body without blocking the test (the server
+// may have stopped reading).
+func (u *slowUpload) send(n int) {
+	go u.pw.Write(bytes.Repeat([]byte("x"), n))
+}
+
+// Issue 9, item 4: slow chunked cost uploads of one tenant used to reserve
+// their largest size before reading a byte, so a few of them held the whole
+// budget and every other tenant got 503. Now a body holds only what it has
+// sent, one tenant's bodies stop at the tenant's share (429 to the greedy
+// one), and the other tenant's events are still accepted.
+func TestSlowUploadsOfOneTenantDoNotStarveAnother(t *testing.T) {
+	k := startKafka(t)
+	// Each slow upload sends 40 KiB and stalls: its buffer has grown to 64
+	// KiB (8, 16, 32, 64), which is what it holds. The tenant's share is
+	// 256 KiB of the 1 MiB budget.
+	const sent = 40 << 10
+	const heldEach = 64 << 10
+	cases := []struct {
+		name        string
+		keyShare    float64
+		keys        []string // taking turns
+		wantStalled int
+		wantWho     string
+	}{
+		{"tenant share, two keys", 0.25, []string{keyMoscow, keySPb}, 4, "tenant's"},
+		{"key share, one key", 0.125, []string{keyMoscow}, 2, "key's"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MaxInFlightBytes = 1 << 20
+			cfg.MaxBodyBytes = 64 << 10
+			cfg.KeyBodyShare = tc.keyShare
+			cfg.Costs.MaxBodyBytes = 1 << 20 // capped to the key share
+			s := newServer(t, cfg, k.producer(t, cfg.MaxInFlightRecords))
+			base := k.endOffset(t, kafka.TopicRaw)
+			// Every upload is started once the one before it is either held
+			// by the collector or answered.
+			var stalled []*slowUpload
+			var refused []response
+			for i := range 8 {
+				u := s.startSlowUpload(t, "/v1/costs?format=generic", tc.keys[i%len(tc.keys)])
+				u.send(sent)
+				want := int64(len(stalled)+1) * heldEach
+				var answered *response
+				waitFor(t, "upload held or answered", func() bool {
+					select {
+					case r := <-u.resp:
+						answered = &r
+						return true
+					default:
+					}
+					return s.c.pub.TenantBodies("acme") == want
+				})
+				if answered != nil {
+					refused = append(refused, *answered)
+				} else {
+					stalled = append(stalled, u)
+				}
+			}
+			if len(stalled) != tc.wantStalled || len(refused) != 8-tc.wantStalled {
+				t.Fatalf("%d uploads stalled, %d refused; want %d and %d", len(stalled), len(refused), tc.wantStalled, 8-tc.wantStalled)
+			}
+			for _, r := range refused {
+				if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" ||
+					!strings.Contains(r.body, "this "+tc.wantWho+" uploads in progress hold their share") {
+					t.Fatalf("refused upload answered %d %q (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+				}
+			}
+			if got, share := s.c.pub.TenantBodies("acme"), s.c.pub.Shares().Tenant; got > share {
+				t.Fatalf("acme holds %d bytes, over its share %d", got, share)
+			}
+
+			// Meanwhile the other tenant's events go through.
+			for i := range 3 {
+				r := s.events(t, keyOther, "application/json", eventsBody(1, false))
+				if r.status != http.StatusAccepted {
+					t.Fatalf("other tenant's batch %d answered %d %s while acme's uploads stall", i, r.status, r.body)
+				}
+			}
+			if n := k.endOffset(t, kafka.TopicRaw) - base; n != 3 {
+				t.Fatalf("raw topic got %d records, want the other tenant's 3", n)
+			}
+
+			// A stalled upload that finishes is read and answered as usual,
+			// and its memory returns.
+			u := stalled[0]
+			u.pw.Close()
+			r := <-u.resp
+			if r.status != http.StatusBadRequest { // 40 KiB of "x" is no cost report
+				t.Fatalf("finished upload answered %d %s", r.status, r.body)
+			}
+			waitFor(t, "memory of the finished upload returned", func() bool {
+				return s.c.pub.TenantBodies("acme") == int64(tc.wantStalled-1)*heldEach
+			})
+		})
+	}
+}
+
+// A body that stops arriving is answered 408 after the idle timeout, and the
+// memory it held returns; one that keeps trickling is cut at the overall
+// deadline.
+func TestStalledBodyIsAnswered408(t *testing.T) {
+	k := startKafka(t)
+	cases := []struct {
+		name        string
+		idle, total time.Duration
+		trickle     bool
+	}{
+		{"pause", 200 * time.Millisecond, time.Minute, false},
+		{"trickle", time.Minute, 300 * time.Millisecond, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.BodyIdleTimeout, cfg.BodyReadTimeout = tc.idle, tc.total
+			s := newServer(t, cfg, k.producer(t, cfg.MaxInFlightRecords))
+			u := s.startSlowUpload(t, "/v1/events", keyMoscow)
+			u.send(100)
+			stop := make(chan struct{})
+			defer close(stop)
+			if tc.trickle {
+				go func() {
+					tick := time.NewTicker(20 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						select {
+						case <-stop:
+							return
+						case <-tick.C:
+							u.send(1)
+						}
+					}
+				}()
+			}
+			r := <-u.resp
+			if r.status != http.StatusRequestTimeout || !strings.Contains(r.body, "not received in time") {
+				t.Fatalf("stalled body answered %d %q", r.status, r.body)
+			}
+			waitFor(t, "memory returned", func() bool { return s.c.pub.TenantBodies("acme") == 0 })
+			if !strings.Contains(s.metrics(t), `reason="body_timeout"`) {
+				t.Fatal("no body_timeout rejection in /metrics")
+			}
+		})
+	}
+}
