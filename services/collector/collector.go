@@ -24,6 +24,7 @@ import (
 	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -46,18 +47,20 @@ type Deps struct {
 
 // Collector serves the collector's HTTP API.
 type Collector struct {
-	cfg     Config
-	deps    Deps
-	log     zerolog.Logger
-	warn    zerolog.Logger // sampled, for failures that repeat under load
-	pub     *publish.Publisher
-	ips     *clientip.Resolver
-	m       *metrics
-	limits  *limits
-	crmPool *fetch.Pool
-	pools   *numbers.Pools // number pools, leased in this process's memory
-	nm      *numberMetrics
-	handler http.Handler
+	cfg    Config
+	deps   Deps
+	log    zerolog.Logger
+	warn   zerolog.Logger // sampled, for failures that repeat under load
+	pub    *publish.Publisher
+	ips    *clientip.Resolver
+	m      *metrics
+	limits *limits
+	// dlqLimit holds the accounts' dead-letter buckets (deadLetterAllowed).
+	dlqLimit *ratelimit.Limiter
+	crmPool  *fetch.Pool
+	pools    *numbers.Pools // number pools, leased in this process's memory
+	nm       *numberMetrics
+	handler  http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
 	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
@@ -124,6 +127,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	c.dlqLimit = ratelimit.New()
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins

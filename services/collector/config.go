@@ -10,6 +10,7 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 )
 
 // Config of the collector. DefaultConfig holds every default; RegisterFlags
@@ -36,7 +37,11 @@ type Config struct {
 	// bounds a pause in it. A body late on either is answered 408.
 	BodyReadTimeout time.Duration
 	BodyIdleTimeout time.Duration
-	MaxBatchEvents   int // events in one /v1/events request
+
+	// DeadLetterRate bounds the dead letters one account's refused input
+	// may write; over it they are counted, not written. PerSecond 0: no limit.
+	DeadLetterRate ratelimit.Limit
+	MaxBatchEvents int // events in one /v1/events request
 
 	PublishTimeout  time.Duration // how long a request waits for Kafka's acknowledgement
 	RetryAfter      time.Duration // advised in Retry-After on 503
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		KeyBodyShare:        0.125,
 		BodyReadTimeout:     30 * time.Second,
 		BodyIdleTimeout:     10 * time.Second,
+		DeadLetterRate:      ratelimit.Limit{PerSecond: 20, Burst: 200},
 		MaxBatchEvents:      1000,
 		PublishTimeout:      10 * time.Second,
 		RetryAfter:          2 * time.Second,
@@ -95,6 +101,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"longest a request body may take to arrive (408 after)")
 	flagenv.Duration(fs, &c.BodyIdleTimeout, "collector-body-idle-timeout", d.BodyIdleTimeout,
 		"longest pause within a request body (408 after)")
+	flagenv.Float64(fs, &c.DeadLetterRate.PerSecond, "collector-dead-letter-rate", d.DeadLetterRate.PerSecond,
+		"dead letters per second one account may write (0: no limit)")
+	flagenv.Int(fs, &c.DeadLetterRate.Burst, "collector-dead-letter-burst", d.DeadLetterRate.Burst,
+		"dead letters one account may write at once above collector-dead-letter-rate")
 	flagenv.Int(fs, &c.MaxBatchEvents, "collector-max-batch-events", d.MaxBatchEvents, "most events in one /v1/events request")
 	flagenv.Duration(fs, &c.PublishTimeout, "collector-publish-timeout", d.PublishTimeout,
 		"how long a request waits for Kafka to acknowledge its records")
@@ -138,6 +148,8 @@ func (c Config) Validate() error {
 	case c.keyBodyBytes() < int64(c.MaxBodyBytes):
 		return fmt.Errorf("collector-max-inflight-bytes: x collector-key-body-share must hold one body of collector-max-body-bytes (at least %d)",
 			int64(math.Ceil(float64(c.MaxBodyBytes)/c.KeyBodyShare)))
+	case c.DeadLetterRate.PerSecond < 0 || c.DeadLetterRate.Burst < 0:
+		return errors.New("collector-dead-letter-rate and collector-dead-letter-burst: must not be negative")
 	case c.BodyReadTimeout <= 0 || c.BodyIdleTimeout <= 0:
 		return errors.New("collector-body-read-timeout and collector-body-idle-timeout: must be positive")
 	case c.PublishTimeout <= 0:

@@ -2,13 +2,18 @@ package collector
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // slowUpload is a chunked POST whose body the test writes when it likes.
@@ -186,5 +191,67 @@ func TestStalledBodyIsAnswered408(t *testing.T) {
 				t.Fatal("no body_timeout rejection in /metrics")
 			}
 		})
+	}
+}
+
+// Issue 9, item 4: a pixel hit Kafka does not take (here: the raw topic is
+// gone, so the write fails) is counted and dead-lettered with the reason,
+// never dropped silently; the browser still gets its GIF.
+func TestPixelHitNotPublishedIsDeadLettered(t *testing.T) {
+	k := startKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(k.client(t)).DeleteTopic(ctx, kafka.TopicRaw); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.PublishTimeout = time.Second // the wait for a topic that will not come back
+	s := newServer(t, cfg, k.producer(t, cfg.MaxInFlightRecords))
+	assertGIF(t, s.pixel(t, "k="+keySPb+"&cid=c1&u=https%3A%2F%2Fshop.example%2F", nil))
+
+	recs := k.consume(t, kafka.TopicDeadLetter, 1)
+	var dl event.DeadLetter
+	if err := json.Unmarshal(recs[0].Value, &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Tenant != "acme" || dl.Account != "spb" || dl.Source != sourcePixel ||
+		!strings.HasPrefix(dl.Reason, "kafka: ") || strings.Contains(dl.Payload, keySPb) ||
+		!strings.Contains(dl.Payload, "cid=c1") {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	waitFor(t, "the dead letter counted", func() bool {
+		return strings.Contains(s.metrics(t), `throughline_collector_dead_letters_total{outcome="published",source="pixel"} 1`)
+	})
+	if m := s.metrics(t); !strings.Contains(m, `throughline_collector_rejected_total{field="",reason="kafka_unavailable",source="pixel"} 1`) {
+		t.Fatal("the failed hit is not counted as kafka_unavailable")
+	}
+}
+
+// Issue 9, item 9: a sender flooding bad input fills the dead-letter topic
+// no faster than the account's dead-letter rate limit; the rest is counted
+// (rate_limited), every request is still answered 400, and another
+// account's dead letters are written.
+func TestDeadLetterFloodIsRateLimitedPerAccount(t *testing.T) {
+	k := startKafka(t)
+	cfg := testConfig()
+	cfg.DeadLetterRate = ratelimit.Limit{PerSecond: 0.001, Burst: 3} // no refill within the test
+	s := newServer(t, cfg, k.producer(t, cfg.MaxInFlightRecords))
+	for i := range 10 {
+		if r := s.events(t, keyMoscow, "application/json", `[{"type":"nonsense"}]`); r.status != http.StatusBadRequest {
+			t.Fatalf("bad batch %d answered %d %s", i, r.status, r.body)
+		}
+	}
+	if r := s.events(t, keyOther, "application/json", `[{"type":"nonsense"}]`); r.status != http.StatusBadRequest {
+		t.Fatalf("other tenant's bad batch answered %d", r.status)
+	}
+	if n := k.endOffset(t, kafka.TopicDeadLetter); n != 4 {
+		t.Fatalf("%d dead letters written, want 3 of acme/moscow and 1 of other/main", n)
+	}
+	for _, want := range []string{
+		`throughline_collector_dead_letters_total{outcome="published",source="api"} 4`,
+		`throughline_collector_dead_letters_total{outcome="rate_limited",source="api"} 7`,
+	} {
+		// The published count follows Kafka's answer, just after the 400.
+		waitFor(t, want, func() bool { return strings.Contains(s.metrics(t), want) })
 	}
 }
