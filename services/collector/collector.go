@@ -57,10 +57,12 @@ type Collector struct {
 	limits *limits
 	// dlqLimit holds the accounts' dead-letter buckets (deadLetterAllowed).
 	dlqLimit *ratelimit.Limiter
-	crmPool  *fetch.Pool
-	pools    *numbers.Pools // number pools, leased in this process's memory
-	nm       *numberMetrics
-	handler  http.Handler
+	// leaseByClient and leaseByKey hold the new-lease buckets (admitLease).
+	leaseByClient, leaseByKey *ratelimit.Limiter
+	crmPool                   *fetch.Pool
+	pools                     *numbers.Pools // number pools, leased in this process's memory
+	nm                        *numberMetrics
+	handler                   http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
 	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
@@ -128,6 +130,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	}
 	c.limits = lim
 	c.dlqLimit = ratelimit.New()
+	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins

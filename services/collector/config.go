@@ -41,7 +41,16 @@ type Config struct {
 	// DeadLetterRate bounds the dead letters one account's refused input
 	// may write; over it they are counted, not written. PerSecond 0: no limit.
 	DeadLetterRate ratelimit.Limit
-	MaxBatchEvents int // events in one /v1/events request
+
+	// LeaseClientRate bounds the new number leases (GET /v1/numbers for a
+	// client id that holds no number) one client address (an IPv6 /64) may
+	// take, and LeaseKeyRate those one key may take: the site key is public,
+	// and without a bound one script could lease every number of a pool
+	// and leave real visitors sharing the attacker's. Extending a held
+	// lease is not limited. Over either: 429. PerSecond 0: no limit.
+	LeaseClientRate ratelimit.Limit
+	LeaseKeyRate    ratelimit.Limit
+	MaxBatchEvents  int // events in one /v1/events request
 
 	PublishTimeout  time.Duration // how long a request waits for Kafka's acknowledgement
 	RetryAfter      time.Duration // advised in Retry-After on 503
@@ -73,6 +82,8 @@ func DefaultConfig() Config {
 		BodyReadTimeout:     30 * time.Second,
 		BodyIdleTimeout:     10 * time.Second,
 		DeadLetterRate:      ratelimit.Limit{PerSecond: 20, Burst: 200},
+		LeaseClientRate:     ratelimit.Limit{PerSecond: 1.0 / 60, Burst: 10},
+		LeaseKeyRate:        ratelimit.Limit{PerSecond: 10, Burst: 100},
 		MaxBatchEvents:      1000,
 		PublishTimeout:      10 * time.Second,
 		RetryAfter:          2 * time.Second,
@@ -105,6 +116,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"dead letters per second one account may write (0: no limit)")
 	flagenv.Int(fs, &c.DeadLetterRate.Burst, "collector-dead-letter-burst", d.DeadLetterRate.Burst,
 		"dead letters one account may write at once above collector-dead-letter-rate")
+	flagenv.Float64(fs, &c.LeaseClientRate.PerSecond, "collector-lease-client-rate", d.LeaseClientRate.PerSecond,
+		"new number leases per second one client address (IPv6: /64) may take (0: no limit)")
+	flagenv.Int(fs, &c.LeaseClientRate.Burst, "collector-lease-client-burst", d.LeaseClientRate.Burst,
+		"new number leases one client address may take at once")
+	flagenv.Float64(fs, &c.LeaseKeyRate.PerSecond, "collector-lease-key-rate", d.LeaseKeyRate.PerSecond,
+		"new number leases per second one site key may take (0: no limit)")
+	flagenv.Int(fs, &c.LeaseKeyRate.Burst, "collector-lease-key-burst", d.LeaseKeyRate.Burst,
+		"new number leases one site key may take at once")
 	flagenv.Int(fs, &c.MaxBatchEvents, "collector-max-batch-events", d.MaxBatchEvents, "most events in one /v1/events request")
 	flagenv.Duration(fs, &c.PublishTimeout, "collector-publish-timeout", d.PublishTimeout,
 		"how long a request waits for Kafka to acknowledge its records")
@@ -150,6 +169,10 @@ func (c Config) Validate() error {
 			int64(math.Ceil(float64(c.MaxBodyBytes)/c.KeyBodyShare)))
 	case c.DeadLetterRate.PerSecond < 0 || c.DeadLetterRate.Burst < 0:
 		return errors.New("collector-dead-letter-rate and collector-dead-letter-burst: must not be negative")
+	case c.LeaseClientRate.PerSecond < 0 || c.LeaseClientRate.Burst < 0:
+		return errors.New("collector-lease-client-rate and collector-lease-client-burst: must not be negative")
+	case c.LeaseKeyRate.PerSecond < 0 || c.LeaseKeyRate.Burst < 0:
+		return errors.New("collector-lease-key-rate and collector-lease-key-burst: must not be negative")
 	case c.BodyReadTimeout <= 0 || c.BodyIdleTimeout <= 0:
 		return errors.New("collector-body-read-timeout and collector-body-idle-timeout: must be positive")
 	case c.PublishTimeout <= 0:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
@@ -253,5 +254,53 @@ func TestDeadLetterFloodIsRateLimitedPerAccount(t *testing.T) {
 	} {
 		// The published count follows Kafka's answer, just after the 400.
 		waitFor(t, want, func() bool { return strings.Contains(s.metrics(t), want) })
+	}
+}
+
+// Issue 9, item 9: with the public site key one script could lease every
+// number of a pool, leaving real visitors sharing the attacker's numbers.
+// New leases are limited per client address (an IPv6 /64) and per key;
+// extending a held lease is not.
+func TestNumberLeasesRateLimited(t *testing.T) {
+	k := startKafka(t)
+	cfg := testConfig()
+	cfg.TrustedProxies = "127.0.0.1/32" // the test's X-Forwarded-For is the visitor's address
+	cfg.LeaseClientRate = ratelimit.Limit{PerSecond: 0.0001, Burst: 2}
+	cfg.LeaseKeyRate = ratelimit.Limit{PerSecond: 0.0001, Burst: 4}
+	s := startPoolServer(t, k, cfg, zerolog.Nop())
+	steps := []struct {
+		ip, cid string
+		want    int
+		by      string // the limit that refuses
+	}{
+		{"198.51.100.1", "A", http.StatusOK, ""},
+		{"198.51.100.1", "B", http.StatusOK, ""},
+		{"198.51.100.1", "C", http.StatusTooManyRequests, "client"},
+		{"198.51.100.1", "A", http.StatusOK, ""}, // A's own lease, extended
+		{"2001:db8::1", "D", http.StatusOK, ""},
+		{"2001:db8::ffff", "F", http.StatusOK, ""},                    // the same /64: its second
+		{"2001:db8::abcd", "G", http.StatusTooManyRequests, "client"}, // the same /64: its third
+		{"2001:db8:0:1::1", "H", http.StatusTooManyRequests, "key"},   // another network, but the key's fifth
+		{"203.0.113.9", "A", http.StatusOK, ""},                       // A, from anywhere, still extends
+	}
+	for i, st := range steps {
+		req, _ := http.NewRequest("GET", s.srv.URL+"/v1/numbers?k="+keyMoscow+"&cid="+st.cid, nil)
+		req.Header.Set("X-Forwarded-For", st.ip)
+		r := s.do(t, req)
+		if r.status != st.want {
+			t.Fatalf("step %d (%s, %s): %d %s, want %d", i, st.ip, st.cid, r.status, r.body, st.want)
+		}
+		if st.by != "" && (!strings.Contains(r.body, "new number leases from this "+st.by) || r.header.Get("Retry-After") == "") {
+			t.Fatalf("step %d: refusal %q (Retry-After %q) does not name the %s limit", i, r.body, r.header.Get("Retry-After"), st.by)
+		}
+	}
+	m := s.metrics(t)
+	for _, want := range []string{
+		`throughline_collector_number_leases_limited_total{by="client",tenant="acme"} 2`,
+		`throughline_collector_number_leases_limited_total{by="key",tenant="acme"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
