@@ -53,6 +53,7 @@ type Console struct {
 	tel     *telemetry.Telemetry
 	store   chstore.Store
 	sem     chan struct{}
+	users   userSlots // statements running per user (MaxConcurrentPerUser)
 	health  telemetry.Health
 	queries metric.Int64Counter
 	latency metric.Float64Histogram
@@ -90,7 +91,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	}
 	var err error
 	if c.queries, err = tel.Meter.Int64Counter("console.sql.queries",
-		metric.WithDescription("SQL statements received, by outcome (ok, rejected, engine_error, busy, unauthorized, failed)")); err != nil {
+		metric.WithDescription("SQL statements received, by outcome (ok, rejected, engine_error, busy, busy_user, unauthorized, failed)")); err != nil {
 		return nil, fmt.Errorf("creating console metrics: %w", err)
 	}
 	if c.latency, err = tel.Meter.Float64Histogram("console.sql.duration", metric.WithUnit("s"),

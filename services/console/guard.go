@@ -45,7 +45,9 @@ var readingKinds = map[string]bool{
 var (
 	settingsRe = regexp.MustCompile(`(^|[^\w.$])SETTINGS\b`)
 	outfileRe  = regexp.MustCompile(`\bINTO\s+OUTFILE\b`)
-	formatRe   = regexp.MustCompile(`(^|[^\w.$])FORMAT\s+[A-Za-z_]`)
+	// The engine prints a format that is also a keyword quoted (FORMAT
+	// `Null`, FORMAT `Values`), and the quotes stay after masking.
+	formatRe = regexp.MustCompile("(^|[^\\w.$])FORMAT\\s+[A-Za-z_`\"]")
 	// Functions and table functions that read or write files, reach the
 	// network or run programs. Matching is case-insensitive: some are
 	// registered so.
@@ -154,6 +156,7 @@ func stripScope(msg string) string {
 func limitSettings(cfg Config) string {
 	rows := strconv.Itoa(cfg.MaxRows + 1)
 	return " SETTINGS max_execution_time = " + seconds(cfg.QueryTimeout) +
+		", max_memory_usage = " + strconv.FormatInt(cfg.MaxMemory, 10) +
 		", timeout_overflow_mode = 'throw'" +
 		", limit = " + rows +
 		", max_result_rows = " + rows +

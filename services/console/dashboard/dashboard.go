@@ -63,9 +63,9 @@ const (
 	// DefaultMaxSubscribersPerTenant is a few screens per branch of a
 	// large network, well under DefaultMaxSubscribers.
 	DefaultMaxSubscribersPerTenant = 100
-	DefaultHeartbeat        = 15 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultRetryDelay       = 2 * time.Second
+	DefaultHeartbeat               = 15 * time.Second
+	DefaultWriteTimeout            = 10 * time.Second
+	DefaultRetryDelay              = 2 * time.Second
 )
 
 func (c Config) withDefaults() Config {

@@ -17,16 +17,16 @@ var (
 // channel closed, its stream ended, the page reconnects) so a slow reader
 // never holds up the others or the feed.
 type hub struct {
-	mu      sync.Mutex
-	subs    map[string]map[*subscriber]struct{} // by tenant
-	count   int
-	max     int // subscribers at most, over every tenant
+	mu    sync.Mutex
+	subs  map[string]map[*subscriber]struct{} // by tenant
+	count int
+	max   int // subscribers at most, over every tenant
 	// perTenant bounds one tenant's subscribers, so one tenant (a
 	// misbehaving wall screen, a script) cannot take every stream.
 	perTenant int
-	buffer  int
-	closed  bool
-	dropped func(tenant string) // called (under mu) when a slow subscriber is dropped
+	buffer    int
+	closed    bool
+	dropped   func(tenant string) // called (under mu) when a slow subscriber is dropped
 }
 
 // subscriber is one open stream.
