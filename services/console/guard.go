@@ -153,9 +153,10 @@ func stripScope(msg string) string {
 // answer is told apart from one that fits exactly; max_result_rows and
 // max_result_bytes stop at a block boundary (break), the answer is then cut
 // exactly to the limits when it is rendered.
-func limitSettings(cfg Config) string {
+func limitSettings(cfg Config, marker string) string {
 	rows := strconv.Itoa(cfg.MaxRows + 1)
-	return " SETTINGS max_execution_time = " + seconds(cfg.QueryTimeout) +
+	return " SETTINGS log_comment = '" + marker + "'" + // the watchdog's handle (a hex marker: no quoting needed)
+		", max_execution_time = " + seconds(cfg.QueryTimeout) +
 		", max_memory_usage = " + strconv.FormatInt(cfg.MaxMemory, 10) +
 		", timeout_overflow_mode = 'throw'" +
 		", limit = " + rows +

@@ -1,9 +1,14 @@
 package console
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/throughline/throughline/pkg/chstore"
 )
 
 // Issue 9, item 5: the statements that used to get past the console's
@@ -60,4 +65,66 @@ func TestSQLConcurrencyPerUser(t *testing.T) {
 	if status, _, body := post(t, srv, "SELECT 1", nil, nil); status != http.StatusOK {
 		t.Fatalf("a statement without a token (by address): %d %s", status, body)
 	}
+}
+
+// The engine stops most statements at max_execution_time, but some stages
+// do not look at the clock and ran a minute past it. The watchdog kills a
+// statement that outlives its limit and grace, or whose caller hung up; the
+// statements here tell the engine they may run two minutes, so only the
+// watchdog stops them.
+func TestWatchdogKillsOverrunningStatement(t *testing.T) {
+	c, _ := newConsole(t, Config{QueryTimeout: 100 * time.Millisecond})
+	if c.sqlStore == c.store {
+		t.Fatal("/v1/sql runs on the pipeline's connection, want a session of its own")
+	}
+	cases := []struct {
+		name   string
+		hangUp bool
+	}{
+		{"past the limit", false},
+		{"caller hung up", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			marker := newMarker()
+			stop := c.watchdog(ctx, marker)
+			if tc.hangUp {
+				cancel()
+			}
+			_, err := c.sqlStore.Query(context.Background(), "SELECT count() FROM numbers(1000000000000) WHERE number % 7 = 3 "+
+				"SETTINGS log_comment = '"+marker+"', max_execution_time = 120", nil)
+			if !stop() {
+				t.Fatal("the watchdog did not kill")
+			}
+			if err == nil || !strings.Contains(err.Error(), "QUERY_WAS_CANCELLED") {
+				t.Fatalf("killed statement: %v", err)
+			}
+		})
+	}
+	// The pipeline's connection answers while a user's statement runs on
+	// the SQL connection.
+	ctx, cancel := context.WithCancel(context.Background())
+	marker := newMarker()
+	long := make(chan error, 1)
+	go func() {
+		_, err := c.sqlStore.Query(ctx, "SELECT count() FROM numbers(1000000000000) WHERE number % 7 = 3 "+
+			"SETTINGS log_comment = '"+marker+"', max_execution_time = 120", nil)
+		long <- err
+	}()
+	for running := false; !running; {
+		res, err := c.store.Query(context.Background(), "SELECT count() FROM system.processes WHERE Settings['log_comment'] = {m:String}",
+			chstore.Params{"m": marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running = fmt.Sprint(res.Rows[0][0]) == "1"
+	}
+	stop := c.watchdog(ctx, marker)
+	cancel() // the caller hangs up: the watchdog kills
+	if err := <-long; err == nil {
+		t.Fatal("the long statement was not stopped")
+	}
+	stop()
 }

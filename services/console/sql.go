@@ -100,19 +100,29 @@ func (c *Console) handleSQL(w http.ResponseWriter, r *http.Request) {
 
 // execute normalises, checks and runs one statement under the limits.
 func (c *Console) execute(ctx context.Context, q string, params chstore.Params) (*chstore.Result, error) {
-	norm, err := normalise(ctx, c.store, q)
+	norm, err := normalise(ctx, c.sqlStore, q)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkReading(norm); err != nil {
 		return nil, err
 	}
-	// The engine stops the statement at max_execution_time; the deadline is
-	// the backstop for a server store whose connection hangs.
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout+5*time.Second)
+	// The engine stops the statement at max_execution_time, but not always
+	// on time: some stages (a large sort, a hash table being built) do not
+	// look at the clock. So a watchdog kills it (KILL QUERY by its marker,
+	// from the pipeline's connection) once the limit and a grace have
+	// passed, or when the caller hangs up; the deadline is the backstop for
+	// a server store whose connection hangs.
+	marker := newMarker()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout+killGrace+5*time.Second)
 	defer cancel()
-	res, err := c.store.Query(ctx, norm+limitSettings(c.cfg), params)
+	stop := c.watchdog(ctx, marker)
+	res, err := c.sqlStore.Query(ctx, norm+limitSettings(c.cfg, marker), params)
+	killed := stop()
 	if err != nil {
+		if killed {
+			return nil, &engineError{msg: fmt.Sprintf("statement stopped: it ran past the %v limit (%v)", c.cfg.QueryTimeout, stripScope(err.Error()))}
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("running statement: %w", err)
 		}
