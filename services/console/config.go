@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
@@ -34,6 +35,10 @@ type Config struct {
 	// MEMORY_LIMIT_EXCEEDED instead of taking the process — which in the
 	// embedded mode also holds Kafka and the pipeline — down.
 	MaxMemory int64
+	// MaxThreads is the engine threads one SQL statement may use
+	// (max_threads); the default, half the cores, leaves the rest to the
+	// pipeline running in the same process.
+	MaxThreads int
 	// SQLToken, when set, is the Bearer token /v1/sql requires.
 	SQLToken string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
@@ -66,6 +71,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"SQL statements one user (token, or address without one) runs at once; more are answered 429")
 	flagenv.Int64(fs, &c.MaxMemory, "console-max-memory", DefaultMaxMemory,
 		"bytes of memory one SQL statement may use in the engine (max_memory_usage); more fail with MEMORY_LIMIT_EXCEEDED")
+	flagenv.Int(fs, &c.MaxThreads, "console-max-threads", defaultMaxThreads(),
+		"engine threads one SQL statement may use (max_threads); default: half the cores")
 	flagenv.String(fs, &c.SQLToken, "sql-token", "", "Bearer token required by /v1/sql (empty: none)")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
 	c.Analytics.RegisterFlags(fs)
@@ -80,6 +87,7 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, DefaultMaxConcurrent)
 	c.MaxConcurrentPerUser = cmp.Or(c.MaxConcurrentPerUser, min(DefaultMaxConcurrentPerUser, c.MaxConcurrent))
 	c.MaxMemory = cmp.Or(c.MaxMemory, DefaultMaxMemory)
+	c.MaxThreads = cmp.Or(c.MaxThreads, defaultMaxThreads())
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
 	return c
 }
@@ -114,6 +122,9 @@ func (c Config) Validate() error {
 	if c.MaxMemory < 16<<20 {
 		errs = append(errs, fmt.Errorf("console-max-memory: %d must be at least 16 MiB (%d)", c.MaxMemory, 16<<20))
 	}
+	if c.MaxThreads < 1 {
+		errs = append(errs, fmt.Errorf("console-max-threads: %d must be at least 1", c.MaxThreads))
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
 	}
@@ -122,6 +133,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// defaultMaxThreads is half the cores, at least one.
+func defaultMaxThreads() int { return max(1, runtime.NumCPU()/2) }
 
 func loopback(host string) bool {
 	if host == "localhost" {

@@ -158,6 +158,7 @@ func limitSettings(cfg Config, marker string) string {
 	return " SETTINGS log_comment = '" + marker + "'" + // the watchdog's handle (a hex marker: no quoting needed)
 		", max_execution_time = " + seconds(cfg.QueryTimeout) +
 		", max_memory_usage = " + strconv.FormatInt(cfg.MaxMemory, 10) +
+		", max_threads = " + strconv.Itoa(cfg.MaxThreads) +
 		", timeout_overflow_mode = 'throw'" +
 		", limit = " + rows +
 		", max_result_rows = " + rows +
