@@ -69,6 +69,9 @@ func Parse(raw, region string) (Number, error) {
 	if len(s) > maxInput {
 		return Number{}, &Error{Reason: fmt.Sprintf("longer than %d characters", maxInput)}
 	}
+	if e164, ok := fast(s, region); ok {
+		return Number{E164: e164}, nil
+	}
 	n, err := phonenumbers.Parse(s, region)
 	if err == nil && phonenumbers.IsValidNumber(n) {
 		return number(n), nil
@@ -100,6 +103,57 @@ func Normalize(raw, region string) string {
 		return ""
 	}
 	return n.E164
+}
+
+// fast reads the forms most numbers arrive in — E.164 from our own
+// records and vendors, and 7XXXXXXXXXX / 8XXXXXXXXXX from Russian and
+// Kazakh call trackers — without the library's parser, whose extension
+// and punctuation patterns cost tens of microseconds a number. Validity is
+// still the library's; anything fast does not accept goes to the parser,
+// which gives the same answer, only slower.
+func fast(s, region string) (string, bool) {
+	s = strings.TrimPrefix(s, "tel:")
+	plus := strings.HasPrefix(s, "+")
+	d := strings.TrimPrefix(s, "+")
+	if len(d) < 8 || len(d) > 15 {
+		return "", false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return "", false
+		}
+	}
+	if !plus {
+		cc := phonenumbers.GetCountryCodeForRegion(region)
+		if cc != 7 || len(d) != 11 || d[0] != '7' && d[0] != '8' {
+			return "", false
+		}
+		d = "7" + d[1:]
+	}
+	for l := 1; l <= 3; l++ {
+		cc, nsn := d[:l], d[l:]
+		code := 0
+		for i := 0; i < len(cc); i++ {
+			code = code*10 + int(cc[i]-'0')
+		}
+		if r := phonenumbers.GetRegionCodeForCountryCode(code); r == "ZZ" || r == "" {
+			continue
+		}
+		if nsn == "" || nsn[0] == '0' { // Italian-style leading zeros: the parser knows them
+			return "", false
+		}
+		var national uint64
+		for i := 0; i < len(nsn); i++ {
+			national = national*10 + uint64(nsn[i]-'0')
+		}
+		c32 := int32(code)
+		n := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &national}
+		if !phonenumbers.IsValidNumber(n) {
+			return "", false
+		}
+		return "+" + d, true
+	}
+	return "", false
 }
 
 func number(n *phonenumbers.PhoneNumber) Number {

@@ -148,3 +148,31 @@ func TestValidRegion(t *testing.T) {
 		}
 	}
 }
+
+// The cases of the normaliser this package replaced (pkg/event), with what
+// they become now: the same where it was right, refused where it stored junk.
+func TestParseFormerCases(t *testing.T) {
+	for raw, want := range map[string]string{
+		"+7 (916) 123-45-67":       "+79161234567",
+		"8 916 123 45 67":          "+79161234567",
+		"89161234567":              "+79161234567",
+		"79161234567":              "+79161234567",
+		"9161234567":               "+79161234567",
+		"+79161234567 доб. 123":    "+79161234567",
+		"8-495-123-45-67 ext 12":   "+74951234567",
+		"+44 20 7946 0958":         "+442079460958",
+		"+1 (415) 555-0100":        "+14155550100",
+		"380501234567":             "+380501234567",
+		"'89161234567":             "+79161234567",
+		"+7\u00a0916\u00a01234567": "+79161234567",
+		"":                         "",
+		"anonymous":                "",
+		"12345":                    "",
+		"+0123456789":              "",
+		"1234567890123456":         "",
+	} {
+		if got := Normalize(raw, "RU"); got != want {
+			t.Errorf("Normalize(%q, RU) = %q, want %q", raw, got, want)
+		}
+	}
+}

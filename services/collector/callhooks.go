@@ -102,7 +102,7 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	}
 	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
 		Path: withoutPathKey(r.PathValue("rest"))}
-	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Location: accountLocation(tenant, account), Now: now})
+	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now})
 	var ignored *calls.Ignored
 	switch {
 	case errors.As(err, &ignored):
@@ -128,7 +128,7 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
 		return
 	}
-	recs, err := envelopeRecords([]event.Envelope{env})
+	recs, err := c.envelopeRecords([]event.Envelope{env})
 	if err != nil {
 		c.m.reject(source, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("call not encoded")

@@ -56,6 +56,9 @@ type Collector struct {
 	limits  *limits
 	crmPool *fetch.Pool
 	pools   *numbers.Pools // number pools, leased in this process's memory
+	// personal is each account's phone region and each tenant's hasher
+	// of phones and e-mails (personal.go).
+	personal *personal
 	nm      *numberMetrics
 	handler http.Handler
 
@@ -123,6 +126,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	c.personal = newPersonal(deps.Tenants)
+	if ids := unsalted(deps.Tenants); len(ids) > 0 {
+		log.Warn().Strs("tenants", ids).Msg("tenants without pii_salt: their phones and e-mails are published in clear, set pii_salt (openssl rand -hex 32)")
+	}
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins

@@ -212,7 +212,7 @@ func (h *crmRequest) settings(provider string) crm.Settings {
 	if h.tenant != nil {
 		cur = h.tenant.Currency
 	}
-	return crm.SettingsFor(cur, h.integration(provider))
+	return crm.SettingsFor(cur, h.tenant.Region(h.account), h.integration(provider))
 }
 
 // refuse answers status with the field at fault and dead-letters the body.
@@ -252,7 +252,7 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string,
 			return
 		}
 	}
-	recs, err := envelopeRecords(envs)
+	recs, err := h.c.envelopeRecords(envs)
 	if err != nil {
 		h.c.m.reject(h.source, reasonInternal, "")
 		h.c.log.Error().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Msg("crm changes not encoded")

@@ -76,7 +76,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
 		return
 	}
-	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r)}
+	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), PhoneRegion: c.phoneRegion(p)}
 	envs, err := ingest.Batch(body, meta, c.cfg.MaxBatchEvents)
 	if err != nil {
 		fe := ingest.AsFieldError("body", err)
@@ -87,7 +87,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return
 	}
-	recs, err := envelopeRecords(envs)
+	recs, err := c.envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourceAPI, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("event batch not encoded")

@@ -39,6 +39,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 	}
 	meta := ingest.Meta{
 		Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), Referer: r.Referer(),
+		PhoneRegion: c.phoneRegion(p),
 	}
 	env, err := ingest.Pixel(raw, meta)
 	if err != nil {
@@ -49,7 +50,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.deadLetter(ctx, p, sourcePixel, fe.Error(), []byte(ingest.StripKey(raw)), now, true)
 		return
 	}
-	recs, err := envelopeRecords([]event.Envelope{env})
+	recs, err := c.envelopeRecords([]event.Envelope{env})
 	if err != nil {
 		c.m.reject(sourcePixel, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("pixel hit not encoded")

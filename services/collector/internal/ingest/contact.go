@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/phone"
 )
 
 // PropContactRejected is the property a pixel hit gets when a phone or
@@ -11,16 +12,17 @@ import (
 // matching and no unnormalised personal data reaches the events table.
 const PropContactRejected = "contact_rejected"
 
-// contact sets the envelope's phone (E.164) and e-mail (lower-cased) from
-// what a sender wrote. Strict, an unusable value is a field error naming
-// phoneField or emailField; lenient, it is dropped and named in
-// PropContactRejected.
-func contact(e *event.Envelope, phone, email, phoneField, emailField string, strict bool) error {
+// contact sets the envelope's phone (E.164, read in the account's region,
+// its extension dropped) and e-mail (lower-cased) from what a sender wrote.
+// Strict, an unusable value is a field error naming phoneField or
+// emailField; lenient, it is dropped and named in PropContactRejected.
+func contact(e *event.Envelope, rawPhone, email, phoneField, emailField, region string, strict bool) error {
 	var rejected string
-	if phone != "" {
-		if e.Phone = event.NormalizePhone(phone); e.Phone == "" {
+	if rawPhone != "" {
+		n, err := phone.Parse(rawPhone, region)
+		if e.Phone = n.E164; err != nil {
 			if strict {
-				return &event.FieldError{Field: phoneField, Reason: "not a phone number (E.164 or a Russian 8/7/9… number expected)"}
+				return &event.FieldError{Field: phoneField, Reason: "not a phone number: " + err.Error()}
 			}
 			rejected = "phone"
 		}

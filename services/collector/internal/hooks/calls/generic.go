@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/phone"
 )
 
 // parseGeneric reads Throughline's own call JSON (docs/webhooks/generic-calls.md):
@@ -54,14 +55,18 @@ func parseGeneric(r Request, s Settings) (Call, error) {
 	}
 	c.Start = start
 	if raw := f.str("caller"); raw != "" {
-		if c.Caller = event.NormalizePhone(raw); c.Caller == "" {
-			return Call{}, &event.FieldError{Field: "caller", Reason: fmt.Sprintf("%q is not a phone number", short(raw))}
+		n, err := phone.Parse(raw, s.Region)
+		if err != nil {
+			return Call{}, &event.FieldError{Field: "caller", Reason: fmt.Sprintf("%q is not a phone number: %v", short(raw), err)}
 		}
+		c.Caller = n.E164
 	}
 	if raw := f.str("tracking_number"); raw != "" {
-		if c.Tracking = event.NormalizePhone(raw); c.Tracking == "" {
-			return Call{}, &event.FieldError{Field: "tracking_number", Reason: fmt.Sprintf("%q is not a phone number", short(raw))}
+		n, err := phone.Parse(raw, s.Region)
+		if err != nil {
+			return Call{}, &event.FieldError{Field: "tracking_number", Reason: fmt.Sprintf("%q is not a phone number: %v", short(raw), err)}
 		}
+		c.Tracking = n.E164
 	}
 	if raw := f.str("direction"); raw != "" {
 		if c.Direction = direction(raw); c.Direction == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/phone"
 )
 
 // parseMango reads a Mango Office VPBX event: a form with vpbx_api_key, sign
@@ -58,14 +59,14 @@ func parseMango(r Request, s Settings) (Call, error) {
 		c.Direction = "in"
 	}
 	from, to := party(m["from"]), party(m["to"])
-	line := event.NormalizePhone(f.str("line_number"))
+	line := phone.Normalize(f.str("line_number"), s.Region)
 	if line == "" {
-		line = event.NormalizePhone(to.str("line_number"))
+		line = phone.Normalize(to.str("line_number"), s.Region)
 	}
 	if c.Direction == "out" {
-		c.Caller = event.NormalizePhone(to.str("number"))
+		c.Caller = phone.Normalize(to.str("number"), s.Region)
 	} else {
-		c.Caller = event.NormalizePhone(from.str("number"))
+		c.Caller = phone.Normalize(from.str("number"), s.Region)
 		c.Tracking = line
 	}
 	created, ok, err := mangoTime(f, s, "create_time")

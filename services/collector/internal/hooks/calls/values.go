@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/phone"
 )
 
 // fields are a delivery's parameters by lower-cased name, first value only.
@@ -155,9 +156,11 @@ func (f fields) boolean(names ...string) (val, ok bool) {
 	return false, false
 }
 
-// phone reads and normalises a phone number; unreadable numbers are "".
-func (f fields) phone(names ...string) string {
-	return event.NormalizePhone(f.str(names...))
+// phone reads and normalises a phone number dialled in region; what is not
+// a valid number is "" (the call is kept without it: a vendor's hidden or
+// garbled caller id must not cost the call).
+func (f fields) phone(region string, names ...string) string {
+	return phone.Normalize(f.str(names...), region)
 }
 
 // link reads an http(s) URL; anything else is "".
