@@ -59,8 +59,8 @@ type Collector struct {
 	// personal is each account's phone region and each tenant's hasher
 	// of phones and e-mails (personal.go).
 	personal *personal
-	nm      *numberMetrics
-	handler http.Handler
+	nm       *numberMetrics
+	handler  http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
 	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
