@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
@@ -39,6 +40,11 @@ import (
 type Deps struct {
 	Tel   *telemetry.Telemetry
 	Kafka kafka.Config
+	// Hashers are the tenants' hashers of phones and e-mails, built from
+	// their pii_salt: state restored with phones or e-mails in clear
+	// (written before the salt was set) is re-keyed to the hashes the
+	// collector now publishes. Nil: state is restored as it was written.
+	Hashers map[string]*pii.Hasher
 }
 
 // Stitcher consumes the raw topic and produces the entity topics.
@@ -103,7 +109,7 @@ func New(cfg Config, deps Deps) (*Stitcher, error) {
 	s := &Stitcher{
 		cfg: cfg, deps: deps, topics: cfg.topics(), parts: map[int32]*partState{},
 		log:   deps.Tel.Log.With().Str("component", "stitcher").Logger(),
-		rules: stitch.Rules{Policy: pol, Catalog: cat, Lateness: cfg.Lateness},
+		rules: stitch.Rules{Policy: pol, Catalog: cat, Lateness: cfg.Lateness, Hashers: deps.Hashers},
 	}
 	if s.met, err = newMetrics(deps.Tel, s); err != nil {
 		return nil, fmt.Errorf("creating stitcher metrics: %w", err)
