@@ -18,6 +18,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/throughline/throughline/pkg/phone"
 )
 
 // Prefix marks a hashed value; the digit is the scheme's version, so a
@@ -75,4 +77,16 @@ func IsHash(v string) bool {
 		}
 	}
 	return true
+}
+
+// ParsePhone reads a phone a sender wrote: a value this package already
+// hashed passes as it is (a dead letter's payload had its phones hashed,
+// and re-driving it must not refuse them), anything else is read by
+// phone.Parse in region and returned as E.164.
+func ParsePhone(raw, region string) (string, error) {
+	if v := strings.TrimSpace(raw); IsHash(v) {
+		return v, nil
+	}
+	n, err := phone.Parse(raw, region)
+	return n.E164, err
 }

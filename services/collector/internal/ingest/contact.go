@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"strings"
+
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/pkg/phone"
+	"github.com/throughline/throughline/pkg/pii"
 )
 
 // PropContactRejected is the property a pixel hit gets when a phone or
@@ -19,8 +21,8 @@ const PropContactRejected = "contact_rejected"
 func contact(e *event.Envelope, rawPhone, email, phoneField, emailField, region string, strict bool) error {
 	var rejected string
 	if rawPhone != "" {
-		n, err := phone.Parse(rawPhone, region)
-		if e.Phone = n.E164; err != nil {
+		var err error
+		if e.Phone, err = pii.ParsePhone(rawPhone, region); err != nil {
 			if strict {
 				return &event.FieldError{Field: phoneField, Reason: "not a phone number: " + err.Error()}
 			}
@@ -28,7 +30,7 @@ func contact(e *event.Envelope, rawPhone, email, phoneField, emailField, region 
 		}
 	}
 	if email != "" {
-		if e.Email = event.NormalizeEmail(email); e.Email == "" {
+		if e.Email = normalizeEmail(email); e.Email == "" {
 			if strict {
 				return &event.FieldError{Field: emailField, Reason: "not an e-mail address"}
 			}
@@ -45,4 +47,13 @@ func contact(e *event.Envelope, rawPhone, email, phoneField, emailField, region 
 		e.Props[PropContactRejected] = rejected
 	}
 	return nil
+}
+
+// normalizeEmail lower-cases an e-mail; a hash passes as it is (see
+// pii.ParsePhone).
+func normalizeEmail(raw string) string {
+	if v := strings.TrimSpace(raw); pii.IsHash(v) {
+		return v
+	}
+	return event.NormalizeEmail(raw)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/phone"
+	"github.com/throughline/throughline/pkg/pii"
 )
 
 // parseGeneric reads Throughline's own call JSON (docs/webhooks/generic-calls.md):
@@ -55,11 +56,9 @@ func parseGeneric(r Request, s Settings) (Call, error) {
 	}
 	c.Start = start
 	if raw := f.str("caller"); raw != "" {
-		n, err := phone.Parse(raw, s.Region)
-		if err != nil {
+		if c.Caller, err = pii.ParsePhone(raw, s.Region); err != nil {
 			return Call{}, &event.FieldError{Field: "caller", Reason: fmt.Sprintf("%q is not a phone number: %v", short(raw), err)}
 		}
-		c.Caller = n.E164
 	}
 	if raw := f.str("tracking_number"); raw != "" {
 		n, err := phone.Parse(raw, s.Region)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/pkg/phone"
 )
 
 // parseMango reads a Mango Office VPBX event: a form with vpbx_api_key, sign
@@ -59,14 +58,14 @@ func parseMango(r Request, s Settings) (Call, error) {
 		c.Direction = "in"
 	}
 	from, to := party(m["from"]), party(m["to"])
-	line := phone.Normalize(f.str("line_number"), s.Region)
+	line := callerPhone(f.str("line_number"), s.Region)
 	if line == "" {
-		line = phone.Normalize(to.str("line_number"), s.Region)
+		line = callerPhone(to.str("line_number"), s.Region)
 	}
 	if c.Direction == "out" {
-		c.Caller = phone.Normalize(to.str("number"), s.Region)
+		c.Caller = callerPhone(to.str("number"), s.Region)
 	} else {
-		c.Caller = phone.Normalize(from.str("number"), s.Region)
+		c.Caller = callerPhone(from.str("number"), s.Region)
 		c.Tracking = line
 	}
 	created, ok, err := mangoTime(f, s, "create_time")

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/pkg/phone"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/tenants"
 )
 
@@ -289,7 +289,7 @@ func isCurrency(s string) bool {
 func Phones(region string, raw ...string) []string {
 	var out []string
 	for _, r := range raw {
-		if p := phone.Normalize(r, region); p != "" {
+		if p, _ := pii.ParsePhone(r, region); p != "" {
 			out = append(out, p)
 		}
 	}
@@ -300,7 +300,9 @@ func Phones(region string, raw ...string) []string {
 func Emails(raw ...string) []string {
 	var out []string
 	for _, r := range raw {
-		if e := event.NormalizeEmail(r); e != "" {
+		if e := strings.TrimSpace(r); pii.IsHash(e) {
+			out = append(out, e)
+		} else if e := event.NormalizeEmail(r); e != "" {
 			out = append(out, e)
 		}
 	}
