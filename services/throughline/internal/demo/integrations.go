@@ -176,6 +176,9 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		if len(t.ReadTokens) == 0 {
 			t.ReadTokens, changed = gen.ReadTokens, true
 		}
+		if t.PIISalt == "" {
+			changed = true // WriteTenantsFile generates it
+		}
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]
