@@ -117,6 +117,7 @@ apply=$(rate Apply events/s)
 apply_hashed=$(rate ApplyHashed events/s)
 phone_lib=$(rate Normalize/libphonenumber)
 phone_old=$(rate Normalize/legacy)
+phone_recent=$(rate Normalize/recent)
 won_p50=$(metric WonDealToReport p50-ms)
 won_max=$(metric WonDealToReport max-ms)
 
@@ -140,6 +141,7 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
   row "stitcher apply, hashed phones" "$(human "$apply_hashed")" "E.164 phones $(human "$apply")" "$(ratio "$apply_hashed" "$apply")"
   row "phone normalise (libphonenumber)" "$(human "$phone_lib")" "former normaliser $(human "$phone_old")" "$(ratio "$phone_lib" "$phone_old")"
+  row "phone normalise (read lately)" "$(human "$phone_recent")" "former normaliser $(human "$phone_old")" "$(ratio "$phone_recent" "$phone_old")"
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
   row "channel report p95" "$(ms "$report_p95")" "scan of entities $(ms "$scan_p95")" "$(ratio "${scan_p95:+$scan_p95 ms}" "${report_p95:+$report_p95 ms}") faster"
   row "won deal → report p50" "$(ms "$won_p50")" "max $(ms "$won_max")" "-"

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -174,5 +175,30 @@ func TestParseFormerCases(t *testing.T) {
 		if got := Normalize(raw, "RU"); got != want {
 			t.Errorf("Normalize(%q, RU) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// Numbers read lately are remembered with their answer (refusals too), and
+// the memory stays bounded however many numbers come.
+func TestRecentNumbers(t *testing.T) {
+	n1, err1 := Parse("8 (495) 123-45-67", "RU")
+	n2, err2 := Parse("8 (495) 123-45-67", "RU")
+	if n1 != n2 || err1 != nil || err2 != nil {
+		t.Fatalf("%+v %v, then %+v %v", n1, err1, n2, err2)
+	}
+	if _, err := Parse("8 (495) 123-45-67", "UA"); err == nil {
+		t.Fatal("the answer for RU was given for UA")
+	}
+	if _, err := Parse("+7 916 123", "RU"); err == nil {
+		t.Fatal("a refusal was forgotten as an acceptance")
+	}
+	for i := range recentSize + 10 {
+		Parse(fmt.Sprintf("+7916%07d", i), "RU")
+	}
+	recent.Lock()
+	size := len(recent.m)
+	recent.Unlock()
+	if size > recentSize {
+		t.Fatalf("%d numbers remembered, at most %d", size, recentSize)
 	}
 }

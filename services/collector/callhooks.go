@@ -167,7 +167,7 @@ type callHook struct {
 func (h callHook) refuse(status int, fe *event.FieldError, prefix string) {
 	h.c.m.reject(h.source, reasonInvalid, fe.Field)
 	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", fe.Reason).Msg("call webhook refused")
+		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("call webhook refused")
 	h.c.deadLetter(h.ctx, h.p, h.source, prefix+fe.Error(), h.payload, h.now, true)
 	writeError(h.w, status, fe.Error(), fe.Field, fe.Reason)
 }

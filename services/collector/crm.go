@@ -220,7 +220,7 @@ func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
 	reason := fe.Error()
 	h.c.m.reject(h.source, reasonInvalid, fe.Field)
 	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", fe.Reason).Msg("crm webhook rejected")
+		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("crm webhook rejected")
 	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
 	writeError(h.w, status, reason, fe.Field, fe.Reason)
 }
@@ -235,7 +235,7 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string,
 		}
 		h.c.m.reject(h.source, metricReason, "")
 		h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-			Str("reason", dlReason).Msg("crm webhook dead-lettered")
+			Str("reason", h.c.clean(h.p, dlReason)).Msg("crm webhook dead-lettered")
 		h.c.deadLetter(h.ctx, h.p, h.source, dlReason, payload, h.now, true)
 	}
 	reply := crmReply{Ignored: ignored, DeadLettered: dlReason != "", Reason: dlReason}

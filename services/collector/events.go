@@ -82,7 +82,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		fe := ingest.AsFieldError("body", err)
 		c.m.reject(sourceAPI, reasonInvalid, fe.Field)
 		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
-			Str("reason", fe.Reason).Msg("event batch rejected")
+			Str("reason", c.clean(p, fe.Reason)).Msg("event batch rejected")
 		c.deadLetter(ctx, p, sourceAPI, fe.Error(), body, now, true)
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return

@@ -101,6 +101,15 @@ func (c *Collector) scrubbed(p tenants.Principal, reason string, payload []byte)
 	if h == nil {
 		return reason, payload
 	}
-	region := c.phoneRegion(p)
-	return string(h.Scrub([]byte(reason), region)), h.Scrub(payload, region)
+	return c.clean(p, reason), h.Scrub(payload, c.phoneRegion(p))
+}
+
+// clean returns a refusal's reason, which quotes the value refused, with
+// the phones and e-mails in it hashed: for dead letters and logs.
+func (c *Collector) clean(p tenants.Principal, reason string) string {
+	h := c.personal.hashers[p.Tenant]
+	if h == nil {
+		return reason
+	}
+	return string(h.Scrub([]byte(reason), c.phoneRegion(p)))
 }
