@@ -36,6 +36,8 @@ type Tenant struct {
 	// BusinessHours of the tenant's branches, unless a branch sets its own
 	// (alerts that watch business hours only, see hours.go).
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull centrally bought spend (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 	// PhoneRegion is the region (ISO 3166-1 alpha-2) phone numbers written
 	// without a country code are read in, unless a branch sets its own;
 	// default phone.DefaultRegion (RU).
@@ -77,6 +79,8 @@ type Account struct {
 	CRM          *CRM           `yaml:"crm"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 	// PhoneRegion overrides the tenant's (a Kyiv branch of a Moscow network
 	// sets UA).
 	PhoneRegion string `yaml:"phone_region"`
@@ -219,6 +223,9 @@ func (c *Config) Validate() error {
 		if t.PIISalt != "" && len(t.PIISalt) < minPIISalt {
 			return fmt.Errorf("tenants[%d].pii_salt: shorter than %d characters, generate one with `openssl rand -hex 32`", i, minPIISalt)
 		}
+		if err := validateCostConnectors(fmt.Sprintf("tenants[%d]", i), t.CostConnectors); err != nil {
+			return err
+		}
 		if t.Margin < 0 || t.Margin > 1 {
 			return fmt.Errorf("tenants[%d].margin: %v is not between 0 and 1", i, t.Margin)
 		}
@@ -270,6 +277,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%s.phone_region: %q is not a region code with a calling code (RU, UA, KZ, BY…)", where, a.PhoneRegion)
 			}
 			if err := a.validateIntegrations(where); err != nil {
+				return err
+			}
+			if err := validateCostConnectors(where, a.CostConnectors); err != nil {
 				return err
 			}
 		}

@@ -41,6 +41,8 @@ type Config struct {
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
+	// CostPull pulls ad spend from the platforms daily (costpull.go).
+	CostPull CostPullConfig
 }
 
 // DefaultConfig is the collector's configuration unless told otherwise.
@@ -58,6 +60,7 @@ func DefaultConfig() Config {
 		TrustedProxies:      "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
+		CostPull:            DefaultCostPullConfig(),
 	}
 }
 
@@ -82,6 +85,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
+	c.CostPull.registerFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -113,6 +117,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Costs.validate(); err != nil {
+		return err
+	}
+	if err := c.CostPull.validate(); err != nil {
 		return err
 	}
 	return c.Redrive.validate()
