@@ -25,7 +25,8 @@ const phonesKey = "phones-branch-key-1"
 // number written "8 (495) …" in an amoCRM contact are one person with one
 // lead; and the number never appears in clear on the raw topic, the dead
 // letters, the stitcher's changelog or the entity topics — only its hash,
-// salted with the tenant's pii_salt, which calls.caller_phone holds.
+// salted with the tenant's pii_salt, which calls.caller_phone holds. The
+// data files that hold them are readable by their owner only.
 func TestLandlineFromCallTrackerMeetsAmoCRMContact(t *testing.T) {
 	n := newNode(t)
 	salt := make([]byte, 32)
@@ -97,6 +98,27 @@ func TestLandlineFromCallTrackerMeetsAmoCRMContact(t *testing.T) {
 					t.Errorf("%s holds %q in clear: %s", topic, c, r.Value)
 				}
 			}
+		}
+	}
+	// the embedded Kafka's segments (the changelog among them) and the
+	// engine's parts are the owner's only
+	for _, dir := range []string{"kafka", "clickhouse"} {
+		checked := 0
+		filepath.WalkDir(filepath.Join(n.dataDir, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil // a part merged away while we walk
+			}
+			if d.Type()&os.ModeSymlink != 0 {
+				return nil // the engine links tables to their store; a link has no mode of its own
+			}
+			if info, err := d.Info(); err == nil && info.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s is %v: readable beyond its owner", path, info.Mode().Perm())
+			}
+			checked++
+			return nil
+		})
+		if checked < 2 {
+			t.Errorf("%s: %d files checked, the data dir is not where the test looks", dir, checked)
 		}
 	}
 	for _, topic := range []string{kafka.TopicRaw, kafka.TopicDeadLetter} {
