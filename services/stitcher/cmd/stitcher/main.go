@@ -20,7 +20,6 @@ import (
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/stitcher"
@@ -40,7 +39,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.RegisterFlags(fs)
 	kcfg.RegisterFlags(fs, "throughline-stitcher")
 	flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
-	flagenv.String(fs, &tenantsFile, "stitcher-tenants-file", "", "tenants file whose pii_salt re-keys state written with phones and e-mails in clear (empty: restore as written)")
+	flagenv.String(fs, &tenantsFile, "stitcher-tenants-file", "", "tenants file: its own_domains are internal referrers, its pii_salt re-keys state written with phones and e-mails in clear (empty: neither)")
 	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
 		return err // -h: flag.ErrHelp, exits 0
@@ -69,12 +68,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("stitcher-tenants-file: %w", err)
 		}
-		deps.Hashers = map[string]*pii.Hasher{}
-		for _, t := range tc.Tenants {
-			if h := pii.New(t.PIISalt); h != nil {
-				deps.Hashers[t.ID] = h
-			}
-		}
+		deps.Tenants = tc
 	}
 	s, err := stitcher.New(cfg, deps)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/kafka/embedded"
-	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/alerter"
@@ -106,7 +105,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	// stitcher's new output clear of the old producer id even so.
 	stCfg := cfg.Stitcher
 	stCfg.TransactionalID = stitcher.FreshTransactionalID(stCfg.TransactionalID)
-	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg, Hashers: hashers(a.tenants)}); err != nil {
+	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
 		return nil, err
 	}
 	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
@@ -144,17 +143,6 @@ func loadOrCreateTenants(path string, log zerolog.Logger) (*tenants.Config, erro
 		return cfg, nil
 	}
 	return tenants.Load(path)
-}
-
-// hashers are the tenants' hashers of phones and e-mails (their pii_salt).
-func hashers(c *tenants.Config) map[string]*pii.Hasher {
-	out := map[string]*pii.Hasher{}
-	for _, t := range c.Tenants {
-		if h := pii.New(t.PIISalt); h != nil {
-			out[t.ID] = h
-		}
-	}
-	return out
 }
 
 // Tenants is the loaded tenants configuration.
