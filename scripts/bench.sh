@@ -93,6 +93,8 @@ bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
 bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough|TransactionalPassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
 bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
 bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
+bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkApply(Hashed)?$' "${APPLY_BENCHTIME:-100000x}"
+bench "$ROOT/pkg/phone" '^BenchmarkNormalize$' "${PHONE_BENCHTIME:-20000x}"
 bench "$ROOT/services/stitcher/internal/channel" '^BenchmarkClassify(Legacy)?$' "$BENCHTIME"
 REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
 bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
@@ -124,6 +126,11 @@ report_p50=$(metric ChannelReport p50-ms)
 report_p95=$(metric ChannelReport p95-ms)
 scan_p95=$(metric ChannelReport scan-p95-ms)
 report_sessions=$(metric ChannelReport sessions)
+apply=$(rate Apply events/s)
+apply_hashed=$(rate ApplyHashed events/s)
+phone_lib=$(rate Normalize/libphonenumber)
+phone_old=$(rate Normalize/legacy)
+phone_recent=$(rate Normalize/recent)
 won_p50=$(metric WonDealToReport p50-ms)
 won_max=$(metric WonDealToReport max-ms)
 ins_http=$(rate InsertHTTP rows/s)
@@ -155,6 +162,9 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "channel Classify (CPU per hit)" "${classify:-n/a} ns" "hand rules of 1a4e6d6 ${classify_legacy:-n/a} ns" "$(ratio "${classify:+$classify ns}" "${classify_legacy:+$classify_legacy ns}")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
+  row "stitcher apply, hashed phones" "$(human "$apply_hashed")" "E.164 phones $(human "$apply")" "$(ratio "$apply_hashed" "$apply")"
+  row "phone normalise (libphonenumber)" "$(human "$phone_lib")" "former normaliser $(human "$phone_old")" "$(ratio "$phone_lib" "$phone_old")"
+  row "phone normalise (read lately)" "$(human "$phone_recent")" "former normaliser $(human "$phone_old")" "$(ratio "$phone_recent" "$phone_old")"
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
   row "channel report p95" "$(ms "$report_p95")" "scan of entities $(ms "$scan_p95")" "$(ratio "${scan_p95:+$scan_p95 ms}" "${report_p95:+$report_p95 ms}") faster"
   row "won deal → report p50" "$(ms "$won_p50")" "max $(ms "$won_max")" "-"

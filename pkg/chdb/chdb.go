@@ -102,7 +102,7 @@ func Open(dataDir string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving chdb data dir: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("creating chdb data dir: %w", err)
 	}
 	openMu.Lock()

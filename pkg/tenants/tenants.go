@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throughline/throughline/pkg/phone"
 	"gopkg.in/yaml.v3"
 )
 
@@ -51,6 +52,14 @@ type Tenant struct {
 	// the tables ("168h"; at most 720h); 0 keeps the pipeline's default
 	// (docs/design/event-idempotency.md).
 	DedupWindow time.Duration `yaml:"dedup_window"`
+	// PhoneRegion is the region (ISO 3166-1 alpha-2) phone numbers written
+	// without a country code are read in, unless a branch sets its own;
+	// default phone.DefaultRegion (RU).
+	PhoneRegion string `yaml:"phone_region"`
+	// PIISalt keys the HMAC that phones and e-mails are published under
+	// (pkg/pii): generated (e.g. `openssl rand -hex 32`), never derived, and
+	// never changed while identities keyed on it must keep matching.
+	PIISalt string `yaml:"pii_salt"`
 }
 
 // MaxDedupWindow is the longest DedupWindow: the event_ids table keeps ids
@@ -68,6 +77,21 @@ func (c *Config) DedupWindow(tenant string) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// minPIISalt is the shortest salt accepted: 128 bits written in hex.
+const minPIISalt = 32
+
+// Region is the phone region of an account of the tenant (nil: the
+// tenant's own): the account's phone_region, else the tenant's, else RU.
+func (t *Tenant) Region(a *Account) string {
+	if a != nil && a.PhoneRegion != "" {
+		return a.PhoneRegion
+	}
+	if t != nil && t.PhoneRegion != "" {
+		return t.PhoneRegion
+	}
+	return phone.DefaultRegion
 }
 
 // RateLimit is a token bucket per key.
@@ -89,6 +113,9 @@ type Account struct {
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
 	CostConnectors []CostConnector `yaml:"cost_connectors"`
+	// PhoneRegion overrides the tenant's (a Kyiv branch of a Moscow network
+	// sets UA).
+	PhoneRegion string `yaml:"phone_region"`
 }
 
 // CallTracking is one call-tracking service connected to an account.
@@ -225,6 +252,12 @@ func (c *Config) Validate() error {
 		if t.DedupWindow < 0 || t.DedupWindow > MaxDedupWindow {
 			return fmt.Errorf("tenants[%d].dedup_window: %s is not between 0 and %s", i, t.DedupWindow, MaxDedupWindow)
 		}
+		if t.PhoneRegion != "" && !phone.ValidRegion(t.PhoneRegion) {
+			return fmt.Errorf("tenants[%d].phone_region: %q is not a region code with a calling code (RU, UA, KZ, BY…)", i, t.PhoneRegion)
+		}
+		if t.PIISalt != "" && len(t.PIISalt) < minPIISalt {
+			return fmt.Errorf("tenants[%d].pii_salt: shorter than %d characters, generate one with `openssl rand -hex 32`", i, minPIISalt)
+		}
 		if err := validDomains(fmt.Sprintf("tenants[%d].own_domains", i), t.OwnDomains); err != nil {
 			return err
 		}
@@ -281,6 +314,9 @@ func (c *Config) Validate() error {
 			if err := validateSchedule(where, a.Timezone, a.BusinessHours); err != nil {
 				return err
 			}
+			if a.PhoneRegion != "" && !phone.ValidRegion(a.PhoneRegion) {
+				return fmt.Errorf("%s.phone_region: %q is not a region code with a calling code (RU, UA, KZ, BY…)", where, a.PhoneRegion)
+			}
 			if err := a.validateIntegrations(where); err != nil {
 				return err
 			}
@@ -303,8 +339,8 @@ func (a *Account) validateIntegrations(where string) error {
 			return fmt.Errorf("%s.call_tracking[%d].secret: mango signs its requests, the API salt is required", where, i)
 		}
 		for num := range ct.StaticNumbers {
-			if len(num) < 8 || num[0] != '+' {
-				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q is not an E.164 number (+7...)", where, i, num)
+			if err := checkE164(num); err != nil {
+				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q %w", where, i, num, err)
 			}
 		}
 	}
@@ -337,8 +373,8 @@ func (a *Account) validatePool(where string) error {
 		seen := map[string]bool{}
 		for k, num := range p.Numbers {
 			switch {
-			case !IsE164(num):
-				return fmt.Errorf("%s.numbers[%d]: %q is not an E.164 number (+7...)", at, k, num)
+			case checkE164(num) != nil:
+				return fmt.Errorf("%s.numbers[%d]: %q %w", at, k, num, checkE164(num))
 			case seen[num]:
 				return fmt.Errorf("%s.numbers[%d]: %q listed twice", at, k, num)
 			case static[num]:
@@ -372,13 +408,17 @@ func (a *Account) validatePool(where string) error {
 	return nil
 }
 
-// IsE164 reports whether s is an E.164 number: "+", then 8 to 15 digits,
-// the first not 0.
-func IsE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
+// checkE164 says why num is not a valid number written as E.164, the form
+// webhooks' tracking numbers are normalised to (and so matched against).
+func checkE164(num string) error {
+	n, err := phone.Parse(num, phone.DefaultRegion)
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not a phone number: %w", err)
+	case n.E164 != num:
+		return fmt.Errorf("is not written as E.164, write %q", n.E164)
 	}
-	return countDigits(s[1:]) == len(s)-1
+	return nil
 }
 
 func countDigits(s string) int {

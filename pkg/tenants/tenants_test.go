@@ -52,19 +52,41 @@ func TestKeysResolveToTheirOwnScope(t *testing.T) {
 	}
 }
 
+func TestRegion(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(strings.Replace(sample, "margin: 0.3", "margin: 0.3\n    phone_region: KZ", 1),
+		"write_keys: [spb-key-123]", "write_keys: [spb-key-123]\n        phone_region: UA", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &c.Tenants[0]
+	if tn.Region(&tn.Accounts[0]) != "KZ" || tn.Region(&tn.Accounts[1]) != "UA" || tn.Region(nil) != "KZ" || (&Tenant{}).Region(nil) != "RU" {
+		t.Errorf("regions: %s %s %s", tn.Region(&tn.Accounts[0]), tn.Region(&tn.Accounts[1]), tn.Region(nil))
+	}
+}
+
 func TestValidateNamesTheSetting(t *testing.T) {
 	cases := map[string]string{
-		"shared key":    strings.Replace(sample, "spb-key-123", "msk-key-123", 1),
-		"bad zone":      strings.Replace(sample, "Europe/Moscow", "Mars/Olympus", 1),
-		"bad margin":    strings.Replace(sample, "margin: 0.3", "margin: 3", 1),
-		"mango no salt": strings.Replace(sample, "secret: salt", "secret: ''", 1),
-		"bad number":    strings.Replace(sample, "+74950000000", "84950000000", 1),
-		"bitrix no url": strings.Replace(sample, `base_url: "https://x.bitrix24.ru/rest/1/abc/", `, "", 1),
-		"bad id":        strings.Replace(sample, "id: spb", "id: SPB!", 1),
+		"shared key":     strings.Replace(sample, "spb-key-123", "msk-key-123", 1),
+		"bad zone":       strings.Replace(sample, "Europe/Moscow", "Mars/Olympus", 1),
+		"bad margin":     strings.Replace(sample, "margin: 0.3", "margin: 3", 1),
+		"mango no salt":  strings.Replace(sample, "secret: salt", "secret: ''", 1),
+		"bad number":     strings.Replace(sample, "+74950000000", "84950000000", 1),
+		"bitrix no url":  strings.Replace(sample, `base_url: "https://x.bitrix24.ru/rest/1/abc/", `, "", 1),
+		"bad id":         strings.Replace(sample, "id: spb", "id: SPB!", 1),
+		"short number":   strings.Replace(sample, "+74950000000", "+7495000000", 1),
+		"spaced number":  strings.Replace(sample, "+74950000000", "+7 495 000-00-00", 1),
+		"bad region":     strings.Replace(sample, "margin: 0.3", "margin: 0.3\n    phone_region: RUS", 1),
+		"account region": strings.Replace(sample, "write_keys: [spb-key-123]", "write_keys: [spb-key-123]\n        phone_region: ua", 1),
+		"short salt":     strings.Replace(sample, "margin: 0.3", "margin: 0.3\n    pii_salt: abc", 1),
 	}
 	want := map[string]string{
 		"shared key": "already used by net/msk", "bad zone": "timezone", "bad margin": "margin",
 		"mango no salt": "secret", "bad number": "static_numbers", "bitrix no url": "base_url", "bad id": "accounts[1].id",
+		"short number":   `static_numbers: "+7495000000" is not a phone number: too short for a number of +7 (RU)`,
+		"spaced number":  `static_numbers: "+7 495 000-00-00" is not written as E.164, write "+74950000000"`,
+		"bad region":     "tenants[0].phone_region",
+		"account region": "tenants[0].accounts[1].phone_region",
+		"short salt":     "tenants[0].pii_salt",
 	}
 	for name, doc := range cases {
 		_, err := Parse([]byte(doc))

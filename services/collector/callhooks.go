@@ -102,7 +102,7 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	}
 	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
 		Path: withoutPathKey(r.PathValue("rest"))}
-	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Location: accountLocation(tenant, account), Now: now})
+	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now})
 	var ignored *calls.Ignored
 	switch {
 	case errors.As(err, &ignored):
@@ -128,7 +128,7 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
 		return
 	}
-	recs, err := envelopeRecords([]event.Envelope{env})
+	recs, err := c.envelopeRecords([]event.Envelope{env})
 	if err != nil {
 		c.m.reject(source, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("call not encoded")
@@ -167,7 +167,7 @@ type callHook struct {
 func (h callHook) refuse(status int, fe *event.FieldError, prefix string) {
 	h.c.m.reject(h.source, reasonInvalid, fe.Field)
 	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", fe.Reason).Msg("call webhook refused")
+		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("call webhook refused")
 	h.c.deadLetter(h.ctx, h.p, h.source, prefix+fe.Error(), h.payload, h.now, true)
 	writeError(h.w, status, fe.Error(), fe.Field, fe.Reason)
 }

@@ -64,8 +64,11 @@ type Collector struct {
 	leaseByClient, leaseByKey *ratelimit.Limiter
 	crmPool                   *fetch.Pool
 	pools                     *numbers.Pools // number pools, leased in this process's memory
-	nm                        *numberMetrics
-	handler                   http.Handler
+	// personal is each account's phone region and each tenant's hasher
+	// of phones and e-mails (personal.go).
+	personal *personal
+	nm       *numberMetrics
+	handler  http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
 	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
@@ -141,6 +144,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	}
 	c.dlqLimit = ratelimit.New()
 	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
+	c.personal = newPersonal(deps.Tenants)
+	if ids := unsalted(deps.Tenants); len(ids) > 0 {
+		log.Warn().Strs("tenants", ids).Msg("tenants without pii_salt: their phones and e-mails are published in clear, set pii_salt (openssl rand -hex 32)")
+	}
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins

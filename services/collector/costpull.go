@@ -86,7 +86,7 @@ func (c *Collector) publishPulledCosts(ctx context.Context, rows, commits []even
 	for _, envs := range [][]event.Envelope{rows, commits} {
 		for start := 0; start < len(envs); start += c.cfg.MaxBatchEvents {
 			batch := envs[start:min(start+c.cfg.MaxBatchEvents, len(envs))]
-			recs, err := envelopeRecords(batch)
+			recs, err := c.envelopeRecords(batch)
 			if err != nil {
 				return err
 			}

@@ -257,7 +257,7 @@ func hasAccount(t *tenants.Tenant, id string) bool {
 func (u costUpload) publish(envs []event.Envelope) bool {
 	c := u.c
 	for start := 0; start < len(envs); start += c.cfg.MaxBatchEvents {
-		recs, err := envelopeRecords(envs[start:min(start+c.cfg.MaxBatchEvents, len(envs))])
+		recs, err := c.envelopeRecords(envs[start:min(start+c.cfg.MaxBatchEvents, len(envs))])
 		if err != nil {
 			c.m.reject(u.source, reasonInternal, "")
 			c.log.Error().Err(err).Str("tenant", u.p.Tenant).Msg("cost rows not encoded")

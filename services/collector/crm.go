@@ -181,7 +181,7 @@ func (h *crmRequest) settings(provider string) crm.Settings {
 	if h.tenant != nil {
 		cur = h.tenant.Currency
 	}
-	return crm.SettingsFor(cur, h.integration(provider))
+	return crm.SettingsFor(cur, h.tenant.Region(h.account), h.integration(provider))
 }
 
 // refuse answers status with the field at fault and dead-letters the body.
@@ -189,7 +189,7 @@ func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
 	reason := fe.Error()
 	h.c.m.reject(h.source, reasonInvalid, fe.Field)
 	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", fe.Reason).Msg("crm webhook rejected")
+		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("crm webhook rejected")
 	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
 	writeError(h.w, status, reason, fe.Field, fe.Reason)
 }
@@ -204,7 +204,7 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string,
 		}
 		h.c.m.reject(h.source, metricReason, "")
 		h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-			Str("reason", dlReason).Msg("crm webhook dead-lettered")
+			Str("reason", h.c.clean(h.p, dlReason)).Msg("crm webhook dead-lettered")
 		h.c.deadLetter(h.ctx, h.p, h.source, dlReason, payload, h.now, true)
 	}
 	reply := crmReply{Ignored: ignored, DeadLettered: dlReason != "", Reason: dlReason}
@@ -221,7 +221,7 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string,
 			return
 		}
 	}
-	recs, err := envelopeRecords(envs)
+	recs, err := h.c.envelopeRecords(envs)
 	if err != nil {
 		h.c.m.reject(h.source, reasonInternal, "")
 		h.c.log.Error().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Msg("crm changes not encoded")

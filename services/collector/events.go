@@ -47,19 +47,19 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r)}
+	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), PhoneRegion: c.phoneRegion(p)}
 	envs, err := ingest.Batch(body, meta, c.cfg.MaxBatchEvents)
 	if err != nil {
 		fe := ingest.AsFieldError("body", err)
 		c.m.reject(sourceAPI, reasonInvalid, fe.Field)
 		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
-			Str("reason", fe.Reason).Msg("event batch rejected")
+			Str("reason", c.clean(p, fe.Reason)).Msg("event batch rejected")
 		c.deadLetter(ctx, p, sourceAPI, fe.Error(), body, now, true)
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return
 	}
 	envs, keys, dups := c.fresh(envs, sourceAPI, now)
-	recs, err := envelopeRecords(envs)
+	recs, err := c.envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourceAPI, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("event batch not encoded")

@@ -90,7 +90,7 @@ func TestNumbersLeasesSharedBetweenCollectors(t *testing.T) {
 // publishes it.
 func publishPeerLease(t *testing.T, k *testKafka, cid, number string, from, to, at time.Time) {
 	t.Helper()
-	recs, err := envelopeRecords([]event.Envelope{{
+	recs, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{{
 		V: event.Version, ID: "peer-" + cid, Tenant: "acme", Account: "moscow",
 		Type: event.TypeNumberLease, Source: sourceNumbers, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
 		Lease: &event.NumberLease{Number: number, From: from.UnixMilli(), To: to.UnixMilli()},

@@ -143,7 +143,7 @@ func TestNumbersLeasesSurviveRestart(t *testing.T) {
 // publishLease writes a number_lease event as a collector published it at at.
 func publishLease(t *testing.T, k *testKafka, cid, number string, from, to, at time.Time) {
 	t.Helper()
-	recs, err := envelopeRecords([]event.Envelope{{
+	recs, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{{
 		V: event.Version, ID: "lease-" + cid + "-" + strconv.FormatInt(at.UnixMilli(), 10), Tenant: "acme", Account: "moscow",
 		Type: event.TypeNumberLease, Source: sourceNumbers, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
 		Lease: &event.NumberLease{Number: number, From: from.UnixMilli(), To: to.UnixMilli()},
@@ -330,7 +330,7 @@ func BenchmarkRestoreLeases(b *testing.B) {
 					e.Type, e.Source = event.TypeNumberLease, sourceNumbers
 					e.Lease = &event.NumberLease{Number: restoreNumber1, From: at.UnixMilli(), To: at.Add(30 * time.Minute).UnixMilli()}
 				}
-				r, err := envelopeRecords([]event.Envelope{e})
+				r, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{e})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -117,7 +117,7 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	if l.Shared {
 		env.Props["shared"] = "true"
 	}
-	recs, err := envelopeRecords([]event.Envelope{env})
+	recs, err := c.envelopeRecords([]event.Envelope{env})
 	if err != nil {
 		c.m.reject(sourceNumbers, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not encoded")

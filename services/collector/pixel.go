@@ -39,6 +39,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 	}
 	meta := ingest.Meta{
 		Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), Referer: r.Referer(),
+		PhoneRegion: c.phoneRegion(p),
 	}
 	env, err := ingest.Pixel(raw, meta)
 	if err != nil {
@@ -53,7 +54,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 	if len(envs) == 0 {
 		return // a repeat of a hit published within the window (eid)
 	}
-	recs, err := envelopeRecords(envs)
+	recs, err := c.envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourcePixel, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("pixel hit not encoded")

@@ -37,11 +37,12 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-// envelopeRecords encodes envelopes as raw-topic records keyed by account.
-func envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error) {
+// envelopeRecords encodes envelopes as raw-topic records keyed by account,
+// their phones and e-mails hashed with the tenant's salt.
+func (c *Collector) envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error) {
 	recs := make([]*kgo.Record, len(envs))
 	for i := range envs {
-		v, err := encodeJSON(&envs[i])
+		v, err := encodeJSON(c.hashed(&envs[i]))
 		if err != nil {
 			return nil, fmt.Errorf("encoding envelope: %w", err)
 		}
@@ -78,6 +79,7 @@ func (c *Collector) deadLetter(ctx context.Context, p tenants.Principal, source,
 	if !c.deadLetterAllowed(p, source) {
 		return
 	}
+	reason, payload = c.scrubbed(p, reason, payload)
 	if len(payload) > maxDeadLetterPayload {
 		reason = fmt.Sprintf("%s (payload truncated to its first %d of %d bytes)", reason, maxDeadLetterPayload, len(payload))
 		payload = payload[:maxDeadLetterPayload]

@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
@@ -41,7 +42,9 @@ type Deps struct {
 	Tel   *telemetry.Telemetry
 	Kafka kafka.Config
 	// Tenants, when given, adds each tenant's and account's own_domains to
-	// the settings (internal referrers).
+	// the settings (internal referrers), and its tenants' pii_salt re-keys
+	// state restored with phones or e-mails in clear (written before the
+	// salt was set) to the hashes the collector now publishes.
 	Tenants *tenants.Config
 }
 
@@ -108,7 +111,7 @@ func New(cfg Config, deps Deps) (*Stitcher, error) {
 	s := &Stitcher{
 		cfg: cfg, deps: deps, topics: cfg.topics(), parts: map[int32]*partState{},
 		log:   deps.Tel.Log.With().Str("component", "stitcher").Logger(),
-		rules: stitch.Rules{Policy: pol, Catalog: cat, Lateness: cfg.Lateness},
+		rules: stitch.Rules{Policy: pol, Catalog: cat, Lateness: cfg.Lateness, Hashers: hashers(deps.Tenants)},
 	}
 	if s.met, err = newMetrics(deps.Tel, s); err != nil {
 		return nil, fmt.Errorf("creating stitcher metrics: %w", err)
@@ -413,4 +416,18 @@ func withOwnDomains(p stitch.Policy, tc *tenants.Config) stitch.Policy {
 	}
 	p.Overrides = over
 	return p
+}
+
+// hashers are the tenants' hashers of phones and e-mails (their pii_salt).
+func hashers(tc *tenants.Config) map[string]*pii.Hasher {
+	if tc == nil {
+		return nil
+	}
+	out := map[string]*pii.Hasher{}
+	for _, t := range tc.Tenants {
+		if h := pii.New(t.PIISalt); h != nil {
+			out[t.ID] = h
+		}
+	}
+	return out
 }

@@ -35,7 +35,7 @@ func Start(c Config) (*Broker, error) {
 	if c.Port <= 0 || c.Port > 65535 {
 		return nil, fmt.Errorf("kafka port: %d is not a valid port", c.Port)
 	}
-	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating kafka data dir: %w", err)
 	}
 	opts := []kfake.Opt{
@@ -78,5 +78,5 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 func (b *Broker) Close() {
 	b.cluster.Close()
 	// Best effort: without the mark the next start only does a repair scan.
-	_ = os.WriteFile(filepath.Join(b.dir, cleanMark), nil, 0o644)
+	_ = os.WriteFile(filepath.Join(b.dir, cleanMark), nil, 0o600)
 }

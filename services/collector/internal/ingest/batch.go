@@ -177,7 +177,7 @@ func (it *Item) envelope(m Meta) (event.Envelope, error) {
 	if len(e.ClickIDs) == 0 {
 		e.ClickIDs = nil
 	}
-	if err := contact(&e, it.Phone, it.Email, "phone", "email", true); err != nil {
+	if err := contact(&e, it.Phone, it.Email, "phone", "email", m.PhoneRegion, true); err != nil {
 		return e, err
 	}
 	if e.ID == "" {

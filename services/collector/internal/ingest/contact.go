@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"strings"
+
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/pii"
 )
 
 // PropContactRejected is the property a pixel hit gets when a phone or
@@ -11,22 +14,23 @@ import (
 // matching and no unnormalised personal data reaches the events table.
 const PropContactRejected = "contact_rejected"
 
-// contact sets the envelope's phone (E.164) and e-mail (lower-cased) from
-// what a sender wrote. Strict, an unusable value is a field error naming
-// phoneField or emailField; lenient, it is dropped and named in
-// PropContactRejected.
-func contact(e *event.Envelope, phone, email, phoneField, emailField string, strict bool) error {
+// contact sets the envelope's phone (E.164, read in the account's region,
+// its extension dropped) and e-mail (lower-cased) from what a sender wrote.
+// Strict, an unusable value is a field error naming phoneField or
+// emailField; lenient, it is dropped and named in PropContactRejected.
+func contact(e *event.Envelope, rawPhone, email, phoneField, emailField, region string, strict bool) error {
 	var rejected string
-	if phone != "" {
-		if e.Phone = event.NormalizePhone(phone); e.Phone == "" {
+	if rawPhone != "" {
+		var err error
+		if e.Phone, err = pii.ParsePhone(rawPhone, region); err != nil {
 			if strict {
-				return &event.FieldError{Field: phoneField, Reason: "not a phone number (E.164 or a Russian 8/7/9… number expected)"}
+				return &event.FieldError{Field: phoneField, Reason: "not a phone number: " + err.Error()}
 			}
 			rejected = "phone"
 		}
 	}
 	if email != "" {
-		if e.Email = event.NormalizeEmail(email); e.Email == "" {
+		if e.Email = normalizeEmail(email); e.Email == "" {
 			if strict {
 				return &event.FieldError{Field: emailField, Reason: "not an e-mail address"}
 			}
@@ -43,4 +47,13 @@ func contact(e *event.Envelope, phone, email, phoneField, emailField string, str
 		e.Props[PropContactRejected] = rejected
 	}
 	return nil
+}
+
+// normalizeEmail lower-cases an e-mail; a hash passes as it is (see
+// pii.ParsePhone).
+func normalizeEmail(raw string) string {
+	if v := strings.TrimSpace(raw); pii.IsHash(v) {
+		return v
+	}
+	return event.NormalizeEmail(raw)
 }

@@ -93,3 +93,16 @@ func FuzzPixelContact(f *testing.F) {
 		}
 	})
 }
+
+// A re-driven dead letter carries its phone and e-mail hashed (pkg/pii's
+// Scrub): they pass as they are, neither refused nor hashed again.
+func TestContactKeepsHashes(t *testing.T) {
+	hp, he := "h1:0123456789abcdef0123456789abcdef", "h1:fedcba9876543210fedcba9876543210"
+	var e event.Envelope
+	if err := contact(&e, hp, he, "phone", "email", "RU", true); err != nil {
+		t.Fatal(err)
+	}
+	if e.Phone != hp || e.Email != he {
+		t.Errorf("phone %q email %q, want the hashes as they were", e.Phone, e.Email)
+	}
+}

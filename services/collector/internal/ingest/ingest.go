@@ -24,6 +24,9 @@ type Meta struct {
 	UserAgent string
 	IP        string
 	Referer   string // the Referer header, the pixel's default page URL
+	// PhoneRegion is the account's phone_region: numbers written without a
+	// country code are read as dialled there ("" = phone.DefaultRegion).
+	PhoneRegion string
 }
 
 // Limits on event timestamps. A value below minTS is almost always seconds

@@ -96,7 +96,7 @@ func Pixel(rawQuery string, m Meta) (event.Envelope, error) {
 		}
 		e.Props[clean(name)] = clean(vs[0])
 	}
-	contact(&e, q.Get(paramPhone), clean(q.Get(paramEmail)), paramPhone, paramEmail, false)
+	contact(&e, q.Get(paramPhone), clean(q.Get(paramEmail)), paramPhone, paramEmail, m.PhoneRegion, false)
 	if err := finish(&e, m, "pixel"); err != nil {
 		return e, pixelFieldError(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
@@ -32,11 +33,13 @@ func run(ctx context.Context, args []string) error {
 		cfg         stitcher.Config
 		kcfg        kafka.Config
 		metricsAddr string
+		tenantsFile string
 		logs        cli.LogFlags
 	)
 	cfg.RegisterFlags(fs)
 	kcfg.RegisterFlags(fs, "throughline-stitcher")
 	flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
+	flagenv.String(fs, &tenantsFile, "stitcher-tenants-file", "", "tenants file: its own_domains are internal referrers, its pii_salt re-keys state written with phones and e-mails in clear (empty: neither)")
 	logs.RegisterFlags(fs, false)
 	if err := flagenv.Parse(fs, args); err != nil {
 		return err // -h: flag.ErrHelp, exits 0
@@ -59,7 +62,15 @@ func run(ctx context.Context, args []string) error {
 	if err := ensureTopics(ctx, cfg, kcfg); err != nil {
 		return err
 	}
-	s, err := stitcher.New(cfg, stitcher.Deps{Tel: tel, Kafka: kcfg})
+	deps := stitcher.Deps{Tel: tel, Kafka: kcfg}
+	if tenantsFile != "" {
+		tc, err := tenants.Load(tenantsFile)
+		if err != nil {
+			return fmt.Errorf("stitcher-tenants-file: %w", err)
+		}
+		deps.Tenants = tc
+	}
+	s, err := stitcher.New(cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 // Package identity links the identifiers of one person within an account:
-// client ids, call ids, CRM lead/deal/contact ids (explicit links), and E.164
-// phones and lower-cased e-mails (matches). Explicit links always join; a
+// client ids, call ids, CRM lead/deal/contact ids (explicit links), and
+// phones and e-mails as the collector published them — E.164 and lower-cased,
+// or their per-tenant hashes (matches). Explicit links always join; a
 // phone or e-mail match joins two persons unless the CRM already says they are
 // different people (each has its own CRM contact), so an explicit link beats a
 // phone/e-mail match. Joins are never undone: a merged person stays merged.
@@ -11,7 +12,6 @@ import (
 	"encoding/hex"
 	"sort"
 	"strings"
-	"unicode"
 )
 
 // Key builders. A key is "<kind>:<value>"; kinds keep namespaces apart.
@@ -23,32 +23,24 @@ func Call(id string) string { return "k:" + id }
 // CRM is a CRM entity id (entity: lead, deal, contact).
 func CRM(provider, entity, id string) string { return "m:" + provider + ":" + entity + ":" + id }
 
-// Phone is a phone number normalised to E.164 (+ and digits); "" if it has too
-// few digits to identify anyone. Russian 8XXXXXXXXXX becomes +7XXXXXXXXXX.
-func Phone(raw string) string {
-	var b strings.Builder
-	for _, r := range raw {
-		if unicode.IsDigit(r) {
-			b.WriteRune(r)
-		}
-	}
-	d := b.String()
-	if len(d) == 11 && d[0] == '8' && !strings.HasPrefix(strings.TrimSpace(raw), "+") {
-		d = "7" + d[1:]
-	}
-	if len(d) < 8 || len(d) > 15 {
+// Phone is the key of a phone as the collector published it: E.164 read by
+// pkg/phone in the account's region, or its per-tenant hash (pkg/pii). The
+// stitcher does not normalise again — one normaliser, at the edge — so the
+// same number from a call tracker and a CRM card is the same key. "" for "".
+func Phone(v string) string {
+	if v == "" {
 		return ""
 	}
-	return "p:+" + d
+	return "p:" + v
 }
 
-// Email is a lower-cased, trimmed e-mail; "" if it is not one.
-func Email(raw string) string {
-	e := strings.ToLower(strings.TrimSpace(raw))
-	if i := strings.IndexByte(e, '@'); i <= 0 || i == len(e)-1 {
+// Email is the key of an e-mail as the collector published it (lower-cased,
+// or its hash); "" for "".
+func Email(v string) string {
+	if v == "" {
 		return ""
 	}
-	return "e:" + e
+	return "e:" + v
 }
 
 func isContact(key string) bool {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/services/stitcher/internal/attribution"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/identity"
@@ -30,6 +31,9 @@ type Env struct {
 	Settings   Settings
 	Classifier *channel.Classifier
 	Lateness   time.Duration
+	// Rekey, when set, is the tenant's hasher of phones and e-mails:
+	// persons restored with them in clear are re-keyed (rekey.go).
+	Rekey *pii.Hasher
 }
 
 // Account is the state of one account.
@@ -39,6 +43,7 @@ type Account struct {
 	settings Settings
 	cls      *channel.Classifier
 	lateness int64
+	rekey    *pii.Hasher
 	params   attribution.Params
 
 	graph   *identity.Graph
@@ -71,7 +76,7 @@ type Meta struct {
 func NewAccount(tenant, account string, env Env) *Account {
 	s := env.Settings
 	return &Account{
-		Tenant: tenant, Account: account, settings: s, cls: env.Classifier, lateness: env.Lateness.Milliseconds(),
+		Tenant: tenant, Account: account, settings: s, cls: env.Classifier, lateness: env.Lateness.Milliseconds(), rekey: env.Rekey,
 		params: attribution.Params{HalfLife: s.HalfLife, PositionFirst: s.PositionFirst, PositionLast: s.PositionLast},
 		graph:  identity.NewGraph(), persons: map[string]*Person{}, dirty: map[string]bool{},
 	}

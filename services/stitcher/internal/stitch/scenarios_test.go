@@ -98,7 +98,7 @@ var scenarios = []scenario{
 			hit("d2", "laptop-A", 1*day, site+"?gclid=g1", ""),
 			form("d3", "laptop-A", 1*day+10*minute, "+79160000002", ""),
 			hit("d4", "phone-B", 3*day, site, ""),
-			form("d5", "phone-B", 3*day+2*minute, "8 (916) 000-00-02", ""),
+			form("d5", "phone-B", 3*day+2*minute, "+79160000002", ""), // the collector normalised "8 (916) 000-00-02"
 		},
 		check: func(t *testing.T, tb tables) {
 			if len(tb.Leads) != 1 {

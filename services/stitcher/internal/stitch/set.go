@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 )
 
@@ -14,6 +15,9 @@ type Rules struct {
 	Policy   Policy
 	Catalog  *channel.Catalog
 	Lateness time.Duration
+	// Hashers are the tenants' hashers of phones and e-mails (pkg/pii), for
+	// re-keying state written before a tenant set its pii_salt; nil: none.
+	Hashers map[string]*pii.Hasher
 }
 
 // DefaultRules are DESIGN.md's defaults with a lateness of 2 minutes.
@@ -45,6 +49,7 @@ func (s *Set) account(tenant, account string) *Account {
 			Settings:   s.rules.Policy.For(tenant, account),
 			Classifier: s.rules.Catalog.For(tenant),
 			Lateness:   s.rules.Lateness,
+			Rekey:      s.rules.Hashers[tenant],
 		})
 		s.accounts[k] = a
 	}

@@ -72,6 +72,9 @@ func (a *Account) Restore(key string, value []byte) error {
 		if p.AttrRows == nil {
 			p.AttrRows = map[string]int{}
 		}
+		if a.rekey != nil && rekey(p, a.rekey) {
+			a.dirty[id] = true // written back hashed with the next changes
+		}
 		a.persons[id] = p
 		a.clients += len(p.Clients)
 		a.graph.Restore(id, p.Keys)

@@ -36,6 +36,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	privateFiles()
 	cmd := "run"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]

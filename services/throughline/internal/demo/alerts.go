@@ -155,7 +155,7 @@ func (r *AlertReceiver) notification(w http.ResponseWriter, req *http.Request) {
 // files is left as it is. It returns what it did, e.g. "created
 // default.yaml, demo-network.yaml", or "" when nothing.
 func PrepareAlertRules(dir, receiverURL string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating alert rules dir: %w", err)
 	}
 	var did []string

@@ -182,6 +182,9 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		if cfg.ClickHouse.Admin == nil {
 			cfg.ClickHouse.Admin, changed = TenantsFor(tenantsSeed, 1, crmURL).ClickHouse.Admin, true
 		}
+		if t.PIISalt == "" {
+			changed = true // WriteTenantsFile generates it
+		}
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]

@@ -9,6 +9,7 @@
 package demo
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -116,8 +117,19 @@ func derive(seed int64, kind, id, prefix string) string {
 }
 
 // WriteTenantsFile validates cfg and writes it as YAML to path, atomically
-// and readable only by the owner (it holds write keys).
+// and readable only by the owner (it holds write keys). A tenant without a
+// pii_salt gets a random one first (in cfg too): the salt that hashes
+// phones and e-mails is generated, never derived like the demo's keys.
 func WriteTenantsFile(path string, cfg *tenants.Config) error {
+	for i := range cfg.Tenants {
+		if cfg.Tenants[i].PIISalt == "" {
+			salt := make([]byte, 32)
+			if _, err := rand.Read(salt); err != nil {
+				return fmt.Errorf("generating pii_salt: %w", err)
+			}
+			cfg.Tenants[i].PIISalt = hex.EncodeToString(salt)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("writing tenants file: %w", err)
 	}
@@ -126,7 +138,7 @@ func WriteTenantsFile(path string, cfg *tenants.Config) error {
 		return fmt.Errorf("encoding tenants file: %w", err)
 	}
 	b = append([]byte("# Tenants → accounts → write keys. Generated for the demo; edit freely.\n"), b...)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating tenants file dir: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenants-*.yaml")

@@ -158,6 +158,18 @@ func TestPrepareTenantsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	salt := got.Tenants[0].PIISalt
+	if len(salt) != 64 {
+		t.Errorf("pii_salt %q: want 32 random bytes in hex", salt)
+	}
+	other := filepath.Join(t.TempDir(), "tenants.yaml")
+	if _, err := PrepareTenantsFile(other, "http://127.0.0.1:1111"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := tenants.Load(other); again == nil || again.Tenants[0].PIISalt == salt {
+		t.Error("two demo files got the same pii_salt: it is derived, not generated")
+	}
+	got.Tenants[0].PIISalt = ""
 	if !sameYAML(got, TenantsFor(tenantsSeed, DefaultBranches, "http://127.0.0.1:1111")) {
 		t.Error("a fresh file is not the demo network")
 	}

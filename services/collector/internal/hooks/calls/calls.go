@@ -52,6 +52,9 @@ type Request struct {
 type Settings struct {
 	// Secret verifies signatures where the vendor signs (Mango: the API salt).
 	Secret string
+	// Region is the account's phone_region: numbers without a country code
+	// are read as dialled there ("" = phone.DefaultRegion).
+	Region string
 	// Location reads the wall-clock times some vendors send; nil is UTC.
 	Location *time.Location
 	// Now is the time of receipt: a call without a time of its own (a

@@ -27,8 +27,8 @@ func parseCalltouch(r Request, s Settings) (Call, error) {
 		return Call{}, err
 	}
 	var c Call
-	c.Caller = f.phone("callerphone", "callernumber", "caller_phone", "caller")
-	c.Tracking = f.phone("phonenumber", "phone_number", "trackingnumber")
+	c.Caller = f.phone(s.Region, "callerphone", "callernumber", "caller_phone", "caller")
+	c.Tracking = f.phone(s.Region, "phonenumber", "phone_number", "trackingnumber")
 	start, ok, err := f.when(s, "timestamp", "calltime", "call_time", "date")
 	if err != nil {
 		return Call{}, err

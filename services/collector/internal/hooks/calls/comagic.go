@@ -33,10 +33,10 @@ func parseComagic(r Request, s Settings) (Call, error) {
 		c.Direction = "in"
 	}
 	if c.Direction == "out" {
-		c.Caller = f.phone("contact_phone_number", "called_phone_number")
+		c.Caller = f.phone(s.Region, "contact_phone_number", "called_phone_number")
 	} else {
-		c.Caller = f.phone("contact_phone_number", "calling_phone_number")
-		c.Tracking = f.phone("virtual_phone_number", "called_phone_number")
+		c.Caller = f.phone(s.Region, "contact_phone_number", "calling_phone_number")
+		c.Tracking = f.phone(s.Region, "virtual_phone_number", "called_phone_number")
 	}
 	if c.WaitSec, err = f.seconds("wait_time_duration", "wait_duration"); err != nil {
 		return Call{}, err

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/phone"
+	"github.com/throughline/throughline/pkg/pii"
 )
 
 // parseGeneric reads Throughline's own call JSON (docs/webhooks/generic-calls.md):
@@ -54,14 +56,16 @@ func parseGeneric(r Request, s Settings) (Call, error) {
 	}
 	c.Start = start
 	if raw := f.str("caller"); raw != "" {
-		if c.Caller = event.NormalizePhone(raw); c.Caller == "" {
-			return Call{}, &event.FieldError{Field: "caller", Reason: fmt.Sprintf("%q is not a phone number", short(raw))}
+		if c.Caller, err = pii.ParsePhone(raw, s.Region); err != nil {
+			return Call{}, &event.FieldError{Field: "caller", Reason: fmt.Sprintf("%q is not a phone number: %v", short(raw), err)}
 		}
 	}
 	if raw := f.str("tracking_number"); raw != "" {
-		if c.Tracking = event.NormalizePhone(raw); c.Tracking == "" {
-			return Call{}, &event.FieldError{Field: "tracking_number", Reason: fmt.Sprintf("%q is not a phone number", short(raw))}
+		n, err := phone.Parse(raw, s.Region)
+		if err != nil {
+			return Call{}, &event.FieldError{Field: "tracking_number", Reason: fmt.Sprintf("%q is not a phone number: %v", short(raw), err)}
 		}
+		c.Tracking = n.E164
 	}
 	if raw := f.str("direction"); raw != "" {
 		if c.Direction = direction(raw); c.Direction == "" {

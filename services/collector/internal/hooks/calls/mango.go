@@ -58,14 +58,14 @@ func parseMango(r Request, s Settings) (Call, error) {
 		c.Direction = "in"
 	}
 	from, to := party(m["from"]), party(m["to"])
-	line := event.NormalizePhone(f.str("line_number"))
+	line := callerPhone(f.str("line_number"), s.Region)
 	if line == "" {
-		line = event.NormalizePhone(to.str("line_number"))
+		line = callerPhone(to.str("line_number"), s.Region)
 	}
 	if c.Direction == "out" {
-		c.Caller = event.NormalizePhone(to.str("number"))
+		c.Caller = callerPhone(to.str("number"), s.Region)
 	} else {
-		c.Caller = event.NormalizePhone(from.str("number"))
+		c.Caller = callerPhone(from.str("number"), s.Region)
 		c.Tracking = line
 	}
 	created, ok, err := mangoTime(f, s, "create_time")

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/pii"
 )
 
 // fields are a delivery's parameters by lower-cased name, first value only.
@@ -155,9 +156,18 @@ func (f fields) boolean(names ...string) (val, ok bool) {
 	return false, false
 }
 
-// phone reads and normalises a phone number; unreadable numbers are "".
-func (f fields) phone(names ...string) string {
-	return event.NormalizePhone(f.str(names...))
+// phone reads and normalises a phone number dialled in region; what is not
+// a valid number is "" (the call is kept without it: a vendor's hidden or
+// garbled caller id must not cost the call).
+func (f fields) phone(region string, names ...string) string {
+	return callerPhone(f.str(names...), region)
+}
+
+// callerPhone is raw as E.164 (or the hash a re-driven dead letter
+// carries), "" when it is not a valid number.
+func callerPhone(raw, region string) string {
+	p, _ := pii.ParsePhone(raw, region)
+	return p
 }
 
 // link reads an http(s) URL; anything else is "".

@@ -135,7 +135,7 @@ func amoItem(entity, action string, v *phpform.Value, s Settings) (AmoItem, erro
 	c.CallID = fields.first(s.callIDField())
 	if entity == "contacts" {
 		c.Entity, c.ContactID = EntityContact, id
-		c.Phones = Phones(fields.byCode("PHONE", "телефон", "phone", "мобильный")...)
+		c.Phones = Phones(s.Region, fields.byCode("PHONE", "телефон", "phone", "мобильный")...)
 		c.Emails = Emails(fields.byCode("EMAIL", "email", "e-mail", "почта")...)
 		c.LeadID = firstLinked(v.Get("linked_leads_id"))
 		return it, Validate(c)

@@ -194,7 +194,7 @@ func MapBitrix24(ch *Change, raw json.RawMessage, s Settings) error {
 	}
 	c.ClientID = bitrixField(f, s.ClientIDField, "UF_CRM_CLIENT_ID")
 	c.CallID = bitrixField(f, s.CallIDField, "UF_CRM_CALL_ID")
-	c.Phones = Phones(bitrixMulti(f["PHONE"])...)
+	c.Phones = Phones(s.Region, bitrixMulti(f["PHONE"])...)
 	c.Emails = Emails(bitrixMulti(f["EMAIL"])...)
 	switch c.Entity {
 	case EntityDeal:

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/pii"
 	"github.com/throughline/throughline/pkg/tenants"
 )
 
@@ -52,14 +53,17 @@ type Settings struct {
 	LostStages    []string // … and lost
 	ClientIDField string   // custom field (id, code or name) carrying our client id
 	CallIDField   string   // custom field carrying the call-tracking call id
+	// Region is the account's phone_region: contacts' numbers without a
+	// country code are read as dialled there ("" = phone.DefaultRegion).
+	Region string
 }
 
 // SettingsFor derives the settings of an account's CRM; crm may be nil.
-func SettingsFor(currency string, crm *tenants.CRM) Settings {
+func SettingsFor(currency, region string, crm *tenants.CRM) Settings {
 	if currency == "" {
 		currency = "RUB"
 	}
-	s := Settings{Currency: strings.ToUpper(currency)}
+	s := Settings{Currency: strings.ToUpper(currency), Region: region}
 	if crm != nil {
 		s.WonStages, s.LostStages = crm.WonStages, crm.LostStages
 		s.ClientIDField, s.CallIDField = crm.ClientIDField, crm.CallIDField
@@ -279,11 +283,13 @@ func isCurrency(s string) bool {
 	return true
 }
 
-// Phones normalises phone numbers to E.164, dropping what is not one.
-func Phones(raw ...string) []string {
+// Phones normalises phone numbers dialled in region to E.164, dropping what
+// is not a valid number: a contact card with one mistyped number still
+// carries its deal and its other numbers.
+func Phones(region string, raw ...string) []string {
 	var out []string
 	for _, r := range raw {
-		if p := event.NormalizePhone(r); p != "" {
+		if p, _ := pii.ParsePhone(r, region); p != "" {
 			out = append(out, p)
 		}
 	}
@@ -294,7 +300,9 @@ func Phones(raw ...string) []string {
 func Emails(raw ...string) []string {
 	var out []string
 	for _, r := range raw {
-		if e := event.NormalizeEmail(r); e != "" {
+		if e := strings.TrimSpace(r); pii.IsHash(e) {
+			out = append(out, e)
+		} else if e := event.NormalizeEmail(r); e != "" {
 			out = append(out, e)
 		}
 	}

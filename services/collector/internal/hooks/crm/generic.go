@@ -185,7 +185,7 @@ func parseGenericChange(raw json.RawMessage, s Settings) (Change, error) {
 		}
 		c.Amount = n
 	}
-	c.Phones = Phones(append(g.Phones, g.Phone)...)
+	c.Phones = Phones(s.Region, append(g.Phones, g.Phone)...)
 	c.Emails = Emails(append(g.Emails, g.Email)...)
 	c.ClientID = strings.TrimSpace(g.ClientID)
 	c.CallID = string(g.CallID)
