@@ -33,6 +33,7 @@ var reportColumns = []struct {
 	{"deals", 4, func(r analytics.Row) *float64 { return &r.Deals }},
 	{"won_deals", 4, func(r analytics.Row) *float64 { return &r.WonDeals }},
 	{"revenue", 2, func(r analytics.Row) *float64 { return &r.Revenue }},
+	{"units", 4, func(r analytics.Row) *float64 { return &r.Units }},
 	{"new_customers", 4, func(r analytics.Row) *float64 { return &r.NewCustomers }},
 	{"cpc", 2, func(r analytics.Row) *float64 { return r.CPC }},
 	{"cpl", 2, func(r analytics.Row) *float64 { return r.CPL }},
@@ -45,6 +46,7 @@ var reportColumns = []struct {
 	{"cac", 2, func(r analytics.Row) *float64 { return r.CAC }},
 	{"cr", 4, func(r analytics.Row) *float64 { return r.CR }},
 	{"aov", 2, func(r analytics.Row) *float64 { return r.AOV }},
+	{"cost_per_unit", 2, func(r analytics.Row) *float64 { return r.CostPerUnit }},
 	{"roi", 4, func(r analytics.Row) *float64 { return r.ROI }},
 	{"romi", 4, func(r analytics.Row) *float64 { return r.ROMI }},
 }

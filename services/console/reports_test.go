@@ -158,14 +158,14 @@ func TestChannelReportJSONAndCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(recs[0], ",") != "channel,cost,clicks,impressions,sessions,leads,leads_call,leads_form,leads_chat,leads_crm,target_leads,unique_leads,deals,won_deals,revenue,new_customers,cpc,cpl,cpl_call,cpl_form,cpl_chat,cpl_crm,cpa,cps,cac,cr,aov,roi,romi" {
+	if strings.Join(recs[0], ",") != "channel,cost,clicks,impressions,sessions,leads,leads_call,leads_form,leads_chat,leads_crm,target_leads,unique_leads,deals,won_deals,revenue,units,new_customers,cpc,cpl,cpl_call,cpl_form,cpl_chat,cpl_crm,cpa,cps,cac,cr,aov,cost_per_unit,roi,romi" {
 		t.Fatalf("header %v", recs[0])
 	}
 	for _, rec := range recs[1:] {
-		if rec[0] == "vk_ads" && (rec[17] != "" || rec[18] != "" || rec[1] != "1500") {
+		if rec[0] == "vk_ads" && (rec[18] != "" || rec[19] != "" || rec[1] != "1500") {
 			t.Errorf("vk_ads csv: %v (cpl and cpl_call must be empty)", rec)
 		}
-		if rec[0] == "yandex_direct" && (rec[6] != "1" || rec[7] != "2" || rec[18] != "9000" || rec[19] != "4500" || rec[20] != "") {
+		if rec[0] == "yandex_direct" && (rec[6] != "1" || rec[7] != "2" || rec[19] != "9000" || rec[20] != "4500" || rec[21] != "") {
 			t.Errorf("yandex_direct csv: %v (1 call at 9000, 2 forms at 4500, no chat)", rec)
 		}
 	}

@@ -45,15 +45,22 @@ func checkKinds(t *testing.T, name string, got Row, w kindsWant) {
 //	       H3 chat   one vk_ads touch
 //	       X1 "sms"  one vk_ads touch: a kind reports do not know counts as a form
 //	costs  yandex_direct 12 000.00, vk_ads 3 000.00 (msk's own)
+//	deals  C1 won 2 units 30 000.00; F1 won 1 unit 15 000.00; H2 won 3 units
+//	       45 000.00; X1 lost, 5 units (not sold)
+//
+// and account spb on 2026-04-11: S1 call (yandex_direct), won 4 units
+// 80 000.00; cost yandex_direct 2 000.00.
 func kindsNetwork(t *testing.T, w *testnet.World) {
-	const tn, acc = "kinds", "msk"
-	day := "2026-04-10T"
+	const tn = "kinds"
+	acc, day := "msk", "2026-04-10T"
 	var rows []any
+	leads := map[string]*entity.Lead{}
 	lead := func(id, kind string, touches ...string) {
 		ts := testnet.At(t, day+"12:00:00Z")
 		l := &entity.Lead{Meta: entity.Meta{Tenant: tn, Account: acc}, LeadID: id, PersonID: "p-" + id, TS: ts, Kind: kind,
 			Contacts: 1, Touches: len(touches), Channel: touches[len(touches)-1]}
 		rows = append(rows, l)
+		leads[id] = l
 		for i, ch := range touches {
 			sid := id + "-s" + string(rune('0'+i))
 			rows = append(rows, &entity.Session{Meta: l.Meta, SessionID: sid, PersonID: l.PersonID,
@@ -76,10 +83,30 @@ func kindsNetwork(t *testing.T, w *testnet.World) {
 	lead("H2", "chat", "yandex_direct", "vk_ads")
 	lead("H3", "chat", "vk_ads")
 	lead("X1", "sms", "vk_ads")
+	acc, day = "spb", "2026-04-11T"
+	lead("S1", "call", "yandex_direct")
+	deal := func(leadID, outcome string, units float64, amount int64) {
+		l := leads[leadID]
+		d := &entity.Deal{Meta: l.Meta, DealID: "D" + leadID, Provider: "generic", CRMDealID: leadID, PersonID: l.PersonID,
+			LeadID: leadID, CreatedAt: l.TS, UpdatedAt: l.TS, Outcome: outcome, AmountMinor: amount, Currency: "RUB", Units: units}
+		l.Deals++
+		if outcome == "won" {
+			d.RevenueMinor, d.WonAt = amount, l.TS
+			l.WonDeals++
+			l.RevenueMinor += amount
+		}
+		rows = append(rows, d)
+	}
+	deal("C1", "won", 2, 30_000_00)
+	deal("F1", "won", 1, 15_000_00)
+	deal("H2", "won", 3, 45_000_00)
+	deal("X1", "lost", 5, 50_000_00)
+	deal("S1", "won", 4, 80_000_00)
 	w.Put(rows...)
 	w.Costs(tn, "k-1", testnet.Date(t, "2026-04-11"),
-		testnet.Cost{Account: acc, Date: "2026-04-10", Channel: "yandex_direct", Minor: 12_000_00, Clicks: 100},
-		testnet.Cost{Account: acc, Date: "2026-04-10", Channel: "vk_ads", Minor: 3_000_00, Clicks: 30})
+		testnet.Cost{Account: "msk", Date: "2026-04-10", Channel: "yandex_direct", Minor: 12_000_00, Clicks: 100},
+		testnet.Cost{Account: "msk", Date: "2026-04-10", Channel: "vk_ads", Minor: 3_000_00, Clicks: 30},
+		testnet.Cost{Account: "spb", Date: "2026-04-11", Channel: "yandex_direct", Minor: 2_000_00, Clicks: 10})
 }
 
 // TestLeadKindsHandComputed: leads by kind and the cost of a lead of each
@@ -131,6 +158,61 @@ func TestLeadKindsHandComputed(t *testing.T) {
 	checkKinds(t, "linear/vk", got["vk_ads"], kindsWant{form: 1, chat: 1.5, cplForm: f(3000), cplChat: f(2000)})
 	checkKinds(t, "linear/total", total, kindsWant{call: 2, form: 2, chat: 3, crm: 1,
 		cplCall: f(7500), cplForm: f(7500), cplChat: f(5000), cplCRM: f(15000)})
+}
+
+// TestUnitsSoldHandComputed: units of won deals per channel (weighted like
+// revenue) and per account, and the cost of a unit sold.
+func TestUnitsSoldHandComputed(t *testing.T) {
+	w := testnet.New(t, engine)
+	kindsNetwork(t, w)
+	if _, err := refresher(t, w, nil).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reports := NewReports(engine, w.DB, nil)
+	report := func(model, from, to string, by Dim) (map[string]Row, Row) {
+		t.Helper()
+		q := Query{Tenant: "kinds", From: testnet.Date(t, from), To: testnet.Date(t, to), Model: model, By: []Dim{by}, Currency: "RUB"}
+		rep, err := reports.Report(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scan, err := reports.Scan(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameMeasures(rep.Total.Measures, scan.Total.Measures) {
+			t.Fatalf("%s: aggregates %+v, scan %+v", model, rep.Total.Measures, scan.Total.Measures)
+		}
+		out := map[string]Row{}
+		for _, r := range rep.Rows {
+			out[r.Keys[0]] = r
+		}
+		return out, rep.Total
+	}
+	check := func(name string, got Row, units, revenue float64, perUnit *float64) {
+		t.Helper()
+		if !near(got.Units, units) || !near(got.Revenue, revenue) {
+			t.Errorf("%s: units %v revenue %v, want %v and %v", name, got.Units, got.Revenue, units, revenue)
+		}
+		if (got.CostPerUnit == nil) != (perUnit == nil) || perUnit != nil && !near(*got.CostPerUnit, *perUnit) {
+			t.Errorf("%s: cost per unit %v, want %v", name, deref(got.CostPerUnit), deref(perUnit))
+		}
+	}
+	// last_non_direct on 04-10: yandex sells C1's 2 and F1's 1, vk H2's 3;
+	// X1's 5 were lost.
+	got, total := report("last_non_direct", "2026-04-10", "2026-04-10", DimChannel)
+	check("last_non_direct/yandex", got["yandex_direct"], 3, 45000, f(4000))
+	check("last_non_direct/vk", got["vk_ads"], 3, 45000, f(1000))
+	check("last_non_direct/total", total, 6, 90000, f(2500))
+	// linear: H2's 3 units are split, 1.5 each.
+	got, _ = report("linear", "2026-04-10", "2026-04-10", DimChannel)
+	check("linear/yandex", got["yandex_direct"], 4.5, 67500, f(12000/4.5))
+	check("linear/vk", got["vk_ads"], 1.5, 22500, f(2000))
+	// Per dealer over both days: turnover and units.
+	got, total = report("last_non_direct", "2026-04-10", "2026-04-11", DimAccount)
+	check("msk", got["msk"], 6, 90000, f(2500))
+	check("spb", got["spb"], 4, 80000, f(500))
+	check("accounts/total", total, 10, 170000, f(1700))
 }
 
 // TestRefresherRebuildsRowsOfAnOlderSchema: aggregates written before the

@@ -101,15 +101,17 @@ type Measures struct {
 	Sessions    float64 `json:"sessions"`
 	Leads       float64 `json:"leads"`
 	// Leads by kind (LeadKinds): they sum to Leads.
-	LeadsCall    float64 `json:"leads_call"`
-	LeadsForm    float64 `json:"leads_form"`
-	LeadsChat    float64 `json:"leads_chat"`
-	LeadsCRM     float64 `json:"leads_crm"`
-	TargetLeads  float64 `json:"target_leads"`
-	UniqueLeads  float64 `json:"unique_leads"`
-	Deals        float64 `json:"deals"`
-	WonDeals     float64 `json:"won_deals"`
-	Revenue      float64 `json:"revenue"`
+	LeadsCall   float64 `json:"leads_call"`
+	LeadsForm   float64 `json:"leads_form"`
+	LeadsChat   float64 `json:"leads_chat"`
+	LeadsCRM    float64 `json:"leads_crm"`
+	TargetLeads float64 `json:"target_leads"`
+	UniqueLeads float64 `json:"unique_leads"`
+	Deals       float64 `json:"deals"`
+	WonDeals    float64 `json:"won_deals"`
+	Revenue     float64 `json:"revenue"`
+	// Units are the units sold: the quantities of the leads' won deals.
+	Units        float64 `json:"units"`
 	NewCustomers float64 `json:"new_customers"`
 }
 
@@ -128,6 +130,7 @@ func (m *Measures) add(o Measures) {
 	m.Deals += o.Deals
 	m.WonDeals += o.WonDeals
 	m.Revenue += o.Revenue
+	m.Units += o.Units
 	m.NewCustomers += o.NewCustomers
 }
 
@@ -147,8 +150,10 @@ type Metrics struct {
 	CAC     *float64 `json:"cac"`      // cost / new customers
 	CR      *float64 `json:"cr"`       // leads / sessions
 	AOV     *float64 `json:"aov"`      // revenue / won deals
-	ROI     *float64 `json:"roi"`      // (revenue − cost) / cost
-	ROMI    *float64 `json:"romi"`     // (revenue × margin − cost) / cost
+	// CostPerUnit is cost / units sold (what one windscreen sold cost in ads).
+	CostPerUnit *float64 `json:"cost_per_unit"`
+	ROI         *float64 `json:"roi"`  // (revenue − cost) / cost
+	ROMI        *float64 `json:"romi"` // (revenue × margin − cost) / cost
 }
 
 // Derive computes the metrics of m. A zero divisor gives nil (an empty
@@ -166,7 +171,7 @@ func Derive(m Measures, margin float64) Metrics {
 		CPLCall: div(m.Cost, m.LeadsCall), CPLForm: div(m.Cost, m.LeadsForm), CPLChat: div(m.Cost, m.LeadsChat), CPLCRM: div(m.Cost, m.LeadsCRM),
 		CPA: div(m.Cost, m.TargetLeads),
 		CPS: div(m.Cost, m.WonDeals), CAC: div(m.Cost, m.NewCustomers), CR: div(m.Leads, m.Sessions),
-		AOV: div(m.Revenue, m.WonDeals), ROI: div(m.Revenue-m.Cost, m.Cost),
+		AOV: div(m.Revenue, m.WonDeals), CostPerUnit: div(m.Cost, m.Units), ROI: div(m.Revenue-m.Cost, m.Cost),
 	}
 	if margin > 0 {
 		out.ROMI = div(m.Revenue*margin-m.Cost, m.Cost)
@@ -313,7 +318,7 @@ func (r *Reports) run(ctx context.Context, q Query, sql string, p chstore.Params
 			Cost: toFloat(v[0]) / unit, Clicks: toFloat(v[1]), Impressions: toFloat(v[2]), Sessions: toFloat(v[3]),
 			Leads: toFloat(v[4]), LeadsCall: toFloat(v[5]), LeadsForm: toFloat(v[6]), LeadsChat: toFloat(v[7]), LeadsCRM: toFloat(v[8]),
 			TargetLeads: toFloat(v[9]), UniqueLeads: toFloat(v[10]), Deals: toFloat(v[11]),
-			WonDeals: toFloat(v[12]), Revenue: toFloat(v[13]) / unit, NewCustomers: toFloat(v[14]),
+			WonDeals: toFloat(v[12]), Revenue: toFloat(v[13]) / unit, Units: toFloat(v[14]), NewCustomers: toFloat(v[15]),
 		}
 		row.Metrics = Derive(row.Measures, q.Margin)
 		rep.Total.Measures.add(row.Measures)

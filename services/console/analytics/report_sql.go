@@ -8,7 +8,7 @@ import (
 // order Report reads them.
 var measureCols = []string{"cost_minor", "clicks", "impressions", "sessions", "leads",
 	"leads_call", "leads_form", "leads_chat", "leads_crm", "target_leads",
-	"unique_leads", "deals", "won_deals", "revenue_minor", "new_customers"}
+	"unique_leads", "deals", "won_deals", "revenue_minor", "units", "new_customers"}
 
 // LeadKinds are the kinds a report counts leads by, as the stitcher names
 // them (a lead's kind is its first contact's). A lead of any other kind
@@ -36,6 +36,13 @@ func leadFactsSQL(scope, dayExpr string) string {
         SELECT account, argMin(lead_id, (ts, lead_id)) AS first_lead
         FROM l GROUP BY account, person_id
     ),
+    sold AS
+    (
+        SELECT account, lead_id, sum(units) AS units
+        FROM ${db}.deals FINAL
+        WHERE $scope AND outcome = 'won' AND lead_id != ''
+        GROUP BY account, lead_id
+    ),
     buyers AS
     (
         SELECT account, argMin(lead_id, (won_at, deal_id)) AS buyer_lead
@@ -45,10 +52,10 @@ func leadFactsSQL(scope, dayExpr string) string {
     ),
     flagged AS
     (
-        SELECT account, lead_id, ts, kind, deals, won_deals, revenue_minor,
+        SELECT l.account AS account, l.lead_id AS lead_id, ts, kind, deals, won_deals, revenue_minor, s.units AS units,
                lead_id IN (SELECT first_lead FROM firsts) AS is_unique,
                lead_id IN (SELECT buyer_lead FROM buyers) AS is_new_customer
-        FROM l
+        FROM l LEFT JOIN sold AS s ON s.account = l.account AND s.lead_id = l.lead_id
     )
 SELECT a.model AS model, $day AS day, a.account AS account,
        a.channel AS channel, a.source AS source, a.medium AS medium, a.campaign AS campaign,
@@ -62,6 +69,7 @@ SELECT a.model AS model, $day AS day, a.account AS account,
        sum(a.weight * f.deals) AS deals,
        sum(a.weight * f.won_deals) AS won_deals,
        sum(a.weight * f.revenue_minor) AS revenue_minor,
+       sum(a.weight * f.units) AS units,
        sum(a.weight * f.is_new_customer) AS new_customers
 FROM (SELECT * FROM ${db}.attribution FINAL WHERE $scope) AS a
 INNER JOIN flagged AS f ON f.account = a.account AND f.lead_id = a.lead_id
@@ -77,7 +85,7 @@ const (
 
 	aggregateLeads = `SELECT day, account, channel, source, medium, campaign, leads,
                leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads,
-               deals, won_deals, revenue_minor, new_customers
+               deals, won_deals, revenue_minor, units, new_customers
         FROM ${db}.leads_daily FINAL
         WHERE tenant = {tenant:String} AND model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}`
 
@@ -181,15 +189,15 @@ FROM
 (
     SELECT day, account, channel, source, medium, campaign,
            0. AS cost_minor, 0. AS clicks, 0. AS impressions, toFloat64(sessions) AS sessions,
-           0. AS leads, 0. AS leads_call, 0. AS leads_form, 0. AS leads_chat, 0. AS leads_crm, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS new_customers
+           0. AS leads, 0. AS leads_call, 0. AS leads_form, 0. AS leads_chat, 0. AS leads_crm, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS units, 0. AS new_customers
     FROM ($traffic)
     UNION ALL
     SELECT day, account, channel, source, medium, campaign, 0., 0., 0., 0.,
-           leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers
+           leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers
     FROM ($leads)
     UNION ALL
     SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions,
-           0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.
+           0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.
     FROM ($spend)
 )
 WHERE {account:String} = '' OR account = {account:String}$group`)

@@ -9,3 +9,9 @@ ALTER TABLE ${db}.leads_daily ADD COLUMN IF NOT EXISTS leads_call Float64 DEFAUL
 ALTER TABLE ${db}.leads_daily ADD COLUMN IF NOT EXISTS leads_form Float64 DEFAULT 0 AFTER leads_call;
 ALTER TABLE ${db}.leads_daily ADD COLUMN IF NOT EXISTS leads_chat Float64 DEFAULT 0 AFTER leads_form;
 ALTER TABLE ${db}.leads_daily ADD COLUMN IF NOT EXISTS leads_crm Float64 DEFAULT 0 AFTER leads_chat;
+
+-- Units sold: a deal's quantity (the sum of its line items' quantities, or
+-- the quantity the CRM gives; 0 where it gives none), and per report row the
+-- units of the leads' won deals, weighted like revenue.
+ALTER TABLE ${db}.deals ADD COLUMN IF NOT EXISTS units Float64 DEFAULT 0 AFTER revenue_minor;
+ALTER TABLE ${db}.leads_daily ADD COLUMN IF NOT EXISTS units Float64 DEFAULT 0 AFTER revenue_minor;
