@@ -152,7 +152,7 @@ func (a *Account) applyCRM(e event.Envelope) []Record {
 		}
 		p.addDealChange(m.Provider, m.DealID, lead.Change{
 			At: at, TS: e.TS, EventID: e.ID, Pipeline: m.Pipeline, Stage: m.Stage, Outcome: m.Outcome,
-			Amount: m.Amount, Currency: m.Currency, CRMLeadID: m.LeadID, CallID: m.CallID,
+			Amount: m.Amount, Currency: m.Currency, CRMLeadID: m.LeadID, CallID: m.CallID, Units: m.Units,
 		})
 	}
 	p.touch(e.TS)

@@ -161,11 +161,11 @@ var scenarios = []scenario{
 		events: []event.Envelope{
 			hit("w1", "A", 0, site+"?utm_source=google&utm_medium=cpc", ""),
 			form("w2", "A", 5*minute, "+79160000004", ""),
-			crm("w3", 1*day, event.CRM{Entity: "deal", Action: "add", DealID: "D1", ContactID: "K1", ClientID: "A", Outcome: "open", Amount: 5_000_00, Currency: "RUB", UpdatedAt: t0 + 1*day}),
+			crm("w3", 1*day, event.CRM{Entity: "deal", Action: "add", DealID: "D1", ContactID: "K1", ClientID: "A", Outcome: "open", Amount: 5_000_00, Currency: "RUB", UpdatedAt: t0 + 1*day, Units: 2}),
 			// the reopening arrives before the win it follows (CRM clock decides)
 			crm("w5", 4*day, event.CRM{Entity: "deal", Action: "status", DealID: "D1", Stage: "reopened", Outcome: "open", UpdatedAt: t0 + 3*day}),
 			crm("w4", 4*day+minute, event.CRM{Entity: "deal", Action: "status", DealID: "D1", Stage: "paid", Outcome: "won", Amount: 7_000_00, UpdatedAt: t0 + 2*day}),
-			crm("w6", 4*day+2*minute, event.CRM{Entity: "deal", Action: "add", DealID: "D2", Phones: []string{"+79160000004"}, Stage: "paid", Outcome: "won", Amount: 3_000_00, UpdatedAt: t0 + 4*day}),
+			crm("w6", 4*day+2*minute, event.CRM{Entity: "deal", Action: "add", DealID: "D2", Phones: []string{"+79160000004"}, Stage: "paid", Outcome: "won", Amount: 3_000_00, UpdatedAt: t0 + 4*day, Units: 1.5}),
 		},
 		check: func(t *testing.T, tb tables) {
 			if len(tb.Deals) != 2 || len(tb.Leads) != 1 {
@@ -177,6 +177,10 @@ var scenarios = []scenario{
 				}
 				if d.LeadID != tb.Leads[0].LeadID {
 					t.Errorf("deal %s not linked to the lead", d.CRMDealID)
+				}
+				// units: the latest quantity a change carried, kept by changes without one
+				if want := map[string]float64{"D1": 2, "D2": 1.5}[d.CRMDealID]; d.Units != want {
+					t.Errorf("deal %s units %v, want %v", d.CRMDealID, d.Units, want)
 				}
 			}
 			if tb.Leads[0].RevenueMinor != 3_000_00 || tb.Leads[0].WonDeals != 1 {
