@@ -53,6 +53,8 @@ type Account struct {
 	WriteKeys    []string       `yaml:"write_keys"`
 	CallTracking []CallTracking `yaml:"call_tracking"`
 	CRM          *CRM           `yaml:"crm"`
+	// Chats are the chat widgets whose webhooks report this branch's chats.
+	Chats []ChatWidget `yaml:"chats"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
@@ -71,6 +73,15 @@ type CallTracking struct {
 	// this provider that the collector's GET /v1/numbers leases to visitors,
 	// so a call to one is linked to the visitor it was shown to.
 	NumberPool *NumberPool `yaml:"number_pool"`
+}
+
+// ChatWidget is one chat widget connected to an account.
+type ChatWidget struct {
+	Provider string `yaml:"provider"` // generic, jivo
+	// Token, when set, must arrive as ?token= in the webhook URL: Jivo signs
+	// nothing, so a secret in the address it is given is its only check
+	// besides the write key.
+	Token string `yaml:"token"`
 }
 
 // NumberPool is an account's pool of tracking numbers substituted per visitor.
@@ -266,6 +277,18 @@ func (a *Account) validateIntegrations(where string) error {
 				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q is not an E.164 number (+7...)", where, i, num)
 			}
 		}
+	}
+	seen := map[string]bool{}
+	for i, ch := range a.Chats {
+		switch ch.Provider {
+		case "generic", "jivo":
+		default:
+			return fmt.Errorf("%s.chats[%d].provider: %q is not generic or jivo", where, i, ch.Provider)
+		}
+		if seen[ch.Provider] {
+			return fmt.Errorf("%s.chats[%d].provider: %s is listed twice", where, i, ch.Provider)
+		}
+		seen[ch.Provider] = true
 	}
 	return a.validatePool(where)
 }
