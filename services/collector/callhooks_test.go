@@ -47,6 +47,7 @@ tenants:
             number_pool: {numbers: [` + poolNumber1 + `, ` + poolNumber2 + `], replace: ["+7 (495) 000-00-00", "+74950000000"]}
           - {provider: comagic}
           - {provider: mango, secret: ` + mangoSecret + `}
+        chats: [{provider: jivo, token: ` + jivoToken + `}, {provider: generic}]
       - id: spb
         write_keys: [` + keySPb + `]
         call_tracking: [{provider: generic}]
