@@ -63,8 +63,10 @@ type Account struct {
 
 // CallTracking is one call-tracking service connected to an account.
 type CallTracking struct {
-	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango
-	// Secret verifies the vendor's signature where it signs (mango: the API salt).
+	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango, alloka, callibri
+	// Secret verifies the vendor's signature where it signs (mango: the API
+	// salt); for alloka and callibri, which sign nothing, it must arrive as
+	// ?token= in the URL they are given.
 	Secret string `yaml:"secret"`
 	// StaticNumbers maps tracking numbers (E.164) that are not substituted per
 	// visitor to the channel they are advertised in.
@@ -265,9 +267,9 @@ func (c *Config) Validate() error {
 func (a *Account) validateIntegrations(where string) error {
 	for i, ct := range a.CallTracking {
 		switch ct.Provider {
-		case "generic", "calltouch", "comagic", "mango":
+		case "generic", "calltouch", "comagic", "mango", "alloka", "callibri":
 		default:
-			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic or mango", where, i, ct.Provider)
+			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic, mango, alloka or callibri", where, i, ct.Provider)
 		}
 		if ct.Provider == "mango" && ct.Secret == "" {
 			return fmt.Errorf("%s.call_tracking[%d].secret: mango signs its requests, the API salt is required", where, i)
