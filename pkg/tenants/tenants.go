@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -24,6 +25,10 @@ type Tenant struct {
 	Timezone string  `yaml:"timezone"` // IANA zone of reports and alerts, default UTC
 	Currency string  `yaml:"currency"` // ISO 4217 of costs and revenue, default RUB
 	Margin   float64 `yaml:"margin"`   // gross margin for ROMI, 0..1
+	// OwnDomains are the network's own sites (every branch's): a referrer
+	// on one of them, or on a subdomain, is internal navigation, not a
+	// referral (the page's own registrable domain always is).
+	OwnDomains []string `yaml:"own_domains"`
 	// TenantKeys authenticate central uploads (ad costs bought centrally)
 	// and may write for any account of this tenant where an endpoint allows it.
 	TenantKeys []string `yaml:"tenant_keys"`
@@ -50,6 +55,7 @@ type Account struct {
 	ID           string         `yaml:"id"`
 	Name         string         `yaml:"name"`
 	Timezone     string         `yaml:"timezone"`
+	OwnDomains   []string       `yaml:"own_domains"` // the branch's sites, besides the tenant's
 	WriteKeys    []string       `yaml:"write_keys"`
 	CallTracking []CallTracking `yaml:"call_tracking"`
 	CRM          *CRM           `yaml:"crm"`
@@ -203,6 +209,9 @@ func (c *Config) Validate() error {
 		if err := validateSchedule(fmt.Sprintf("tenants[%d]", i), "", t.BusinessHours); err != nil {
 			return err
 		}
+		if err := validDomains(fmt.Sprintf("tenants[%d].own_domains", i), t.OwnDomains); err != nil {
+			return err
+		}
 		if err := validateCostConnectors(fmt.Sprintf("tenants[%d]", i), t.CostConnectors); err != nil {
 			return err
 		}
@@ -240,6 +249,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%s.id: duplicate %q", where, a.ID)
 			}
 			accs[a.ID] = true
+			if err := validDomains(where+".own_domains", a.OwnDomains); err != nil {
+				return err
+			}
 			for k, key := range a.WriteKeys {
 				if len(key) < 8 {
 					return fmt.Errorf("%s.write_keys[%d]: shorter than 8 characters", where, k)
@@ -465,4 +477,15 @@ func (c *Config) Find(tenant, account string) (*Tenant, *Account) {
 		return t, nil
 	}
 	return nil, nil
+}
+
+// validDomains accepts host names only ("shop.example.ru"): a URL or a path
+// would never match a referrer's host, silently.
+func validDomains(where string, ds []string) error {
+	for k, d := range ds {
+		if d == "" || strings.ContainsAny(d, "/:?#@ ") || strings.HasPrefix(d, ".") {
+			return fmt.Errorf("%s[%d]: %q is not a host name (write shop.example.ru, no scheme or path)", where, k, d)
+		}
+	}
+	return nil
 }
