@@ -147,11 +147,13 @@ type StaticNumber struct {
 
 // CRM is the CRM instance of an account: each branch may run its own.
 type CRM struct {
-	Provider string `yaml:"provider"` // generic, amocrm, bitrix24
+	Provider string `yaml:"provider"` // generic, amocrm, bitrix24, megaplan, dynamics
 	// BaseURL is the REST endpoint entities are fetched from (bitrix24: the
 	// incoming-webhook URL, e.g. https://branch.bitrix24.ru/rest/1/abc123/).
 	BaseURL string `yaml:"base_url"`
-	// AppToken is the application_token bitrix24 puts in every outgoing event.
+	// AppToken is the application_token bitrix24 puts in every outgoing event;
+	// for megaplan and dynamics, which sign nothing, the secret their webhook
+	// URL must carry as ?code= (Dynamics' WebhookKey) or ?token=.
 	AppToken string `yaml:"app_token"`
 	// WonStages and LostStages are the vendor's stage ids that close a deal
 	// (amoCRM defaults: 142 won, 143 lost; bitrix24: WON/LOSE semantics).
@@ -356,13 +358,13 @@ func (a *Account) validatePool(where string) error {
 	}
 	if c := a.CRM; c != nil {
 		switch c.Provider {
-		case "generic", "amocrm":
+		case "generic", "amocrm", "megaplan", "dynamics":
 		case "bitrix24":
 			if c.BaseURL == "" || c.AppToken == "" {
 				return fmt.Errorf("%s.crm: bitrix24 needs base_url (REST webhook) and app_token", where)
 			}
 		default:
-			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm or bitrix24", where, c.Provider)
+			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm, bitrix24, megaplan or dynamics", where, c.Provider)
 		}
 	}
 	return nil
