@@ -87,6 +87,9 @@ func ParseDynamics(body []byte, s Settings) ([]Change, error) {
 	if c.UpdatedAt, err = Time(o.str("modifiedon", "actualclosedate", "createdon")); err != nil {
 		return nil, fieldErr("modifiedon", "%v", err)
 	}
+	if c.UpdatedAt == 0 {
+		c.Seed = PayloadSeed(body) // a repeated delivery keeps its id
+	}
 	if err := Validate(&c.CRM); err != nil {
 		return nil, err
 	}

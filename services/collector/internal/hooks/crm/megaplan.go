@@ -9,8 +9,9 @@ const Megaplan = "megaplan"
 
 // ParseMegaplan reads one Megaplan webhook (docs/webhooks/megaplan.md): a
 // JSON object {"event", "model", "data"} where model names the entity and
-// data is the entity as the API v3 writes it. Deals are read; other models
-// are ignored (nil, nil). The deal's state is won when its type says
+// data is the entity as the API v3 writes it. Deals are read; a model (or
+// data.contentType) naming another entity is ignored (nil, nil); without
+// either, the delivery is taken for a deal, as in Megaplan's example. The deal's state is won when its type says
 // success (positive/success/won), lost when failure (negative/failure/lost),
 // else the configured stages decide, else open.
 func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
@@ -26,8 +27,8 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	if model == "" {
 		model = strings.ToLower(data.str("contentType"))
 	}
-	if model != "deal" {
-		return nil, nil
+	if model != "" && model != "deal" {
+		return nil, nil // another stream: contractors, tasks, ...
 	}
 	ev := strings.ToLower(o.str("event", "action", "eventName"))
 	c := Change{}
@@ -88,6 +89,9 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	c.CallID = megaplanCustom(data, s.callIDField(), "tlcallid")
 	if c.UpdatedAt, err = Time(data.str("timeUpdated", "updated", "timeCreated", "created")); err != nil {
 		return nil, fieldErr("data.timeUpdated", "%v", err)
+	}
+	if c.UpdatedAt == 0 {
+		c.Seed = PayloadSeed(body) // a repeated delivery keeps its id
 	}
 	if err := Validate(&c.CRM); err != nil {
 		return nil, err

@@ -24,6 +24,9 @@ func TestMegaplan(t *testing.T) {
 		{"deal_created.json", event.CRM{Provider: Megaplan, Entity: EntityDeal, Action: ActionAdd, DealID: "1000124",
 			ContactID: "1000457", Stage: "40", Outcome: OutcomeOpen, Amount: 1_200_000, Currency: "RUB",
 			Phones: []string{"+79167654321"}, UpdatedAt: 1772352000000}},
+		// Megaplan's documented example: no model, no event, no time.
+		{"doc_example.json", event.CRM{Provider: Megaplan, Entity: EntityDeal, Action: ActionUpdate, DealID: "43",
+			Outcome: OutcomeOpen, Amount: 18_800, Currency: "RUB"}},
 		// No state type: the configured lost stage decides; "null" price is none.
 		{"lost_by_stage.json", event.CRM{Provider: Megaplan, Entity: EntityDeal, Action: ActionUpdate, DealID: "1000125",
 			Stage: "42", Outcome: OutcomeLost, Currency: "RUB", UpdatedAt: 1772352000000}},
