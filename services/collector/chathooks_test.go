@@ -76,8 +76,14 @@ func TestChatHooksEndToEnd(t *testing.T) {
 			t.Fatalf("dead letter %+v", dl)
 		}
 	}
-	if !strings.HasPrefix(dls[0].Reason, reasonPrefixUnauthenticated) {
-		t.Fatalf("a wrong token is never re-driven: %q", dls[0].Reason)
+	unauthenticated := 0
+	for _, dl := range dls {
+		if strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated) {
+			unauthenticated++
+		}
+	}
+	if unauthenticated != 2 { // a wrong and a missing token are never re-driven
+		t.Fatalf("%d unauthenticated dead letters, want 2: %+v", unauthenticated, dls)
 	}
 	if r := s.send(t, "POST", "/v1/hooks/chats/whatsapp?k="+keyMoscow, "application/json", []byte(`{}`), nil); r.status != http.StatusNotFound {
 		t.Fatalf("unknown provider: %d", r.status)
@@ -90,5 +96,13 @@ func TestChatHooksEndToEnd(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Fatalf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestRedriveChatTarget: a chat dead letter is re-driven to its own route.
+func TestRedriveChatTarget(t *testing.T) {
+	req, err := redriveRequest(t.Context(), &event.DeadLetter{Source: "chat:jivo", Payload: `{"event_name":"chat_accepted"}`}, "k1")
+	if err != nil || req.Method != http.MethodPost || req.URL.String() != "/v1/hooks/chats/jivo?k=k1" {
+		t.Fatalf("%v %v", req, err)
 	}
 }

@@ -65,10 +65,14 @@ func TestCRMMegaplanDynamicsEndToEnd(t *testing.T) {
 		}
 	}
 	dls := deadLetters(t, k, len(refused))
-	for i, dl := range dls[:2] {
-		if !strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated) || strings.Contains(dl.Payload, "wrong") {
-			t.Fatalf("dead letter %d: %+v", i, dl)
-		}
+	byAccount := map[string]string{}
+	for _, dl := range dls {
+		byAccount[dl.Account+"/"+dl.Source] = dl.Reason
+	}
+	if !strings.HasPrefix(byAccount["nsk/crm:dynamics"], reasonPrefixUnauthenticated) ||
+		!strings.HasPrefix(byAccount["ekb/crm:megaplan"], reasonPrefixUnauthenticated) ||
+		!strings.HasPrefix(byAccount["ekb/crm:dynamics"], "provider:") {
+		t.Fatalf("dead letters %+v", byAccount)
 	}
 	if r := s.send(t, "POST", ok[0].path, "application/json", []byte(`{"model":"Deal","data":{"id":"1","price":{"value":"x"}}}`), nil); r.status != http.StatusBadRequest ||
 		!strings.Contains(r.body, `"field":"data.price"`) {
