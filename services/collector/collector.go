@@ -70,6 +70,7 @@ type Collector struct {
 	rm          *restoreMetrics
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
+	ids         *recentIDs
 
 	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
 	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
@@ -130,6 +131,9 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
+		return nil, err
+	}
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
@@ -163,6 +167,7 @@ func (c *Collector) routes() http.Handler {
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	health.AddCheck("number leases", c.leasesRestoring)
+	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
 }
@@ -203,6 +208,17 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 			<-restored
 		}()
 	}
+	idsCtx, stopIDs := context.WithCancel(ctx)
+	idsDone := make(chan struct{})
+	c.ids.ready.Store(c.cfg.Dedup.Restore <= 0)
+	go func() {
+		defer close(idsDone)
+		c.restoreIDs(idsCtx)
+	}()
+	defer func() {
+		stopIDs()
+		<-idsDone
+	}()
 	defer c.runCostPulls(ctx)()
 	srv := &http.Server{
 		Handler:           c.handler,

@@ -41,6 +41,7 @@ type Config struct {
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
+	Dedup   DedupConfig   // repeated event ids (dedup.go)
 	// CostPull pulls ad spend from the platforms daily (costpull.go).
 	CostPull CostPullConfig
 }
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		TrustedProxies:      "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
+		Dedup:               DefaultDedupConfig(),
 		CostPull:            DefaultCostPullConfig(),
 	}
 }
@@ -85,6 +87,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
+	c.Dedup.registerFlags(fs)
 	c.CostPull.registerFlags(fs)
 }
 
@@ -117,6 +120,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Costs.validate(); err != nil {
+		return err
+	}
+	if err := c.Dedup.validate(); err != nil {
 		return err
 	}
 	if err := c.CostPull.validate(); err != nil {
