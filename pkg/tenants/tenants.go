@@ -109,6 +109,8 @@ type Account struct {
 	WriteKeys    []string       `yaml:"write_keys"`
 	CallTracking []CallTracking `yaml:"call_tracking"`
 	CRM          *CRM           `yaml:"crm"`
+	// Chats are the chat widgets whose webhooks report this branch's chats.
+	Chats []ChatWidget `yaml:"chats"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
@@ -120,8 +122,10 @@ type Account struct {
 
 // CallTracking is one call-tracking service connected to an account.
 type CallTracking struct {
-	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango
-	// Secret verifies the vendor's signature where it signs (mango: the API salt).
+	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango, alloka, callibri
+	// Secret verifies the vendor's signature where it signs (mango: the API
+	// salt); for alloka and callibri, which sign nothing, it must arrive as
+	// ?token= in the URL they are given.
 	Secret string `yaml:"secret"`
 	// StaticNumbers maps tracking numbers (E.164) that are not substituted per
 	// visitor to the channel they are advertised in.
@@ -130,6 +134,15 @@ type CallTracking struct {
 	// this provider that the collector's GET /v1/numbers leases to visitors,
 	// so a call to one is linked to the visitor it was shown to.
 	NumberPool *NumberPool `yaml:"number_pool"`
+}
+
+// ChatWidget is one chat widget connected to an account.
+type ChatWidget struct {
+	Provider string `yaml:"provider"` // generic, jivo
+	// Token, when set, must arrive as ?token= in the webhook URL: Jivo signs
+	// nothing, so a secret in the address it is given is its only check
+	// besides the write key.
+	Token string `yaml:"token"`
 }
 
 // NumberPool is an account's pool of tracking numbers substituted per visitor.
@@ -187,11 +200,13 @@ type StaticNumber struct {
 
 // CRM is the CRM instance of an account: each branch may run its own.
 type CRM struct {
-	Provider string `yaml:"provider"` // generic, amocrm, bitrix24
+	Provider string `yaml:"provider"` // generic, amocrm, bitrix24, megaplan, dynamics
 	// BaseURL is the REST endpoint entities are fetched from (bitrix24: the
 	// incoming-webhook URL, e.g. https://branch.bitrix24.ru/rest/1/abc123/).
 	BaseURL string `yaml:"base_url"`
-	// AppToken is the application_token bitrix24 puts in every outgoing event.
+	// AppToken is the application_token bitrix24 puts in every outgoing event;
+	// for megaplan and dynamics, which sign nothing, the secret their webhook
+	// URL must carry as ?code= (Dynamics' WebhookKey) or ?token=.
 	AppToken string `yaml:"app_token"`
 	// WonStages and LostStages are the vendor's stage ids that close a deal
 	// (amoCRM defaults: 142 won, 143 lost; bitrix24: WON/LOSE semantics).
@@ -331,9 +346,9 @@ func (c *Config) Validate() error {
 func (a *Account) validateIntegrations(where string) error {
 	for i, ct := range a.CallTracking {
 		switch ct.Provider {
-		case "generic", "calltouch", "comagic", "mango":
+		case "generic", "calltouch", "comagic", "mango", "alloka", "callibri":
 		default:
-			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic or mango", where, i, ct.Provider)
+			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic, mango, alloka or callibri", where, i, ct.Provider)
 		}
 		if ct.Provider == "mango" && ct.Secret == "" {
 			return fmt.Errorf("%s.call_tracking[%d].secret: mango signs its requests, the API salt is required", where, i)
@@ -343,6 +358,18 @@ func (a *Account) validateIntegrations(where string) error {
 				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q %w", where, i, num, err)
 			}
 		}
+	}
+	seen := map[string]bool{}
+	for i, ch := range a.Chats {
+		switch ch.Provider {
+		case "generic", "jivo":
+		default:
+			return fmt.Errorf("%s.chats[%d].provider: %q is not generic or jivo", where, i, ch.Provider)
+		}
+		if seen[ch.Provider] {
+			return fmt.Errorf("%s.chats[%d].provider: %s is listed twice", where, i, ch.Provider)
+		}
+		seen[ch.Provider] = true
 	}
 	return a.validatePool(where)
 }
@@ -396,13 +423,13 @@ func (a *Account) validatePool(where string) error {
 	}
 	if c := a.CRM; c != nil {
 		switch c.Provider {
-		case "generic", "amocrm":
+		case "generic", "amocrm", "megaplan", "dynamics":
 		case "bitrix24":
 			if c.BaseURL == "" || c.AppToken == "" {
 				return fmt.Errorf("%s.crm: bitrix24 needs base_url (REST webhook) and app_token", where)
 			}
 		default:
-			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm or bitrix24", where, c.Provider)
+			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm, bitrix24, megaplan or dynamics", where, c.Provider)
 		}
 	}
 	return nil

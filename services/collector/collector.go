@@ -115,6 +115,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	}
 	m.declareSources(crmSources...)
 	m.declareSources(callSources...)
+	m.declareSources(chatSources...)
 	m.declareSources(costSources...)
 	m.declareSources(sourceNumbers)
 	nm, err := newNumberMetrics(deps.Tel.Meter)
@@ -174,6 +175,7 @@ func (c *Collector) routes() http.Handler {
 	}
 	mux.Handle("POST "+routeCosts, c.instrument(routeCosts, c.serveCosts))
 	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
+	mux.Handle("POST "+routeChatHooks+"/{provider}", c.instrument(routeChatHooks, c.serveChatHook))
 	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
 	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
 	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))

@@ -2,8 +2,10 @@ package collector
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -29,7 +31,8 @@ const (
 )
 
 // crmSources are the dead-letter and metric sources of the CRM webhooks.
-var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24}
+var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24,
+	"crm:" + crm.Megaplan, "crm:" + crm.Dynamics365}
 
 // CRMConfig bounds the pulls CRM webhooks make from the CRMs' REST APIs.
 type CRMConfig struct {
@@ -88,10 +91,10 @@ type crmReply struct {
 func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
 	switch provider {
-	case crm.Generic, crm.AmoCRM, crm.Bitrix24:
+	case crm.Generic, crm.AmoCRM, crm.Bitrix24, crm.Megaplan, crm.Dynamics365:
 	default:
 		c.m.reject("crm:unknown", reasonInvalid, "provider")
-		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm or bitrix24", "provider", "unknown")
+		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm, bitrix24, megaplan or dynamics", "provider", "unknown")
 		return
 	}
 	source := "crm:" + provider
@@ -115,7 +118,48 @@ func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 		h.amoCRM()
 	case crm.Bitrix24:
 		h.bitrix24()
+	case crm.Megaplan:
+		h.tokenChecked(crm.Megaplan, r, crm.ParseMegaplan)
+	case crm.Dynamics365:
+		h.tokenChecked(crm.Dynamics365, r, crm.ParseDynamics)
 	}
+}
+
+// tokenChecked handles the CRMs that sign nothing (Megaplan, Dynamics 365):
+// the provider must be the account's CRM, and its app_token, when set, must
+// arrive as ?code= (Dynamics' WebhookKey authentication) or ?token=. A bad
+// body is answered 400 naming the field; other entities are answered 200
+// and counted as ignored.
+func (h *crmRequest) tokenChecked(provider string, r *http.Request, parse func([]byte, crm.Settings) ([]crm.Change, error)) {
+	cfg := h.integration(provider)
+	if cfg == nil {
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+			"%s is not the CRM of account %s: set crm.provider in the tenants file", provider, h.p.Account)}, h.body)
+		return
+	}
+	if cfg.AppToken != "" && !h.redriven {
+		q := r.URL.Query()
+		got := q.Get("code")
+		if got == "" {
+			got = q.Get("token")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.AppToken)) != 1 {
+			h.c.m.reject(h.source, reasonInvalid, "token")
+			h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+"token: missing or wrong", h.body, h.now, true)
+			writeError(h.w, http.StatusForbidden, "token: missing or wrong: put ?code=<crm.app_token> in the webhook URL", "token", "missing or wrong")
+			return
+		}
+	}
+	changes, err := parse(h.body, h.settings(provider))
+	if err != nil {
+		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), h.body)
+		return
+	}
+	ignored := 0
+	if len(changes) == 0 {
+		ignored = 1
+	}
+	h.publish(changes, ignored, "", h.body)
 }
 
 // crmPrincipal authenticates a webhook by the write key in ?k= or the

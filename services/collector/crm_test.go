@@ -49,6 +49,12 @@ tenants:
       - id: tver
         write_keys: [` + keyTver + `]
         crm: {provider: amocrm, base_url: "https://tver-branch.amocrm.ru", app_token: never-used}
+      - id: ekb
+        write_keys: [` + keyEkb + `]
+        crm: {provider: megaplan, app_token: ` + tokenMegaplan + `, lost_stages: ["42"]}
+      - id: nsk
+        write_keys: [` + keyNsk + `]
+        crm: {provider: dynamics, app_token: ` + tokenDynamics + `}
   - id: other
     currency: USD
     accounts:

@@ -156,6 +156,8 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 		target = "/v1/events"
 	case kind == "crm" && provider != "":
 		target = "/v1/hooks/crm/" + url.PathEscape(provider)
+	case kind == "chat" && provider != "":
+		target = "/v1/hooks/chats/" + url.PathEscape(provider)
 	case kind == "hook" && provider != "":
 		target = "/v1/hooks/calls/" + url.PathEscape(provider)
 	case kind == "costs" && provider != "":

@@ -250,6 +250,40 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		// A chat widget's offline message carries no client id, only the
+		// phone the visitor left (collector: /v1/hooks/chats/jivo): it is a
+		// chat lead of the person the phone is, the visitor who filled a form
+		// with it earlier — and a phone nobody knows is a chat lead of its own.
+		name: "anonymous_chat_by_phone",
+		events: []event.Envelope{
+			hit("q1", "A", 0, site+"?utm_source=yandex&utm_medium=cpc&utm_campaign=glass", ""),
+			form("q2", "A", minute, "+79160001122", ""),
+			ev("q3", event.TypeGoal, 40*day, func(e *event.Envelope) { e.Name, e.Phone = "chat", "+79160001122" }),
+			ev("q4", event.TypeGoal, 41*day, func(e *event.Envelope) { e.Name, e.Phone = "chat", "+79169998877" }),
+			ev("q5", event.TypeGoal, 42*day, func(e *event.Envelope) { e.Name, e.Phone = "signup", "+79165550000" }), // not a chat goal
+			ev("q6", event.TypeGoal, 43*day, func(e *event.Envelope) { e.Name = "chat" }),                            // nothing to link
+		},
+		check: func(t *testing.T, tb tables) {
+			kinds := map[string]int{}
+			for _, l := range tb.Leads {
+				kinds[l.Kind+"/"+l.Channel]++
+				if l.Kind == "chat" && l.Contacts != 1 {
+					t.Errorf("chat lead %+v", l)
+				}
+			}
+			// The known phone's chat is the yandex visitor's; the unknown one has no touchpoint.
+			if kinds["chat/yandex_direct"] != 1 || kinds["chat/(none)"] != 1 {
+				t.Fatalf("chat leads by channel: %+v", kinds)
+			}
+			if len(tb.Leads) != 3 || kinds["form/yandex_direct"] != 1 {
+				t.Fatalf("want a form lead and two chat leads: %+v", kinds)
+			}
+			if len(tb.Sessions) != 1 {
+				t.Fatalf("an anonymous chat is no page view: %d sessions", len(tb.Sessions))
+			}
+		},
+	},
+	{
 		name: "explicit_link_beats_phone",
 		events: []event.Envelope{
 			crm("x1", 0, event.CRM{Entity: "contact", Action: "add", ContactID: "K1", ClientID: "A", Phones: []string{"+79160000008"}}),

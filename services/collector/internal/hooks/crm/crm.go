@@ -1,5 +1,6 @@
 // Package crm maps CRM webhooks — Throughline's generic JSON, amoCRM's PHP
-// form arrays and Bitrix24's id-only events — onto event.CRM changes: the
+// form arrays, Bitrix24's id-only events, Megaplan's deal webhooks and
+// Dynamics 365 opportunities — onto event.CRM changes: the
 // entity and its ids, stage and outcome (open, won, lost), amount in minor
 // units, phones (E.164), e-mails, our client id and call id, and the vendor's
 // change time, which orders out-of-order deliveries downstream.
