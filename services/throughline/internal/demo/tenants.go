@@ -9,8 +9,6 @@
 package demo
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,18 +71,20 @@ func Tenants(seed int64, branches int) *tenants.Config {
 
 // TenantsFor generates the demo tenants configuration: one network,
 // "demo-network" (Europe/Moscow, RUB, margin 40% for ROMI, a tenant key for
-// central cost uploads), with branches accounts named after Russian cities
-// (the largest first; past the list, cities repeat with a number), each with
-// a write key derived from seed and its integrations (see integrate). The
-// Bitrix24 portals and amoCRM accounts are simulated by the demo's CRM
-// server at crmURL. branches < 1 means DefaultBranches.
+// central cost uploads, a read token for the dashboard), with branches
+// accounts named after Russian cities (the largest first; past the list,
+// cities repeat with a number), each with a site key, a server key and its
+// integrations (see integrate). Every secret is random (secrets.go): the
+// file written is what keeps them. The Bitrix24 portals and amoCRM accounts
+// are simulated by the demo's CRM server at crmURL. branches < 1 means
+// DefaultBranches. seed is no longer used: the network's shape is fixed.
 func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 	if branches < 1 {
 		branches = DefaultBranches
 	}
 	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
-		TenantKeys: []string{derive(seed, "tenant-key", TenantID, "demo_tk_")},
-		ReadTokens: []string{derive(seed, "read-token", TenantID, "demo_rt_")}}
+		TenantKeys: []string{newSecret(prefixTenantKey, 24)},
+		ReadTokens: []string{newSecret(prefixReadToken, 24)}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
@@ -92,25 +92,12 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 			id += "-" + strconv.Itoa(n+1)
 			name += " " + strconv.Itoa(n+1)
 		}
-		a := tenants.Account{ID: id, Name: name, Timezone: c.tz, WriteKeys: []string{writeKey(seed, id)}}
-		integrate(&a, seed, i, crmURL)
+		a := tenants.Account{ID: id, Name: name, Timezone: c.tz,
+			SiteKeys: []string{newSecret(prefixSiteKey, 12)}, ServerKeys: []string{newSecret(prefixServerKey, 24)}}
+		integrate(&a, i, crmURL)
 		t.Accounts = append(t.Accounts, a)
 	}
 	return &tenants.Config{Tenants: []tenants.Tenant{t}}
-}
-
-// writeKey derives an account's key from the seed: the same seed gives the
-// same keys, so a restarted demo keeps sending to the same accounts.
-func writeKey(seed int64, account string) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s", seed, account)))
-	return "demo_" + hex.EncodeToString(sum[:12])
-}
-
-// derive makes the other secrets of the demo — tenant key, Mango salt,
-// Bitrix24 tokens — from the seed, as writeKey does.
-func derive(seed int64, kind, id, prefix string) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s/%s", seed, kind, id)))
-	return prefix + hex.EncodeToString(sum[:12])
 }
 
 // WriteTenantsFile validates cfg and writes it as YAML to path, atomically
@@ -123,8 +110,9 @@ func WriteTenantsFile(path string, cfg *tenants.Config) error {
 	if err != nil {
 		return fmt.Errorf("encoding tenants file: %w", err)
 	}
-	b = append([]byte("# Tenants → accounts → write keys. Generated for the demo; edit freely.\n"), b...)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	b = append([]byte("# Tenants → accounts → keys. Generated for the demo with random secrets; edit freely.\n"+
+		"# site_keys are public (pixel, tracker); server_keys, tenant_keys and read_tokens are secret.\n"), b...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating tenants file dir: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenants-*.yaml")
