@@ -173,6 +173,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.DataDir, "clickhouse-data-dir", "data/clickhouse", "embedded engine data directory")
 	flagenv.String(fs, &c.Addr, "clickhouse-addr", "", "ClickHouse server native address host:9000 (server mode)")
 	flagenv.String(fs, &c.User, "clickhouse-user", "default", "ClickHouse user (server mode)")
-	flagenv.String(fs, &c.Password, "clickhouse-password", "", "ClickHouse password (server mode)")
+	flagenv.Secret(fs, &c.Password, "clickhouse-password", "ClickHouse password (server mode)")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 }

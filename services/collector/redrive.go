@@ -30,7 +30,7 @@ type RedriveConfig struct {
 }
 
 func (c *RedriveConfig) registerFlags(fs *flag.FlagSet) {
-	flagenv.String(fs, &c.Token, "collector-redrive-token", "",
+	flagenv.Secret(fs, &c.Token, "collector-redrive-token",
 		"Bearer token of POST /v1/internal/redrive, used by 'throughline redrive' (empty: endpoint off)")
 }
 

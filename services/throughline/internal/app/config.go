@@ -40,7 +40,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.DataDir, "data-dir", "data", "where the embedded Kafka and ClickHouse keep their data")
 	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
 	flagenv.Bool(fs, &c.SyncWrites, "kafka-sync-writes", false, "fsync every produced batch of the embedded broker (survives power loss, slower)")
-	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → write keys (default: <data-dir>/tenants.yaml, created with demo tenants if missing)")
+	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → keys (default: <data-dir>/tenants.yaml; required, see deploy/tenants.example.yaml; \"throughline demo\" writes a demo network)")
 	c.Log.RegisterFlags(fs, true)
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)
