@@ -73,8 +73,8 @@ type Account struct {
 	// Server keys kept out of the file (see Tenant.TenantKeysFile).
 	ServerKeysFile string         `yaml:"server_keys_file,omitempty"`
 	ServerKeysEnv  string         `yaml:"server_keys_env,omitempty"`
-	CallTracking []CallTracking `yaml:"call_tracking"`
-	CRM          *CRM           `yaml:"crm"`
+	CallTracking   []CallTracking `yaml:"call_tracking"`
+	CRM            *CRM           `yaml:"crm"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 }

@@ -69,6 +69,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	}
 
 	a.broker, err = embedded.Start(embedded.Config{
+		Host: cfg.KafkaHost, SASLUser: cfg.KafkaSASLUser, SASLPassword: cfg.KafkaSASLPassword,
 		Port:       cfg.KafkaPort,
 		DataDir:    filepath.Join(cfg.DataDir, "kafka"),
 		SyncWrites: cfg.SyncWrites,
@@ -80,7 +81,8 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 		log.Warn().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("producer_id", r.ProducerID).Int64("from", r.From).
 			Msg("the last run was killed with this transaction open: marked aborted")
 	}
-	kcfg := kafka.Config{Brokers: []string{a.broker.Addr()}, ClientID: "throughline", Replication: 1}
+	kcfg := a.broker.Client()
+	kcfg.ClientID = "throughline"
 	if err := ensureTopics(ctx, kcfg, log); err != nil {
 		return nil, err
 	}

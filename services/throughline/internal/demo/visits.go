@@ -100,9 +100,9 @@ type branch struct {
 	id, site string
 	key      string // site key: pixel, browser events, number leases
 	server   string // server key: calls, CRM, costs
-	pool          []*visitor
-	acct          *tenants.Account // its integrations
-	crm           *crmBranch       // its CRM's state (crm.go); nil without a CRM
+	pool     []*visitor
+	acct     *tenants.Account // its integrations
+	crm      *crmBranch       // its CRM's state (crm.go); nil without a CRM
 }
 
 // visit is a visitor's session in progress: the hits still to come.
