@@ -2,8 +2,11 @@
 # Installs libchdb.so (the ClickHouse engine as a library, used by the embedded
 # mode) from the npm package @chdb/lib-linux-x64-gnu into a cache outside the
 # repository, and checks its integrity. Idempotent: a verified install is kept.
+# The tarball is fetched from the npm registry with curl (or wget), so a fresh
+# machine needs neither Node.js nor npm; npm is used only when neither exists.
 #
 #   THROUGHLINE_CACHE   cache dir (default: ${XDG_CACHE_HOME:-~/.cache}/throughline)
+#   NPM_REGISTRY        registry base URL (default: npm's configured one, else registry.npmjs.org)
 set -euo pipefail
 
 VERSION=26.5.3
@@ -28,16 +31,31 @@ if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   echo "install-libchdb: only linux x86_64 is packaged as $PACKAGE; use the server mode (clickhouse-go) elsewhere" >&2
   exit 1
 fi
-command -v npm >/dev/null || { echo "install-libchdb: npm is needed to fetch $PACKAGE (apt-get install npm)" >&2; exit 1; }
-
 work="$(mktemp -d "${TMPDIR:-/tmp}/libchdb.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-echo "fetching $PACKAGE@$VERSION (~170 MB) ..."
-(cd "$work" && npm pack --silent --json "$PACKAGE@$VERSION" > pack.json)
 tgz="$work/chdb-lib-linux-x64-gnu-$VERSION.tgz"
-got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
-if [ "$got" != "$TARBALL_INTEGRITY" ]; then
-  echo "install-libchdb: tarball integrity mismatch: got $got" >&2
+registry="${NPM_REGISTRY:-}"
+if [ -z "$registry" ] && command -v npm >/dev/null; then
+  registry="$(npm config get registry 2>/dev/null || true)"
+fi
+registry="${registry:-https://registry.npmjs.org/}"
+url="${registry%/}/$PACKAGE/-/lib-linux-x64-gnu-$VERSION.tgz"
+echo "fetching $PACKAGE@$VERSION (~170 MB) ..."
+if command -v curl >/dev/null; then
+  curl -fsSL --retry 3 -o "$tgz" "$url"
+elif command -v wget >/dev/null; then
+  wget -q -O "$tgz" "$url"
+elif command -v npm >/dev/null; then
+  (cd "$work" && npm pack --silent --json "$PACKAGE@$VERSION" > pack.json)
+else
+  echo "install-libchdb: need curl, wget or npm to fetch $url" >&2
+  exit 1
+fi
+# npm's integrity is base64; compared as hex with coreutils alone (no openssl).
+want_hex="$(printf '%s' "${TARBALL_INTEGRITY#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
+got_hex="$(sha512sum "$tgz" | cut -d' ' -f1)"
+if [ "$got_hex" != "$want_hex" ]; then
+  echo "install-libchdb: tarball integrity mismatch: got sha512 $got_hex" >&2
   exit 1
 fi
 tar -xzf "$tgz" -C "$work" package/libchdb.so

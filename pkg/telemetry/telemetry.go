@@ -42,14 +42,17 @@ type Telemetry struct {
 }
 
 // NewLogger builds a JSON zerolog logger at the given level ("debug", "info", ...);
-// pretty=true writes human-readable lines for the terminal.
+// pretty=true writes human-readable lines, coloured only when w is a
+// terminal and NO_COLOR (no-color.org) is unset: escape codes in a file or a
+// pipe are noise to whoever reads it.
 func NewLogger(w io.Writer, level string, pretty bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || level == "" {
 		return zerolog.Nop(), fmt.Errorf("log level: %q is not one of trace, debug, info, warn, error", level)
 	}
 	if pretty {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		noColor := !isTerminal(w) || os.Getenv("NO_COLOR") != ""
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: noColor}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
@@ -162,3 +165,14 @@ func (t *Telemetry) Mount(mux *http.ServeMux, h *Health) {
 
 // Stderr is the default log destination.
 var Stderr io.Writer = os.Stderr
+
+// isTerminal reports whether w is a character device (a terminal), without a
+// dependency: a file or a pipe is not.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

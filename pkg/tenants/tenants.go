@@ -43,6 +43,8 @@ type Tenant struct {
 	// BusinessHours of the tenant's branches, unless a branch sets its own
 	// (alerts that watch business hours only, see hours.go).
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull centrally bought spend (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 }
 
 // RateLimit is a token bucket per key.
@@ -77,6 +79,8 @@ type Account struct {
 	CRM            *CRM           `yaml:"crm"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
+	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
+	CostConnectors []CostConnector `yaml:"cost_connectors"`
 }
 
 // CallTracking is one call-tracking service connected to an account.
@@ -245,6 +249,9 @@ func (c *Config) Validate() error {
 		if err := validateSchedule(fmt.Sprintf("tenants[%d]", i), "", t.BusinessHours); err != nil {
 			return err
 		}
+		if err := validateCostConnectors(fmt.Sprintf("tenants[%d]", i), t.CostConnectors); err != nil {
+			return err
+		}
 		if t.Margin < 0 || t.Margin > 1 {
 			return fmt.Errorf("tenants[%d].margin: %v is not between 0 and 1", i, t.Margin)
 		}
@@ -289,6 +296,9 @@ func (c *Config) Validate() error {
 				return err
 			}
 			if err := a.validateIntegrations(where); err != nil {
+				return err
+			}
+			if err := validateCostConnectors(where, a.CostConnectors); err != nil {
 				return err
 			}
 		}

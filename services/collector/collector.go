@@ -20,6 +20,7 @@ import (
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
+	"github.com/throughline/throughline/services/collector/internal/costpull"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
 	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
@@ -40,7 +41,9 @@ type Deps struct {
 	// (GET /v1/numbers answers 404), CRM webhooks use defaults and
 	// Bitrix24 webhooks are refused; call-tracking webhooks are refused
 	// (a provider must be enabled in the account's call_tracking), cost
-	// uploads are taken in RUB and UTC, and no rate limits apply.
+	// uploads are taken in RUB and UTC, and no rate limits apply. Its
+	// accounts' (and tenants') cost_connectors are pulled daily while
+	// Serve runs (costpull.go).
 	Tenants *tenants.Config
 }
 
@@ -67,6 +70,9 @@ type Collector struct {
 	rm          *restoreMetrics
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
+
+	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
+	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
 }
 
 // New builds a collector; it starts nothing until Run or Serve.
@@ -126,6 +132,14 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
+	if c.costs, err = c.newCostPuller(); err != nil {
+		return nil, fmt.Errorf("cost connectors: %w", err)
+	}
+	if c.costs != nil {
+		if err := c.registerCostLeaderGauge(deps.Tel.Meter); err != nil {
+			return nil, err
+		}
+	}
 	c.handler = c.routes()
 	return c, nil
 }
@@ -172,7 +186,8 @@ func (c *Collector) Run(ctx context.Context) error {
 //
 // Meanwhile it restores the number leases and follows the other
 // collectors' (RunLeases): every other route serves at once, GET
-// /v1/numbers once the leases are back.
+// /v1/numbers once the leases are back. And it runs the cost connectors'
+// daily pulls, when this collector leads their group (costleader.go).
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	if restore := c.beginRestore(); restore != nil {
 		rctx, stopRestore := context.WithCancel(ctx)
@@ -186,6 +201,7 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 			<-restored
 		}()
 	}
+	defer c.runCostPulls(ctx)()
 	srv := &http.Server{
 		Handler:           c.handler,
 		ReadHeaderTimeout: 10 * time.Second,

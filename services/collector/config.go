@@ -47,6 +47,8 @@ type Config struct {
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
+	// CostPull pulls ad spend from the platforms daily (costpull.go).
+	CostPull CostPullConfig
 }
 
 // DefaultConfig is the collector's configuration unless told otherwise.
@@ -65,6 +67,7 @@ func DefaultConfig() Config {
 		ReplayWindow:        24 * time.Hour,
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
+		CostPull:            DefaultCostPullConfig(),
 	}
 }
 
@@ -91,6 +94,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
+	c.CostPull.registerFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -124,6 +128,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Costs.validate(); err != nil {
+		return err
+	}
+	if err := c.CostPull.validate(); err != nil {
 		return err
 	}
 	return c.Redrive.validate()

@@ -28,8 +28,9 @@ type cellKey struct{ account, day, channel string }
 // costCell is the spend of one account, day and channel: the latest
 // committed import's rows count, as in the costs_current view.
 type costCell struct {
-	current int64
-	pending map[string]int64 // import id → its rows so far
+	current   int64
+	committed bool             // an import covering it is committed (costs_missing)
+	pending   map[string]int64 // import id → its rows so far
 }
 
 type dayBase struct{ cost, cpl ewma }
@@ -60,6 +61,7 @@ func (b *costBook) add(env *event.Envelope) {
 		for k := range b.imports[ik] {
 			cell := b.cells[k]
 			cell.current = cell.pending[c.ImportID]
+			cell.committed = true
 			delete(cell.pending, c.ImportID)
 		}
 		delete(b.imports, ik)

@@ -64,7 +64,19 @@ func New(cat *rules.Catalog, ten *tenants.Config) *Engine {
 	if ten == nil {
 		ten = &tenants.Config{}
 	}
-	return &Engine{cat: cat, ten: ten, tenants: map[string]*tenantState{}}
+	e := &Engine{cat: cat, ten: ten, tenants: map[string]*tenantState{}}
+	// Cost connectors are expected to deliver whether or not anything
+	// else of their tenant or branch arrives (costs_missing).
+	for _, t := range ten.Tenants {
+		for _, x := range costConnectors(&t) {
+			if x.account == costCentralAccount {
+				e.tenant(t.ID)
+			} else {
+				e.account(t.ID, x.account)
+			}
+		}
+	}
+	return e
 }
 
 // leadKeep is how long leads are remembered (de-duplication of their
@@ -83,6 +95,8 @@ type tenantState struct {
 	costs  costBook
 	dlq    map[string]*minuteCounts // dead_letters, by source family
 	dlqMax time.Duration            // longest dead_letters window
+
+	costConnectors []expectedCosts // costs_missing
 }
 
 type accountState struct {
@@ -104,12 +118,13 @@ func (e *Engine) tenant(id string) *tenantState {
 	t := e.tenants[id]
 	if t == nil {
 		cur := "RUB"
-		if tc, _ := e.ten.Find(id, ""); tc != nil && tc.Currency != "" {
+		tc, _ := e.ten.Find(id, "")
+		if tc != nil && tc.Currency != "" {
 			cur = tc.Currency
 		}
 		t = &tenantState{id: id, set: e.cat.Tenant(id), sched: e.ten.Schedule(id, ""), currency: cur,
 			accounts: map[string]*accountState{}, series: map[string]*series{},
-			costs: newCostBook(), dlq: map[string]*minuteCounts{}}
+			costs: newCostBook(), dlq: map[string]*minuteCounts{}, costConnectors: costConnectors(tc)}
 		for _, r := range t.set.Rules {
 			if r.Kind == rules.KindDeadLetters && r.Window.D() > t.dlqMax {
 				t.dlqMax = r.Window.D()
@@ -249,6 +264,11 @@ func (t *tenantState) advance(now time.Time) {
 
 func (t *tenantState) evaluate(now time.Time, out []Condition) []Condition {
 	for _, r := range t.set.Rules {
+		if r.Kind == rules.KindCostsMissing {
+			// the tenant's own (central) connectors; branches' are their accounts'
+			out = t.costsMissing(r, now, costCentralAccount, func(s string) Condition { return t.condition(r, s) }, out)
+			continue
+		}
 		if !r.TenantWide() {
 			continue
 		}
@@ -299,6 +319,8 @@ func (a *accountState) evaluate(now time.Time, out []Condition) []Condition {
 			out = a.stuckDeals(r, now, out)
 		case rules.KindUnlinkedLeads:
 			out = a.unlinkedLeads(r, now, out)
+		case rules.KindCostsMissing:
+			out = a.t.costsMissing(r, now, a.id, func(s string) Condition { return a.condition(r, s) }, out)
 		}
 	}
 	return out

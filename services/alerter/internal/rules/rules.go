@@ -27,11 +27,12 @@ const (
 	KindWonWithoutAmount Kind = "won_without_amount" // won deals with no amount
 	KindStuckDeals       Kind = "stuck_deals"        // open deals left in one stage too long
 	KindUnlinkedLeads    Kind = "unlinked_leads"     // leads with no touchpoint
+	KindCostsMissing     Kind = "costs_missing"      // a cost connector's spend of yesterday did not arrive
 )
 
 // Kinds lists every kind, in the order the docs describe them.
 var Kinds = []Kind{KindNoLeads, KindCPL, KindCost, KindMissedCalls, KindSilence, KindDeadLetters,
-	KindWonWithoutAmount, KindStuckDeals, KindUnlinkedLeads}
+	KindWonWithoutAmount, KindStuckDeals, KindUnlinkedLeads, KindCostsMissing}
 
 // Scopes: what one incident is about.
 const (
@@ -91,6 +92,9 @@ type Rule struct {
 	IgnoreAfter Duration            `yaml:"ignore_after"`
 	// unlinked_leads
 	Grace Duration `yaml:"grace"`
+	// costs_missing: time of day (in the connector's zone) by which
+	// yesterday's spend must have arrived
+	By Duration `yaml:"by"`
 }
 
 // common are the settings every kind takes; accounts is read by the loader.
@@ -107,6 +111,7 @@ var settings = map[Kind][]string{
 	KindWonWithoutAmount: {"window", "min_count"},
 	KindStuckDeals:       {"max_age", "stages", "ignore_after", "min_count"},
 	KindUnlinkedLeads:    {"window", "grace", "max_share", "min_count"},
+	KindCostsMissing:     {"channels", "by"},
 }
 
 // allowed reports whether key is a setting of kind.
@@ -146,6 +151,8 @@ func defaults(kind Kind) Rule {
 		r.MaxAge, r.IgnoreAfter, r.MinCount = Duration(72*time.Hour), Duration(30*24*time.Hour), 3
 	case KindUnlinkedLeads:
 		r.Window, r.Grace, r.MaxShare, r.MinCount = Duration(24*time.Hour), Duration(2*time.Hour), 0.5, 5
+	case KindCostsMissing:
+		r.By = Duration(10 * time.Hour)
 	}
 	return r
 }
@@ -280,6 +287,10 @@ func (r *Rule) validate() error {
 		}
 		if r.MinCount < 1 {
 			return ferr("min_count", "%d, must be at least 1", r.MinCount)
+		}
+	case KindCostsMissing:
+		if r.By <= 0 || r.By.D() >= 24*time.Hour {
+			return ferr("by", "%s is not a time of day (after 0h, before 24h)", r.By.D())
 		}
 	case KindStuckDeals:
 		if err := positive("max_age", r.MaxAge); err != nil {

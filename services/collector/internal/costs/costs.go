@@ -1,7 +1,8 @@
 // Package costs reads ad-spend reports — Throughline's generic CSV and JSON,
-// Yandex Direct report TSV, Google Ads searchStream JSON and VK Ads
-// statistics JSON — into cost rows, and turns an upload's rows into cost
-// envelopes that restate the days they cover (see Envelopes).
+// Yandex Direct report TSV, Google Ads searchStream JSON, VK Ads statistics
+// JSON and Meta Insights JSON — into cost rows, and turns an upload's (or a
+// pull's) rows into cost envelopes that restate the days they cover (see
+// Envelopes).
 //
 // Amounts are kept in minor units of the tenant's currency and never pass
 // through floating point: micro-units are divided with rounding half away
@@ -16,7 +17,7 @@ import (
 )
 
 // Formats are the report formats understood, as in ?format=.
-var Formats = []string{"generic", "yandex", "google", "vk"}
+var Formats = []string{"generic", "yandex", "google", "vk", "meta"}
 
 // DefaultChannel is the channel a format's rows belong to unless told otherwise.
 func DefaultChannel(format string) string {
@@ -27,6 +28,8 @@ func DefaultChannel(format string) string {
 		return "google_ads"
 	case "vk":
 		return "vk_ads"
+	case "meta":
+		return "facebook_ads"
 	}
 	return ""
 }
@@ -40,6 +43,8 @@ func defaultSource(format string) string {
 		return "google"
 	case "vk":
 		return "vk"
+	case "meta":
+		return "facebook"
 	}
 	return ""
 }
@@ -70,6 +75,9 @@ type Options struct {
 	PlainMoney bool
 	// MaxRows bounds the rows of one upload; 0 is no bound.
 	MaxRows int
+	// AllowEmpty accepts a report without rows: a pulled report of days
+	// without spend, which restates them to zero.
+	AllowEmpty bool
 }
 
 // Parse reads a report. Errors are *event.FieldError naming the row and
@@ -90,13 +98,15 @@ func Parse(body []byte, o Options) ([]Row, error) {
 		rows, err = parseGoogle(body, exp, o.MaxRows)
 	case "vk":
 		rows, err = parseVK(body, exp, o.MaxRows)
+	case "meta":
+		rows, err = parseMeta(body, exp, o.MaxRows)
 	default:
 		return nil, &event.FieldError{Field: "format", Reason: fmt.Sprintf("%q is not one of %s", o.Format, strings.Join(Formats, ", "))}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && !o.AllowEmpty {
 		return nil, &event.FieldError{Field: "rows", Reason: "the report has no rows"}
 	}
 	src := defaultSource(o.Format)

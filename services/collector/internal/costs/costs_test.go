@@ -80,6 +80,15 @@ func TestReports(t *testing.T) {
 			{Date: "2026-03-02", Source: "vk", Medium: "cpc", Campaign: "555001", CampaignID: "555001"},
 			{Date: "2026-03-01", Source: "vk", Medium: "cpc", Campaign: "Ретаргетинг", CampaignID: "555002", Amount: 9999, Clicks: 2, Impressions: 100},
 		}},
+		{"meta/page.json", Options{Format: "meta"}, []Row{
+			{Date: "2026-12-01", Source: "facebook", Medium: "cpc", Campaign: "Windscreens Moscow", CampaignID: "120210000000001",
+				Amount: 123456, Currency: "RUB", Clicks: 40, Impressions: 5000},
+			{Date: "2026-12-02", Source: "facebook", Medium: "cpc", Campaign: "Brand", CampaignID: "120210000000002",
+				Amount: 50, Currency: "RUB", Impressions: 10},
+		}},
+		{"meta/rows.json", Options{Format: "meta"}, []Row{
+			{Date: "2026-12-01", Source: "facebook", Medium: "cpc", Campaign: "A", CampaignID: "1", Amount: 1000},
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -117,6 +126,8 @@ func TestRefusedReports(t *testing.T) {
 		{"google/wrong_type.json", Options{Format: "google"}, "body", "cannot unmarshal"},
 		{"vk/bad_spent.json", Options{Format: "vk"}, "rows[0].base.spent", "decimal"},
 		{"vk/bad_date.json", Options{Format: "vk"}, "items[0].rows.date", "yesterday"},
+		{"meta/span.json", Options{Format: "meta"}, "rows[0].date_stop", "time_increment=1"},
+		{"meta/bad_spend.json", Options{Format: "meta"}, "rows[0].spend", "decimal"},
 		{"generic/basic.csv", Options{Format: "bing"}, "format", "bing"},
 		{"generic/basic.csv", Options{MaxRows: 2}, "rows", "more than 2"},
 	}

@@ -124,3 +124,8 @@ func itoa(n int64) string {
 	}
 	return string(b)
 }
+
+func FuzzMeta(f *testing.F) {
+	seed(f, "meta")
+	f.Fuzz(func(t *testing.T, body []byte) { checkReport(t, body, Options{Format: "meta"}) })
+}
