@@ -64,9 +64,6 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.tenants, err = loadTenants(cfg.TenantsFile); err != nil {
 		return nil, err
 	}
-	for _, acc := range a.tenants.LegacyKeyAccounts() {
-		log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
-	}
 
 	a.broker, err = embedded.Start(embedded.Config{
 		Host: cfg.KafkaHost, SASLUser: cfg.KafkaSASLUser, SASLPassword: cfg.KafkaSASLPassword,
