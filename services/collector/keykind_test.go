@@ -119,3 +119,24 @@ func TestForwardedForIgnoredByDefault(t *testing.T) {
 		t.Fatalf("ip %q, want the TCP peer", e.IP)
 	}
 }
+
+// A config from before the split keeps working, and says so once per
+// account at start-up.
+func TestLegacyWriteKeysWarnPerAccount(t *testing.T) {
+	tc, err := tenants.Parse([]byte(strings.Replace(keyKindsYAML, "site_keys: [", "write_keys: [", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	tel, err := telemetry.New(zerolog.New(&logs), "collector-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := startKafka(t)
+	if _, err := New(testConfig(), Deps{Tel: tel, Producer: k.producer(t, 10), Keys: tenants.NewKeys(tc), Tenants: tc}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `"account":"kk/branch","message":"account still uses write_keys`); n != 1 {
+		t.Errorf("%d warnings for kk/branch:\n%s", n, logs.String())
+	}
+}
