@@ -93,6 +93,9 @@ func TestSiteKeyCannotForgeRevenue(t *testing.T) {
 		if r.status != c.want {
 			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.body, c.want)
 		}
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", c.name, cc)
+		}
 		if c.want == 403 && strings.HasPrefix(c.name, "site key") && !strings.Contains(r.body, "server key") {
 			t.Errorf("%s: the answer does not say a server key is needed: %s", c.name, r.body)
 		}
