@@ -11,6 +11,7 @@
 #                                                     and BenchmarkTransactionalPassThrough (the same in
 #                                                     transactions, three records out per event);
 #              state bytes per active client, restore seconds per million clients
+#   channel    BenchmarkClassify (per hit, default rules)  vs  BenchmarkClassifyLegacy (the hand rules before)
 #   reports    BenchmarkChannelReport p50/p95 from the aggregates (10M sessions, 1M leads, 100 branches,
 #              90 days generated in the embedded engine)  vs  the same report scanning the entity tables;
 #              BenchmarkWonDealToReport: CRM webhook switching a deal to won → revenue in the channel report
@@ -87,6 +88,7 @@ bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
 bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough|TransactionalPassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
 bench "$ROOT/services/stitcher" '^BenchmarkRestore' 3x
 bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
+bench "$ROOT/services/stitcher/internal/channel" '^BenchmarkClassify(Legacy)?$' "$BENCHTIME"
 REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
 bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
 
@@ -105,6 +107,8 @@ stitcher=$(rate Stitcher events/s)
 passthrough=$(rate PassThrough events/s)
 txn_passthrough=$(rate TransactionalPassThrough events/s)
 restore=$(metric Restore s/1M-clients)
+classify=$(metric Classify cpu-ns/op)
+classify_legacy=$(metric ClassifyLegacy cpu-ns/op)
 state_heap=$(metric StatePerClient heap-B/client)
 state_log=$(metric StatePerClient changelog-B/client)
 report_p50=$(metric ChannelReport p50-ms)
@@ -130,6 +134,7 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "alert latency p99" "$(ms "$alert_p99")" "record → webhook receiver" "-"
   row "stitcher (transactions)" "$(human "$stitcher")" "PassThrough $(human "$passthrough")" "$(ratio "$stitcher" "$passthrough")"
   row "stitcher (transactions)" "$(human "$stitcher")" "TransactionalPassThrough $(human "$txn_passthrough")" "$(ratio "$stitcher" "$txn_passthrough")"
+  row "channel Classify (CPU per hit)" "${classify:-n/a} ns" "hand rules of 1a4e6d6 ${classify_legacy:-n/a} ns" "$(ratio "${classify:+$classify ns}" "${classify_legacy:+$classify_legacy ns}")"
   row "stitcher state per client" "${state_heap:-n/a} B heap" "changelog ${state_log:-n/a} B" "-"
   row "stitcher restore" "${restore:-n/a} s per 1M clients" "-" "-"
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"

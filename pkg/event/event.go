@@ -19,6 +19,19 @@ const (
 	TypeEvent    = "event"
 )
 
+// A restatement record (`throughline restate`) carries one already-applied
+// hit's inputs again, read back from the events table, so the stitcher
+// re-decides its traffic source under today's rules. It has Type and
+// Source TypeRestate, which the collector never sets (it sets Source
+// itself), the hit's TS and inputs, Props[RestateHit] the hit's event id,
+// Name the restatement's id, and an ID of its own (run id/hit id), so
+// nothing that deduplicates by event id mistakes it for the hit.
+const (
+	TypeRestate   = "restate"
+	SourceRestate = "restate"
+	RestateHit    = "hit"
+)
+
 // Envelope is one accepted hit or event.
 type Envelope struct {
 	V          int               `json:"v"`

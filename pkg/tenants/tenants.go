@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -25,6 +26,10 @@ type Tenant struct {
 	Timezone string  `yaml:"timezone"` // IANA zone of reports and alerts, default UTC
 	Currency string  `yaml:"currency"` // ISO 4217 of costs and revenue, default RUB
 	Margin   float64 `yaml:"margin"`   // gross margin for ROMI, 0..1
+	// OwnDomains are the network's own sites (every branch's): a referrer
+	// on one of them, or on a subdomain, is internal navigation, not a
+	// referral (the page's own registrable domain always is).
+	OwnDomains []string `yaml:"own_domains"`
 	// TenantKeys authenticate central uploads (ad costs bought centrally)
 	// and may write for any account of this tenant where an endpoint allows it.
 	TenantKeys []string `yaml:"tenant_keys"`
@@ -61,9 +66,10 @@ type RateLimit struct {
 // and is what calls, CRM deals, chats and costs need: those make leads and
 // revenue, so a key anyone can read from a page must not make them.
 type Account struct {
-	ID       string `yaml:"id"`
-	Name     string `yaml:"name"`
-	Timezone string `yaml:"timezone"`
+	ID         string   `yaml:"id"`
+	Name       string   `yaml:"name"`
+	Timezone   string   `yaml:"timezone"`
+	OwnDomains []string `yaml:"own_domains"` // the branch's sites, besides the tenant's
 	// SiteKeys are the public keys of the branch's pages.
 	SiteKeys []string `yaml:"site_keys,omitempty"`
 	// ServerKeys are the secret keys of its integrations and back office.
@@ -249,6 +255,9 @@ func (c *Config) Validate() error {
 		if err := validateSchedule(fmt.Sprintf("tenants[%d]", i), "", t.BusinessHours); err != nil {
 			return err
 		}
+		if err := validDomains(fmt.Sprintf("tenants[%d].own_domains", i), t.OwnDomains); err != nil {
+			return err
+		}
 		if err := validateCostConnectors(fmt.Sprintf("tenants[%d]", i), t.CostConnectors); err != nil {
 			return err
 		}
@@ -289,6 +298,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%s.id: duplicate %q", where, a.ID)
 			}
 			accs[a.ID] = true
+			if err := validDomains(where+".own_domains", a.OwnDomains); err != nil {
+				return err
+			}
 			if err := a.validateKeys(where, t.ID, keys); err != nil {
 				return err
 			}
@@ -506,4 +518,15 @@ func (c *Config) Find(tenant, account string) (*Tenant, *Account) {
 		return t, nil
 	}
 	return nil, nil
+}
+
+// validDomains accepts host names only ("shop.example.ru"): a URL or a path
+// would never match a referrer's host, silently.
+func validDomains(where string, ds []string) error {
+	for k, d := range ds {
+		if d == "" || strings.ContainsAny(d, "/:?#@ ") || strings.HasPrefix(d, ".") {
+			return fmt.Errorf("%s[%d]: %q is not a host name (write shop.example.ru, no scheme or path)", where, k, d)
+		}
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
@@ -39,6 +40,9 @@ import (
 type Deps struct {
 	Tel   *telemetry.Telemetry
 	Kafka kafka.Config
+	// Tenants, when given, adds each tenant's and account's own_domains to
+	// the settings (internal referrers).
+	Tenants *tenants.Config
 }
 
 // Stitcher consumes the raw topic and produces the entity topics.
@@ -100,6 +104,7 @@ func New(cfg Config, deps Deps) (*Stitcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stitcher-settings: %w", err)
 	}
+	pol = withOwnDomains(pol, deps.Tenants)
 	s := &Stitcher{
 		cfg: cfg, deps: deps, topics: cfg.topics(), parts: map[int32]*partState{},
 		log:   deps.Tel.Log.With().Str("component", "stitcher").Logger(),
@@ -373,4 +378,39 @@ func (s *Stitcher) topicOf(kind string) string {
 		return s.topics.deals
 	}
 	return s.topics.attribution
+}
+
+// withOwnDomains adds the tenants file's own_domains to the settings: a
+// tenant's apply to its accounts, an account's come on top of its tenant's,
+// both after any the settings file lists.
+func withOwnDomains(p stitch.Policy, tc *tenants.Config) stitch.Policy {
+	if tc == nil {
+		return p
+	}
+	over := map[string]stitch.Settings{}
+	for k, v := range p.Overrides {
+		over[k] = v
+	}
+	for _, t := range tc.Tenants {
+		tenant := over[t.ID]
+		if len(t.OwnDomains) > 0 {
+			tenant.OwnDomains = append(append([]string{}, tenant.OwnDomains...), t.OwnDomains...)
+			over[t.ID] = tenant
+		}
+		for _, a := range t.Accounts {
+			if len(a.OwnDomains) == 0 {
+				continue
+			}
+			k := t.ID + "/" + a.ID
+			acc := over[k]
+			base := acc.OwnDomains
+			if base == nil {
+				base = tenant.OwnDomains
+			}
+			acc.OwnDomains = append(append([]string{}, base...), a.OwnDomains...)
+			over[k] = acc
+		}
+	}
+	p.Overrides = over
+	return p
 }

@@ -217,6 +217,7 @@ func (d *Dashboard) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/dashboard/leads/stream", d.serveStream)
 	mux.HandleFunc("GET /v1/dashboard/leads/recent", d.serveRecentLeads)
 	mux.HandleFunc("GET /v1/dashboard/deadletters", d.serveDeadLetters)
+	mux.HandleFunc("GET /v1/dashboard/restatements", d.serveRestatements)
 	mux.HandleFunc("GET /v1/alerts", d.serveAlerts)
 }
 

@@ -29,7 +29,7 @@ type Session struct {
 	End         int64  `json:"end"`                    // last hit, Unix ms UTC
 	DurationMS  int64  `json:"duration_ms"`            // end - start
 	Hits        int    `json:"hits"`                   // page views and events in the session
-	Channel     string `json:"channel"`                // by the tenant's rules; defaults: yandex_direct, google_ads, vk_ads, facebook_ads, telegram, organic, social, referral, email, paid_other, direct, …
+	Channel     string `json:"channel"`                // by the tenant's rules; defaults (docs/analytics.md): yandex_direct, google_ads, vk_ads, facebook_ads, telegram, organic, social, referral, email, ai_assistant, sms, display, paid_other, tagged_other, direct, …
 	Source      string `json:"source"`                 // utm_source or the referrer host
 	Medium      string `json:"medium"`                 // utm_medium, or what the rule sets: cpc, organic, referral, social, (none)
 	Campaign    string `json:"campaign,omitempty"`     // utm_campaign

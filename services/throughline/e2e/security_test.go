@@ -128,7 +128,10 @@ func TestSecurityAttacks(t *testing.T) {
 	}
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	site, server := acc.SiteKey(), acc.ServerKey()
-	computedKey := "demo_" + func() string { s := sha256.Sum256([]byte("throughline-demo/1/" + acc.ID)); return hex.EncodeToString(s[:12]) }()
+	computedKey := "demo_" + func() string {
+		s := sha256.Sum256([]byte("throughline-demo/1/" + acc.ID))
+		return hex.EncodeToString(s[:12])
+	}()
 	attacks := []attack{
 		// Computed credentials of older demos.
 		{"computed demo write key", "POST", collectorURL + "/v1/events", map[string]string{"Authorization": "Bearer " + computedKey, "Content-Type": "application/json"},
@@ -156,7 +159,7 @@ func TestSecurityAttacks(t *testing.T) {
 	// No token on every data route of the console, on loopback.
 	for _, r := range []string{"/v1/reports/channels", "/v1/reports/sources", "/v1/reports/campaigns", "/v1/reports/accounts",
 		"/v1/reports/days", "/v1/reports/leadflow", "/v1/reports/markov", "/v1/dashboard/tenant", "/v1/dashboard/leads/stream",
-		"/v1/dashboard/leads/recent", "/v1/dashboard/deadletters", "/v1/alerts"} {
+		"/v1/dashboard/leads/recent", "/v1/dashboard/deadletters", "/v1/dashboard/restatements", "/v1/alerts"} {
 		attacks = append(attacks, attack{"no token: " + r, "GET", consoleURL + r + "?tenant=" + tn.ID, nil, "", 401})
 	}
 	attacks = append(attacks, attack{"no token: /v1/sql", "POST", consoleURL + "/v1/sql", map[string]string{"Content-Type": "application/sql"}, "SELECT 1", 401})

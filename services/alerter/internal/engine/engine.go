@@ -189,6 +189,9 @@ func (e *Engine) Envelope(env *event.Envelope) {
 	if env.Tenant == "" || env.Account == "" {
 		return
 	}
+	if env.Type == event.TypeRestate && env.Source == event.SourceRestate {
+		return // a restatement re-sends old hits: no input arrived, no source is active
+	}
 	t := e.tenant(env.Tenant)
 	at := env.ReceivedAt
 	if at == 0 {

@@ -439,15 +439,29 @@ async function refreshReports() {
   } catch (e) { showError(e); }
 }
 
+// A restatement re-derives history under new channel rules: figures move
+// while it runs, so the header says so.
+function renderRestatements(v) {
+  const b = $('restating');
+  const r = v.running || [];
+  b.hidden = r.length === 0;
+  b.textContent = r.length === 0 ? '' : 'restating from ' + r[0].from.slice(0, 10) +
+    (r[0].accounts > 1 ? ' (' + r[0].accounts_done + '/' + r[0].accounts + ' branches)' : '') +
+    (r.length > 1 ? ' +' + (r.length - 1) : '');
+  b.title = r.map((x) => x.id + ' since ' + fmtTime(x.started_at, true)).join('\n');
+}
+
 async function refreshSide() {
   const p = pickers();
   try {
-    const [alerts, dead] = await Promise.all([
+    const [alerts, dead, restating] = await Promise.all([
       api('/v1/alerts', { account: p.account }),
       api('/v1/dashboard/deadletters', { from: p.from, to: p.to, account: p.account }),
+      api('/v1/dashboard/restatements'),
     ]);
     renderAlerts(alerts);
     renderDeadLetters(dead);
+    renderRestatements(restating);
   } catch (e) { showError(e); }
 }
 

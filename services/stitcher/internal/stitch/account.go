@@ -60,6 +60,9 @@ type Meta struct {
 	Pending   []event.Envelope `json:"pending,omitempty"`
 	Applied   uint64           `json:"applied"`
 	LateCount uint64           `json:"late"`
+	// Restatement records applied, and those whose hit was no longer kept.
+	Restated      uint64 `json:"restated,omitempty"`
+	RestateMissed uint64 `json:"restate_missed,omitempty"`
 	// Leases of pool numbers, by tracking number (lease.go).
 	Leases map[string][]Lease `json:"leases,omitempty"`
 }
@@ -94,6 +97,11 @@ const (
 // which may be none (buffered) or those of earlier buffered events.
 func (a *Account) Add(e event.Envelope) []Record {
 	a.metaMod = true
+	if IsRestatement(&e) {
+		// Not buffered: it re-applies a hit already applied, in the order
+		// the restatement sends them, and moves no watermark.
+		return a.reclassify(e)
+	}
 	clock := e.TS
 	if e.ReceivedAt > 0 && e.ReceivedAt < clock {
 		clock = e.ReceivedAt

@@ -48,7 +48,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	src := a.cls.Classify(channel.Input{
 		URL: e.URL, Referrer: e.Referrer, ClickIDs: e.ClickIDs,
 		UTMSource: e.UTM.Source, UTMMedium: e.UTM.Medium, UTMCampaign: e.UTM.Campaign,
-		UTMContent: e.UTM.Content, UTMTerm: e.UTM.Term,
+		UTMContent: e.UTM.Content, UTMTerm: e.UTM.Term, OwnDomains: a.settings.OwnDomains,
 	})
 	ref := ""
 	if !src.IsDirect() {

@@ -30,6 +30,10 @@ type Settings struct {
 	// PoolCallWindow is how long a pool number's lease is kept after it
 	// ends, for calls reported later than the lateness (state bound).
 	PoolCallWindow time.Duration `yaml:"pool_call_window"` // 24h
+	// OwnDomains are the account's sites besides the page's own registrable
+	// domain: a referrer on one of them (or a subdomain) is internal
+	// navigation, neither a referral nor the start of a new session.
+	OwnDomains []string `yaml:"own_domains"`
 }
 
 // DefaultSettings are DESIGN.md's defaults.
@@ -98,6 +102,9 @@ func (s Settings) overlay(o Settings) Settings {
 	}
 	if o.ChatGoals != nil {
 		s.ChatGoals = o.ChatGoals
+	}
+	if o.OwnDomains != nil {
+		s.OwnDomains = o.OwnDomains
 	}
 	return s
 }

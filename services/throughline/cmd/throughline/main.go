@@ -28,6 +28,7 @@ import (
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
+	"github.com/throughline/throughline/services/throughline/internal/restate"
 )
 
 func main() {
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return redrive.Run(args, stdout, stderr)
 	case "ddl":
 		return ddlcmd.Run(args, stdout, stderr)
+	case "restate":
+		return restate.Run(args, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -60,12 +63,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|ddl] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|restate|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
+  restate apply today's channel rules to history: throughline restate --tenant acme --from 2026-11-01
   ddl     print the ClickHouse DDL, plain or for a cluster: throughline ddl --cluster NAME
 
 Run "throughline run -h" for the settings; every flag can also be set as $THROUGHLINE_<FLAG>.

@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	// stitcher's new output clear of the old producer id even so.
 	stCfg := cfg.Stitcher
 	stCfg.TransactionalID = stitcher.FreshTransactionalID(stCfg.TransactionalID)
-	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg}); err != nil {
+	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
 		return nil, err
 	}
 	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
