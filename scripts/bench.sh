@@ -5,6 +5,8 @@
 #   collector  BenchmarkPixel, BenchmarkEventsBatch,  vs  BenchmarkBareHTTP (a bare net/http handler)
 #              BenchmarkNumbers (number leases)
 #   loader     BenchmarkLoader                        vs  BenchmarkEngineInsertSelect (the engine alone)
+#   dedup      BenchmarkPixel, BenchmarkEventsBatch, BenchmarkLoaderDedup  vs  the same without
+#              deduplication by event id (…NoDedup, BenchmarkLoader)
 #   pipeline   BenchmarkFreshness p50/p99: collector acceptance → row in ClickHouse
 #   alerter    BenchmarkAlertLatency p50/p99: the record that breaks a rule → its notification at a webhook
 #   stitcher   BenchmarkStitcher (transactions)       vs  BenchmarkPassThrough (bare consume → produce),
@@ -81,8 +83,8 @@ human() { # "value unit" rounded, or n/a
   awk -v v="${1%% *}" -v u="${1#* }" 'BEGIN { f = v >= 100 ? "%.0f %s\n" : "%.3g %s\n"; printf f, v, u }'
 }
 
-bench "$ROOT/services/collector/..." '^Benchmark(Pixel|EventsBatch|Numbers|BareHTTP)$' "$BENCHTIME"
-bench "$ROOT/services/loader/..." '^Benchmark(Loader|EngineInsertSelect)$' "$BENCHTIME"
+bench "$ROOT/services/collector/..." '^Benchmark(Pixel|PixelNoDedup|EventsBatch|EventsBatchNoDedup|Numbers|BareHTTP)$' "$BENCHTIME"
+bench "$ROOT/services/loader/..." '^Benchmark(Loader|LoaderDedup|EngineInsertSelect)$' "$BENCHTIME"
 bench "$ROOT/services/throughline/..." '^BenchmarkFreshness$' "$FRESHNESS_BENCHTIME"
 bench "$ROOT/services/alerter/..." '^BenchmarkAlertLatency$' "$ALERT_BENCHTIME"
 bench "$ROOT/services/stitcher" '^Benchmark(Stitcher|PassThrough|TransactionalPassThrough)$' "${STITCHER_BENCHTIME:-100000x}"
@@ -98,6 +100,9 @@ batch=$(rate EventsBatch events/s)
 numbers=$(rate Numbers events/s)
 engine=$(rate EngineInsertSelect rows/s)
 loader=$(rate Loader rows/s)
+loader_dedup=$(rate LoaderDedup rows/s)
+pixel_nodedup=$(rate PixelNoDedup events/s)
+batch_nodedup=$(rate EventsBatchNoDedup events/s)
 p50=$(metric Freshness p50-ms)
 p99=$(metric Freshness p99-ms)
 fresh_rate=$(metric Freshness events/s)
@@ -128,6 +133,9 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "collector EventsBatch" "$(human "$batch")" "BareHTTP $(human "$bare")" "$(ratio "$batch" "$bare")"
   row "collector Numbers (leases)" "$(human "$numbers")" "Pixel $(human "$pixel")" "$(ratio "$numbers" "$pixel")"
   row "loader Loader" "$(human "$loader")" "EngineInsertSelect $(human "$engine")" "$(ratio "$loader" "$engine")"
+  row "dedup: collector Pixel" "$(human "$pixel")" "PixelNoDedup $(human "$pixel_nodedup")" "$(ratio "$pixel" "$pixel_nodedup")"
+  row "dedup: collector EventsBatch" "$(human "$batch")" "EventsBatchNoDedup $(human "$batch_nodedup")" "$(ratio "$batch" "$batch_nodedup")"
+  row "dedup: loader" "$(human "$loader_dedup")" "Loader $(human "$loader")" "$(ratio "$loader_dedup" "$loader")"
   row "freshness p50" "$(ms "$p50")" "at ${fresh_rate:-n/a} events/s" "-"
   row "freshness p99" "$(ms "$p99")" "at ${fresh_rate:-n/a} events/s" "-"
   row "alert latency p50" "$(ms "$alert_p50")" "record → webhook receiver" "-"

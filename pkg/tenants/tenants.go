@@ -50,6 +50,27 @@ type Tenant struct {
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 	// CostConnectors pull centrally bought spend (costconnectors.go).
 	CostConnectors []CostConnector `yaml:"cost_connectors"`
+	// DedupWindow is how long an accepted event id keeps its repeats out of
+	// the tables ("168h"; at most 720h); 0 keeps the pipeline's default
+	// (docs/design/event-idempotency.md).
+	DedupWindow time.Duration `yaml:"dedup_window"`
+}
+
+// MaxDedupWindow is the longest DedupWindow: the event_ids table keeps ids
+// a day longer.
+const MaxDedupWindow = 30 * 24 * time.Hour
+
+// DedupWindow is the tenant's own deduplication window, if it sets one.
+func (c *Config) DedupWindow(tenant string) (time.Duration, bool) {
+	if c == nil {
+		return 0, false
+	}
+	for i := range c.Tenants {
+		if c.Tenants[i].ID == tenant && c.Tenants[i].DedupWindow > 0 {
+			return c.Tenants[i].DedupWindow, true
+		}
+	}
+	return 0, false
 }
 
 // RateLimit is a token bucket per key.
@@ -254,6 +275,9 @@ func (c *Config) Validate() error {
 		}
 		if err := validateSchedule(fmt.Sprintf("tenants[%d]", i), "", t.BusinessHours); err != nil {
 			return err
+		}
+		if t.DedupWindow < 0 || t.DedupWindow > MaxDedupWindow {
+			return fmt.Errorf("tenants[%d].dedup_window: %s is not between 0 and %s", i, t.DedupWindow, MaxDedupWindow)
 		}
 		if err := validDomains(fmt.Sprintf("tenants[%d].own_domains", i), t.OwnDomains); err != nil {
 			return err

@@ -61,9 +61,21 @@ func pixelQuery() string {
 	}.Encode()
 }
 
-func BenchmarkPixel(b *testing.B) {
+func BenchmarkPixel(b *testing.B) { benchPixel(b, DefaultConfig()) }
+
+// BenchmarkPixelNoDedup is BenchmarkPixel without the memory of published
+// ids (collector-dedup-window 0): the collector before deduplication.
+func BenchmarkPixelNoDedup(b *testing.B) { benchPixel(b, noDedup()) }
+
+func noDedup() Config {
+	cfg := DefaultConfig()
+	cfg.Dedup.Window = 0
+	return cfg
+}
+
+func benchPixel(b *testing.B, cfg Config) {
 	k := startKafka(b)
-	s := newServer(b, DefaultConfig(), k.producer(b, DefaultConfig().MaxInFlightRecords))
+	s := newServer(b, cfg, k.producer(b, cfg.MaxInFlightRecords))
 	target := s.srv.URL + "/px.gif?" + pixelQuery()
 	runHTTPBench(b, func() (*http.Request, error) {
 		req, err := http.NewRequest("GET", target, nil)
@@ -77,13 +89,22 @@ func BenchmarkPixel(b *testing.B) {
 	}
 }
 
-func BenchmarkEventsBatch(b *testing.B) {
+func BenchmarkEventsBatch(b *testing.B) { benchEventsBatch(b, DefaultConfig()) }
+
+// BenchmarkEventsBatchNoDedup is BenchmarkEventsBatch without the memory of
+// published ids: the collector before deduplication.
+func BenchmarkEventsBatchNoDedup(b *testing.B) { benchEventsBatch(b, noDedup()) }
+
+// benchEventsBatch sends batches of ids never sent before, each published.
+func benchEventsBatch(b *testing.B, cfg Config) {
 	k := startKafka(b)
-	s := newServer(b, DefaultConfig(), k.producer(b, DefaultConfig().MaxInFlightRecords))
+	s := newServer(b, cfg, k.producer(b, cfg.MaxInFlightRecords))
 	body := eventsBody(benchBatch, false)
 	target := s.srv.URL + "/v1/events"
+	var n atomic.Int64
 	runHTTPBench(b, func() (*http.Request, error) {
-		req, err := http.NewRequest("POST", target, strings.NewReader(body))
+		ids := `"id":"r` + strconv.FormatInt(n.Add(1), 10) + `-`
+		req, err := http.NewRequest("POST", target, strings.NewReader(strings.ReplaceAll(body, `"id":"`, ids)))
 		if err == nil {
 			req.Header.Set("Authorization", "Bearer "+keyMoscow)
 			req.Header.Set("Content-Type", "application/json")

@@ -70,6 +70,7 @@ type Collector struct {
 	rm          *restoreMetrics
 	fm          *followMetrics
 	instance    []byte // this process, on the leases it publishes to TopicNumbers
+	ids         *recentIDs
 
 	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
 	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
@@ -134,6 +135,9 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 			log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
 		}
 	}
+	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
+		return nil, err
+	}
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins
@@ -166,6 +170,7 @@ func (c *Collector) routes() http.Handler {
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	health.AddCheck("number leases", c.leasesRestoring)
+	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
 }
@@ -206,6 +211,17 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 			<-restored
 		}()
 	}
+	idsCtx, stopIDs := context.WithCancel(ctx)
+	idsDone := make(chan struct{})
+	c.ids.ready.Store(c.cfg.Dedup.Restore <= 0)
+	go func() {
+		defer close(idsDone)
+		c.restoreIDs(idsCtx)
+	}()
+	defer func() {
+		stopIDs()
+		<-idsDone
+	}()
 	defer c.runCostPulls(ctx)()
 	srv := &http.Server{
 		Handler:           c.handler,

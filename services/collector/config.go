@@ -47,6 +47,7 @@ type Config struct {
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
+	Dedup   DedupConfig   // repeated event ids (dedup.go)
 	// CostPull pulls ad spend from the platforms daily (costpull.go).
 	CostPull CostPullConfig
 }
@@ -67,6 +68,7 @@ func DefaultConfig() Config {
 		ReplayWindow:        24 * time.Hour,
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
+		Dedup:               DefaultDedupConfig(),
 		CostPull:            DefaultCostPullConfig(),
 	}
 }
@@ -94,6 +96,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
+	c.Dedup.registerFlags(fs)
 	c.CostPull.registerFlags(fs)
 }
 
@@ -128,6 +131,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Costs.validate(); err != nil {
+		return err
+	}
+	if err := c.Dedup.validate(); err != nil {
 		return err
 	}
 	if err := c.CostPull.validate(); err != nil {

@@ -15,15 +15,11 @@ import (
 	"github.com/throughline/throughline/services/collector/internal/publish"
 )
 
-// accepted is the body of a 202 from the events API.
-type accepted struct {
-	Accepted int `json:"accepted"`
-}
-
 // serveEvents handles POST /v1/events: a JSON array or NDJSON of events,
 // authorised by a write key. It is all or nothing: one invalid event fails the
 // request with 400 naming it, and the batch is dead-lettered; 202 means Kafka
-// acknowledged every event.
+// acknowledged every event. Events whose ids were published within the
+// window are left out and counted as duplicates in the answer (dedup.go).
 func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	now := time.Now()
@@ -42,6 +38,13 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		c.m.reject(sourceAPI, reasonUnknownKey, "")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "unknown write key", "", "")
+		return
+	}
+	if !c.ids.ready.Load() {
+		// Until the ids published before this start are read back, a retry
+		// could not be told from a new batch.
+		c.m.reject(sourceAPI, reasonRestoring, "")
+		c.writeUnavailable(w, "collector starting: restoring recent event ids, retry later")
 		return
 	}
 	max := int64(c.cfg.MaxBodyBytes)
@@ -87,6 +90,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
 		return
 	}
+	envs, keys, dups := c.fresh(envs, sourceAPI, now)
 	recs, err := envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourceAPI, reasonInternal, "")
@@ -95,11 +99,16 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release() // the body is parsed; from here the records hold the budget
+	if len(recs) == 0 {
+		writeJSON(w, http.StatusAccepted, dedupReply{Duplicates: dups})
+		return
+	}
 	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
+		c.remember(keys, now)
 		c.m.accept(sourceAPI, len(recs))
-		writeJSON(w, http.StatusAccepted, accepted{Accepted: len(recs)})
+		writeJSON(w, http.StatusAccepted, dedupReply{Accepted: len(recs), Duplicates: dups})
 	case errors.Is(err, publish.ErrOverloaded):
 		c.m.reject(sourceAPI, reasonOverload, "")
 		c.writeUnavailable(w, "collector at capacity, retry later")

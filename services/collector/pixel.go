@@ -49,7 +49,11 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.deadLetter(ctx, p, sourcePixel, fe.Error(), []byte(ingest.StripKey(raw)), now, true)
 		return
 	}
-	recs, err := envelopeRecords([]event.Envelope{env})
+	envs, keys, _ := c.fresh([]event.Envelope{env}, sourcePixel, now)
+	if len(envs) == 0 {
+		return // a repeat of a hit published within the window (eid)
+	}
+	recs, err := envelopeRecords(envs)
 	if err != nil {
 		c.m.reject(sourcePixel, reasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("pixel hit not encoded")
@@ -58,6 +62,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 	err = c.pub.Publish(ctx, recs)
 	switch {
 	case err == nil:
+		c.remember(keys, now)
 		c.m.accept(sourcePixel, 1)
 	case errors.Is(err, publish.ErrOverloaded):
 		c.m.reject(sourcePixel, reasonOverload, "")

@@ -44,7 +44,14 @@ func benchEnvelope(i int) event.Envelope {
 // is the process's CPU over the same span. With
 // LOADER_BENCH_PROFILE=file it writes a CPU profile of the timed part only;
 // LOADER_BENCH_WORKERS=n overrides Config.Workers.
-func BenchmarkLoader(b *testing.B) {
+func BenchmarkLoader(b *testing.B) { benchLoader(b, 0) }
+
+// BenchmarkLoaderDedup is BenchmarkLoader with deduplication by event id
+// (the default 7-day window): every batch's ids looked up in event_ids and
+// written there before its rows.
+func BenchmarkLoaderDedup(b *testing.B) { benchLoader(b, 7*24*time.Hour) }
+
+func benchLoader(b *testing.B, dedup time.Duration) {
 	b.StopTimer()
 	e := newEnv(b)
 	recs := make([]*kgo.Record, 0, 10000)
@@ -59,6 +66,7 @@ func BenchmarkLoader(b *testing.B) {
 	}
 	cfg := e.config()
 	cfg.MaxRows, cfg.MaxAge, cfg.MaxPollRecords = 50000, 200*time.Millisecond, 50000
+	cfg.DedupWindow = dedup
 	if w, err := strconv.Atoi(os.Getenv("LOADER_BENCH_WORKERS")); err == nil {
 		cfg.Workers = w
 	}
@@ -89,6 +97,13 @@ func BenchmarkLoader(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/took.Seconds(), "rows/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/row")
+	if dedup > 0 {
+		// What the index costs on disk next to the rows it guards.
+		for _, t := range []string{"event_ids", "events"} {
+			n := e.count("SELECT sum(data_compressed_bytes) FROM system.parts WHERE active AND database = '" + e.db + "' AND table = '" + t + "'")
+			b.ReportMetric(float64(n)/float64(b.N), t+"-B/row")
+		}
+	}
 	if err := engine.Exec(context.Background(), "DROP DATABASE "+e.db, nil); err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,9 @@ type batch struct {
 	bad      []badRecord
 	links    []trace.Link
 	err      error
+
+	dedup      *batchIDs // its repeated ids, nil when the sink keeps all
+	idsWritten bool      // dedup.rows are in event_ids
 }
 
 type badRecord struct {
@@ -58,11 +61,20 @@ var batchColumns = []chstore.Column{
 // errCrash is returned when a test hook simulates a crash.
 var errCrash = errors.New("loader: crashed by test hook")
 
-// stage gets batches ready to insert: it decodes them, writes the dead
-// letters of their bad records, then records their ranges, in that order.
+// stage gets batches ready to insert: it finds their repeated event ids,
+// decodes them, writes the dead letters of their bad records and records
+// their ranges, in that order; meanwhile it writes the ids they accept (only
+// ids before rows matters: an id whose row is not in yet is a record at an
+// offset not committed, read again and found the same first occurrence).
 // On failure (only when ctx ends, or at shutdown) their partitions stop.
 func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error {
 	t0 := time.Now()
+	if err := l.dedup(ctx, batches, final); err != nil {
+		l.advance(batches, err)
+		return err
+	}
+	ids := make(chan error, 1)
+	go func() { ids <- l.writeIDs(ctx, batches, final) }()
 	l.parallel(batches, func(b *batch) {
 		b.ins, b.rows, b.received, b.bad, b.err = l.prepare(ctx, b)
 		b.links = traceLinks(b.recs)
@@ -71,6 +83,9 @@ func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error 
 	err := l.deadLetters(ctx, batches, final)
 	if err == nil {
 		err = l.record(ctx, batches, final)
+	}
+	if idsErr := <-ids; err == nil {
+		err = idsErr
 	}
 	if ev := l.log.Debug(); ev.Enabled() {
 		rows := 0
@@ -123,8 +138,15 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 		received = make([]int64, 0, len(b.recs))
 	}
 	var bad []badRecord
-	rows := 0
+	rows, i := 0, -1
 	l.eachRow(s, b.recs, func(rec *kgo.Record, row []any, rerr error) {
+		i++
+		if b.dedup != nil && b.dedup.dup[i] {
+			return // a repeat: neither a row nor a dead letter
+		}
+		if rerr == nil {
+			rerr = checkID(b.dedup, i, row, s.idCol)
+		}
 		if rerr == nil && ins != nil {
 			if aerr := ins.Append(append(row, rec.Topic, uint32(rec.Partition), uint64(rec.Offset))...); aerr != nil {
 				rerr = fmt.Errorf("encoding row: %w", aerr)

@@ -143,6 +143,9 @@ func (l *Loader) insert(ctx, wctx context.Context, b *batch, final bool) error {
 		span.End()
 		if err == nil {
 			l.met.inserted(s.Table, b.rows, took, b.received)
+			if b.dedup != nil && b.dedup.dups > 0 {
+				l.met.duplicates.Add(context.Background(), int64(b.dedup.dups), l.met.tableAttr(s.Table))
+			}
 			return nil
 		}
 		l.met.insertRetries.Add(context.Background(), 1, l.met.tableAttr(s.Table))

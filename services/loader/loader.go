@@ -62,6 +62,10 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// ShutdownTimeout bounds the final flush and commit when Run's context ends.
 	ShutdownTimeout time.Duration
+	// DedupWindow is how long an accepted event id keeps a repeat of it out
+	// of the tables of sinks with an IDColumn (events); 0 turns it off.
+	// Deps.DedupWindow overrides it per tenant.
+	DedupWindow time.Duration
 	// Sinks map topics to tables; nil means DefaultSinks(). Not a flag.
 	Sinks []Sink
 }
@@ -80,6 +84,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.Workers, "loader-workers", runtime.GOMAXPROCS(0), "batches decoded and inserted concurrently")
 	flagenv.Duration(fs, &c.RetryMin, "loader-retry-min", 100*time.Millisecond, "first backoff after a failed ClickHouse write")
 	flagenv.Duration(fs, &c.RetryMax, "loader-retry-max", 10*time.Second, "longest backoff between ClickHouse write retries")
+	flagenv.Duration(fs, &c.DedupWindow, "loader-dedup-window", 7*24*time.Hour,
+		"how long an accepted event id keeps its repeats out of events (0: off; at most 720h)")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "loader-shutdown-timeout", 10*time.Second, "time for the final flush and commit at shutdown")
 }
 
@@ -110,6 +116,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("loader-shutdown-timeout: %s, must be positive", c.ShutdownTimeout))
 	}
+	if err := dedupWindowOK(c.DedupWindow); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[string]bool{}
 	for _, s := range c.Sinks {
 		if err := s.validate(); err != nil {
@@ -128,6 +137,9 @@ type Deps struct {
 	Tel   *telemetry.Telemetry
 	Store chstore.Store
 	Kafka kafka.Config
+	// DedupWindow is a tenant's own deduplication window, when it has one
+	// (tenants file); otherwise Config.DedupWindow applies. Optional.
+	DedupWindow func(tenant string) (time.Duration, bool)
 }
 
 // Loader consumes the sinks' topics and loads them into ClickHouse.

@@ -23,11 +23,12 @@ type metrics struct {
 	insertRetries  metric.Int64Counter
 	commitFailures metric.Int64Counter
 	lag            metric.Int64ObservableGauge
+	duplicates     metric.Int64Counter
 }
 
 func newMetrics(tel *telemetry.Telemetry) (*metrics, error) {
 	m := &metrics{meter: tel.Meter}
-	var errs [8]error
+	var errs [9]error
 	m.rowsInserted, errs[0] = m.meter.Int64Counter("loader.rows.inserted",
 		metric.WithDescription("Rows inserted into ClickHouse, by table."), metric.WithUnit("{row}"))
 	m.batchRows, errs[1] = m.meter.Int64Histogram("loader.batch.rows",
@@ -48,6 +49,9 @@ func newMetrics(tel *telemetry.Telemetry) (*metrics, error) {
 		metric.WithDescription("Offset commits Kafka refused (retried with the next commit)."))
 	m.lag, errs[7] = m.meter.Int64ObservableGauge("loader.consumer.lag",
 		metric.WithDescription("Records of a partition not yet loaded and committed (high watermark minus next offset)."),
+		metric.WithUnit("{record}"))
+	m.duplicates, errs[8] = m.meter.Int64Counter("loader.duplicates",
+		metric.WithDescription("Records not loaded because they repeat an event id accepted within the window, by table."),
 		metric.WithUnit("{record}"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err

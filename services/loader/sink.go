@@ -33,6 +33,10 @@ type Sink struct {
 	// input (int64 Unix ms or time.Time); the loader reports freshness from
 	// it. Optional.
 	ReceivedAt string
+	// IDColumn names the column holding the event id (a string) when the
+	// sink drops repeated ids (docs/design/event-idempotency.md): the
+	// topic's values are envelopes and its keys "tenant/account". Optional.
+	IDColumn string
 }
 
 func (s Sink) validate() error {
@@ -58,10 +62,11 @@ type sink struct {
 	table      string // database-qualified, quoted
 	cols       []chstore.Column
 	receivedAt int // index in Row's values, -1 if none
+	idCol      int // index of IDColumn in Row's values, -1 if none
 }
 
 func newSink(s Sink, db string) (*sink, error) {
-	out := &sink{Sink: s, receivedAt: -1,
+	out := &sink{Sink: s, receivedAt: -1, idCol: -1,
 		table: chstore.QuoteIdent(db) + "." + chstore.QuoteIdent(s.Table),
 		cols:  append(append([]chstore.Column{}, s.Columns...), coordinates...),
 	}
@@ -73,6 +78,16 @@ func newSink(s Sink, db string) (*sink, error) {
 		}
 		if out.receivedAt < 0 {
 			return nil, fmt.Errorf("loader sink %s: received-at column %s is not among its columns", s.Topic, s.ReceivedAt)
+		}
+	}
+	if s.IDColumn != "" {
+		for i, c := range s.Columns {
+			if c.Name == s.IDColumn {
+				out.idCol = i
+			}
+		}
+		if out.idCol < 0 {
+			return nil, fmt.Errorf("loader sink %s: id column %s is not among its columns", s.Topic, s.IDColumn)
 		}
 	}
 	return out, nil
@@ -102,7 +117,7 @@ var EventsColumns = []chstore.Column{
 func EventsSink() Sink {
 	return Sink{
 		Topic: kafka.TopicRaw, Table: "events", Columns: EventsColumns,
-		Row: eventRow, DeadLetter: true, ReceivedAt: "received_at",
+		Row: eventRow, DeadLetter: true, ReceivedAt: "received_at", IDColumn: "event_id",
 	}
 }
 

@@ -187,23 +187,38 @@ if (!visit && kept) {
 
 // --- sending: a GET of the pixel. fetch with keepalive outlives the page,
 // so a goal sent as a form navigates away still arrives; Image otherwise.
+// Every hit carries its own id (eid); a hit whose request failed is sent
+// again, the same URL, so the collector and the loader see a repeat of one
+// hit, not a second one.
 
 function send(type, name, extra) {
   var url = base + '/px.gif?k=' + enc(key) + '&t=' + type + (name ? '&n=' + enc(name) : '') +
-    '&cid=' + enc(cid) + '&eid=' + rnd(4) + '&u=' + enc(cut(loc.href)) + (visit ? '&' + visit : '') + (extra || '');
+    '&cid=' + enc(cid) + '&eid=' + rnd(4) + '&u=' + enc(cut(loc.href)) +
+    (visit ? '&' + visit : '') + (extra || '');
   if (visit) {
     set(VISIT, visit, VISIT_TTL);
   }
   set(CID, cid, CID_TTL);
+  hit(url, 1);
+}
+
+function hit(url, n) {
+  var again = function () {
+    if (n < 3) {
+      setTimeout(function () { hit(url, n + 1); }, 2000 * n);
+    }
+  };
   if (w.fetch) {
     try {
-      w.fetch(url, {keepalive: true, mode: 'no-cors', credentials: 'omit', cache: 'no-store'})['catch'](function () {});
+      w.fetch(url, {keepalive: true, mode: 'no-cors', credentials: 'omit', cache: 'no-store'})['catch'](again);
       return;
     } catch (e) {
       // an old fetch without keepalive: the Image below
     }
   }
-  new Image().src = url;
+  var img = new Image();
+  img.onerror = again;
+  img.src = url;
 }
 
 // Goal options: {phone: '+7…', email: '…', props: {name: value}}.

@@ -26,6 +26,7 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/loader"
 )
 
@@ -39,6 +40,7 @@ type config struct {
 	clickhouse chstore.Config
 	addr       string
 	logs       cli.LogFlags
+	tenants    string // optional: per-tenant dedup windows
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -53,6 +55,7 @@ func (c *config) register(fs *flag.FlagSet) {
 		}
 	})
 	flagenv.String(fs, &c.addr, "loader-http-addr", ":8082", "address of /healthz, /readyz and /metrics")
+	flagenv.String(fs, &c.tenants, "tenants-file", "", "tenants file whose dedup_window settings override --loader-dedup-window per tenant (optional)")
 	c.logs.RegisterFlags(fs, false)
 }
 
@@ -107,7 +110,15 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 	if err := ensureTopics(ctx, cfg.kafka, log); err != nil {
 		return err
 	}
-	l, err := loader.New(cfg.loader, loader.Deps{Tel: tel, Store: store, Kafka: cfg.kafka})
+	deps := loader.Deps{Tel: tel, Store: store, Kafka: cfg.kafka}
+	if cfg.tenants != "" {
+		tc, err := tenants.Load(cfg.tenants)
+		if err != nil {
+			return err
+		}
+		deps.DedupWindow = tc.DedupWindow
+	}
+	l, err := loader.New(cfg.loader, deps)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -109,7 +110,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.stitcher, err = stitcher.New(stCfg, stitcher.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
 		return nil, err
 	}
-	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg}); err != nil {
+	if a.loader, err = loader.New(cfg.Loader, loader.Deps{Tel: a.tel, Store: a.store, Kafka: kcfg, DedupWindow: a.tenants.DedupWindow}); err != nil {
 		return nil, err
 	}
 	if a.alerter, err = alerter.New(cfg.Alerter, alerter.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
@@ -154,6 +155,10 @@ func (a *App) Tenants() *tenants.Config { return a.tenants }
 
 // KafkaAddr is where the embedded broker listens.
 func (a *App) KafkaAddr() string { return a.broker.Addr() }
+
+// KafkaCluster is the embedded broker itself, for tests that inject faults
+// into it (kfake's ControlKey).
+func (a *App) KafkaCluster() *kfake.Cluster { return a.broker.Cluster() }
 
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }
