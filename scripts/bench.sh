@@ -17,6 +17,9 @@
 #   reports    BenchmarkChannelReport p50/p95 from the aggregates (10M sessions, 1M leads, 100 branches,
 #              90 days generated in the embedded engine)  vs  the same report scanning the entity tables;
 #              BenchmarkWonDealToReport: CRM webhook switching a deal to won → revenue in the channel report
+#   chhttp     BenchmarkInsertHTTP (clickhouse-go over HTTP into the listener)  vs  BenchmarkInsertDirect
+#              (the loader's Native batch into the engine); BenchmarkSelectHTTP/{Native,JSONEachRow}
+#              (1M rows through the listener)  vs  BenchmarkSelectEngine (the same query on the engine)
 #
 # A benchmark that does not exist (yet) shows "n/a". The table is also written
 # to bench.out. Settings (environment):
@@ -93,6 +96,7 @@ bench "$ROOT/services/stitcher/internal/stitch" '^BenchmarkStatePerClient' 1x
 bench "$ROOT/services/stitcher/internal/channel" '^BenchmarkClassify(Legacy)?$' "$BENCHTIME"
 REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
 bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
+bench "$ROOT/pkg/chhttp" '^Benchmark(InsertHTTP|InsertDirect|SelectHTTP|SelectEngine)$' "${CHHTTP_BENCHTIME:-5x}"
 
 bare=$(rate BareHTTP req/s events/s)
 pixel=$(rate Pixel events/s)
@@ -122,6 +126,12 @@ scan_p95=$(metric ChannelReport scan-p95-ms)
 report_sessions=$(metric ChannelReport sessions)
 won_p50=$(metric WonDealToReport p50-ms)
 won_max=$(metric WonDealToReport max-ms)
+ins_http=$(rate InsertHTTP rows/s)
+ins_direct=$(rate InsertDirect rows/s)
+sel_http_native=$(rate SelectHTTP/Native rows/s)
+sel_engine_native=$(rate SelectEngine/Native rows/s)
+sel_http_json=$(rate SelectHTTP/JSONEachRow rows/s)
+sel_engine_json=$(rate SelectEngine/JSONEachRow rows/s)
 
 ms() { if [ -n "$1" ]; then echo "$1 ms"; else echo n/a; fi; }
 row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
@@ -148,6 +158,9 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
   row "channel report p95" "$(ms "$report_p95")" "scan of entities $(ms "$scan_p95")" "$(ratio "${scan_p95:+$scan_p95 ms}" "${report_p95:+$report_p95 ms}") faster"
   row "won deal → report p50" "$(ms "$won_p50")" "max $(ms "$won_max")" "-"
+  row "clickhouse http insert" "$(human "$ins_http")" "loader's path $(human "$ins_direct")" "$(ratio "$ins_http" "$ins_direct")"
+  row "clickhouse http select Native" "$(human "$sel_http_native")" "engine $(human "$sel_engine_native")" "$(ratio "$sel_http_native" "$sel_engine_native")"
+  row "clickhouse http select JSON" "$(human "$sel_http_json")" "engine $(human "$sel_engine_json")" "$(ratio "$sel_http_json" "$sel_engine_json")"
   if [ ${#failed[@]} -gt 0 ]; then
     echo
     echo "FAILED: ${failed[*]} (see the output above)"

@@ -3,7 +3,9 @@
 // every package builds and links without it; Open reports a clear error naming
 // the install command when it is missing.
 //
-// One process may open one data path: libchdb keeps a single global session.
+// One process may open one data path: libchdb keeps a single global engine.
+// More connections to that engine (Session) run statements side by side,
+// each with its own session, seeing the same tables.
 package chdb
 
 /*
@@ -74,12 +76,16 @@ func load(path string) error {
 	return loadErr
 }
 
-// Conn is an open chDB session on one data directory. Queries are serialised:
-// the engine's session is not safe for concurrent use.
+// Conn is an open chDB connection to the engine on one data directory.
+// Queries on one Conn are serialised: a connection is not safe for
+// concurrent use. Statements on different Conns (Session) run at once.
 type Conn struct {
 	mu   sync.Mutex
 	conn *C.tl_conn
 	path string
+	// session: a second connection from Session, whose Close leaves the
+	// engine (and the data path's claim) to the Conn that Open returned.
+	session bool
 }
 
 var (
@@ -114,6 +120,26 @@ func Open(dataDir string) (*Conn, error) {
 	return &Conn{conn: c, path: abs}, nil
 }
 
+// Session opens another connection to the same engine: its statements run
+// alongside this connection's, on the same tables — so a long one there
+// (a user's SQL) does not hold up statements here (the pipeline's inserts).
+// Close it before the Conn it came from.
+func (c *Conn) Session() (*Conn, error) {
+	c.mu.Lock()
+	closed := c.conn == nil
+	c.mu.Unlock()
+	if closed {
+		return nil, errors.New("chdb: connection is closed")
+	}
+	arg := C.CString("--path=" + c.path)
+	defer C.free(unsafe.Pointer(arg))
+	s := C.tl_connect(arg)
+	if s == nil {
+		return nil, fmt.Errorf("chdb: opening a second connection to %s failed", c.path)
+	}
+	return &Conn{conn: s, path: c.path, session: true}, nil
+}
+
 // Path is the data directory of the session.
 func (c *Conn) Path() string { return c.path }
 
@@ -133,6 +159,31 @@ func (c *Conn) QueryParams(query, format string, params map[string]string) ([]by
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.queryLocked(query, format, params)
+}
+
+// QueryIn runs one statement with database as the session's current
+// database, as ClickHouse's HTTP interface does for ?database=. The session
+// is shared by every caller, so the switch is made and undone under the one
+// lock: no other statement ever sees it. database must be a quoted
+// identifier or empty (the session's "default").
+func (c *Conn) QueryIn(database, query, format string, params map[string]string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if database == "" {
+		return c.queryLocked(query, format, params)
+	}
+	if _, err := c.queryLocked("USE "+database, "TabSeparated", nil); err != nil {
+		return nil, err
+	}
+	defer c.queryLocked("USE default", "TabSeparated", nil)
+	return c.queryLocked(query, format, params)
+}
+
+func (c *Conn) queryLocked(query, format string, params map[string]string) ([]byte, error) {
+	if format == "" {
+		format = "TabSeparated"
+	}
 	if c.conn == nil {
 		return nil, errors.New("chdb: connection is closed")
 	}
@@ -225,6 +276,9 @@ func (c *Conn) Close() error {
 	}
 	C.tl_close(c.conn)
 	c.conn = nil
+	if c.session {
+		return nil
+	}
 	openMu.Lock()
 	openPath = ""
 	openMu.Unlock()

@@ -90,3 +90,61 @@ func TestFailedStatementOutputDoesNotLeak(t *testing.T) {
 		}
 	}
 }
+
+// A second connection (Session) answers while the first runs a long
+// statement, sees the same tables, and can stop that statement with KILL
+// QUERY; closing it leaves the first open.
+func TestSessionRunsAlongsideAndKills(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Query("CREATE TABLE default.shared (a Int32) ENGINE = MergeTree ORDER BY a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Query("INSERT INTO default.shared VALUES (1), (2)", ""); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.Query("SELECT sum(a) FROM default.shared", ""); err != nil || string(out) != "3\n" {
+		t.Fatalf("the session reads %q, %v", out, err)
+	}
+	long := make(chan error, 1)
+	go func() {
+		_, err := c.Query("SELECT count() FROM numbers(1000000000000) WHERE number % 7 = 3 "+
+			"SETTINGS log_comment = 'chdb-test-long', max_execution_time = 120", "")
+		long <- err
+	}()
+	// The session answers while the long statement runs: it sees it in
+	// system.processes.
+	for {
+		out, err := s.Query("SELECT count() FROM system.processes WHERE Settings['log_comment'] = 'chdb-test-long'", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) == "1\n" {
+			break
+		}
+		select {
+		case err := <-long:
+			t.Fatalf("the long statement ended before it was seen: %v", err)
+		default:
+		}
+	}
+	if _, err := s.Query("KILL QUERY WHERE Settings['log_comment'] = 'chdb-test-long' SYNC", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-long; err == nil || !strings.Contains(err.Error(), "QUERY_WAS_CANCELLED") {
+		t.Fatalf("killed statement: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Query("SELECT 42", ""); err != nil || string(out) != "42\n" {
+		t.Fatalf("the first connection after the session closed: %q, %v", out, err)
+	}
+}

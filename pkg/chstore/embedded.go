@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/throughline/throughline/pkg/chdb"
@@ -18,6 +19,11 @@ type Embedded struct {
 	conn   *chdb.Conn
 	tmpDir string
 	seq    atomic.Uint64
+
+	// session is the second connection Session hands out, made once.
+	sessionMu sync.Mutex
+	session   *Embedded
+	parent    bool // this store owns conn's engine (not a session)
 }
 
 // OpenEmbedded opens (creating if needed) the engine's data directory.
@@ -34,7 +40,28 @@ func OpenEmbedded(dataDir string) (*Embedded, error) {
 		conn.Close()
 		return nil, fmt.Errorf("creating insert staging dir: %w", err)
 	}
-	return &Embedded{conn: conn, tmpDir: tmp}, nil
+	return &Embedded{conn: conn, tmpDir: tmp, parent: true}, nil
+}
+
+// Session is a store on a second connection to the same engine, for
+// statements that must not make this connection's wait: users' SQL runs
+// there, so a long statement does not hold up the pipeline's inserts and
+// reports here (statements on one connection run one at a time). It is made
+// once and closed with this store.
+func (e *Embedded) Session() (Store, error) {
+	e.sessionMu.Lock()
+	defer e.sessionMu.Unlock()
+	if !e.parent {
+		return e, nil
+	}
+	if e.session == nil {
+		conn, err := e.conn.Session()
+		if err != nil {
+			return nil, fmt.Errorf("opening a second embedded clickhouse connection: %w", err)
+		}
+		e.session = &Embedded{conn: conn, tmpDir: e.tmpDir}
+	}
+	return e.session, nil
 }
 
 // Exec runs a statement.
@@ -92,8 +119,16 @@ func (e *Embedded) Ping(ctx context.Context) error {
 	return e.Exec(ctx, "SELECT 1", nil)
 }
 
-// Close closes the engine session.
-func (e *Embedded) Close() error { return e.conn.Close() }
+// Close closes the engine connection, and first the Session's.
+func (e *Embedded) Close() error {
+	e.sessionMu.Lock()
+	if e.session != nil {
+		e.session.conn.Close()
+		e.session = nil
+	}
+	e.sessionMu.Unlock()
+	return e.conn.Close()
+}
 
 // PrepareInsert starts a batch staged in the Native format.
 func (e *Embedded) PrepareInsert(_ context.Context, table string, cols []Column, dedupToken string) (Batch, error) {
@@ -211,4 +246,14 @@ func writeParts(path string, parts [][]byte) error {
 		}
 	}
 	return f.Close()
+}
+
+// Engine is the chDB session under the store, for the ClickHouse HTTP
+// interface (pkg/chhttp), which runs clients' statements as they are written.
+func (e *Embedded) Engine() *chdb.Conn { return e.conn }
+
+// Stage writes data where the engine can read it by path (as the batches of
+// PrepareInsert are staged), for an INSERT … FROM INFILE; release removes it.
+func (e *Embedded) Stage(data []byte) (path string, release func(), err error) {
+	return e.stage([][]byte{data})
 }

@@ -20,12 +20,16 @@ type Server struct {
 // OpenServer connects to a ClickHouse server. The database is created by
 // migrations, so the connection starts in "default".
 func OpenServer(ctx context.Context, c Config) (*Server, error) {
-	conn, err := clickhouse.Open(&clickhouse.Options{
+	opts := &clickhouse.Options{
 		Addr:        []string{c.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
 		DialTimeout: 5 * time.Second,
 		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
+	}
+	if c.Protocol == "http" {
+		opts.Protocol = clickhouse.HTTP
+	}
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse server %s: %w", c.Addr, err)
 	}

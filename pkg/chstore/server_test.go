@@ -11,16 +11,18 @@ import (
 //
 //	THROUGHLINE_TEST_CLICKHOUSE_ADDR=localhost:9000 go test ./chstore -run TestServer
 //
+// (THROUGHLINE_TEST_CLICKHOUSE_PROTOCOL=http with host:8123 for its HTTP interface).
+//
 // The server's tables use the same DDL; the test tables set
 // non_replicated_deduplication_window like the migrations do.
 func TestServer(t *testing.T) {
 	addr := os.Getenv("THROUGHLINE_TEST_CLICKHOUSE_ADDR")
 	if addr == "" {
-		t.Skip("THROUGHLINE_TEST_CLICKHOUSE_ADDR is not set: no ClickHouse server to test the clickhouse-go path against (none can run on this machine; set it to host:9000 where one runs)")
+		t.Skip("THROUGHLINE_TEST_CLICKHOUSE_ADDR is not set: no external ClickHouse server (the same suite runs over HTTP against the embedded engine in TestServerOverHTTP)")
 	}
 	ctx := context.Background()
 	s, err := Open(ctx, Config{
-		Mode: "server", Addr: addr, Database: "throughline_test",
+		Mode: "server", Addr: addr, Database: "throughline_test", Protocol: envOr("THROUGHLINE_TEST_CLICKHOUSE_PROTOCOL", "native"),
 		User: envOr("THROUGHLINE_TEST_CLICKHOUSE_USER", "default"), Password: os.Getenv("THROUGHLINE_TEST_CLICKHOUSE_PASSWORD"),
 	})
 	if err != nil {

@@ -128,8 +128,13 @@ type Config struct {
 	Mode string
 	// DataDir is the embedded engine's data directory.
 	DataDir string
-	// Addr is host:port of a ClickHouse server's native protocol.
-	Addr     string
+	// Addr is host:port of a ClickHouse server: its native protocol
+	// (9000), or its HTTP interface (8123) when Protocol is "http".
+	Addr string
+	// Protocol is "native" (default) or "http": ClickHouse's HTTP
+	// interface, which a ClickHouse server and the embedded engine's
+	// listener (pkg/chhttp, `throughline clickhouse`) both serve.
+	Protocol string
 	User     string
 	Password string
 	// Database is where Throughline's tables live.
@@ -146,6 +151,9 @@ func (c Config) Validate() error {
 	case "server":
 		if c.Addr == "" {
 			return fmt.Errorf("clickhouse addr: required in server mode (host:9000)")
+		}
+		if c.Protocol != "" && c.Protocol != "native" && c.Protocol != "http" {
+			return fmt.Errorf("clickhouse protocol: %q is not native or http", c.Protocol)
 		}
 	default:
 		return fmt.Errorf("clickhouse mode: %q is not embedded or server", c.Mode)
@@ -171,7 +179,8 @@ func Open(ctx context.Context, c Config) (Store, error) {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.Mode, "clickhouse-mode", "embedded", "embedded (chDB in process) or server (clickhouse-go)")
 	flagenv.String(fs, &c.DataDir, "clickhouse-data-dir", "data/clickhouse", "embedded engine data directory")
-	flagenv.String(fs, &c.Addr, "clickhouse-addr", "", "ClickHouse server native address host:9000 (server mode)")
+	flagenv.String(fs, &c.Addr, "clickhouse-addr", "", "ClickHouse server address: host:9000 (native) or host:8123 (http) (server mode)")
+	flagenv.String(fs, &c.Protocol, "clickhouse-protocol", "native", "native or http: how the server store talks to ClickHouse (server mode)")
 	flagenv.String(fs, &c.User, "clickhouse-user", "default", "ClickHouse user (server mode)")
 	flagenv.Secret(fs, &c.Password, "clickhouse-password", "ClickHouse password (server mode)")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")

@@ -17,6 +17,8 @@ import (
 // Config is the whole tenants file.
 type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
+	// ClickHouse holds the admin user of the ClickHouse HTTP interface.
+	ClickHouse ClickHouse `yaml:"clickhouse,omitempty"`
 }
 
 // Tenant is one franchise network.
@@ -35,9 +37,12 @@ type Tenant struct {
 	TenantKeys []string `yaml:"tenant_keys"`
 	// ReadTokens are Bearer tokens of the console's report API: a token
 	// reads this tenant's reports and nothing of any other tenant.
-	ReadTokens []string  `yaml:"read_tokens"`
-	RateLimit  RateLimit `yaml:"rate_limit"` // per key, default for the tenant's keys
-	Accounts   []Account `yaml:"accounts"`
+	ReadTokens []string `yaml:"read_tokens"`
+	// ClickHouseUsers are read-only users of the ClickHouse HTTP interface
+	// that see only this tenant's rows (BI tools, notebooks, clickhouse-go).
+	ClickHouseUsers []ClickHouseUser `yaml:"clickhouse_users,omitempty"`
+	RateLimit       RateLimit        `yaml:"rate_limit"` // per key, default for the tenant's keys
+	Accounts        []Account        `yaml:"accounts"`
 	// The same secrets kept out of the file (secrets.go): *_file is a file
 	// with one per line, *_env an environment variable with them
 	// comma-separated. They add to the lists above.
@@ -339,7 +344,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return nil
+	return c.validateClickHouse()
 }
 
 func (a *Account) validateIntegrations(where string) error {

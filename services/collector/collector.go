@@ -25,6 +25,7 @@ import (
 	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -49,18 +50,22 @@ type Deps struct {
 
 // Collector serves the collector's HTTP API.
 type Collector struct {
-	cfg     Config
-	deps    Deps
-	log     zerolog.Logger
-	warn    zerolog.Logger // sampled, for failures that repeat under load
-	pub     *publish.Publisher
-	ips     *clientip.Resolver
-	m       *metrics
-	limits  *limits
-	crmPool *fetch.Pool
-	pools   *numbers.Pools // number pools, leased in this process's memory
-	nm      *numberMetrics
-	handler http.Handler
+	cfg    Config
+	deps   Deps
+	log    zerolog.Logger
+	warn   zerolog.Logger // sampled, for failures that repeat under load
+	pub    *publish.Publisher
+	ips    *clientip.Resolver
+	m      *metrics
+	limits *limits
+	// dlqLimit holds the accounts' dead-letter buckets (deadLetterAllowed).
+	dlqLimit *ratelimit.Limiter
+	// leaseByClient and leaseByKey hold the new-lease buckets (admitLease).
+	leaseByClient, leaseByKey *ratelimit.Limiter
+	crmPool                   *fetch.Pool
+	pools                     *numbers.Pools // number pools, leased in this process's memory
+	nm                        *numberMetrics
+	handler                   http.Handler
 
 	// The lease tables are read back from Kafka once (RestoreLeases,
 	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
@@ -92,6 +97,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		MaxRecords: int64(cfg.MaxInFlightRecords),
 		MaxBytes:   int64(cfg.MaxInFlightBytes),
 		Timeout:    cfg.PublishTimeout,
+		Shares:     cfg.shares(),
 	}, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
@@ -138,6 +144,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}
+	c.dlqLimit = ratelimit.New()
+	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
 	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
 	c.instance = []byte(ingest.NewID(time.Now()))
 	c.leasesReady.Store(true) // until a restore begins

@@ -300,43 +300,11 @@ func (u costUpload) refuse(status int, fe *event.FieldError) {
 	writeError(u.w, status, fe.Error(), fe.Field, fe.Reason)
 }
 
-// readCostBody reads an upload within Costs.MaxBodyBytes — and within half
-// the in-flight budget, so one upload never starves everything else — and
-// answers 413/503/400 itself.
+// readCostBody reads an upload within Costs.MaxBodyBytes — and within a
+// key's share of the in-flight budget, so one upload always fits its share
+// and never starves everything else (readBody) — and answers refusals itself.
 func (c *Collector) readCostBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
-	max := int64(min(c.cfg.Costs.MaxBodyBytes, c.cfg.MaxInFlightBytes/2))
-	tooLarge := func() {
-		c.m.reject(source, reasonTooLarge, "body")
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes: split it", max), "body", "too large")
-	}
-	if r.ContentLength > max {
-		tooLarge()
-		return nil, nil, false
-	}
-	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
-	reserve := r.ContentLength
-	if reserve < 0 || gz {
-		reserve = max
-	}
-	release, ok := c.pub.ReserveBytes(reserve)
-	if !ok {
-		c.m.reject(source, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
-		return nil, nil, false
-	}
-	body, err := readBody(w, r, max, gz)
-	if err != nil {
-		release()
-		var big *http.MaxBytesError
-		if errors.As(err, &big) || errors.Is(err, errDecodedTooLarge) {
-			tooLarge()
-			return nil, nil, false
-		}
-		c.m.reject(source, reasonInvalid, "body")
-		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
-		return nil, nil, false
-	}
-	return body, release, true
+	return c.readBody(w, r, source, min(int64(c.cfg.Costs.MaxBodyBytes), c.pub.Shares().Key))
 }
 
 // canonicalParams are the parameters that change what an upload means, in a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -140,40 +139,10 @@ func (c *Collector) crmPrincipal(w http.ResponseWriter, r *http.Request, source 
 	return p, c.requireServerKey(w, p, source)
 }
 
-// readHookBody reads a webhook body within the in-flight budget; it answers
-// 413/503/400 itself. release gives the budget back.
+// readHookBody reads a webhook body within the in-flight budget (readBody);
+// it answers refusals itself. release gives the budget back.
 func (c *Collector) readHookBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
-	max := int64(c.cfg.MaxBodyBytes)
-	if r.ContentLength > max {
-		c.m.reject(source, reasonTooLarge, "body")
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
-		return nil, nil, false
-	}
-	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
-	reserve := r.ContentLength
-	if reserve < 0 || gz {
-		reserve = max
-	}
-	release, ok := c.pub.ReserveBytes(reserve)
-	if !ok {
-		c.m.reject(source, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
-		return nil, nil, false
-	}
-	body, err := readBody(w, r, max, gz)
-	if err != nil {
-		release()
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge) {
-			c.m.reject(source, reasonTooLarge, "body")
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
-			return nil, nil, false
-		}
-		c.m.reject(source, reasonInvalid, "body")
-		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
-		return nil, nil, false
-	}
-	return body, release, true
+	return c.readBody(w, r, source, int64(c.cfg.MaxBodyBytes))
 }
 
 // findAccount returns the principal's tenant and account configuration;

@@ -1,14 +1,9 @@
 package collector
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/throughline/throughline/services/collector/internal/ingest"
@@ -47,38 +42,11 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 		c.writeUnavailable(w, "collector starting: restoring recent event ids, retry later")
 		return
 	}
-	max := int64(c.cfg.MaxBodyBytes)
-	if r.ContentLength > max {
-		c.m.reject(sourceAPI, reasonTooLarge, "body")
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
-		return
-	}
-	// Hold room for the body before reading it, so concurrent uploads cannot
-	// together outgrow the memory bound.
-	reserve := r.ContentLength
-	gz := strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip")
-	if reserve < 0 || gz {
-		reserve = max
-	}
-	release, ok := c.pub.ReserveBytes(reserve)
+	body, release, ok := c.readBody(w, r, sourceAPI, int64(c.cfg.MaxBodyBytes))
 	if !ok {
-		c.m.reject(sourceAPI, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
 		return
 	}
 	defer release()
-	body, err := readBody(w, r, max, gz)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge) {
-			c.m.reject(sourceAPI, reasonTooLarge, "body")
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max), "body", "too large")
-			return
-		}
-		c.m.reject(sourceAPI, reasonInvalid, "body")
-		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
-		return
-	}
 	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r)}
 	envs, err := ingest.Batch(body, meta, c.cfg.MaxBatchEvents)
 	if err != nil {
@@ -118,31 +86,4 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 			Msg("event batch not published")
 		c.writeUnavailable(w, "events not acknowledged by kafka, retry later with the same ids")
 	}
-}
-
-var errDecodedTooLarge = errors.New("decompressed body too large")
-
-// readBody reads at most max bytes of body, decompressing gzip if sent so.
-func readBody(w http.ResponseWriter, r *http.Request, max int64, gz bool) ([]byte, error) {
-	var src io.Reader = http.MaxBytesReader(w, r.Body, max)
-	if gz {
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("opening gzip body: %w", err)
-		}
-		defer zr.Close()
-		src = zr
-	}
-	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 && !gz {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(src, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
-	}
-	if n > max {
-		return nil, errDecodedTooLarge
-	}
-	return buf.Bytes(), nil
 }

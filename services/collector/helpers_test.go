@@ -14,6 +14,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -143,6 +144,9 @@ func testConfig() Config {
 	cfg.MaxInFlightRecords = 1000
 	cfg.MaxBatchEvents = 100
 	cfg.ReplayWindow = 0 // the signed fixtures are dated; the replay tests set a window
+	// Every test visitor comes from 127.0.0.1: the per-address lease limit
+	// is tested on its own (TestNumberLeasesRateLimited).
+	cfg.LeaseClientRate = ratelimit.Limit{}
 	return cfg
 }
 

@@ -51,6 +51,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -85,6 +88,9 @@ func (c *Collector) instrument(route string, h http.HandlerFunc) http.Handler {
 		}()
 		if !c.admit(sw, r, route) {
 			return
+		}
+		if o, ok := c.owner(r); ok {
+			ctx = withBodyOwner(ctx, o) // whom readBody charges the body to
 		}
 		h(sw, r.WithContext(ctx))
 	})

@@ -60,18 +60,11 @@ func (c *Collector) admit(w http.ResponseWriter, r *http.Request, route string) 
 	if len(l.byTen) == 0 || route == routeTracker || isRedrive(r.Context()) {
 		return true
 	}
-	key := requestKey(r)
-	if key == "" {
+	o, ok := c.owner(r)
+	if !ok {
 		return true
 	}
-	tenant := ""
-	if p, ok := l.keys.Lookup(key); ok {
-		tenant = p.Tenant
-	} else if t, ok := l.keys.LookupTenant(key); ok {
-		tenant = t
-	} else {
-		return true
-	}
+	key, tenant := o.key, o.tenant
 	lim, ok := l.byTen[tenant]
 	if !ok {
 		return true
@@ -95,6 +88,23 @@ func (c *Collector) admit(w http.ResponseWriter, r *http.Request, route string) 
 	writeError(w, http.StatusTooManyRequests,
 		fmt.Sprintf("rate limit of this key exceeded (%g requests/s, burst %d): retry later", lim.PerSecond, lim.Burst), "", "")
 	return false
+}
+
+// owner is the tenant and key a request authenticates with (an account's
+// key or a tenant key, wherever the route takes it); false when it has
+// none that a tenant owns — its handler then refuses it with 401.
+func (c *Collector) owner(r *http.Request) (bodyOwner, bool) {
+	key := requestKey(r)
+	if key == "" {
+		return bodyOwner{}, false
+	}
+	if p, ok := c.deps.Keys.Lookup(key); ok {
+		return bodyOwner{tenant: p.Tenant, key: key}, true
+	}
+	if t, ok := c.deps.Keys.LookupTenant(key); ok {
+		return bodyOwner{tenant: t, key: key}, true
+	}
+	return bodyOwner{}, false
 }
 
 // sourceOfRoute is the metrics source of a request: the vendor's for

@@ -29,6 +29,8 @@ const (
 	dlqPublished = "published"
 	dlqFailed    = "failed"
 	dlqDropped   = "dropped_overload"
+	// dlqRateLimited: over the account's dead-letter rate limit.
+	dlqRateLimited = "rate_limited"
 )
 
 type metrics struct {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -33,17 +36,20 @@ type numberReply struct {
 type numberMetrics struct {
 	leases    metric.Int64Counter
 	exhausted metric.Int64Counter
+	limited   metric.Int64Counter
 }
 
 func newNumberMetrics(m metric.Meter) (*numberMetrics, error) {
 	var out numberMetrics
-	var err1, err2 error
+	var err1, err2, err3 error
 	out.leases, err1 = m.Int64Counter("throughline.collector.number_leases",
 		metric.WithDescription("pool number leases published, by tenant and kind (new, extended, shared)"))
 	out.exhausted, err2 = m.Int64Counter("throughline.collector.number_pool_exhausted",
 		metric.WithDescription("leases made while every number of the account's pool was leased: "+
 			"a visitor's number was handed to another (the pool is too small for the traffic)"))
-	if err := errors.Join(err1, err2); err != nil {
+	out.limited, err3 = m.Int64Counter("throughline.collector.number_leases_limited",
+		metric.WithDescription("new number leases refused (429) by tenant and limit (by: client, key)"))
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("creating number pool metrics: %w", err)
 	}
 	return &out, nil
@@ -92,6 +98,9 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	if cid == "" || len(cid) > event.MaxShort {
 		c.m.reject(sourceNumbers, reasonInvalid, "cid")
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
+		return
+	}
+	if !pool.Holds(cid, now) && !c.admitLease(w, r, p.Tenant, key, now) {
 		return
 	}
 	l := pool.Lease(cid, now)
@@ -150,6 +159,48 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, numberReply{
 		Number: l.Number, Display: numbers.FormatLike(pool.Display, l.Number), ExpiresAt: l.To.UnixMilli(), Replace: pool.Replace,
 	})
+}
+
+// maxLeaseClients bounds the client addresses whose lease buckets are kept.
+const maxLeaseClients = 100_000
+
+// admitLease spends a token of the client address's and the key's new-lease
+// limits (Config.LeaseClientRate, LeaseKeyRate); over either it answers 429
+// with Retry-After, and the page keeps its own phone number.
+func (c *Collector) admitLease(w http.ResponseWriter, r *http.Request, tenant, key string, now time.Time) bool {
+	checks := []struct {
+		by  string
+		lim *ratelimit.Limiter
+		id  string
+		rl  ratelimit.Limit
+	}{
+		{"client", c.leaseByClient, clientBucket(c.ips.ClientIP(r)), c.cfg.LeaseClientRate},
+		{"key", c.leaseByKey, key, c.cfg.LeaseKeyRate},
+	}
+	for _, ch := range checks {
+		ok, wait := ch.lim.Allow(ch.id, ch.rl, now)
+		if ok {
+			continue
+		}
+		c.m.reject(sourceNumbers, reasonRateLimited, "")
+		c.nm.limited.Add(r.Context(), 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("by", ch.by)))
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+			"too many new number leases from this %s: retry later (the page keeps its own number meanwhile)", ch.by), "", "")
+		return false
+	}
+	return true
+}
+
+// clientBucket is the address a client's lease bucket is kept by: an IPv4
+// address, or an IPv6 address's /64 (one subscriber's network).
+func clientBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func trimTo(s string, n int) string {

@@ -71,7 +71,12 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		c.deadLetter(ctx, p, sourcePixel, "overload: collector at capacity",
 			[]byte(ingest.StripKey(raw)), now, false)
 	default:
+		// Kafka refused the hit or did not answer in time. The browser cannot
+		// retry, so the hit goes to the dead-letter topic to be re-driven (a
+		// separate write: Kafka may take it there even if the raw write
+		// failed); if that fails too, the dead-letter counter says so.
 		c.m.reject(sourcePixel, reasonKafka, "")
 		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("pixel hit not published")
+		c.deadLetter(ctx, p, sourcePixel, "kafka: "+err.Error(), []byte(ingest.StripKey(raw)), now, false)
 	}
 }

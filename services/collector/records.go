@@ -50,12 +50,34 @@ func envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error) {
 	return recs, nil
 }
 
+// deadLetterAllowed spends a token of the account's dead-letter rate limit
+// (Config.DeadLetterRate): a sender flooding bad input — with the public
+// site key, say — fills the dead-letter topic no faster than that. Over the
+// limit the dead letter is counted (outcome rate_limited), not written; the
+// sender still gets its 4xx. Buckets are per configured account (the
+// principal is authenticated), so their number is bounded.
+func (c *Collector) deadLetterAllowed(p tenants.Principal, source string) bool {
+	if c.cfg.DeadLetterRate.PerSecond <= 0 {
+		return true
+	}
+	ok, _ := c.dlqLimit.Allow(p.Tenant+"/"+p.Account, c.cfg.DeadLetterRate, time.Now())
+	if !ok {
+		c.m.deadLetter(source, dlqRateLimited)
+		c.warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
+			Msg("dead letter not written: over the account's dead-letter rate limit")
+	}
+	return ok
+}
+
 // deadLetter records what could not be accepted, with the reason. With wait,
 // it returns once Kafka answered (or the publish timeout passed); without, it
 // only starts the write. Either way it never takes more than the in-flight
 // budget allows: with no capacity left the dead letter is counted as dropped.
 // The payload must already be free of write keys.
 func (c *Collector) deadLetter(ctx context.Context, p tenants.Principal, source, reason string, payload []byte, now time.Time, wait bool) {
+	if !c.deadLetterAllowed(p, source) {
+		return
+	}
 	if len(payload) > maxDeadLetterPayload {
 		reason = fmt.Sprintf("%s (payload truncated to its first %d of %d bytes)", reason, maxDeadLetterPayload, len(payload))
 		payload = payload[:maxDeadLetterPayload]

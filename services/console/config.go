@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
@@ -26,6 +27,18 @@ type Config struct {
 	MaxBytes int
 	// MaxConcurrent is how many SQL statements run at once; more get 503.
 	MaxConcurrent int
+	// MaxConcurrentPerUser is how many of them one user (one bearer token,
+	// or one address without a token) may run at once; more get 429.
+	MaxConcurrentPerUser int
+	// MaxMemory bounds the memory one SQL statement may take in the engine
+	// (max_memory_usage): past it the statement fails with
+	// MEMORY_LIMIT_EXCEEDED instead of taking the process — which in the
+	// embedded mode also holds Kafka and the pipeline — down.
+	MaxMemory int64
+	// MaxThreads is the engine threads one SQL statement may use
+	// (max_threads); the default, half the cores, leaves the rest to the
+	// pipeline running in the same process.
+	MaxThreads int
 	// SQLToken is the admin token: the Bearer token /v1/sql requires (it
 	// reads every tenant's rows), which also reads any tenant's reports.
 	// Empty: /v1/sql answers 401, reports need a tenant's read token.
@@ -48,6 +61,9 @@ const (
 	DefaultMaxRows       = 10000
 	DefaultMaxBytes      = 32 << 20
 	DefaultMaxConcurrent = 2
+	// DefaultMaxConcurrentPerUser leaves the other slot to someone else.
+	DefaultMaxConcurrentPerUser = 1
+	DefaultMaxMemory            = 2 << 30
 )
 
 // RegisterFlags registers the console's settings on fs (env: THROUGHLINE_CONSOLE_*, THROUGHLINE_SQL_TOKEN).
@@ -57,6 +73,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Int(fs, &c.MaxRows, "console-max-rows", DefaultMaxRows, "most rows one SQL answer returns (the rest is cut, marked truncated)")
 	flagenv.Int(fs, &c.MaxBytes, "console-max-bytes", DefaultMaxBytes, "most bytes of rows one SQL answer returns")
 	flagenv.Int(fs, &c.MaxConcurrent, "console-max-concurrent", DefaultMaxConcurrent, "SQL statements run at once; more are answered 503")
+	flagenv.Int(fs, &c.MaxConcurrentPerUser, "console-max-concurrent-per-user", DefaultMaxConcurrentPerUser,
+		"SQL statements one user (token, or address without one) runs at once; more are answered 429")
+	flagenv.Int64(fs, &c.MaxMemory, "console-max-memory", DefaultMaxMemory,
+		"bytes of memory one SQL statement may use in the engine (max_memory_usage); more fail with MEMORY_LIMIT_EXCEEDED")
+	flagenv.Int(fs, &c.MaxThreads, "console-max-threads", defaultMaxThreads(),
+		"engine threads one SQL statement may use (max_threads); default: half the cores")
 	flagenv.Secret(fs, &c.SQLToken, "sql-token", "admin token: Bearer token of /v1/sql and of every tenant's reports (empty: /v1/sql is off)")
 	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
@@ -71,6 +93,9 @@ func (c Config) withDefaults() Config {
 	c.MaxRows = cmp.Or(c.MaxRows, DefaultMaxRows)
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
 	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, DefaultMaxConcurrent)
+	c.MaxConcurrentPerUser = cmp.Or(c.MaxConcurrentPerUser, min(DefaultMaxConcurrentPerUser, c.MaxConcurrent))
+	c.MaxMemory = cmp.Or(c.MaxMemory, DefaultMaxMemory)
+	c.MaxThreads = cmp.Or(c.MaxThreads, defaultMaxThreads())
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
 	return c
 }
@@ -98,6 +123,16 @@ func (c Config) Validate() error {
 	if c.MaxConcurrent < 1 {
 		errs = append(errs, fmt.Errorf("console-max-concurrent: %d must be at least 1", c.MaxConcurrent))
 	}
+	if c.MaxConcurrentPerUser < 1 || c.MaxConcurrentPerUser > c.MaxConcurrent {
+		errs = append(errs, fmt.Errorf("console-max-concurrent-per-user: %d must be between 1 and console-max-concurrent (%d)",
+			c.MaxConcurrentPerUser, c.MaxConcurrent))
+	}
+	if c.MaxMemory < 16<<20 {
+		errs = append(errs, fmt.Errorf("console-max-memory: %d must be at least 16 MiB (%d)", c.MaxMemory, 16<<20))
+	}
+	if c.MaxThreads < 1 {
+		errs = append(errs, fmt.Errorf("console-max-threads: %d must be at least 1", c.MaxThreads))
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
 	}
@@ -106,6 +141,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// defaultMaxThreads is half the cores, at least one.
+func defaultMaxThreads() int { return max(1, runtime.NumCPU()/2) }
 
 func loopback(host string) bool {
 	if host == "localhost" {

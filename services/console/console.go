@@ -48,14 +48,20 @@ type Deps struct {
 
 // Console serves the query API.
 type Console struct {
-	cfg     Config
-	log     zerolog.Logger
-	tel     *telemetry.Telemetry
-	store   chstore.Store
-	sem     chan struct{}
-	health  telemetry.Health
-	queries metric.Int64Counter
-	latency metric.Float64Histogram
+	cfg   Config
+	log   zerolog.Logger
+	tel   *telemetry.Telemetry
+	store chstore.Store
+	// sqlStore runs /v1/sql statements: a second engine connection where
+	// the store has one (embedded), so users' SQL never holds up the
+	// reports, /readyz and the loader's inserts on store; else store.
+	sqlStore chstore.Store
+	sem      chan struct{}
+	users    userSlots // statements running per user (MaxConcurrentPerUser)
+	health   telemetry.Health
+	queries  metric.Int64Counter
+	latency  metric.Float64Histogram
+	kills    metric.Int64Counter
 
 	tenants   *tenants.Config
 	keys      *tenants.Keys
@@ -93,12 +99,19 @@ func New(cfg Config, deps Deps) (*Console, error) {
 		allowedHosts: parseHosts(cfg.AllowedHosts),
 	}
 	var err error
+	if c.sqlStore, err = sqlStoreOf(deps.Store); err != nil {
+		return nil, err
+	}
 	if c.queries, err = tel.Meter.Int64Counter("console.sql.queries",
-		metric.WithDescription("SQL statements received, by outcome (ok, rejected, engine_error, busy, unauthorized, failed)")); err != nil {
+		metric.WithDescription("SQL statements received, by outcome (ok, rejected, engine_error, busy, busy_user, unauthorized, failed)")); err != nil {
 		return nil, fmt.Errorf("creating console metrics: %w", err)
 	}
 	if c.latency, err = tel.Meter.Float64Histogram("console.sql.duration", metric.WithUnit("s"),
 		metric.WithDescription("time to answer a SQL statement that ran")); err != nil {
+		return nil, fmt.Errorf("creating console metrics: %w", err)
+	}
+	if c.kills, err = tel.Meter.Int64Counter("console.sql.killed",
+		metric.WithDescription("SQL statements killed by the watchdog: past their time limit and its grace, or their caller gone")); err != nil {
 		return nil, fmt.Errorf("creating console metrics: %w", err)
 	}
 	if err := c.setupReports(deps); err != nil {

@@ -227,7 +227,7 @@ func TestFilesAndNetworkRejected(t *testing.T) {
 // the gaps it covers itself: if chDB changes either, this fails first.
 func TestEngineReadonly(t *testing.T) {
 	ctx := context.Background()
-	suffix := limitSettings(Config{}.withDefaults())
+	suffix := limitSettings(Config{}.withDefaults(), newMarker())
 	for _, q := range []string{
 		"SELECT * FROM file('/etc/passwd', 'LineAsString')",
 		"SELECT * FROM url('http://127.0.0.1:1/x', 'CSV')",

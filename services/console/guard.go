@@ -45,7 +45,9 @@ var readingKinds = map[string]bool{
 var (
 	settingsRe = regexp.MustCompile(`(^|[^\w.$])SETTINGS\b`)
 	outfileRe  = regexp.MustCompile(`\bINTO\s+OUTFILE\b`)
-	formatRe   = regexp.MustCompile(`(^|[^\w.$])FORMAT\s+[A-Za-z_]`)
+	// The engine prints a format that is also a keyword quoted (FORMAT
+	// `Null`, FORMAT `Values`), and the quotes stay after masking.
+	formatRe = regexp.MustCompile("(^|[^\\w.$])FORMAT\\s+[A-Za-z_`\"]")
 	// Functions and table functions that read or write files, reach the
 	// network or run programs. Matching is case-insensitive: some are
 	// registered so.
@@ -151,9 +153,12 @@ func stripScope(msg string) string {
 // answer is told apart from one that fits exactly; max_result_rows and
 // max_result_bytes stop at a block boundary (break), the answer is then cut
 // exactly to the limits when it is rendered.
-func limitSettings(cfg Config) string {
+func limitSettings(cfg Config, marker string) string {
 	rows := strconv.Itoa(cfg.MaxRows + 1)
-	return " SETTINGS max_execution_time = " + seconds(cfg.QueryTimeout) +
+	return " SETTINGS log_comment = '" + marker + "'" + // the watchdog's handle (a hex marker: no quoting needed)
+		", max_execution_time = " + seconds(cfg.QueryTimeout) +
+		", max_memory_usage = " + strconv.FormatInt(cfg.MaxMemory, 10) +
+		", max_threads = " + strconv.Itoa(cfg.MaxThreads) +
 		", timeout_overflow_mode = 'throw'" +
 		", limit = " + rows +
 		", max_result_rows = " + rows +

@@ -36,6 +36,8 @@ func TestCheckReading(t *testing.T) {
 		"SELECT 1 SETTINGS max_threads = 1": "SETTINGS",
 		"SELECT * FROM (SELECT 1 SETTINGS readonly = 0)":             "SETTINGS",
 		"SELECT 1 FORMAT JSON":                                       "FORMAT",
+		"SELECT 1 FORMAT `Null`":                                     "FORMAT",
+		"SELECT 1 FORMAT `Values`":                                   "FORMAT",
 		"SELECT * FROM file('/etc/passwd', 'LineAsString')":          "file()",
 		"SELECT file('/etc/passwd')":                                 "file()",
 		"SELECT * FROM url ('http://x', 'CSV')":                      "url()",

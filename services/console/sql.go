@@ -3,15 +3,19 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -67,6 +71,15 @@ func (c *Console) handleSQL(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	user := sqlUser(r)
+	if !c.users.acquire(user, c.cfg.MaxConcurrentPerUser) {
+		c.count(r.Context(), "busy_user")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+			"you already run %d statement(s) at once, the most one user may; retry when it is done", c.cfg.MaxConcurrentPerUser))
+		return
+	}
+	defer c.users.release(user)
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
@@ -98,19 +111,29 @@ func (c *Console) handleSQL(w http.ResponseWriter, r *http.Request) {
 
 // execute normalises, checks and runs one statement under the limits.
 func (c *Console) execute(ctx context.Context, q string, params chstore.Params) (*chstore.Result, error) {
-	norm, err := normalise(ctx, c.store, q)
+	norm, err := normalise(ctx, c.sqlStore, q)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkReading(norm); err != nil {
 		return nil, err
 	}
-	// The engine stops the statement at max_execution_time; the deadline is
-	// the backstop for a server store whose connection hangs.
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout+5*time.Second)
+	// The engine stops the statement at max_execution_time, but not always
+	// on time: some stages (a large sort, a hash table being built) do not
+	// look at the clock. So a watchdog kills it (KILL QUERY by its marker,
+	// from the pipeline's connection) once the limit and a grace have
+	// passed, or when the caller hangs up; the deadline is the backstop for
+	// a server store whose connection hangs.
+	marker := newMarker()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout+killGrace+5*time.Second)
 	defer cancel()
-	res, err := c.store.Query(ctx, norm+limitSettings(c.cfg), params)
+	stop := c.watchdog(ctx, marker)
+	res, err := c.sqlStore.Query(ctx, norm+limitSettings(c.cfg, marker), params)
+	killed := stop()
 	if err != nil {
+		if killed {
+			return nil, &engineError{msg: fmt.Sprintf("statement stopped: it ran past the %v limit (%v)", c.cfg.QueryTimeout, stripScope(err.Error()))}
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("running statement: %w", err)
 		}
@@ -141,6 +164,47 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (c *Console) count(ctx context.Context, outcome string) {
 	c.queries.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+}
+
+// sqlUser is whom a statement counts against in MaxConcurrentPerUser: the
+// digest of its bearer token, else its address.
+func sqlUser(r *http.Request) string {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.TrimSpace(tok) != "" {
+		d := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		return "token:" + hex.EncodeToString(d[:8])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
+}
+
+// userSlots counts the statements each user runs.
+type userSlots struct {
+	mu      sync.Mutex
+	running map[string]int
+}
+
+func (u *userSlots) acquire(user string, max int) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.running == nil {
+		u.running = map[string]int{}
+	}
+	if u.running[user] >= max {
+		return false
+	}
+	u.running[user]++
+	return true
+}
+
+func (u *userSlots) release(user string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.running[user]--; u.running[user] <= 0 {
+		delete(u.running, user)
+	}
 }
 
 func (c *Console) authorized(r *http.Request) bool {

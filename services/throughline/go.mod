@@ -7,6 +7,7 @@ require github.com/throughline/throughline/pkg v0.0.0
 replace github.com/throughline/throughline/pkg => ../../pkg
 
 require (
+	github.com/ClickHouse/clickhouse-go/v2 v2.50.0
 	github.com/rs/zerolog v1.35.1
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/throughline/throughline/services/alerter v0.0.0
@@ -24,7 +25,6 @@ require (
 
 require (
 	github.com/ClickHouse/ch-go v0.74.0 // indirect
-	github.com/ClickHouse/clickhouse-go/v2 v2.50.0 // indirect
 	github.com/andybalholm/brotli v1.2.6 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect

@@ -43,6 +43,9 @@ type Config struct {
 	// MaxSubscribers bounds the live streams open at once, over every
 	// tenant; more are answered 503.
 	MaxSubscribers int
+	// MaxSubscribersPerTenant bounds one tenant's live streams, so no
+	// tenant can take the streams every other needs; more get 429.
+	MaxSubscribersPerTenant int
 	// Heartbeat is how often an idle stream gets a comment line, so proxies
 	// and the page know it is alive.
 	Heartbeat time.Duration
@@ -57,14 +60,18 @@ type Config struct {
 const (
 	DefaultSubscriberBuffer = 256
 	DefaultMaxSubscribers   = 1000
-	DefaultHeartbeat        = 15 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultRetryDelay       = 2 * time.Second
+	// DefaultMaxSubscribersPerTenant is a few screens per branch of a
+	// large network, well under DefaultMaxSubscribers.
+	DefaultMaxSubscribersPerTenant = 100
+	DefaultHeartbeat               = 15 * time.Second
+	DefaultWriteTimeout            = 10 * time.Second
+	DefaultRetryDelay              = 2 * time.Second
 )
 
 func (c Config) withDefaults() Config {
 	c.SubscriberBuffer = cmp.Or(c.SubscriberBuffer, DefaultSubscriberBuffer)
 	c.MaxSubscribers = cmp.Or(c.MaxSubscribers, DefaultMaxSubscribers)
+	c.MaxSubscribersPerTenant = cmp.Or(c.MaxSubscribersPerTenant, min(DefaultMaxSubscribersPerTenant, c.MaxSubscribers))
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	c.RetryDelay = cmp.Or(c.RetryDelay, DefaultRetryDelay)
@@ -80,6 +87,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSubscribers < 1 {
 		errs = append(errs, fmt.Errorf("dashboard max subscribers: %d must be at least 1", c.MaxSubscribers))
+	}
+	if c.MaxSubscribersPerTenant < 1 || c.MaxSubscribersPerTenant > c.MaxSubscribers {
+		errs = append(errs, fmt.Errorf("dashboard max subscribers per tenant: %d must be between 1 and the max subscribers (%d)",
+			c.MaxSubscribersPerTenant, c.MaxSubscribers))
 	}
 	if c.Heartbeat < time.Millisecond || c.WriteTimeout < time.Millisecond || c.RetryDelay < time.Millisecond {
 		errs = append(errs, errors.New("dashboard heartbeat, write timeout and retry delay: must be at least 1ms"))
@@ -145,6 +156,8 @@ type Dashboard struct {
 	leads   metric.Int64Counter
 	dropped metric.Int64Counter
 	streams metric.Int64UpDownCounter
+	// refusedStreams counts streams refused by a limit, by tenant and reason.
+	refusedStreams metric.Int64Counter
 }
 
 // New builds a dashboard; nothing is read until Run and the first request.
@@ -198,7 +211,11 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 		metric.WithDescription("live streams open")); err != nil {
 		return nil, fmt.Errorf("creating dashboard metrics: %w", err)
 	}
-	d.hub = newHub(cfg.MaxSubscribers, cfg.SubscriberBuffer, func(tenant string) {
+	if d.refusedStreams, err = tel.Meter.Int64Counter("console.dashboard.refused_streams",
+		metric.WithDescription("live streams refused, by tenant and reason (tenant_limit, limit, stopping)")); err != nil {
+		return nil, fmt.Errorf("creating dashboard metrics: %w", err)
+	}
+	d.hub = newHub(cfg.MaxSubscribers, cfg.MaxSubscribersPerTenant, cfg.SubscriberBuffer, func(tenant string) {
 		d.dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String("tenant", tenant)))
 	})
 	return d, nil

@@ -1,7 +1,15 @@
 package dashboard
 
 import (
+	"errors"
 	"sync"
+)
+
+// Why subscribe refused a stream.
+var (
+	errHubFull    = errors.New("too many live streams are open; retry shortly")
+	errTenantFull = errors.New("this tenant has as many live streams open as it may; close one (another tab or screen) or retry shortly")
+	errHubClosed  = errors.New("the console is stopping; retry shortly")
 )
 
 // hub fans live leads out to the stream subscribers of their tenant. Every
@@ -9,13 +17,16 @@ import (
 // channel closed, its stream ended, the page reconnects) so a slow reader
 // never holds up the others or the feed.
 type hub struct {
-	mu      sync.Mutex
-	subs    map[string]map[*subscriber]struct{} // by tenant
-	count   int
-	max     int // subscribers at most, over every tenant
-	buffer  int
-	closed  bool
-	dropped func(tenant string) // called (under mu) when a slow subscriber is dropped
+	mu    sync.Mutex
+	subs  map[string]map[*subscriber]struct{} // by tenant
+	count int
+	max   int // subscribers at most, over every tenant
+	// perTenant bounds one tenant's subscribers, so one tenant (a
+	// misbehaving wall screen, a script) cannot take every stream.
+	perTenant int
+	buffer    int
+	closed    bool
+	dropped   func(tenant string) // called (under mu) when a slow subscriber is dropped
 }
 
 // subscriber is one open stream.
@@ -26,17 +37,23 @@ type subscriber struct {
 	dropped bool // closed because it fell behind (not by unsubscribe or close)
 }
 
-func newHub(maxSubs, buffer int, dropped func(string)) *hub {
-	return &hub{subs: map[string]map[*subscriber]struct{}{}, max: maxSubs, buffer: buffer, dropped: dropped}
+func newHub(maxSubs, perTenant, buffer int, dropped func(string)) *hub {
+	return &hub{subs: map[string]map[*subscriber]struct{}{}, max: maxSubs, perTenant: perTenant,
+		buffer: buffer, dropped: dropped}
 }
 
 // subscribe opens a stream of a tenant's leads (one account's, if set). It
-// returns nil when the hub is full or closed.
-func (h *hub) subscribe(tenant, account string) *subscriber {
+// refuses when the hub is closed, full, or the tenant has its share open.
+func (h *hub) subscribe(tenant, account string) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || h.count >= h.max {
-		return nil
+	switch {
+	case h.closed:
+		return nil, errHubClosed
+	case len(h.subs[tenant]) >= h.perTenant:
+		return nil, errTenantFull
+	case h.count >= h.max:
+		return nil, errHubFull
 	}
 	s := &subscriber{tenant: tenant, account: account, ch: make(chan []byte, h.buffer)}
 	if h.subs[tenant] == nil {
@@ -44,7 +61,7 @@ func (h *hub) subscribe(tenant, account string) *subscriber {
 	}
 	h.subs[tenant][s] = struct{}{}
 	h.count++
-	return s
+	return s, nil
 }
 
 // unsubscribe ends a stream; it is a no-op for one already dropped.

@@ -6,10 +6,10 @@ import (
 )
 
 func TestHubSendsATenantsLeadsToItsSubscribersOnly(t *testing.T) {
-	h := newHub(10, 4, nil)
-	net := h.subscribe("net", "")
-	msk := h.subscribe("net", "msk")
-	other := h.subscribe("other", "")
+	h := newHub(10, 10, 4, nil)
+	net := sub(h, "net", "")
+	msk := sub(h, "net", "msk")
+	other := sub(h, "other", "")
 	if n := h.publish("net", "spb", []byte("a")); n != 1 {
 		t.Fatalf("net/spb reached %d subscribers, want 1 (the tenant-wide one)", n)
 	}
@@ -31,9 +31,9 @@ func TestHubSendsATenantsLeadsToItsSubscribersOnly(t *testing.T) {
 // publisher never waits and the others keep getting every lead.
 func TestHubDropsASlowSubscriber(t *testing.T) {
 	var dropped []string
-	h := newHub(10, 3, func(tenant string) { dropped = append(dropped, tenant) })
-	slow := h.subscribe("net", "")
-	fast := h.subscribe("net", "")
+	h := newHub(10, 10, 3, func(tenant string) { dropped = append(dropped, tenant) })
+	slow := sub(h, "net", "")
+	fast := sub(h, "net", "")
 	var got []string
 	for i := range 10 {
 		h.publish("net", "msk", fmt.Appendf(nil, "%d", i))
@@ -60,27 +60,63 @@ func TestHubDropsASlowSubscriber(t *testing.T) {
 }
 
 func TestHubBoundsSubscribersAndCloses(t *testing.T) {
-	h := newHub(2, 1, nil)
-	a, b := h.subscribe("net", ""), h.subscribe("other", "")
+	h := newHub(2, 2, 1, nil)
+	a, b := sub(h, "net", ""), sub(h, "other", "")
 	if a == nil || b == nil {
 		t.Fatal("subscribers under the bound refused")
 	}
-	if h.subscribe("net", "") != nil {
+	if sub(h, "net", "") != nil {
 		t.Fatal("a third subscriber accepted over a bound of 2")
 	}
 	h.unsubscribe(a)
-	if c := h.subscribe("net", ""); c == nil {
+	if c := sub(h, "net", ""); c == nil {
 		t.Fatal("a subscriber refused after another left")
 	}
 	h.close()
 	if _, open := <-b.ch; open || b.dropped {
 		t.Fatal("close should end every stream, not as a drop")
 	}
-	if h.subscribe("net", "") != nil || h.subscribers() != 0 {
+	if sub(h, "net", "") != nil || h.subscribers() != 0 {
 		t.Fatal("a closed hub accepts subscribers")
 	}
 	if n := h.publish("net", "msk", []byte("x")); n != 0 {
 		t.Fatalf("a closed hub delivered to %d", n)
+	}
+}
+
+// sub is subscribe for tests that need only the stream (nil when refused).
+func sub(h *hub, tenant, account string) *subscriber {
+	s, _ := h.subscribe(tenant, account)
+	return s
+}
+
+// One tenant's streams stop at its share; another tenant still gets one,
+// and the hub-wide bound is still enforced over every tenant.
+func TestHubCapsStreamsPerTenant(t *testing.T) {
+	h := newHub(5, 3, 1, nil)
+	for i := range 3 {
+		if _, err := h.subscribe("greedy", ""); err != nil {
+			t.Fatalf("stream %d of greedy under its share refused: %v", i, err)
+		}
+	}
+	steps := []struct {
+		tenant string
+		want   error
+	}{
+		{"greedy", errTenantFull},
+		{"greedy", errTenantFull},
+		{"other", nil},
+		{"third", nil},
+		{"fourth", errHubFull},
+	}
+	for i, st := range steps {
+		_, err := h.subscribe(st.tenant, "")
+		if err != st.want {
+			t.Fatalf("step %d (%s): %v, want %v", i, st.tenant, err, st.want)
+		}
+	}
+	if h.subscribers() != 5 {
+		t.Fatalf("%d subscribers, want 5", h.subscribers())
 	}
 }
 

@@ -7,7 +7,21 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
+
+// refusalReason labels a refused stream in console.dashboard.refused_streams.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, errTenantFull):
+		return "tenant_limit"
+	case errors.Is(err, errHubFull):
+		return "limit"
+	}
+	return "stopping"
+}
 
 // Hello is the first event ("hello") of every stream.
 type Hello struct {
@@ -33,10 +47,16 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the live stream is off: this console has no Kafka connection")
 		return
 	}
-	s := d.hub.subscribe(tenant, account)
-	if s == nil {
+	s, err := d.hub.subscribe(tenant, account)
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, errTenantFull) {
+			status = http.StatusTooManyRequests
+		}
+		d.refusedStreams.Add(context.Background(), 1, metric.WithAttributes(attribute.String("tenant", tenant),
+			attribute.String("reason", refusalReason(err))))
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "too many live streams are open, or the console is stopping; retry shortly")
+		writeError(w, status, err.Error())
 		return
 	}
 	defer d.hub.unsubscribe(s)

@@ -117,6 +117,7 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--kafka-port", fmt.Sprint(n.kafkaPort),
 		"--collector-addr", n.collector,
 		"--console-addr", n.console,
+		"--clickhouse-http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(n.t)),
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
 	n.cmd = exec.Command(binary, args...)

@@ -63,6 +63,15 @@ func NewPool(c *tenants.NumberPool) *Pool {
 	return p
 }
 
+// Holds reports whether client holds a number at now: leasing it again
+// extends that lease and takes no number from anyone.
+func (p *Pool) Holds(client string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.byClient[client]
+	return ok && p.slots[i].to.After(now.Truncate(time.Millisecond))
+}
+
 // Lease gives client a number at now: the one it holds, its lease extended;
 // else the free number released longest ago; else, the pool exhausted, the
 // number whose lease ends first (Shared).

@@ -30,6 +30,9 @@ type Config struct {
 	MaxRecords int64         // records produced and not yet acknowledged
 	MaxBytes   int64         // bytes of those records plus request bodies being read
 	Timeout    time.Duration // how long a publish may wait for acknowledgement
+	// Shares bound request bodies within MaxBytes (Reserve); a zero field
+	// is MaxBytes.
+	Shares Shares
 }
 
 // Publisher produces records with a bounded number in flight.
@@ -38,6 +41,7 @@ type Publisher struct {
 	cfg     Config
 	records budget
 	bytes   budget
+	bodies  bodies
 	latency metric.Float64Histogram
 }
 
@@ -51,10 +55,17 @@ func New(cl *kgo.Client, cfg Config, meter metric.Meter) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating produce latency histogram: %w", err)
 	}
+	sh := cfg.Shares
+	for _, v := range []*int64{&sh.Bodies, &sh.Tenant, &sh.Key} {
+		if *v <= 0 || *v > cfg.MaxBytes {
+			*v = cfg.MaxBytes
+		}
+	}
 	return &Publisher{
 		cl: cl, cfg: cfg, latency: lat,
 		records: budget{max: cfg.MaxRecords},
 		bytes:   budget{max: cfg.MaxBytes},
+		bodies:  bodies{shares: sh, tenant: map[string]int64{}, key: map[[32]byte]int64{}},
 	}, nil
 }
 
@@ -66,16 +77,6 @@ func (p *Publisher) InFlight() (records, bytes int64) {
 // Peak reports the most records and bytes ever held at once.
 func (p *Publisher) Peak() (records, bytes int64) {
 	return p.records.peak.Load(), p.bytes.peak.Load()
-}
-
-// ReserveBytes holds n bytes of the budget, for a request body about to be
-// read. It returns false at once when the budget cannot hold them.
-func (p *Publisher) ReserveBytes(n int64) (release func(), ok bool) {
-	if !p.bytes.tryAcquire(n) {
-		return nil, false
-	}
-	var once sync.Once
-	return func() { once.Do(func() { p.bytes.release(n) }) }, true
 }
 
 // Pending is a set of produced records awaiting acknowledgement.

@@ -64,15 +64,15 @@ func TestPublishAndBudget(t *testing.T) {
 	if err := p.Publish(context.Background(), recs(4)); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("4 records over a budget of 3: %v", err)
 	}
-	if _, ok := p.ReserveBytes(2 << 20); ok {
-		t.Fatal("reserved more bytes than the budget")
+	if err := p.Reserve("t", "k").Grow(2 << 20); err == nil { // over every share (each at most MaxBytes)
+		t.Fatalf("reserved more bytes than the budget: %v", err)
 	}
-	release, ok := p.ReserveBytes(1 << 19)
-	if !ok {
-		t.Fatal("reserve failed")
+	res := p.Reserve("t", "k")
+	if err := res.Grow(1 << 19); err != nil {
+		t.Fatal(err)
 	}
-	release()
-	release() // idempotent
+	res.Release()
+	res.Release() // idempotent
 	done := make(chan error, 1)
 	pd, err := p.Start(context.Background(), recs(2), func(err error) { done <- err })
 	if err != nil {

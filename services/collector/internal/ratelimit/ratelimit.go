@@ -34,6 +34,7 @@ func (l Limit) burst() float64 {
 type Limiter struct {
 	mu      sync.Mutex
 	buckets map[[32]byte]*bucket
+	max     int // buckets kept at most; 0: no bound
 }
 
 type bucket struct {
@@ -47,6 +48,30 @@ func New() *Limiter {
 	return &Limiter{buckets: map[[32]byte]*bucket{}}
 }
 
+// NewBounded returns an empty limiter that keeps at most max buckets, for
+// keys that are not configured (client addresses): past max, buckets that
+// have refilled are forgotten first (forgetting one changes nothing), then
+// any. Forgetting a bucket forgives its debt, so max should be well above
+// the keys active within one refill.
+func NewBounded(max int) *Limiter {
+	return &Limiter{buckets: map[[32]byte]*bucket{}, max: max}
+}
+
+// evict makes room for one bucket; the caller holds mu.
+func (l *Limiter) evict(now time.Time) {
+	for d, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*b.limit.PerSecond >= b.limit.burst() {
+			delete(l.buckets, d)
+		}
+	}
+	for d := range l.buckets { // map order is random: a random tenth goes
+		if len(l.buckets) < l.max-l.max/10 {
+			break
+		}
+		delete(l.buckets, d)
+	}
+}
+
 // Allow takes one token from key's bucket at now. When none is left it
 // returns false and how long until one will be.
 func (l *Limiter) Allow(key string, lim Limit, now time.Time) (ok bool, retryAfter time.Duration) {
@@ -58,6 +83,9 @@ func (l *Limiter) Allow(key string, lim Limit, now time.Time) (ok bool, retryAft
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[d]
+	if b == nil && l.max > 0 && len(l.buckets) >= l.max {
+		l.evict(now)
+	}
 	if b == nil {
 		b = &bucket{tokens: burst, last: now, limit: lim}
 		l.buckets[d] = b

@@ -120,3 +120,30 @@ func TestConcurrentCallersSpendExactlyTheBurst(t *testing.T) {
 		t.Fatalf("%d allowed, want exactly the burst of 50", allowed)
 	}
 }
+
+// A bounded limiter forgets refilled buckets first, and never holds more
+// than its bound, however many keys (client addresses) come by.
+func TestBoundedForgetsRefilledBucketsFirst(t *testing.T) {
+	l := NewBounded(10)
+	lim := Limit{PerSecond: 1, Burst: 1}
+	l.Allow("debtor", lim, t0.Add(9*time.Second)) // spent, and not refilled at t0+9s
+	for i := range 9 {
+		l.Allow(string(rune('a'+i)), lim, t0) // spent at t0, refilled by t0+9s
+	}
+	if l.Len() != 10 {
+		t.Fatalf("%d buckets", l.Len())
+	}
+	l.Allow("new", lim, t0.Add(9*time.Second))
+	if l.Len() != 2 {
+		t.Fatalf("%d buckets after eviction, want the debtor and the new one", l.Len())
+	}
+	if ok, _ := l.Allow("debtor", lim, t0.Add(9*time.Second)); ok {
+		t.Fatal("the debtor's bucket was forgotten")
+	}
+	for i := range 100 {
+		l.Allow(string(rune(1000+i)), lim, t0.Add(9*time.Second))
+	}
+	if l.Len() > 10 {
+		t.Fatalf("%d buckets over a bound of 10", l.Len())
+	}
+}

@@ -4,6 +4,7 @@
 //
 //	throughline run      the pipeline
 //	throughline demo     the pipeline and demo traffic
+//	throughline clickhouse  the embedded ClickHouse alone, over its HTTP interface
 //	throughline query    run one read-only SQL statement against the console
 //	throughline redrive  re-submit dead letters to the collector after a fix
 //	throughline ddl      print the ClickHouse DDL, plain or for a cluster
@@ -15,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, false, stdout, stderr)
 	case "demo":
 		return serve(args, true, stdout, stderr)
+	case "clickhouse":
+		return serveClickHouse(args, stdout, stderr)
 	case "query":
 		return querycmd.Run(args, stdout, stderr)
 	case "redrive":
@@ -63,10 +67,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|query|redrive|restate|ddl] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|clickhouse|query|redrive|restate|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
+  clickhouse  the embedded ClickHouse alone, serving ClickHouse's HTTP interface (users from the tenants file)
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h
   restate apply today's channel rules to history: throughline restate --tenant acme --from 2026-11-01
@@ -185,8 +190,8 @@ Throughline is running (embedded mode, data in %s)
   console    %s   (POST /v1/sql, /v1/reports/channels, /metrics)
   dashboard  %s/dashboard/
   kafka      %s   (kcat -b %s -L)
-  tenants    %s
-`, cfg.DataDir, collectorURL, console, console, a.KafkaAddr(), a.KafkaAddr(), cfg.TenantsFile)
+%s  tenants    %s
+`, cfg.DataDir, collectorURL, console, console, a.KafkaAddr(), a.KafkaAddr(), clickhouseLine(a, withDemo), cfg.TenantsFile)
 	if !withDemo {
 		// No secret on the terminal: it ends up in scrollback, logs and
 		// screen shares. They are in the tenants file and the flags.
@@ -227,6 +232,30 @@ func firstOf(s []string) string {
 		return "<none>"
 	}
 	return s[0]
+}
+
+// clickhouseLine is the banner's line of the ClickHouse HTTP interface.
+// Only the demo's banner has the admin's password in it; run prints no
+// secret.
+func clickhouseLine(a *app.App, withDemo bool) string {
+	addr := a.ClickHouseHTTPAddr()
+	if addr == "" {
+		return ""
+	}
+	if !withDemo {
+		return fmt.Sprintf("  clickhouse  http://%s   (any ClickHouse client or BI tool, users from the tenants file: docs/bi.md)\n", addr)
+	}
+	return fmt.Sprintf("  clickhouse  %s   (any ClickHouse client or BI tool: docs/bi.md)\n", clickhouseURL(a, addr))
+}
+
+// clickhouseURL is the interface's address with the admin user of the
+// tenants file in it (the banner is the operator's own terminal, as the
+// read token above is).
+func clickhouseURL(a *app.App, addr string) string {
+	if adm := a.Tenants().ClickHouse.Admin; adm != nil {
+		return "http://" + url.UserPassword(adm.User, adm.Password).String() + "@" + addr
+	}
+	return "http://" + addr + " (no users: add clickhouse.admin to the tenants file)"
 }
 
 // localAddr turns a listen address like ":8080" into one a client can dial.

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/throughline/throughline/pkg/chhttp"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/kafka/embedded"
@@ -40,6 +41,7 @@ type App struct {
 	loader    *loader.Loader
 	alerter   *alerter.Alerter
 	console   *console.Console
+	chhttp    *chhttp.Server // nil when --clickhouse-http-addr is off
 }
 
 // Start brings up the broker, the engine and the services' dependencies.
@@ -91,6 +93,19 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	}
 	if err := loader.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
 		return nil, err
+	}
+
+	if cfg.ClickHouseHTTP.Enabled() {
+		a.chhttp, err = chhttp.New(cfg.ClickHouseHTTP, chhttp.Deps{
+			Log: log, Store: a.store.(*chstore.Embedded), Tenants: a.tenants, Database: cfg.Loader.Database, Meter: a.tel.Meter,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Bound now, so a taken port fails the start and the banner knows it.
+		if err := a.chhttp.Listen(); err != nil {
+			return nil, err
+		}
 	}
 
 	popts := append(kafka.BaseOpts(kcfg, log), kafka.ProducerOpts(cfg.Collector.MaxInFlightRecords)...)
@@ -160,6 +175,15 @@ func (a *App) KafkaAddr() string { return a.broker.Addr() }
 // into it (kfake's ControlKey).
 func (a *App) KafkaCluster() *kfake.Cluster { return a.broker.Cluster() }
 
+// ClickHouseHTTPAddr is where ClickHouse's HTTP interface listens, or ""
+// when it is off.
+func (a *App) ClickHouseHTTPAddr() string {
+	if a.chhttp == nil {
+		return ""
+	}
+	return a.chhttp.Addr()
+}
+
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }
 
@@ -179,6 +203,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.loader.Run(loaderCtx) })
 	g.Go(func() error { return a.alerter.Run(gctx) })
 	g.Go(func() error { return a.console.Run(gctx) })
+	if a.chhttp != nil {
+		g.Go(func() error { return a.chhttp.Run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		stopCollector()

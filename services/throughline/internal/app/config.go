@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/throughline/throughline/pkg/chhttp"
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/alerter"
@@ -37,6 +38,8 @@ type Config struct {
 	Loader    loader.Config
 	Console   console.Config
 	Alerter   alerter.Config
+	// ClickHouseHTTP is ClickHouse's HTTP interface over the embedded engine.
+	ClickHouseHTTP chhttp.Config
 }
 
 // RegisterFlags registers every setting of the process on fs.
@@ -57,6 +60,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Console.RegisterFlags(fs)
 	c.Alerter = alerter.DefaultConfig()
 	c.Alerter.RegisterFlags(fs)
+	c.ClickHouseHTTP.RegisterFlags(fs)
 }
 
 // Validate names the setting that is wrong.
@@ -70,5 +74,5 @@ func (c *Config) Validate() error {
 	if c.TenantsFile == "" {
 		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
 	}
-	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(), c.Alerter.Validate())
+	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(), c.Alerter.Validate(), c.ClickHouseHTTP.Validate())
 }

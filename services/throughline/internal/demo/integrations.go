@@ -186,6 +186,12 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		} else if len(keep) < len(t.ReadTokens) {
 			t.ReadTokens, changed = keep, true
 		}
+		if len(t.ClickHouseUsers) == 0 {
+			t.ClickHouseUsers, changed = gen.ClickHouseUsers, true
+		}
+		if cfg.ClickHouse.Admin == nil {
+			cfg.ClickHouse.Admin, changed = TenantsFor(tenantsSeed, 1, crmURL).ClickHouse.Admin, true
+		}
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]

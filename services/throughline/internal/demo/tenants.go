@@ -83,8 +83,9 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 		branches = DefaultBranches
 	}
 	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
-		TenantKeys: []string{newSecret(prefixTenantKey, 24)},
-		ReadTokens: []string{newSecret(prefixReadToken, 24)}}
+		TenantKeys:      []string{newSecret(prefixTenantKey, 24)},
+		ReadTokens:      []string{newSecret(prefixReadToken, 24)},
+		ClickHouseUsers: []tenants.ClickHouseUser{{User: "demo_network", Password: newSecret("demo_ch_", 24)}}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
@@ -97,7 +98,8 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 		integrate(&a, i, crmURL)
 		t.Accounts = append(t.Accounts, a)
 	}
-	return &tenants.Config{Tenants: []tenants.Tenant{t}}
+	admin := &tenants.ClickHouseUser{User: "admin", Password: newSecret("demo_ch_", 24)}
+	return &tenants.Config{Tenants: []tenants.Tenant{t}, ClickHouse: tenants.ClickHouse{Admin: admin}}
 }
 
 // WriteTenantsFile validates cfg and writes it as YAML to path, atomically
