@@ -75,6 +75,9 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, msg, "k", "unknown")
 		return
 	}
+	if !c.requireServerKey(w, p, source) {
+		return
+	}
 	if r.Method == http.MethodGet && !getAllowed[provider] {
 		c.m.reject(source, reasonInvalid, "method")
 		w.Header().Set("Allow", "POST")
@@ -110,7 +113,11 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	}
 	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
 		Path: withoutPathKey(r.PathValue("rest")), Token: token}
-	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now})
+	settings := calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now}
+	if !isRedrive(r.Context()) {
+		settings.ReplayWindow = c.cfg.ReplayWindow // an operator re-drives on purpose
+	}
+	call, err := calls.Parse(provider, req, settings)
 	var ignored *calls.Ignored
 	switch {
 	case errors.As(err, &ignored):
@@ -120,6 +127,9 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, calls.ErrSignature):
 		h.refuse(http.StatusForbidden, &event.FieldError{Field: "sign", Reason: err.Error()}, reasonPrefixUnauthenticated)
+		return
+	case errors.Is(err, calls.ErrReplay):
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "json", Reason: err.Error()}, "")
 		return
 	case err != nil:
 		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")

@@ -36,7 +36,7 @@ type chatReply struct {
 }
 
 // serveChatHook handles POST /v1/hooks/chats/{provider}: one event of a
-// chat widget, authenticated by the account's write key (?k= or
+// chat widget, authenticated by the account's server key (?k= or
 // X-Write-Key) and, when the account's chats entry sets a token, by
 // ?token=. It answers 200 once Kafka has the chat; what cannot be accepted
 // gets a 4xx naming the field and is dead-lettered (without key or token).

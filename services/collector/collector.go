@@ -140,6 +140,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	if deps.Tenants != nil {
+		for _, acc := range deps.Tenants.LegacyKeyAccounts() {
+			log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
+		}
+	}
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}

@@ -180,7 +180,7 @@ func (c *Collector) crmPrincipal(w http.ResponseWriter, r *http.Request, source 
 		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
 		return tenants.Principal{}, false
 	}
-	return p, true
+	return p, c.requireServerKey(w, p, source)
 }
 
 // readHookBody reads a webhook body within the in-flight budget (readBody);
@@ -236,6 +236,14 @@ func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
 		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("crm webhook rejected")
 	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
 	writeError(h.w, status, reason, fe.Field, fe.Reason)
+}
+
+// unauthenticated answers 403 and dead-letters the body as a delivery
+// that failed authentication (never re-driven).
+func (h *crmRequest) unauthenticated(fe *event.FieldError) {
+	h.c.m.reject(h.source, reasonUnknownKey, fe.Field)
+	h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+fe.Error(), h.body, h.now, true)
+	writeError(h.w, http.StatusForbidden, fe.Error(), fe.Field, "unauthenticated")
 }
 
 // publish writes the changes and answers 200, dead-lettering payload with
@@ -309,13 +317,20 @@ func (h *crmRequest) amoCRM() {
 		h.publish(nil, 0, crm.AsFieldError("body", err).Error(), h.body)
 		return
 	}
+	// amoCRM does not sign its webhooks; what it does send every time is
+	// the account's subdomain, so it is required and must be this account's.
 	cfg := h.integration(crm.AmoCRM)
-	if cfg != nil && req.Subdomain != "" {
-		if want := crm.AmoSubdomain(cfg.BaseURL); want != "" && !strings.EqualFold(want, req.Subdomain) {
-			h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
-				" is not this account's amoCRM ("+want+")", h.body)
-			return
-		}
+	switch {
+	case cfg == nil:
+		h.unauthenticated(&event.FieldError{Field: "crm", Reason: "this account has no amocrm integration (crm: provider amocrm, subdomain)"})
+		return
+	case req.Subdomain == "":
+		h.unauthenticated(&event.FieldError{Field: "account[subdomain]", Reason: "required: amoCRM names its account in every webhook"})
+		return
+	case !strings.EqualFold(cfg.AmoSubdomain(), req.Subdomain):
+		h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
+			" is not this account's amoCRM ("+cfg.AmoSubdomain()+")", h.body)
+		return
 	}
 	var api crm.AmoCRMAPI
 	if cfg != nil && cfg.BaseURL != "" {

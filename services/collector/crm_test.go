@@ -43,7 +43,7 @@ tenants:
         crm: {provider: bitrix24, base_url: "%[1]s/rest/1/s3cr3t/", app_token: ` + tokenMoscow + `, client_id_field: UF_CRM_1640042314192, requests_per_second: 50}
       - id: spb
         write_keys: [` + keySPb + `]
-        crm: {provider: amocrm, base_url: "%[2]s", app_token: long-lived}
+        crm: {provider: amocrm, base_url: "%[2]s", subdomain: acme, app_token: long-lived}
       - id: kazan
         write_keys: [` + keyKazan + `]
       - id: tver

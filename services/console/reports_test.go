@@ -300,20 +300,27 @@ func TestLeadFlowByHour(t *testing.T) {
 	}
 }
 
-func TestOpenConsoleReportsWithoutToken(t *testing.T) {
+// Without a tenants file the admin token reads any tenant id; no token
+// reads nothing, on loopback too (there is no open console).
+func TestAdminTokenWithoutTenants(t *testing.T) {
 	w := testnet.New(t, engine)
-	c, err := New(Config{}, Deps{Store: engine, Database: w.DB})
+	const admin = "admin-token-0123456789"
+	c, err := New(Config{SQLToken: admin}, Deps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
-	status, _, body := get(t, srv, "/v1/reports/channels", url.Values{"tenant": {"any"}, "from": {"2026-03-02"}, "to": {"2026-03-02"}}, "")
+	q := url.Values{"tenant": {"any"}, "from": {"2026-03-02"}, "to": {"2026-03-02"}}
+	if status, _, body := get(t, srv, "/v1/reports/channels", q, ""); status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d %s", status, body)
+	}
+	status, _, body := get(t, srv, "/v1/reports/channels", q, admin)
 	if a := decodeReport(t, status, body); len(a.Rows) != 0 {
 		t.Fatalf("empty database: %s", body)
 	}
 	// Without a tenant there is nothing to default to.
-	status, _, _ = get(t, srv, "/v1/reports/channels", nil, "")
+	status, _, _ = get(t, srv, "/v1/reports/channels", nil, admin)
 	if status != 400 {
 		t.Fatalf("no tenant: %d", status)
 	}

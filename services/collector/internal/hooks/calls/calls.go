@@ -66,6 +66,10 @@ type Settings struct {
 	// Calltouch webhook whose timestamp was not ticked) happened now, and
 	// times more than a day ahead of it are refused.
 	Now time.Time
+	// ReplayWindow is how old a signed delivery's own signed time may be
+	// (Mango: the summary's end_time, else create_time); an older one is a
+	// replay and fails with ErrReplay. 0: no window (a re-driven delivery).
+	ReplayWindow time.Duration
 }
 
 func (s Settings) location() *time.Location {
@@ -121,6 +125,10 @@ func (e *Ignored) Error() string { return "ignored: " + e.Reason }
 
 // ErrSignature means a signed delivery's signature is missing or wrong.
 var ErrSignature = errors.New("signature does not verify")
+
+// ErrReplay means a signed delivery's signed time is outside the replay
+// window: the signature is right, but it was captured and sent again.
+var ErrReplay = errors.New("outside the replay window")
 
 // Parse reads one delivery of provider.
 func Parse(provider string, r Request, s Settings) (Call, error) {
