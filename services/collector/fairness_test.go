@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -123,7 +124,8 @@ func TestSlowUploadsOfOneTenantDoNotStarveAnother(t *testing.T) {
 
 			// Meanwhile the other tenant's events go through.
 			for i := range 3 {
-				r := s.events(t, keyOther, "application/json", eventsBody(1, false))
+				body := strings.ReplaceAll(eventsBody(1, false), `"id":"ev-`, fmt.Sprintf(`"id":"%s-%d-`, strings.ReplaceAll(tc.name, " ", "-"), i))
+				r := s.events(t, keyOther, "application/json", body)
 				if r.status != http.StatusAccepted {
 					t.Fatalf("other tenant's batch %d answered %d %s while acme's uploads stall", i, r.status, r.body)
 				}
