@@ -253,7 +253,8 @@ func (n *node) idCounts(q string) map[string]int {
 	return seen
 }
 
-// writeKeys returns a write key of every account of the first demo tenant.
+// writeKeys returns a server key of every account of the first demo tenant
+// (/v1/events takes either kind; the server key is the one a back office holds).
 func (n *node) writeKeys() []string {
 	n.t.Helper()
 	cfg, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
@@ -262,7 +263,7 @@ func (n *node) writeKeys() []string {
 	}
 	var keys []string
 	for _, a := range cfg.Tenants[0].Accounts {
-		keys = append(keys, a.WriteKeys[0])
+		keys = append(keys, a.ServerKeys[0])
 	}
 	return keys
 }
