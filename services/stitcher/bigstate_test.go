@@ -2,9 +2,14 @@ package stitcher
 
 import (
 	"fmt"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
 )
@@ -56,4 +61,39 @@ func TestBusyAccountState(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameOutput(t, e.want(rulesOf(cfg), ""), e.got(""))
+}
+
+// TestOversizeRecord: a record larger than the producer may send is counted
+// by topic in throughline_stitcher_oversize_records_total, and nothing of
+// its transaction commits (it is aborted, not half-written).
+func TestOversizeRecord(t *testing.T) {
+	e := newEnv(t)
+	e.produce([]event.Envelope{{V: 1, ID: "huge", Tenant: "t", Account: "a", Source: "api", TS: t0, ReceivedAt: t0,
+		Type: event.TypePageview, ClientID: "c1", URL: "https://s.ru/?p=" + strings.Repeat("x", 40<<10)}})
+	cfg := e.config("oversize")
+	s := e.newStitcher(cfg)
+	s.hooks.clientOpts = append(s.hooks.clientOpts, kgo.ProducerBatchMaxBytes(32<<10)) // the broker's limit, scaled down
+	r := start(s)
+	defer func() {
+		if err := r.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	count := regexp.MustCompile(`(?m)^throughline_stitcher_oversize_records_total\{[^}]*topic="([^"]+)"[^}]*\} (\d+)`)
+	var topics []string
+	eventually(t, 30*time.Second, "oversize records counted", func() bool {
+		rec := httptest.NewRecorder()
+		s.deps.Tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		topics = topics[:0]
+		for _, m := range count.FindAllStringSubmatch(rec.Body.String(), -1) {
+			if n, _ := strconv.Atoi(m[2]); n > 0 {
+				topics = append(topics, m[1])
+			}
+		}
+		return len(topics) > 0
+	})
+	t.Logf("oversize records on %v", topics)
+	if n := e.committed(cfg.Group); n > 0 {
+		t.Fatalf("%d input records committed with an oversize record", n)
+	}
 }
