@@ -307,12 +307,17 @@ func TestTenantsExample(t *testing.T) {
 	}
 	keys := tenants.NewKeys(c)
 	for _, a := range c.Tenants[0].Accounts {
-		if len(a.WriteKeys) == 0 {
-			t.Errorf("account %s has no write key", a.ID)
+		if len(a.SiteKeys) == 0 || len(a.ServerKeys) == 0 || len(a.WriteKeys) > 0 {
+			t.Errorf("account %s: want site and server keys, no legacy write keys: %+v", a.ID, a)
 		}
-		for _, k := range a.WriteKeys {
-			if p, ok := keys.Lookup(k); !ok || p.Account != a.ID {
-				t.Errorf("key of %s resolves to %+v", a.ID, p)
+		for _, k := range a.SiteKeys {
+			if p, ok := keys.Lookup(k); !ok || p.Account != a.ID || p.Server {
+				t.Errorf("site key of %s resolves to %+v", a.ID, p)
+			}
+		}
+		for _, k := range a.ServerKeys {
+			if p, ok := keys.Lookup(k); !ok || p.Account != a.ID || !p.Server {
+				t.Errorf("server key of %s resolves to %+v", a.ID, p)
 			}
 		}
 	}

@@ -182,6 +182,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.Addr, "clickhouse-addr", "", "ClickHouse server address: host:9000 (native) or host:8123 (http) (server mode)")
 	flagenv.String(fs, &c.Protocol, "clickhouse-protocol", "native", "native or http: how the server store talks to ClickHouse (server mode)")
 	flagenv.String(fs, &c.User, "clickhouse-user", "default", "ClickHouse user (server mode)")
-	flagenv.String(fs, &c.Password, "clickhouse-password", "", "ClickHouse password (server mode)")
+	flagenv.Secret(fs, &c.Password, "clickhouse-password", "ClickHouse password (server mode)")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 }

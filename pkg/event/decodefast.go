@@ -30,7 +30,8 @@ var (
 	callFields = []string{"call_id", "provider", "caller_phone", "tracking_number", "direction", "wait_sec", "talk_sec",
 		"answered", "recording_url", "client_ids", "channel"}
 	crmFields = []string{"provider", "entity", "action", "lead_id", "deal_id", "contact_id", "pipeline", "stage",
-		"outcome", "amount_minor", "currency", "phones", "emails", "client_id", "call_id", "updated_at"}
+		"outcome", "amount_minor", "currency", "phones", "emails", "client_id", "call_id", "updated_at",
+		"units"} // units (a fraction) has no case here: a record carrying it is read by encoding/json
 )
 
 var utmFields = []string{"source", "medium", "campaign", "content", "term"}

@@ -54,6 +54,7 @@ type CRM struct {
 	ClientID  string   `json:"client_id,omitempty"`  // our client id, from a custom/hidden field
 	CallID    string   `json:"call_id,omitempty"`    // the call-tracking id, when the CRM carries it
 	UpdatedAt int64    `json:"updated_at,omitempty"` // the vendor's change time, Unix ms: orders updates
+	Units     float64  `json:"units,omitempty"`      // units sold: the deal's quantity (its line items'), when the CRM gives it
 }
 
 // Cost is one row of ad spend. Re-sending the same key restates it.

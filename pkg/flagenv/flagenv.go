@@ -75,5 +75,8 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	if errs := envErrors[fs]; len(errs) > 0 {
 		return errs[0]
 	}
-	return fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return runAfterParse(fs)
 }

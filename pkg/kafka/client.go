@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // Config is how a service reaches Kafka.
@@ -17,6 +18,10 @@ type Config struct {
 	Brokers     []string // host:port of seed brokers
 	ClientID    string
 	Replication int16 // replication factor for created topics (1 for kfake)
+	// SASLUser and SASLPassword log in with SASL/PLAIN when the user is
+	// set (the embedded broker when it listens beyond loopback, or a
+	// Kafka cluster that wants it; use TLS to the cluster as well).
+	SASLUser, SASLPassword string
 
 	brokersFlag *string
 	replFlag    *int
@@ -51,11 +56,20 @@ func ParseBrokers(s string) []string {
 
 // BaseOpts are the options every client uses.
 func BaseOpts(c Config, log zerolog.Logger) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(c.Brokers...),
+	return append([]kgo.Opt{
 		kgo.ClientID(c.ClientID),
 		kgo.WithLogger(Logger{L: log.With().Str("component", "kafka").Logger()}),
+	}, c.ConnOpts()...)
+}
+
+// ConnOpts are what a client needs to connect at all: the seed brokers and,
+// when configured, the SASL login. Clients outside BaseOpts use them too.
+func (c Config) ConnOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.SASLUser != "" {
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsMechanism()))
 	}
+	return opts
 }
 
 // ProducerOpts are the options of a producer whose acknowledged writes must
@@ -80,6 +94,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, clientID string) {
 	var repl int
 	flagenv.Int(fs, &repl, "kafka-replication", 1, "replication factor of topics created at start")
 	c.replFlag = &repl
+	flagenv.String(fs, &c.SASLUser, "kafka-sasl-user", "", "SASL/PLAIN user (empty: no SASL)")
+	flagenv.Secret(fs, &c.SASLPassword, "kafka-sasl-password", "SASL/PLAIN password")
 }
 
 // Resolve copies parsed flag values into the config.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,6 +44,13 @@ type Tenant struct {
 	ClickHouseUsers []ClickHouseUser `yaml:"clickhouse_users,omitempty"`
 	RateLimit       RateLimit        `yaml:"rate_limit"` // per key, default for the tenant's keys
 	Accounts        []Account        `yaml:"accounts"`
+	// The same secrets kept out of the file (secrets.go): *_file is a file
+	// with one per line, *_env an environment variable with them
+	// comma-separated. They add to the lists above.
+	TenantKeysFile string `yaml:"tenant_keys_file,omitempty"`
+	TenantKeysEnv  string `yaml:"tenant_keys_env,omitempty"`
+	ReadTokensFile string `yaml:"read_tokens_file,omitempty"`
+	ReadTokensEnv  string `yaml:"read_tokens_env,omitempty"`
 	// BusinessHours of the tenant's branches, unless a branch sets its own
 	// (alerts that watch business hours only, see hours.go).
 	BusinessHours *BusinessHours `yaml:"business_hours"`
@@ -100,15 +108,33 @@ type RateLimit struct {
 	Burst     int     `yaml:"burst"`
 }
 
-// Account is one branch with its write keys and its integrations.
+// Account is one branch with its keys and its integrations.
+//
+// Its keys are of two kinds (docs/security.md). A site key is public — it
+// sits in every page of the branch's site — and can only do what a page
+// does: pixel hits, browser events, number leases. A server key is secret
+// and is what calls, CRM deals, chats and costs need: those make leads and
+// revenue, so a key anyone can read from a page must not make them.
 type Account struct {
-	ID           string         `yaml:"id"`
-	Name         string         `yaml:"name"`
-	Timezone     string         `yaml:"timezone"`
-	OwnDomains   []string       `yaml:"own_domains"` // the branch's sites, besides the tenant's
-	WriteKeys    []string       `yaml:"write_keys"`
-	CallTracking []CallTracking `yaml:"call_tracking"`
-	CRM          *CRM           `yaml:"crm"`
+	ID         string   `yaml:"id"`
+	Name       string   `yaml:"name"`
+	Timezone   string   `yaml:"timezone"`
+	OwnDomains []string `yaml:"own_domains"` // the branch's sites, besides the tenant's
+	// SiteKeys are the public keys of the branch's pages.
+	SiteKeys []string `yaml:"site_keys,omitempty"`
+	// ServerKeys are the secret keys of its integrations and back office.
+	ServerKeys []string `yaml:"server_keys,omitempty"`
+	// WriteKeys are the keys of configs from before the split: each is both
+	// a site and a server key. Still accepted for one release, with a
+	// warning at start-up (LegacyKeyAccounts).
+	WriteKeys []string `yaml:"write_keys,omitempty"`
+	// Server keys kept out of the file (see Tenant.TenantKeysFile).
+	ServerKeysFile string         `yaml:"server_keys_file,omitempty"`
+	ServerKeysEnv  string         `yaml:"server_keys_env,omitempty"`
+	CallTracking   []CallTracking `yaml:"call_tracking"`
+	CRM            *CRM           `yaml:"crm"`
+	// Chats are the chat widgets whose webhooks report this branch's chats.
+	Chats []ChatWidget `yaml:"chats"`
 	// BusinessHours override the tenant's for this branch.
 	BusinessHours *BusinessHours `yaml:"business_hours"`
 	// CostConnectors pull this branch's ad spend daily (costconnectors.go).
@@ -120,9 +146,14 @@ type Account struct {
 
 // CallTracking is one call-tracking service connected to an account.
 type CallTracking struct {
-	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango
-	// Secret verifies the vendor's signature where it signs (mango: the API salt).
+	Provider string `yaml:"provider"` // generic, calltouch, comagic, mango, alloka, callibri
+	// Secret verifies the vendor's signature where it signs (mango: the API
+	// salt); for alloka and callibri, which sign nothing, it must arrive as
+	// ?token= in the URL they are given.
 	Secret string `yaml:"secret"`
+	// SecretFile and SecretEnv keep the secret out of the file (secrets.go).
+	SecretFile string `yaml:"secret_file,omitempty"`
+	SecretEnv  string `yaml:"secret_env,omitempty"`
 	// StaticNumbers maps tracking numbers (E.164) that are not substituted per
 	// visitor to the channel they are advertised in.
 	StaticNumbers map[string]StaticNumber `yaml:"static_numbers"`
@@ -130,6 +161,15 @@ type CallTracking struct {
 	// this provider that the collector's GET /v1/numbers leases to visitors,
 	// so a call to one is linked to the visitor it was shown to.
 	NumberPool *NumberPool `yaml:"number_pool"`
+}
+
+// ChatWidget is one chat widget connected to an account.
+type ChatWidget struct {
+	Provider string `yaml:"provider"` // generic, jivo
+	// Token, when set, must arrive as ?token= in the webhook URL: Jivo signs
+	// nothing, so a secret in the address it is given is its only check
+	// besides the write key.
+	Token string `yaml:"token"`
 }
 
 // NumberPool is an account's pool of tracking numbers substituted per visitor.
@@ -187,12 +227,21 @@ type StaticNumber struct {
 
 // CRM is the CRM instance of an account: each branch may run its own.
 type CRM struct {
-	Provider string `yaml:"provider"` // generic, amocrm, bitrix24
+	Provider string `yaml:"provider"` // generic, amocrm, bitrix24, megaplan, dynamics
 	// BaseURL is the REST endpoint entities are fetched from (bitrix24: the
 	// incoming-webhook URL, e.g. https://branch.bitrix24.ru/rest/1/abc123/).
 	BaseURL string `yaml:"base_url"`
-	// AppToken is the application_token bitrix24 puts in every outgoing event.
+	// AppToken is the application_token bitrix24 puts in every outgoing event;
+	// for megaplan and dynamics, which sign nothing, the secret their webhook
+	// URL must carry as ?code= (Dynamics' WebhookKey) or ?token=.
 	AppToken string `yaml:"app_token"`
+	// AppTokenFile and AppTokenEnv keep the token out of the file (secrets.go).
+	AppTokenFile string `yaml:"app_token_file,omitempty"`
+	AppTokenEnv  string `yaml:"app_token_env,omitempty"`
+	// Subdomain is the amoCRM account's subdomain (acme for
+	// acme.amocrm.ru); its webhooks must name it. Taken from base_url when
+	// that is on amoCRM's domain; required for amocrm otherwise.
+	Subdomain string `yaml:"subdomain,omitempty"`
 	// WonStages and LostStages are the vendor's stage ids that close a deal
 	// (amoCRM defaults: 142 won, 143 lost; bitrix24: WON/LOSE semantics).
 	WonStages  []string `yaml:"won_stages"`
@@ -205,20 +254,45 @@ type CRM struct {
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
 
-// Load reads and validates a tenants file.
+// Load reads and validates a tenants file; *_file references are read
+// relative to its directory.
 func Load(path string) (*Config, error) {
+	c, err := Decode(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode reads a tenants file and resolves its secret references without
+// validating it (for tools that repair a file before it is used).
+func Decode(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading tenants file: %w", err)
 	}
-	return Parse(b)
+	var c Config
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("parsing tenants file: %w", err)
+	}
+	if err := c.resolveSecrets(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
-// Parse decodes and validates tenants YAML.
+// Parse decodes and validates tenants YAML; *_file references are read
+// relative to the working directory.
 func Parse(b []byte) (*Config, error) {
 	var c Config
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("parsing tenants file: %w", err)
+	}
+	if err := c.resolveSecrets("."); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -288,6 +362,9 @@ func (c *Config) Validate() error {
 			}
 			keys[tok] = t.ID + " (read token)"
 		}
+		if err := t.checkRetired(i); err != nil {
+			return err
+		}
 		accs := map[string]bool{}
 		for j, a := range t.Accounts {
 			where := fmt.Sprintf("tenants[%d].accounts[%d]", i, j)
@@ -301,15 +378,8 @@ func (c *Config) Validate() error {
 			if err := validDomains(where+".own_domains", a.OwnDomains); err != nil {
 				return err
 			}
-			for k, key := range a.WriteKeys {
-				if len(key) < 8 {
-					return fmt.Errorf("%s.write_keys[%d]: shorter than 8 characters", where, k)
-				}
-				owner := t.ID + "/" + a.ID
-				if prev, ok := keys[key]; ok && prev != owner {
-					return fmt.Errorf("%s.write_keys[%d]: already used by %s", where, k, prev)
-				}
-				keys[key] = owner
+			if err := a.validateKeys(where, t.ID, keys); err != nil {
+				return err
 			}
 			if err := validateSchedule(where, a.Timezone, a.BusinessHours); err != nil {
 				return err
@@ -331,9 +401,9 @@ func (c *Config) Validate() error {
 func (a *Account) validateIntegrations(where string) error {
 	for i, ct := range a.CallTracking {
 		switch ct.Provider {
-		case "generic", "calltouch", "comagic", "mango":
+		case "generic", "calltouch", "comagic", "mango", "alloka", "callibri":
 		default:
-			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic or mango", where, i, ct.Provider)
+			return fmt.Errorf("%s.call_tracking[%d].provider: %q is not generic, calltouch, comagic, mango, alloka or callibri", where, i, ct.Provider)
 		}
 		if ct.Provider == "mango" && ct.Secret == "" {
 			return fmt.Errorf("%s.call_tracking[%d].secret: mango signs its requests, the API salt is required", where, i)
@@ -343,6 +413,18 @@ func (a *Account) validateIntegrations(where string) error {
 				return fmt.Errorf("%s.call_tracking[%d].static_numbers: %q %w", where, i, num, err)
 			}
 		}
+	}
+	seen := map[string]bool{}
+	for i, ch := range a.Chats {
+		switch ch.Provider {
+		case "generic", "jivo":
+		default:
+			return fmt.Errorf("%s.chats[%d].provider: %q is not generic or jivo", where, i, ch.Provider)
+		}
+		if seen[ch.Provider] {
+			return fmt.Errorf("%s.chats[%d].provider: %s is listed twice", where, i, ch.Provider)
+		}
+		seen[ch.Provider] = true
 	}
 	return a.validatePool(where)
 }
@@ -396,13 +478,17 @@ func (a *Account) validatePool(where string) error {
 	}
 	if c := a.CRM; c != nil {
 		switch c.Provider {
-		case "generic", "amocrm":
+		case "generic", "megaplan", "dynamics":
+		case "amocrm":
+			if c.AmoSubdomain() == "" {
+				return fmt.Errorf("%s.crm.subdomain: amocrm webhooks are checked against the account's subdomain (acme for acme.amocrm.ru); set subdomain, or a base_url on amoCRM's domain", where)
+			}
 		case "bitrix24":
 			if c.BaseURL == "" || c.AppToken == "" {
 				return fmt.Errorf("%s.crm: bitrix24 needs base_url (REST webhook) and app_token", where)
 			}
 		default:
-			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm or bitrix24", where, c.Provider)
+			return fmt.Errorf("%s.crm.provider: %q is not generic, amocrm, bitrix24, megaplan or dynamics", where, c.Provider)
 		}
 	}
 	return nil
@@ -447,6 +533,9 @@ func validID(s string) bool {
 type Principal struct {
 	Tenant  string
 	Account string
+	// Server is set for a server key (or a legacy write key, or a tenant
+	// key): one that may write calls, CRM deals, chats and costs.
+	Server bool
 }
 
 // Keys resolves write keys. Keys are compared by their SHA-256 digest so the
@@ -468,8 +557,11 @@ func NewKeys(c *Config) *Keys {
 			k.readers[sha256.Sum256([]byte(tok))] = t.ID
 		}
 		for _, a := range t.Accounts {
-			for _, key := range a.WriteKeys {
+			for _, key := range a.SiteKeys {
 				k.byDigest[sha256.Sum256([]byte(key))] = Principal{Tenant: t.ID, Account: a.ID}
+			}
+			for _, key := range append(a.ServerKeys, a.WriteKeys...) {
+				k.byDigest[sha256.Sum256([]byte(key))] = Principal{Tenant: t.ID, Account: a.ID, Server: true}
 			}
 		}
 	}
@@ -496,7 +588,8 @@ func (k *Keys) LookupReader(token string) (string, bool) {
 	return t, ok
 }
 
-// Lookup returns the account a write key belongs to.
+// Lookup returns the account a site, server or legacy write key belongs
+// to; Principal.Server tells a key that may write calls, CRM and costs.
 func (k *Keys) Lookup(key string) (Principal, bool) {
 	if key == "" {
 		return Principal{}, false

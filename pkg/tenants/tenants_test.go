@@ -20,7 +20,7 @@ tenants:
           - provider: mango
             secret: salt
             static_numbers: {"+74950000000": {channel: offline}}
-        crm: {provider: amocrm}
+        crm: {provider: amocrm, subdomain: msk-branch}
       - id: spb
         write_keys: [spb-key-123]
         crm: {provider: bitrix24, base_url: "https://x.bitrix24.ru/rest/1/abc/", app_token: tok}
@@ -32,7 +32,7 @@ func TestKeysResolveToTheirOwnScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := NewKeys(c)
-	if p, ok := k.Lookup("msk-key-123"); !ok || p != (Principal{"net", "msk"}) {
+	if p, ok := k.Lookup("msk-key-123"); !ok || p != (Principal{"net", "msk", true}) {
 		t.Fatalf("msk key: %v %v", p, ok)
 	}
 	if _, ok := k.Lookup("tenant-key-1"); ok {

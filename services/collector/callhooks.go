@@ -30,6 +30,9 @@ var callSources = func() []string {
 	return out
 }()
 
+// getAllowed are the providers whose notifications may be GET requests.
+var getAllowed = map[string]bool{"calltouch": true, "comagic": true, "alloka": true, "callibri": true}
+
 // callReply is the body of a call webhook's 200.
 type callReply struct {
 	Accepted int    `json:"accepted"`
@@ -72,7 +75,10 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, msg, "k", "unknown")
 		return
 	}
-	if r.Method == http.MethodGet && provider != "calltouch" && provider != "comagic" {
+	if !c.requireServerKey(w, p, source) {
+		return
+	}
+	if r.Method == http.MethodGet && !getAllowed[provider] {
 		c.m.reject(source, reasonInvalid, "method")
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, provider+" webhooks are POSTed", "", "")
@@ -88,6 +94,8 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		body = b
 	}
 	query := withoutKey(r.URL.Query())
+	token := query.Get("token")
+	query.Del("token")
 	h := callHook{c: c, ctx: ctx, w: w, p: p, source: source, now: now, payload: hookPayload(body, query)}
 	if !known {
 		h.refuse(http.StatusNotFound, &event.FieldError{Field: "provider", Reason: unknownProvider(provider)}, "")
@@ -100,9 +108,16 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 			"%s is not enabled for account %s: add it to the account's call_tracking in the tenants file", provider, p.Account)}, "")
 		return
 	}
+	if isRedrive(r.Context()) && (provider == "alloka" || provider == "callibri") {
+		token = ct.Secret // a re-drive is the operator's, and dead letters keep no token
+	}
 	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
-		Path: withoutPathKey(r.PathValue("rest"))}
-	call, err := calls.Parse(provider, req, calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now})
+		Path: withoutPathKey(r.PathValue("rest")), Token: token}
+	settings := calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now}
+	if !isRedrive(r.Context()) {
+		settings.ReplayWindow = c.cfg.ReplayWindow // an operator re-drives on purpose
+	}
+	call, err := calls.Parse(provider, req, settings)
 	var ignored *calls.Ignored
 	switch {
 	case errors.As(err, &ignored):
@@ -112,6 +127,9 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, calls.ErrSignature):
 		h.refuse(http.StatusForbidden, &event.FieldError{Field: "sign", Reason: err.Error()}, reasonPrefixUnauthenticated)
+		return
+	case errors.Is(err, calls.ErrReplay):
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "json", Reason: err.Error()}, "")
 		return
 	case err != nil:
 		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")

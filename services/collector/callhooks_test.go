@@ -47,6 +47,9 @@ tenants:
             number_pool: {numbers: [` + poolNumber1 + `, ` + poolNumber2 + `], replace: ["+7 (495) 000-00-00", "+74950000000"]}
           - {provider: comagic}
           - {provider: mango, secret: ` + mangoSecret + `}
+          - {provider: alloka, secret: ` + allokaToken + `}
+          - {provider: callibri}
+        chats: [{provider: jivo, token: ` + jivoToken + `}, {provider: generic}]
       - id: spb
         write_keys: [` + keySPb + `]
         call_tracking: [{provider: generic}]
@@ -216,9 +219,9 @@ func TestCallHooksRefused(t *testing.T) {
 	}{
 		{"bad mango signature", "POST", "/v1/hooks/calls/mango?k=" + keyMoscow, form, mangoForm(summary, "wrong-salt"),
 			403, "hook:mango", "unauthenticated: sign:"},
-		{"unknown provider", "POST", "/v1/hooks/calls/callibri?k=" + keyMoscow, "application/json", []byte(`{}`),
-			404, "hook:unknown", "provider: unknown call-tracking provider \"callibri\""},
-		{"unknown provider without key", "POST", "/v1/hooks/calls/callibri", "application/json", []byte(`{}`), 404, "", ""},
+		{"unknown provider", "POST", "/v1/hooks/calls/sipuni?k=" + keyMoscow, "application/json", []byte(`{}`),
+			404, "hook:unknown", "provider: unknown call-tracking provider \"sipuni\""},
+		{"unknown provider without key", "POST", "/v1/hooks/calls/sipuni", "application/json", []byte(`{}`), 404, "", ""},
 		{"missing key", "POST", "/v1/hooks/calls/generic", "application/json", []byte(`{}`), 401, "", ""},
 		{"unknown key", "POST", "/v1/hooks/calls/generic?k=nobody-has-this-key", "application/json", []byte(`{}`), 401, "", ""},
 		{"tenant key", "POST", "/v1/hooks/calls/generic?k=" + tenantKeyAcme, "application/json", []byte(`{}`), 401, "", ""},

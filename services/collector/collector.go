@@ -115,6 +115,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	}
 	m.declareSources(crmSources...)
 	m.declareSources(callSources...)
+	m.declareSources(chatSources...)
 	m.declareSources(costSources...)
 	m.declareSources(sourceNumbers)
 	nm, err := newNumberMetrics(deps.Tel.Meter)
@@ -139,6 +140,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
 	c.limits = lim
+	if deps.Tenants != nil {
+		for _, acc := range deps.Tenants.LegacyKeyAccounts() {
+			log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
+		}
+	}
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}
@@ -174,6 +180,7 @@ func (c *Collector) routes() http.Handler {
 	}
 	mux.Handle("POST "+routeCosts, c.instrument(routeCosts, c.serveCosts))
 	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
+	mux.Handle("POST "+routeChatHooks+"/{provider}", c.instrument(routeChatHooks, c.serveChatHook))
 	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
 	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
 	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))

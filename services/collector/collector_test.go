@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 
 func TestPixelAccepted(t *testing.T) {
 	k := startKafka(t)
-	s := newServer(t, testConfig(), k.producer(t, 1000))
+	cfg := testConfig()
+	cfg.TrustedProxies = "127.0.0.1/32" // a reverse proxy on this host
+	s := newServer(t, cfg, k.producer(t, 1000))
 	page := "https://shop.example/spring?utm_source=yandex&utm_medium=cpc&utm_campaign=sale&yclid=777&gclid=G-1"
 	q := url.Values{"k": {keyMoscow}, "cid": {"visitor-1"}, "u": {page}, "r": {"https://ya.ru/"}, "p.plan": {"pro"}}
 	head, _ := http.NewRequest("HEAD", s.srv.URL+"/px.gif?"+q.Encode(), nil)
@@ -52,7 +54,7 @@ func TestPixelAccepted(t *testing.T) {
 	if e.Type != event.TypePageview || e.Source != "pixel" || e.UserAgent != "Mozilla/5.0 test" {
 		t.Fatalf("fields: %+v", e)
 	}
-	if e.IP != "198.51.100.23" { // the loopback peer is a trusted proxy by default
+	if e.IP != "198.51.100.23" { // the loopback peer is the configured proxy
 		t.Fatalf("ip %q", e.IP)
 	}
 	if strings.Contains(string(recs[0].Value), keyMoscow) {

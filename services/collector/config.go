@@ -65,6 +65,12 @@ type Config struct {
 	// addresses) of proxies whose X-Forwarded-For is believed.
 	TrustedProxies string
 
+	// ReplayWindow is how old the signed time of a signed webhook (Mango)
+	// may be; older deliveries are replays and are refused (dead-lettered,
+	// re-drivable). It is shorter than the event-id dedup window, so a
+	// replay inside it lands nowhere twice either.
+	ReplayWindow time.Duration
+
 	CRM     CRMConfig     // CRM webhooks' pulls from the CRMs' REST APIs
 	Redrive RedriveConfig // the operators' dead-letter re-drive endpoint
 	Costs   CostsConfig   // ad cost uploads (/v1/costs)
@@ -92,7 +98,8 @@ func DefaultConfig() Config {
 		RetryAfter:          2 * time.Second,
 		ShutdownTimeout:     15 * time.Second,
 		LeaseRestoreTimeout: 30 * time.Second,
-		TrustedProxies:      "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+		TrustedProxies:      "",
+		ReplayWindow:        24 * time.Hour,
 		CRM:                 DefaultCRMConfig(),
 		Costs:               DefaultCostsConfig(),
 		Dedup:               DefaultDedupConfig(),
@@ -137,7 +144,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Duration(fs, &c.LeaseRestoreTimeout, "collector-lease-restore-timeout", d.LeaseRestoreTimeout,
 		"how long a starting collector reads the last lease time of number leases back from Kafka before serving /v1/numbers with what it read")
 	flagenv.String(fs, &c.TrustedProxies, "collector-trusted-proxies", d.TrustedProxies,
-		"comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (empty: none)")
+		"comma-separated CIDRs of your reverse proxies, whose X-Forwarded-For is trusted (default: none; e.g. 127.0.0.1/32 for a proxy on this host)")
+	flagenv.Duration(fs, &c.ReplayWindow, "collector-replay-window", d.ReplayWindow,
+		"how old a signed webhook's signed time may be before it is refused as a replay (0: no window)")
 	c.CRM.registerFlags(fs)
 	c.Redrive.registerFlags(fs)
 	c.Costs.registerFlags(fs)
@@ -188,6 +197,8 @@ func (c Config) Validate() error {
 		return errors.New("collector-retry-after: must be at least 1s")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("collector-shutdown-timeout: must be positive")
+	case c.ReplayWindow < 0:
+		return errors.New("collector-replay-window: must not be negative")
 	case c.LeaseRestoreTimeout <= 0:
 		return errors.New("collector-lease-restore-timeout: must be positive")
 	}

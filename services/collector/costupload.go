@@ -109,6 +109,9 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 	if t, ok := c.deps.Keys.LookupTenant(key); ok {
 		p.Tenant = t
 	} else if ap, ok := c.deps.Keys.Lookup(key); ok {
+		if !c.requireServerKey(w, ap, source) {
+			return
+		}
 		p = ap
 	} else {
 		reason := reasonUnknownKey

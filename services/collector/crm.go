@@ -2,8 +2,10 @@ package collector
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -29,7 +31,8 @@ const (
 )
 
 // crmSources are the dead-letter and metric sources of the CRM webhooks.
-var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24}
+var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24,
+	"crm:" + crm.Megaplan, "crm:" + crm.Dynamics365}
 
 // CRMConfig bounds the pulls CRM webhooks make from the CRMs' REST APIs.
 type CRMConfig struct {
@@ -88,10 +91,10 @@ type crmReply struct {
 func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
 	switch provider {
-	case crm.Generic, crm.AmoCRM, crm.Bitrix24:
+	case crm.Generic, crm.AmoCRM, crm.Bitrix24, crm.Megaplan, crm.Dynamics365:
 	default:
 		c.m.reject("crm:unknown", reasonInvalid, "provider")
-		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm or bitrix24", "provider", "unknown")
+		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm, bitrix24, megaplan or dynamics", "provider", "unknown")
 		return
 	}
 	source := "crm:" + provider
@@ -115,7 +118,48 @@ func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 		h.amoCRM()
 	case crm.Bitrix24:
 		h.bitrix24()
+	case crm.Megaplan:
+		h.tokenChecked(crm.Megaplan, r, crm.ParseMegaplan)
+	case crm.Dynamics365:
+		h.tokenChecked(crm.Dynamics365, r, crm.ParseDynamics)
 	}
+}
+
+// tokenChecked handles the CRMs that sign nothing (Megaplan, Dynamics 365):
+// the provider must be the account's CRM, and its app_token, when set, must
+// arrive as ?code= (Dynamics' WebhookKey authentication) or ?token=. A bad
+// body is answered 400 naming the field; other entities are answered 200
+// and counted as ignored.
+func (h *crmRequest) tokenChecked(provider string, r *http.Request, parse func([]byte, crm.Settings) ([]crm.Change, error)) {
+	cfg := h.integration(provider)
+	if cfg == nil {
+		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+			"%s is not the CRM of account %s: set crm.provider in the tenants file", provider, h.p.Account)}, h.body)
+		return
+	}
+	if cfg.AppToken != "" && !h.redriven {
+		q := r.URL.Query()
+		got := q.Get("code")
+		if got == "" {
+			got = q.Get("token")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.AppToken)) != 1 {
+			h.c.m.reject(h.source, reasonInvalid, "token")
+			h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+"token: missing or wrong", h.body, h.now, true)
+			writeError(h.w, http.StatusForbidden, "token: missing or wrong: put ?code=<crm.app_token> in the webhook URL", "token", "missing or wrong")
+			return
+		}
+	}
+	changes, err := parse(h.body, h.settings(provider))
+	if err != nil {
+		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), h.body)
+		return
+	}
+	ignored := 0
+	if len(changes) == 0 {
+		ignored = 1
+	}
+	h.publish(changes, ignored, "", h.body)
 }
 
 // crmPrincipal authenticates a webhook by the write key in ?k= or the
@@ -136,7 +180,7 @@ func (c *Collector) crmPrincipal(w http.ResponseWriter, r *http.Request, source 
 		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
 		return tenants.Principal{}, false
 	}
-	return p, true
+	return p, c.requireServerKey(w, p, source)
 }
 
 // readHookBody reads a webhook body within the in-flight budget (readBody);
@@ -192,6 +236,14 @@ func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
 		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("crm webhook rejected")
 	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
 	writeError(h.w, status, reason, fe.Field, fe.Reason)
+}
+
+// unauthenticated answers 403 and dead-letters the body as a delivery
+// that failed authentication (never re-driven).
+func (h *crmRequest) unauthenticated(fe *event.FieldError) {
+	h.c.m.reject(h.source, reasonUnknownKey, fe.Field)
+	h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+fe.Error(), h.body, h.now, true)
+	writeError(h.w, http.StatusForbidden, fe.Error(), fe.Field, "unauthenticated")
 }
 
 // publish writes the changes and answers 200, dead-lettering payload with
@@ -265,13 +317,20 @@ func (h *crmRequest) amoCRM() {
 		h.publish(nil, 0, crm.AsFieldError("body", err).Error(), h.body)
 		return
 	}
+	// amoCRM does not sign its webhooks; what it does send every time is
+	// the account's subdomain, so it is required and must be this account's.
 	cfg := h.integration(crm.AmoCRM)
-	if cfg != nil && req.Subdomain != "" {
-		if want := crm.AmoSubdomain(cfg.BaseURL); want != "" && !strings.EqualFold(want, req.Subdomain) {
-			h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
-				" is not this account's amoCRM ("+want+")", h.body)
-			return
-		}
+	switch {
+	case cfg == nil:
+		h.unauthenticated(&event.FieldError{Field: "crm", Reason: "this account has no amocrm integration (crm: provider amocrm, subdomain)"})
+		return
+	case req.Subdomain == "":
+		h.unauthenticated(&event.FieldError{Field: "account[subdomain]", Reason: "required: amoCRM names its account in every webhook"})
+		return
+	case !strings.EqualFold(cfg.AmoSubdomain(), req.Subdomain):
+		h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
+			" is not this account's amoCRM ("+cfg.AmoSubdomain()+")", h.body)
+		return
 	}
 	var api crm.AmoCRMAPI
 	if cfg != nil && cfg.BaseURL != "" {

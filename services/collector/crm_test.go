@@ -43,12 +43,18 @@ tenants:
         crm: {provider: bitrix24, base_url: "%[1]s/rest/1/s3cr3t/", app_token: ` + tokenMoscow + `, client_id_field: UF_CRM_1640042314192, requests_per_second: 50}
       - id: spb
         write_keys: [` + keySPb + `]
-        crm: {provider: amocrm, base_url: "%[2]s", app_token: long-lived}
+        crm: {provider: amocrm, base_url: "%[2]s", subdomain: acme, app_token: long-lived}
       - id: kazan
         write_keys: [` + keyKazan + `]
       - id: tver
         write_keys: [` + keyTver + `]
         crm: {provider: amocrm, base_url: "https://tver-branch.amocrm.ru", app_token: never-used}
+      - id: ekb
+        write_keys: [` + keyEkb + `]
+        crm: {provider: megaplan, app_token: ` + tokenMegaplan + `, lost_stages: ["42"]}
+      - id: nsk
+        write_keys: [` + keyNsk + `]
+        crm: {provider: dynamics, app_token: ` + tokenDynamics + `}
   - id: other
     currency: USD
     accounts:

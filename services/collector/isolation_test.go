@@ -37,7 +37,7 @@ tenants:
       - id: spb
         write_keys: [` + keySPb + `]
         call_tracking: [{provider: generic}, {provider: calltouch}, {provider: comagic}, {provider: mango, secret: salt-spb}]
-        crm: {provider: amocrm, base_url: "%[1]s", app_token: long-lived}
+        crm: {provider: amocrm, base_url: "%[1]s", subdomain: acme, app_token: long-lived}
   - id: other
     currency: RUB
     tenant_keys: [` + tenantKeyOther + `]
@@ -167,7 +167,7 @@ func TestKeysCannotWriteElsewhere(t *testing.T) {
 			post("/v1/hooks/crm/generic", keyMoscow, "application/json", []byte(fmt.Sprintf(crmChange, `, "tenant": "other"`)))},
 		{"crm generic", "a tenant key", X, 401, false,
 			post("/v1/hooks/crm/generic", tenantKeyAcme, "application/json", []byte(fmt.Sprintf(crmChange, "")))},
-		{"crm amocrm", "B's amoCRM account in the delivery", A, 200, true,
+		{"crm amocrm", "B's amoCRM account in the delivery, A has no amoCRM", A, 403, true,
 			post("/v1/hooks/crm/amocrm", keyMoscow, form, fixture(crmFixturesDir, "amocrm/status_won.txt"))},
 		{"crm bitrix24", "Y's application token", A, 401, true,
 			post("/v1/hooks/crm/bitrix24", keyMoscow, form, b24Event(tokenOther))},

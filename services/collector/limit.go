@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"github.com/throughline/throughline/services/collector/internal/hooks/chats"
 	"math"
 	"net/http"
 	"net/url"
@@ -115,6 +116,11 @@ func sourceOfRoute(r *http.Request, route string) string {
 		return "hook:" + r.PathValue("provider")
 	case routeCRM:
 		return "crm:" + r.PathValue("provider")
+	case routeChatHooks:
+		if p := r.PathValue("provider"); chats.Known(p) {
+			return "chat:" + p
+		}
+		return "chat:unknown"
 	case routeCosts:
 		return costsSource(r.URL.Query().Get("format"))
 	case routeNumbers:

@@ -115,7 +115,8 @@ var knownFields = func() map[string]bool {
 		"k", "t", "n", "cid", "u", "r", "eid", "p", "User-Agent",
 		"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
 		"provider", "auth", "crm", "changes", "leads", "contacts", "data", "event", "entity", "action",
-		"lead_id", "deal_id", "contact_id", "stage", "outcome", "amount", "amount_minor", "currency", "updated_at"} {
+		"lead_id", "deal_id", "contact_id", "stage", "outcome", "amount", "amount_minor", "currency", "updated_at",
+		"chat_id", "event_name", "offline_message_id", "token"} {
 		m[f] = true
 	}
 	for _, p := range event.ClickIDParams {

@@ -30,7 +30,7 @@ type RedriveConfig struct {
 }
 
 func (c *RedriveConfig) registerFlags(fs *flag.FlagSet) {
-	flagenv.String(fs, &c.Token, "collector-redrive-token", "",
+	flagenv.Secret(fs, &c.Token, "collector-redrive-token",
 		"Bearer token of POST /v1/internal/redrive, used by 'throughline redrive' (empty: endpoint off)")
 }
 
@@ -139,10 +139,12 @@ func (c *Collector) redriveKey(dl *event.DeadLetter) (string, error) {
 		return "", fmt.Errorf("tenant %q has no tenant key", dl.Tenant)
 	case a == nil:
 		return "", fmt.Errorf("account %q of tenant %q is not configured", dl.Account, dl.Tenant)
-	case len(a.WriteKeys) == 0:
-		return "", fmt.Errorf("account %q of tenant %q has no write key", dl.Account, dl.Tenant)
+	case a.ServerKey() != "":
+		return a.ServerKey(), nil
+	case a.SiteKey() != "" && (dl.Source == sourcePixel || dl.Source == sourceAPI):
+		return a.SiteKey(), nil
 	}
-	return a.WriteKeys[0], nil
+	return "", fmt.Errorf("account %q of tenant %q has no server key", dl.Account, dl.Tenant)
 }
 
 // redriveRequest builds the request a dead letter's source's route receives.
@@ -156,6 +158,8 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 		target = "/v1/events"
 	case kind == "crm" && provider != "":
 		target = "/v1/hooks/crm/" + url.PathEscape(provider)
+	case kind == "chat" && provider != "":
+		target = "/v1/hooks/chats/" + url.PathEscape(provider)
 	case kind == "hook" && provider != "":
 		target = "/v1/hooks/calls/" + url.PathEscape(provider)
 	case kind == "costs" && provider != "":

@@ -39,8 +39,14 @@ type Config struct {
 	// (max_threads); the default, half the cores, leaves the rest to the
 	// pipeline running in the same process.
 	MaxThreads int
-	// SQLToken, when set, is the Bearer token /v1/sql requires.
+	// SQLToken is the admin token: the Bearer token /v1/sql requires (it
+	// reads every tenant's rows), which also reads any tenant's reports.
+	// Empty: /v1/sql answers 401, reports need a tenant's read token.
 	SQLToken string
+	// AllowedHosts are the host names (comma-separated) clients reach the
+	// console by, besides IP addresses and localhost; a request naming
+	// another Host is refused (DNS rebinding).
+	AllowedHosts string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration
 	// Analytics configures the refresher of the report aggregates
@@ -73,7 +79,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"bytes of memory one SQL statement may use in the engine (max_memory_usage); more fail with MEMORY_LIMIT_EXCEEDED")
 	flagenv.Int(fs, &c.MaxThreads, "console-max-threads", defaultMaxThreads(),
 		"engine threads one SQL statement may use (max_threads); default: half the cores")
-	flagenv.String(fs, &c.SQLToken, "sql-token", "", "Bearer token required by /v1/sql (empty: none)")
+	flagenv.Secret(fs, &c.SQLToken, "sql-token", "admin token: Bearer token of /v1/sql and of every tenant's reports (empty: /v1/sql is off)")
+	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
+		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
 	c.Analytics.RegisterFlags(fs)
 }

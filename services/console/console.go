@@ -72,6 +72,8 @@ type Console struct {
 	reqTime   metric.Float64Histogram
 
 	dash *dashboard.Dashboard
+
+	allowedHosts []string // host names besides IP literals and localhost (access.go)
 }
 
 // New builds a console. Nothing listens until Run.
@@ -93,6 +95,8 @@ func New(cfg Config, deps Deps) (*Console, error) {
 		tel:   tel,
 		store: deps.Store,
 		sem:   make(chan struct{}, cfg.MaxConcurrent),
+
+		allowedHosts: parseHosts(cfg.AllowedHosts),
 	}
 	var err error
 	if c.sqlStore, err = sqlStoreOf(deps.Store); err != nil {
@@ -125,11 +129,10 @@ func New(cfg Config, deps Deps) (*Console, error) {
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
-	mux.HandleFunc("GET /v1/sql", c.handleSQL)
 	c.mountReports(mux)
 	c.dash.Mount(mux)
 	c.tel.Mount(mux, &c.health)
-	return mux
+	return c.guard(mux)
 }
 
 // Run listens on the configured address and serves until ctx is done, then

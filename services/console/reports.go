@@ -99,17 +99,16 @@ func badRequest(format string, args ...any) *reportError {
 	return &reportError{http.StatusBadRequest, "rejected", fmt.Sprintf(format, args...)}
 }
 
-// reader resolves who asks: a tenant's read token reads that tenant only; the
-// SQL token, or no token on an open console (no --sql-token, loopback
-// only), reads every tenant. It returns the tenant a token is bound to, or
-// "" for every tenant.
+// reader resolves who asks: a tenant's read token reads that tenant only;
+// the admin token (--sql-token) reads every tenant. There is no open
+// console: no token is 401, on loopback too (a page in the operator's
+// browser can reach loopback). It returns the tenant a token is bound to,
+// or "" for every tenant.
 func (c *Console) reader(r *http.Request) (string, *reportError) {
 	auth := r.Header.Get("Authorization")
 	token, hasToken := strings.CutPrefix(auth, "Bearer ")
 	token = strings.TrimSpace(token)
 	switch {
-	case auth == "" && c.cfg.SQLToken == "":
-		return "", nil
 	case hasToken && token != "":
 		if t, ok := c.keys.LookupReader(token); ok {
 			return t, nil
@@ -118,7 +117,7 @@ func (c *Console) reader(r *http.Request) (string, *reportError) {
 			return "", nil
 		}
 	}
-	return "", &reportError{http.StatusUnauthorized, "unauthorized", "a tenant's read token (read_tokens in the tenants file) is required: Authorization: Bearer <token>"}
+	return "", &reportError{http.StatusUnauthorized, "unauthorized", "a tenant's read token (read_tokens in the tenants file) or the admin token is required: Authorization: Bearer <token>"}
 }
 
 // tenantOf picks the tenant the request reads: the token's, which ?tenant=

@@ -128,9 +128,13 @@ func TestChannelReportJSONAndCSV(t *testing.T) {
 	}
 	for ch, want := range map[string]map[string]string{
 		// 9 000 of central spend, 3 leads, 120 000 of revenue, margin ½.
-		"yandex_direct": {"cost": "9000", "leads": "3", "revenue": "120000", "cpl": "3000", "roi": "12.3333", "romi": "5.6667", "cpc": "100"},
+		// By kind: L2 a call, L1 and L4 forms; each kind's CPL is the whole
+		// cost over that kind's leads.
+		"yandex_direct": {"cost": "9000", "leads": "3", "revenue": "120000", "cpl": "3000", "roi": "12.3333", "romi": "5.6667", "cpc": "100",
+			"leads_call": "1", "leads_form": "2", "leads_chat": "0", "leads_crm": "0",
+			"cpl_call": "9000", "cpl_form": "4500", "cpl_chat": "null", "cpl_crm": "null"},
 		// Spend without sessions: no leads, so no CPL.
-		"vk_ads": {"cost": "1500", "leads": "0", "cpl": "null", "roi": "-1"},
+		"vk_ads": {"cost": "1500", "leads": "0", "cpl": "null", "roi": "-1", "cpl_call": "null", "cpl_form": "null"},
 		// No spend: no ROI.
 		"offline": {"cost": "0", "revenue": "30000", "roi": "null", "romi": "null", "cpl": "0"},
 	} {
@@ -154,12 +158,15 @@ func TestChannelReportJSONAndCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(recs[0], ",") != "channel,cost,clicks,impressions,sessions,leads,target_leads,unique_leads,deals,won_deals,revenue,new_customers,cpc,cpl,cpa,cps,cac,cr,aov,roi,romi" {
+	if strings.Join(recs[0], ",") != "channel,cost,clicks,impressions,sessions,leads,leads_call,leads_form,leads_chat,leads_crm,target_leads,unique_leads,deals,won_deals,revenue,units,new_customers,cpc,cpl,cpl_call,cpl_form,cpl_chat,cpl_crm,cpa,cps,cac,cr,aov,cost_per_unit,roi,romi" {
 		t.Fatalf("header %v", recs[0])
 	}
 	for _, rec := range recs[1:] {
-		if rec[0] == "vk_ads" && (rec[13] != "" || rec[1] != "1500") {
-			t.Errorf("vk_ads csv: %v (cpl must be empty)", rec)
+		if rec[0] == "vk_ads" && (rec[18] != "" || rec[19] != "" || rec[1] != "1500") {
+			t.Errorf("vk_ads csv: %v (cpl and cpl_call must be empty)", rec)
+		}
+		if rec[0] == "yandex_direct" && (rec[6] != "1" || rec[7] != "2" || rec[19] != "9000" || rec[20] != "4500" || rec[21] != "") {
+			t.Errorf("yandex_direct csv: %v (1 call at 9000, 2 forms at 4500, no chat)", rec)
 		}
 	}
 }
@@ -293,20 +300,27 @@ func TestLeadFlowByHour(t *testing.T) {
 	}
 }
 
-func TestOpenConsoleReportsWithoutToken(t *testing.T) {
+// Without a tenants file the admin token reads any tenant id; no token
+// reads nothing, on loopback too (there is no open console).
+func TestAdminTokenWithoutTenants(t *testing.T) {
 	w := testnet.New(t, engine)
-	c, err := New(Config{}, Deps{Store: engine, Database: w.DB})
+	const admin = "admin-token-0123456789"
+	c, err := New(Config{SQLToken: admin}, Deps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
-	status, _, body := get(t, srv, "/v1/reports/channels", url.Values{"tenant": {"any"}, "from": {"2026-03-02"}, "to": {"2026-03-02"}}, "")
+	q := url.Values{"tenant": {"any"}, "from": {"2026-03-02"}, "to": {"2026-03-02"}}
+	if status, _, body := get(t, srv, "/v1/reports/channels", q, ""); status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d %s", status, body)
+	}
+	status, _, body := get(t, srv, "/v1/reports/channels", q, admin)
 	if a := decodeReport(t, status, body); len(a.Rows) != 0 {
 		t.Fatalf("empty database: %s", body)
 	}
 	// Without a tenant there is nothing to default to.
-	status, _, _ = get(t, srv, "/v1/reports/channels", nil, "")
+	status, _, _ = get(t, srv, "/v1/reports/channels", nil, admin)
 	if status != 400 {
 		t.Fatalf("no tenant: %d", status)
 	}

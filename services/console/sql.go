@@ -37,15 +37,26 @@ type request struct {
 	Format string            `json:"format"`
 }
 
-// handleSQL runs one read-only statement: POST with the SQL as the body (or
-// JSON {"query": "…", "params": {…}}), or GET ?q=…. Query parameters
-// {name:Type} are bound from param_<name>=… (as in ClickHouse's HTTP
-// interface) or from "params".
+// handleSQL runs one read-only statement: POST with the SQL as the body
+// (Content-Type application/sql) or JSON {"query": "…", "params": {…}}
+// (application/json). Query parameters {name:Type} are bound from
+// param_<name>=… (as in ClickHouse's HTTP interface) or from "params".
+// It needs the admin token; a content type a web page could send without a
+// CORS preflight is refused (access.go).
 func (c *Console) handleSQL(w http.ResponseWriter, r *http.Request) {
 	if !c.authorized(r) {
 		c.count(r.Context(), "unauthorized")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline-sql"`)
-		writeError(w, http.StatusUnauthorized, "a valid bearer token is required (--sql-token)")
+		msg := "a valid bearer token is required: Authorization: Bearer <the console's --sql-token>"
+		if c.cfg.SQLToken == "" {
+			msg = "the SQL endpoint is off: start the console with --sql-token (or $THROUGHLINE_SQL_TOKEN, --sql-token-file)"
+		}
+		writeError(w, http.StatusUnauthorized, msg)
+		return
+	}
+	if simpleContentType(r) {
+		c.count(r.Context(), "rejected")
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type: send the statement as application/sql, or JSON as application/json")
 		return
 	}
 	req, status, err := readRequest(r)
@@ -198,7 +209,7 @@ func (u *userSlots) release(user string) {
 
 func (c *Console) authorized(r *http.Request) bool {
 	if c.cfg.SQLToken == "" {
-		return true
+		return false
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(c.cfg.SQLToken)) == 1
@@ -206,9 +217,7 @@ func (c *Console) authorized(r *http.Request) bool {
 
 func readRequest(r *http.Request) (request, int, error) {
 	req := request{Params: chstore.Params{}}
-	if r.Method == http.MethodGet {
-		req.Query = r.URL.Query().Get("q")
-	} else {
+	{
 		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxStatementBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError
@@ -235,7 +244,7 @@ func readRequest(r *http.Request) (request, int, error) {
 		}
 	}
 	if strings.TrimSpace(req.Query) == "" {
-		return req, http.StatusBadRequest, errors.New("no statement: send the SQL as the body, as JSON {\"query\": \"…\"}, or as ?q=")
+		return req, http.StatusBadRequest, errors.New("no statement: send the SQL as the body, or as JSON {\"query\": \"…\"}")
 	}
 	return req, 0, nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -40,9 +42,9 @@ type Repaired struct {
 // partition's last offsets. The markers are found by fetching each
 // partition's tail read-committed: an aborted transaction in the answer with
 // no control batch of its producer after it is one the crash left unmarked.
-func repairUnmarkedAborts(ctx context.Context, addr string) ([]Repaired, error) {
+func repairUnmarkedAborts(ctx context.Context, kc kafka.Config) ([]Repaired, error) {
 	// Fetch v12 and below name topics (v13 takes topic ids).
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(kversion.V3_0_0()))
+	cl, err := kgo.NewClient(append(kc.ConnOpts(), kgo.MaxVersions(kversion.V3_0_0()))...)
 	if err != nil {
 		return nil, err
 	}

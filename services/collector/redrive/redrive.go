@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	flagenv.Bool(fs, &o.DryRun, "dry-run", false, "print what would be re-driven, re-drive nothing")
 	flagenv.Int(fs, &o.Limit, "limit", 10000, "most dead letters re-driven in one run")
 	flagenv.String(fs, &o.Collector, "collector", "http://127.0.0.1:8080", "collector base URL")
-	flagenv.String(fs, &o.Token, "collector-redrive-token", "", "the collector's re-drive token (its --collector-redrive-token)")
+	flagenv.Secret(fs, &o.Token, "collector-redrive-token", "the collector's re-drive token (its --collector-redrive-token)")
 	flagenv.Duration(fs, &o.Timeout, "redrive-timeout", time.Minute, "how long one re-drive may take")
 	o.Kafka.RegisterFlags(fs, "throughline-redrive")
 	fs.Usage = func() {

@@ -67,7 +67,7 @@ func generateAt(t *testing.T, w *testnet.World, seed uint64, accounts, persons i
 		}
 		last := ss[len(ss)-1]
 		l := &entity.Lead{Meta: entity.Meta{Tenant: g.tenant, Account: acc}, LeadID: "L" + person, PersonID: person,
-			TS: last.Start + 60_000, Kind: []string{"form", "call"}[g.rng.IntN(2)], Contacts: 1, Touches: len(ss),
+			TS: last.Start + 60_000, Kind: []string{"form", "call", "chat", "crm"}[g.rng.IntN(4)], Contacts: 1, Touches: len(ss),
 			Channel: last.Channel, Source: last.Source, Medium: last.Medium, Campaign: last.Campaign}
 		g.leads[l.LeadID] = l
 		g.touches[l.LeadID] = ss
@@ -170,6 +170,7 @@ func (g *generated) restate() {
 		case 0, 1:
 			d.Outcome, d.AmountMinor, d.RevenueMinor = "won", int64(g.rng.IntN(1_000_000)), 0
 			d.RevenueMinor, d.WonAt = d.AmountMinor, d.CreatedAt+int64(g.rng.IntN(5))*86_400_000
+			d.Units = float64(g.rng.IntN(4)) / 2 // 0 to 1.5: some CRMs sell fractions
 		case 2:
 			d.Deleted = true
 		default:
@@ -230,14 +231,18 @@ func sameReports(t *testing.T, reports *Reports) {
 			if !slices.Equal(a.Keys, s.Keys) || !sameMeasures(a.Measures, s.Measures) {
 				t.Fatalf("%s row %d: aggregates %v %+v, scan %v %+v", model, i, a.Keys, a.Measures, s.Keys, s.Measures)
 			}
+			if k := a.LeadsCall + a.LeadsForm + a.LeadsChat + a.LeadsCRM; !near(k, a.Leads) {
+				t.Fatalf("%s row %d %v: leads by kind sum to %v, leads %v", model, i, a.Keys, k, a.Leads)
+			}
 		}
 	}
 }
 
 func sameMeasures(a, b Measures) bool {
 	return near(a.Cost, b.Cost) && near(a.Clicks, b.Clicks) && near(a.Impressions, b.Impressions) && near(a.Sessions, b.Sessions) &&
-		near(a.Leads, b.Leads) && near(a.TargetLeads, b.TargetLeads) && near(a.UniqueLeads, b.UniqueLeads) && near(a.Deals, b.Deals) &&
-		near(a.WonDeals, b.WonDeals) && near(a.Revenue, b.Revenue) && near(a.NewCustomers, b.NewCustomers)
+		near(a.Leads, b.Leads) && near(a.LeadsCall, b.LeadsCall) && near(a.LeadsForm, b.LeadsForm) &&
+		near(a.LeadsChat, b.LeadsChat) && near(a.LeadsCRM, b.LeadsCRM) && near(a.TargetLeads, b.TargetLeads) && near(a.UniqueLeads, b.UniqueLeads) && near(a.Deals, b.Deals) &&
+		near(a.WonDeals, b.WonDeals) && near(a.Revenue, b.Revenue) && near(a.Units, b.Units) && near(a.NewCustomers, b.NewCustomers)
 }
 
 // baseTotals sums the entity and cost tables directly.
@@ -252,12 +257,18 @@ func baseTotals(t *testing.T, w *testnet.World) Measures {
     (SELECT countIf(outcome = 'won') FROM %[1]s.deals FINAL WHERE tenant = 'gen'),
     (SELECT sum(revenue_minor) FROM %[1]s.deals FINAL WHERE tenant = 'gen' AND outcome = 'won'),
     (SELECT sum(amount_minor) FROM %[1]s.costs_current WHERE tenant = 'gen'),
-    (SELECT sum(clicks) FROM %[1]s.costs_current WHERE tenant = 'gen')`, w.DB)[0]
+    (SELECT sum(clicks) FROM %[1]s.costs_current WHERE tenant = 'gen'),
+    (SELECT countIf(kind = 'call') FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
+    (SELECT countIf(kind = 'form') FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
+    (SELECT countIf(kind = 'chat') FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
+    (SELECT countIf(kind = 'crm') FROM %[1]s.leads FINAL WHERE tenant = 'gen'),
+    (SELECT sum(units) FROM %[1]s.deals FINAL WHERE tenant = 'gen' AND outcome = 'won')`, w.DB)[0]
 	if toFloat(row[3]) != toFloat(row[5]) || toFloat(row[4]) != toFloat(row[6]) {
 		t.Fatalf("generator: leads hold %v won deals / %v revenue, deals %v / %v", row[3], row[4], row[5], row[6])
 	}
 	return Measures{Sessions: toFloat(row[0]), Leads: toFloat(row[1]), Deals: toFloat(row[2]), WonDeals: toFloat(row[3]),
-		Revenue: toFloat(row[4]) / 100, Cost: toFloat(row[7]) / 100, Clicks: toFloat(row[8])}
+		Revenue: toFloat(row[4]) / 100, Cost: toFloat(row[7]) / 100, Clicks: toFloat(row[8]),
+		LeadsCall: toFloat(row[9]), LeadsForm: toFloat(row[10]), LeadsChat: toFloat(row[11]), LeadsCRM: toFloat(row[12]), Units: toFloat(row[13])}
 }
 
 // checkTotals: every model's totals equal the base tables' sums — leads,
@@ -276,6 +287,9 @@ func checkTotals(t *testing.T, w *testnet.World, reports *Reports) {
 			got, want float64
 		}{
 			{"sessions", got.Sessions, want.Sessions}, {"leads", got.Leads, want.Leads}, {"deals", got.Deals, want.Deals},
+			{"call leads", got.LeadsCall, want.LeadsCall}, {"form leads", got.LeadsForm, want.LeadsForm},
+			{"chat leads", got.LeadsChat, want.LeadsChat}, {"CRM leads", got.LeadsCRM, want.LeadsCRM},
+			{"units", got.Units, want.Units},
 			{"won deals", got.WonDeals, want.WonDeals}, {"revenue", got.Revenue, want.Revenue}, {"cost", got.Cost, want.Cost},
 			{"clicks", got.Clicks, want.Clicks},
 		} {

@@ -123,6 +123,7 @@ type Refresher struct {
 	mu           sync.Mutex
 	loaded       bool
 	zonesChecked bool // accounts whose time zone changed were recomputed
+	outdated     bool // the aggregates hold rows of an older schema: recompute all
 	watermark    time.Time
 	savedAt      time.Time // when the watermark was last recorded
 	lastFull     time.Time
@@ -259,9 +260,12 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		if r.watermark, err = r.loadWatermark(ctx); err != nil {
 			return st, err
 		}
+		if r.outdated, err = r.outdatedRows(ctx); err != nil {
+			return st, err
+		}
 		r.loaded = true
 	}
-	full = full || r.watermark.IsZero() || (r.cfg.FullEvery > 0 && !r.lastFull.IsZero() && now.Sub(r.lastFull) >= r.cfg.FullEvery)
+	full = full || r.watermark.IsZero() || r.outdated || (r.cfg.FullEvery > 0 && !r.lastFull.IsZero() && now.Sub(r.lastFull) >= r.cfg.FullEvery)
 	if r.lastFull.IsZero() {
 		r.lastFull = now // the backstop counts from start-up
 	}
@@ -335,6 +339,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 	}
 	if full {
 		r.lastFull = now
+		r.outdated = false
 	}
 	r.watermark = now
 	// An idle round records nothing but the watermark; record it now and
@@ -363,6 +368,21 @@ func sortAccounts(as []Account) {
 		}
 		return as[i].Account < as[j].Account
 	})
+}
+
+// outdatedRows tells whether the aggregates hold rows written before a
+// migration added columns the refresher fills: leads_daily rows whose leads
+// by kind (0011_kinds_units.sql) do not sum to their leads. Then the first
+// round recomputes every account, so an upgrade needs no manual rebuild.
+func (r *Refresher) outdatedRows(ctx context.Context) (bool, error) {
+	res, err := r.store.Query(ctx, r.sql(`SELECT count() FROM (
+    SELECT 1 FROM ${db}.leads_daily FINAL
+    WHERE abs(leads - (leads_call + leads_form + leads_chat + leads_crm)) > 1e-6
+    LIMIT 1)`), nil)
+	if err != nil {
+		return false, fmt.Errorf("checking the aggregates' columns: %w", err)
+	}
+	return len(res.Rows) == 1 && toInt64(res.Rows[0][0]) > 0, nil
 }
 
 // clock is the engine's time: the version of this round's rows (ns) and now.

@@ -62,9 +62,10 @@ WHERE tenant = {tenant:String} AND version < {version:UInt64}`
 // leadsSQL writes leads_daily from leadFactsSQL.
 var leadsSQL = `INSERT INTO ${db}.leads_daily
     (tenant, model, day, account, channel, source, medium, campaign,
-     leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers, version, deleted)
+     leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers,
+     version, deleted)
 SELECT {tenant:String}, model, day, account, channel, source, medium, campaign,
-       leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers, {version:UInt64}, 0
+       leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers, {version:UInt64}, 0
 FROM
 (
 ` + leadFactsSQL("tenant = {tenant:String} AND account IN {accounts:Array(String)}", "toDate(f.ts, {tz:String})") + `
@@ -78,8 +79,9 @@ FROM ${db}.traffic_daily FINAL
 WHERE tenant = {tenant:String} AND account IN {accounts:Array(String)} AND version < {version:UInt64}`,
 	"leads_daily": `INSERT INTO ${db}.leads_daily
     (tenant, model, day, account, channel, source, medium, campaign,
-     leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers, version, deleted)
-SELECT tenant, model, day, account, channel, source, medium, campaign, 0, 0, 0, 0, 0, 0, 0, {version:UInt64}, 1
+     leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers,
+     version, deleted)
+SELECT tenant, model, day, account, channel, source, medium, campaign, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {version:UInt64}, 1
 FROM ${db}.leads_daily FINAL
 WHERE tenant = {tenant:String} AND account IN {accounts:Array(String)} AND version < {version:UInt64}`,
 	"leads_hourly": `INSERT INTO ${db}.leads_hourly (tenant, hour, account, channel, kind, leads, version, deleted)

@@ -95,16 +95,23 @@ func day(t time.Time) string { return t.Format(time.DateOnly) }
 // leads, deals and customers are weighted by attribution, so under a
 // fractional model (linear, time_decay, position_based) they are fractions.
 type Measures struct {
-	Cost         float64 `json:"cost"`
-	Clicks       float64 `json:"clicks"`
-	Impressions  float64 `json:"impressions"`
-	Sessions     float64 `json:"sessions"`
-	Leads        float64 `json:"leads"`
-	TargetLeads  float64 `json:"target_leads"`
-	UniqueLeads  float64 `json:"unique_leads"`
-	Deals        float64 `json:"deals"`
-	WonDeals     float64 `json:"won_deals"`
-	Revenue      float64 `json:"revenue"`
+	Cost        float64 `json:"cost"`
+	Clicks      float64 `json:"clicks"`
+	Impressions float64 `json:"impressions"`
+	Sessions    float64 `json:"sessions"`
+	Leads       float64 `json:"leads"`
+	// Leads by kind (LeadKinds): they sum to Leads.
+	LeadsCall   float64 `json:"leads_call"`
+	LeadsForm   float64 `json:"leads_form"`
+	LeadsChat   float64 `json:"leads_chat"`
+	LeadsCRM    float64 `json:"leads_crm"`
+	TargetLeads float64 `json:"target_leads"`
+	UniqueLeads float64 `json:"unique_leads"`
+	Deals       float64 `json:"deals"`
+	WonDeals    float64 `json:"won_deals"`
+	Revenue     float64 `json:"revenue"`
+	// Units are the units sold: the quantities of the leads' won deals.
+	Units        float64 `json:"units"`
 	NewCustomers float64 `json:"new_customers"`
 }
 
@@ -114,25 +121,39 @@ func (m *Measures) add(o Measures) {
 	m.Impressions += o.Impressions
 	m.Sessions += o.Sessions
 	m.Leads += o.Leads
+	m.LeadsCall += o.LeadsCall
+	m.LeadsForm += o.LeadsForm
+	m.LeadsChat += o.LeadsChat
+	m.LeadsCRM += o.LeadsCRM
 	m.TargetLeads += o.TargetLeads
 	m.UniqueLeads += o.UniqueLeads
 	m.Deals += o.Deals
 	m.WonDeals += o.WonDeals
 	m.Revenue += o.Revenue
+	m.Units += o.Units
 	m.NewCustomers += o.NewCustomers
 }
 
 // Metrics are derived from Measures; nil where the divisor is zero.
 type Metrics struct {
-	CPC  *float64 `json:"cpc"`  // cost / clicks
-	CPL  *float64 `json:"cpl"`  // cost / leads
-	CPA  *float64 `json:"cpa"`  // cost / target leads
-	CPS  *float64 `json:"cps"`  // cost / won deals
-	CAC  *float64 `json:"cac"`  // cost / new customers
-	CR   *float64 `json:"cr"`   // leads / sessions
-	AOV  *float64 `json:"aov"`  // revenue / won deals
-	ROI  *float64 `json:"roi"`  // (revenue − cost) / cost
-	ROMI *float64 `json:"romi"` // (revenue × margin − cost) / cost
+	CPC *float64 `json:"cpc"` // cost / clicks
+	CPL *float64 `json:"cpl"` // cost / leads
+	// The cost of a lead of one kind: the row's whole cost over its leads
+	// of that kind (not a share of the cost), as a network that buys
+	// traffic for calls and forms at once reads it.
+	CPLCall *float64 `json:"cpl_call"` // cost / call leads
+	CPLForm *float64 `json:"cpl_form"` // cost / form leads
+	CPLChat *float64 `json:"cpl_chat"` // cost / chat leads
+	CPLCRM  *float64 `json:"cpl_crm"`  // cost / CRM leads
+	CPA     *float64 `json:"cpa"`      // cost / target leads
+	CPS     *float64 `json:"cps"`      // cost / won deals
+	CAC     *float64 `json:"cac"`      // cost / new customers
+	CR      *float64 `json:"cr"`       // leads / sessions
+	AOV     *float64 `json:"aov"`      // revenue / won deals
+	// CostPerUnit is cost / units sold (what one windscreen sold cost in ads).
+	CostPerUnit *float64 `json:"cost_per_unit"`
+	ROI         *float64 `json:"roi"`  // (revenue − cost) / cost
+	ROMI        *float64 `json:"romi"` // (revenue × margin − cost) / cost
 }
 
 // Derive computes the metrics of m. A zero divisor gives nil (an empty
@@ -146,9 +167,11 @@ func Derive(m Measures, margin float64) Metrics {
 		return &v
 	}
 	out := Metrics{
-		CPC: div(m.Cost, m.Clicks), CPL: div(m.Cost, m.Leads), CPA: div(m.Cost, m.TargetLeads),
+		CPC: div(m.Cost, m.Clicks), CPL: div(m.Cost, m.Leads),
+		CPLCall: div(m.Cost, m.LeadsCall), CPLForm: div(m.Cost, m.LeadsForm), CPLChat: div(m.Cost, m.LeadsChat), CPLCRM: div(m.Cost, m.LeadsCRM),
+		CPA: div(m.Cost, m.TargetLeads),
 		CPS: div(m.Cost, m.WonDeals), CAC: div(m.Cost, m.NewCustomers), CR: div(m.Leads, m.Sessions),
-		AOV: div(m.Revenue, m.WonDeals), ROI: div(m.Revenue-m.Cost, m.Cost),
+		AOV: div(m.Revenue, m.WonDeals), CostPerUnit: div(m.Cost, m.Units), ROI: div(m.Revenue-m.Cost, m.Cost),
 	}
 	if margin > 0 {
 		out.ROMI = div(m.Revenue*margin-m.Cost, m.Cost)
@@ -293,8 +316,9 @@ func (r *Reports) run(ctx context.Context, q Query, sql string, p chstore.Params
 		v := rec[nd:]
 		row.Measures = Measures{
 			Cost: toFloat(v[0]) / unit, Clicks: toFloat(v[1]), Impressions: toFloat(v[2]), Sessions: toFloat(v[3]),
-			Leads: toFloat(v[4]), TargetLeads: toFloat(v[5]), UniqueLeads: toFloat(v[6]), Deals: toFloat(v[7]),
-			WonDeals: toFloat(v[8]), Revenue: toFloat(v[9]) / unit, NewCustomers: toFloat(v[10]),
+			Leads: toFloat(v[4]), LeadsCall: toFloat(v[5]), LeadsForm: toFloat(v[6]), LeadsChat: toFloat(v[7]), LeadsCRM: toFloat(v[8]),
+			TargetLeads: toFloat(v[9]), UniqueLeads: toFloat(v[10]), Deals: toFloat(v[11]),
+			WonDeals: toFloat(v[12]), Revenue: toFloat(v[13]) / unit, Units: toFloat(v[14]), NewCustomers: toFloat(v[15]),
 		}
 		row.Metrics = Derive(row.Measures, q.Margin)
 		rep.Total.Measures.add(row.Measures)

@@ -6,20 +6,28 @@ import (
 
 // measureCols are the sums a report selects after its dimensions, in the
 // order Report reads them.
-var measureCols = []string{"cost_minor", "clicks", "impressions", "sessions", "leads", "target_leads",
-	"unique_leads", "deals", "won_deals", "revenue_minor", "new_customers"}
+var measureCols = []string{"cost_minor", "clicks", "impressions", "sessions", "leads",
+	"leads_call", "leads_form", "leads_chat", "leads_crm", "target_leads",
+	"unique_leads", "deals", "won_deals", "revenue_minor", "units", "new_customers"}
+
+// LeadKinds are the kinds a report counts leads by, as the stitcher names
+// them (a lead's kind is its first contact's). A lead of any other kind
+// counts as a form, so the kinds always sum to the leads.
+var LeadKinds = []string{"call", "form", "chat", "crm"}
 
 // leadFactsSQL is the per-lead logic shared by the refresher (scope: some
 // accounts, day in their zone) and Scan (scope: the tenant): leads per
 // model, day and touch channel, weighted by the touch's weight. Per lead:
 // unique when it is its person's first lead, target when the CRM made at
 // least one deal of it, a new customer when it holds its person's first won
-// deal. The lead's revenue is split by the same weights.
+// deal. The lead's revenue is split by the same weights, and so is its
+// count by kind (leads_call, leads_form, leads_chat, leads_crm; see
+// LeadKinds).
 func leadFactsSQL(scope, dayExpr string) string {
 	return strings.NewReplacer("$scope", scope, "$day", dayExpr).Replace(`WITH
     l AS
     (
-        SELECT account, lead_id, person_id, ts, deals, won_deals, revenue_minor
+        SELECT account, lead_id, person_id, ts, kind, deals, won_deals, revenue_minor
         FROM ${db}.leads FINAL
         WHERE $scope
     ),
@@ -27,6 +35,13 @@ func leadFactsSQL(scope, dayExpr string) string {
     (
         SELECT account, argMin(lead_id, (ts, lead_id)) AS first_lead
         FROM l GROUP BY account, person_id
+    ),
+    sold AS
+    (
+        SELECT account, lead_id, sum(units) AS units
+        FROM ${db}.deals FINAL
+        WHERE $scope AND outcome = 'won' AND lead_id != ''
+        GROUP BY account, lead_id
     ),
     buyers AS
     (
@@ -37,19 +52,24 @@ func leadFactsSQL(scope, dayExpr string) string {
     ),
     flagged AS
     (
-        SELECT account, lead_id, ts, deals, won_deals, revenue_minor,
+        SELECT l.account AS account, l.lead_id AS lead_id, ts, kind, deals, won_deals, revenue_minor, s.units AS units,
                lead_id IN (SELECT first_lead FROM firsts) AS is_unique,
                lead_id IN (SELECT buyer_lead FROM buyers) AS is_new_customer
-        FROM l
+        FROM l LEFT JOIN sold AS s ON s.account = l.account AND s.lead_id = l.lead_id
     )
 SELECT a.model AS model, $day AS day, a.account AS account,
        a.channel AS channel, a.source AS source, a.medium AS medium, a.campaign AS campaign,
        sum(a.weight) AS leads,
+       sum(a.weight * (f.kind = 'call')) AS leads_call,
+       sum(a.weight * (f.kind NOT IN ('call', 'chat', 'crm'))) AS leads_form,
+       sum(a.weight * (f.kind = 'chat')) AS leads_chat,
+       sum(a.weight * (f.kind = 'crm')) AS leads_crm,
        sum(a.weight * (f.deals > 0)) AS target_leads,
        sum(a.weight * f.is_unique) AS unique_leads,
        sum(a.weight * f.deals) AS deals,
        sum(a.weight * f.won_deals) AS won_deals,
        sum(a.weight * f.revenue_minor) AS revenue_minor,
+       sum(a.weight * f.units) AS units,
        sum(a.weight * f.is_new_customer) AS new_customers
 FROM (SELECT * FROM ${db}.attribution FINAL WHERE $scope) AS a
 INNER JOIN flagged AS f ON f.account = a.account AND f.lead_id = a.lead_id
@@ -63,8 +83,9 @@ const (
         FROM ${db}.traffic_daily FINAL
         WHERE tenant = {tenant:String} AND day BETWEEN {from:Date} AND {to:Date}`
 
-	aggregateLeads = `SELECT day, account, channel, source, medium, campaign, leads, target_leads, unique_leads,
-               deals, won_deals, revenue_minor, new_customers
+	aggregateLeads = `SELECT day, account, channel, source, medium, campaign, leads,
+               leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads,
+               deals, won_deals, revenue_minor, units, new_customers
         FROM ${db}.leads_daily FINAL
         WHERE tenant = {tenant:String} AND model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}`
 
@@ -168,14 +189,15 @@ FROM
 (
     SELECT day, account, channel, source, medium, campaign,
            0. AS cost_minor, 0. AS clicks, 0. AS impressions, toFloat64(sessions) AS sessions,
-           0. AS leads, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS new_customers
+           0. AS leads, 0. AS leads_call, 0. AS leads_form, 0. AS leads_chat, 0. AS leads_crm, 0. AS target_leads, 0. AS unique_leads, 0. AS deals, 0. AS won_deals, 0. AS revenue_minor, 0. AS units, 0. AS new_customers
     FROM ($traffic)
     UNION ALL
     SELECT day, account, channel, source, medium, campaign, 0., 0., 0., 0.,
-           leads, target_leads, unique_leads, deals, won_deals, revenue_minor, new_customers
+           leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers
     FROM ($leads)
     UNION ALL
-    SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions, 0., 0., 0., 0., 0., 0., 0., 0.
+    SELECT day, account, channel, source, medium, campaign, cost_minor, clicks, impressions,
+           0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.
     FROM ($spend)
 )
 WHERE {account:String} = '' OR account = {account:String}$group`)

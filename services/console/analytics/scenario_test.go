@@ -102,6 +102,17 @@ func TestHandComputedNetwork(t *testing.T) {
 		for ch, wt := range byModel[model] {
 			checkRow(t, model+"/"+ch, got[ch], wt)
 		}
+		// Leads by kind: L2 and L5 are calls, L1, L3 and L4 forms.
+		switch model {
+		case "last_non_direct":
+			checkKinds(t, model+"/yandex_direct", got["yandex_direct"], kindsWant{call: 1, form: 2, cplCall: f(9000), cplForm: f(4500)})
+			checkKinds(t, model+"/offline", got["offline"], kindsWant{call: 1, cplCall: f(0)})
+			checkKinds(t, model+"/google_ads", got["google_ads"], kindsWant{})
+		case "linear":
+			checkKinds(t, model+"/yandex_direct", got["yandex_direct"], kindsWant{call: 1, form: 1.5, cplCall: f(9000), cplForm: f(6000)})
+			checkKinds(t, model+"/google_ads", got["google_ads"], kindsWant{form: 0.5, cplForm: f(6000)})
+		}
+		checkKinds(t, model+"/total", rep.Total, kindsWant{call: 2, form: 3, cplCall: f(6750), cplForm: f(4500)})
 		// Totals do not depend on the model.
 		tot := rep.Total
 		if !near(tot.Cost, 13500) || !near(tot.Revenue, 150000) || !near(tot.Leads, 5) || !near(tot.Sessions, 7) ||

@@ -47,7 +47,7 @@ func QueryWithTruncation(ctx context.Context, baseURL, token, sql, format string
 	if err != nil {
 		return nil, false, fmt.Errorf("building sql request: %w", err)
 	}
-	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Header.Set("Content-Type", "application/sql; charset=utf-8")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -38,7 +38,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	var consoleURL, token, format string
 	var timeout time.Duration
 	flagenv.String(fs, &consoleURL, "console", "http://127.0.0.1:8081", "console base URL")
-	flagenv.String(fs, &token, "sql-token", "", "Bearer token of the console's SQL endpoint")
+	flagenv.Secret(fs, &token, "sql-token", "the console's admin token (its --sql-token)")
 	flagenv.String(fs, &format, "format", "table", "output: table, csv, tsv or json")
 	flagenv.Duration(fs, &timeout, "query-timeout", 2*time.Minute, "how long to wait for the answer")
 	fs.Usage = func() {

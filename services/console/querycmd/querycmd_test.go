@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,7 +30,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	c, err := console.New(console.Config{MaxRows: 3}, console.Deps{Store: store})
+	// The admin token reaches the command through a file, never argv.
+	tokenFile = filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte("querycmd-admin-token-0123\n"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	c, err := console.New(console.Config{MaxRows: 3, SQLToken: "querycmd-admin-token-0123"}, console.Deps{Store: store})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -50,9 +57,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// tokenFile holds the console's admin token.
+var tokenFile string
+
 func run(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := Run(append([]string{"--console", consoleURL}, args...), &out, &errOut)
+	code := Run(append([]string{"--console", consoleURL, "--sql-token-file", tokenFile}, args...), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

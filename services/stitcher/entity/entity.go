@@ -91,21 +91,22 @@ type Lead struct {
 // Deal is a CRM deal's latest state, ordered by the CRM's updated_at.
 type Deal struct {
 	Meta
-	DealID       string `json:"deal_id"`     // ours
-	Provider     string `json:"provider"`    // CRM: amocrm, bitrix24, generic
-	CRMDealID    string `json:"crm_deal_id"` // the CRM's deal id
-	PersonID     string `json:"person_id"`
-	LeadID       string `json:"lead_id,omitempty"`  // the lead the deal is linked to
-	CreatedAt    int64  `json:"created_at"`         // Unix ms UTC, as the CRM says
-	UpdatedAt    int64  `json:"updated_at"`         // the CRM's last change, Unix ms UTC
-	Pipeline     string `json:"pipeline,omitempty"` // the CRM's pipeline
-	Stage        string `json:"stage,omitempty"`    // the CRM's stage
-	Outcome      string `json:"outcome"`            // open, won, lost
-	AmountMinor  int64  `json:"amount_minor"`       // deal amount, minor units (kopecks, cents)
-	Currency     string `json:"currency,omitempty"` // ISO 4217
-	RevenueMinor int64  `json:"revenue_minor"`      // amount when won, else 0
-	WonAt        int64  `json:"won_at,omitempty"`   // when it was won, Unix ms UTC
-	Changes      int    `json:"changes"`            // changes seen
+	DealID       string  `json:"deal_id"`     // ours
+	Provider     string  `json:"provider"`    // CRM: amocrm, bitrix24, generic
+	CRMDealID    string  `json:"crm_deal_id"` // the CRM's deal id
+	PersonID     string  `json:"person_id"`
+	LeadID       string  `json:"lead_id,omitempty"`  // the lead the deal is linked to
+	CreatedAt    int64   `json:"created_at"`         // Unix ms UTC, as the CRM says
+	UpdatedAt    int64   `json:"updated_at"`         // the CRM's last change, Unix ms UTC
+	Pipeline     string  `json:"pipeline,omitempty"` // the CRM's pipeline
+	Stage        string  `json:"stage,omitempty"`    // the CRM's stage
+	Outcome      string  `json:"outcome"`            // open, won, lost
+	AmountMinor  int64   `json:"amount_minor"`       // deal amount, minor units (kopecks, cents)
+	Currency     string  `json:"currency,omitempty"` // ISO 4217
+	RevenueMinor int64   `json:"revenue_minor"`      // amount when won, else 0
+	Units        float64 `json:"units,omitempty"`    // units sold: the quantity of its line items, 0 when the CRM gives none
+	WonAt        int64   `json:"won_at,omitempty"`   // when it was won, Unix ms UTC
+	Changes      int     `json:"changes"`            // changes seen
 }
 
 // Attribution is one touchpoint's share of one lead under one model. A lead

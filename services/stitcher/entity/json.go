@@ -104,6 +104,12 @@ func (d *Deal) AppendJSON(b []byte) ([]byte, error) {
 	b = appendInt(b, `,"amount_minor":`, d.AmountMinor)
 	b = appendOptStr(b, `,"currency":`, d.Currency)
 	b = appendInt(b, `,"revenue_minor":`, d.RevenueMinor)
+	if d.Units != 0 {
+		var err error
+		if b, err = appendFloat(b, `,"units":`, d.Units); err != nil {
+			return b, err
+		}
+	}
 	if d.WonAt != 0 {
 		b = appendInt(b, `,"won_at":`, d.WonAt)
 	}

@@ -140,7 +140,7 @@ func LeadRow(value []byte) ([]any, error) {
 var DealColumns = cols("tenant", lc, "account", lc, "deal_id", str, "version", "UInt64", "deleted", "UInt8",
 	"provider", lc, "crm_deal_id", str, "person_id", str, "lead_id", str, "created_at", ts, "updated_at", ts,
 	"pipeline", str, "stage", str, "outcome", lc, "amount_minor", "Int64", "currency", lc, "revenue_minor", "Int64",
-	"won_at", ts, "changes", "UInt32")
+	"won_at", ts, "changes", "UInt32", "units", "Float64")
 
 // DealRow maps a deals record.
 func DealRow(value []byte) ([]any, error) {
@@ -154,7 +154,7 @@ func DealRow(value []byte) ([]any, error) {
 	return []any{d.Tenant, d.Account, d.DealID, d.Version, flag(d.Deleted),
 		d.Provider, d.CRMDealID, d.PersonID, d.LeadID, ms(d.CreatedAt), ms(d.UpdatedAt),
 		d.Pipeline, d.Stage, d.Outcome, d.AmountMinor, d.Currency, d.RevenueMinor,
-		ms(d.WonAt), uint32(d.Changes)}, nil
+		ms(d.WonAt), uint32(d.Changes), d.Units}, nil
 }
 
 // AttributionColumns are the columns of attribution that AttributionRow fills.

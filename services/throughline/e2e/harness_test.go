@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/throughline/internal/demo"
 )
 
 var binary string
@@ -95,9 +96,23 @@ func (n *node) start(extra ...string) {
 }
 
 // startAs starts the binary's cmd ("run", "demo") and waits until it serves.
+// A run without a tenants file in the data dir gets a generated demo
+// network (run refuses to start without one); both get the admin token in
+// <data-dir>/admin-token, passed as a file (never on the command line).
 func (n *node) startAs(cmd string, extra ...string) {
 	n.t.Helper()
-	args := append([]string{cmd,
+	tenantsFile := filepath.Join(n.dataDir, "tenants.yaml")
+	if _, err := os.Stat(tenantsFile); cmd == "run" && os.IsNotExist(err) {
+		if err := demo.WriteTenantsFile(tenantsFile, demo.Tenants(1, 20)); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(n.adminTokenFile()); os.IsNotExist(err) {
+		if err := os.WriteFile(n.adminTokenFile(), []byte(adminToken+"\n"), 0o600); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+	args := append([]string{cmd, "--sql-token-file", n.adminTokenFile(),
 		"--data-dir", n.dataDir,
 		"--kafka-port", fmt.Sprint(n.kafkaPort),
 		"--collector-addr", n.collector,
@@ -158,7 +173,12 @@ func (n *node) kill() {
 	<-n.exited
 }
 
-// key returns the write key of the first demo account.
+// adminToken is the console's admin token (--sql-token) of every node.
+const adminToken = "e2e-admin-token-0123456789abcdef"
+
+func (n *node) adminTokenFile() string { return filepath.Join(n.dataDir, "admin-token") }
+
+// key returns the site key of the first account.
 func (n *node) key() (tenant, account, key string) {
 	n.t.Helper()
 	cfg, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
@@ -166,7 +186,7 @@ func (n *node) key() (tenant, account, key string) {
 		n.t.Fatal(err)
 	}
 	t, a := cfg.Tenants[0], cfg.Tenants[0].Accounts[0]
-	return t.ID, a.ID, a.WriteKeys[0]
+	return t.ID, a.ID, a.SiteKey()
 }
 
 // query runs SQL through the console and returns the rows.
@@ -180,7 +200,10 @@ func (n *node) query(sql string) [][]any {
 }
 
 func (n *node) tryQuery(sql string) ([][]any, error) {
-	resp, err := http.Post("http://"+n.console+"/v1/sql", "text/plain", strings.NewReader(sql))
+	req, _ := http.NewRequest("POST", "http://"+n.console+"/v1/sql", strings.NewReader(sql))
+	req.Header.Set("Content-Type", "application/sql")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func TestRestateAppliesNewRulesToHistory(t *testing.T) {
 
 	n.start() // the default rules
 	out, err := exec.Command(binary, "restate", "--tenant", tenant, "--account", account,
-		"--from", from.Format(time.RFC3339), "--console", "http://"+n.console,
+		"--from", from.Format(time.RFC3339), "--console", "http://"+n.console, "--sql-token-file", n.adminTokenFile(),
 		"--kafka-brokers", fmt.Sprintf("127.0.0.1:%d", n.kafkaPort), "--wait", "60s").CombinedOutput()
 	if err != nil {
 		t.Fatalf("restate: %v\n%s\nlogs:\n%s", err, out, tail(n.logs.String(), 4000))

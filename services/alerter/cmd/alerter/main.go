@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 // ensureTopics creates the declared topics that do not exist yet (the alerts
 // topic among them).
 func ensureTopics(ctx context.Context, kcfg kafka.Config) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kcfg.Brokers...))
+	cl, err := kgo.NewClient(kcfg.ConnOpts()...)
 	if err != nil {
 		return fmt.Errorf("creating kafka admin client: %w", err)
 	}

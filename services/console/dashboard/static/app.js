@@ -132,10 +132,14 @@ function setupPickers() {
 
 // ---- channels table and cost vs revenue -----------------------------------------
 
+// leads by kind (call, form, chat, CRM) and the cost of a lead of each kind:
+// the channel's cost over its leads of that kind (docs/analytics.md)
 const columns = [
   ['cost', fmtMoney], ['clicks', (v) => fmtNum(v, 0)], ['sessions', (v) => fmtNum(v)], ['leads', (v) => fmtNum(v)],
+  ['leads_call', (v) => fmtNum(v)], ['leads_form', (v) => fmtNum(v)], ['leads_chat', (v) => fmtNum(v)], ['leads_crm', (v) => fmtNum(v)],
   ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney],
-  ['cpl', fmtMoney], ['cpa', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
+  ['cpl', fmtMoney], ['cpl_call', fmtMoney], ['cpl_form', fmtMoney], ['cpl_chat', fmtMoney], ['cpl_crm', fmtMoney],
+  ['cpa', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
 ];
 
 function reportRow(row, head) {
@@ -156,7 +160,7 @@ function paintSwatches(root) {
 function renderChannels(rep) {
   const body = $('channels').tBodies[0];
   body.replaceChildren(...rep.rows.map((r) => reportRow(r, true)));
-  if (rep.rows.length === 0) body.append(el('tr', {}, el('td', { colspan: 12, class: 'muted', text: 'No data in this period.' })));
+  if (rep.rows.length === 0) body.append(el('tr', {}, el('td', { colspan: columns.length + 1, class: 'muted', text: 'No data in this period.' })));
   $('channels').tFoot.replaceChildren(reportRow(rep.total, null));
   paintSwatches($('channels'));
   $('channels-caption').textContent = rep.from + ' – ' + rep.to + ' · ' + rep.model.replaceAll('_', ' ') +

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string) error {
 
 // ensureTopics creates the raw topic and the configuration's output topics.
 func ensureTopics(ctx context.Context, cfg stitcher.Config, kcfg kafka.Config) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kcfg.Brokers...))
+	cl, err := kgo.NewClient(kcfg.ConnOpts()...)
 	if err != nil {
 		return fmt.Errorf("creating kafka admin client: %w", err)
 	}

@@ -21,6 +21,8 @@ type Change struct {
 	Currency  string `json:"cu,omitempty"`
 	CRMLeadID string `json:"l,omitempty"`
 	CallID    string `json:"k,omitempty"`
+	// Units sold (the deal's quantity) when this change carries them.
+	Units float64 `json:"n,omitempty"`
 }
 
 func (a Change) less(b Change) bool {
@@ -62,6 +64,7 @@ type State struct {
 	Currency                    string
 	CRMLeadID, CallID           string
 	Revenue                     int64
+	Units                       float64 // the latest quantity a change carried
 }
 
 // State folds the changes: later changes override the fields they carry; the
@@ -85,6 +88,9 @@ func (d *Deal) State() State {
 		set(&s.CallID, c.CallID)
 		if c.Amount != 0 {
 			s.Amount = c.Amount
+		}
+		if c.Units != 0 {
+			s.Units = c.Units
 		}
 		if c.Outcome != "" {
 			if c.Outcome == Won && s.Outcome != Won {

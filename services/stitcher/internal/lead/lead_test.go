@@ -46,3 +46,15 @@ func TestDealOutOfOrder(t *testing.T) {
 		t.Errorf("won: %+v", s)
 	}
 }
+
+// TestDealUnits: a deal's units are the latest quantity a change carried;
+// a change without one keeps it.
+func TestDealUnits(t *testing.T) {
+	var d Deal
+	d.Add(Change{At: 100, EventID: "a", Outcome: Open, Units: 3})
+	d.Add(Change{At: 200, EventID: "b", Outcome: Won, Units: 2})
+	d.Add(Change{At: 300, EventID: "c", Stage: "shipped"})
+	if s := d.State(); s.Units != 2 || s.Outcome != Won {
+		t.Errorf("units %v outcome %s, want 2 won", s.Units, s.Outcome)
+	}
+}

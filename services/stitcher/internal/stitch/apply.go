@@ -34,15 +34,15 @@ func (a *Account) apply(e event.Envelope) []Record {
 }
 
 func (a *Account) applyHit(e event.Envelope) []Record {
-	if e.ClientID == "" {
-		return nil
-	}
 	var matched []string
 	if k := identity.Phone(e.Phone); k != "" {
 		matched = append(matched, k)
 	}
 	if k := identity.Email(e.Email); k != "" {
 		matched = append(matched, k)
+	}
+	if e.ClientID == "" {
+		return a.applyAnonymousChat(e, matched)
 	}
 	p := a.link([]string{identity.Client(e.ClientID)}, matched)
 	src := a.cls.Classify(channel.Input{
@@ -70,6 +70,23 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 			p.addContact(lead.Contact{TS: e.TS, ID: e.ID, Kind: kind, ClientID: e.ClientID})
 		}
 	}
+	p.touch(e.TS)
+	return a.restate(p)
+}
+
+// applyAnonymousChat records a chat that came without a client id — an
+// offline message a visitor left in a chat widget with a phone — as a chat
+// contact of the person the phone or e-mail is, like a call from an unknown
+// number. It touches no session: there was no page view of ours.
+func (a *Account) applyAnonymousChat(e event.Envelope, matched []string) []Record {
+	if e.Type != event.TypeGoal || len(matched) == 0 || !slices.Contains(a.settings.ChatGoals, e.Name) {
+		return nil
+	}
+	p := a.link(nil, matched)
+	if p == nil {
+		return nil
+	}
+	p.addContact(lead.Contact{TS: e.TS, ID: e.ID, Kind: lead.KindChat})
 	p.touch(e.TS)
 	return a.restate(p)
 }
@@ -152,7 +169,7 @@ func (a *Account) applyCRM(e event.Envelope) []Record {
 		}
 		p.addDealChange(m.Provider, m.DealID, lead.Change{
 			At: at, TS: e.TS, EventID: e.ID, Pipeline: m.Pipeline, Stage: m.Stage, Outcome: m.Outcome,
-			Amount: m.Amount, Currency: m.Currency, CRMLeadID: m.LeadID, CallID: m.CallID,
+			Amount: m.Amount, Currency: m.Currency, CRMLeadID: m.LeadID, CallID: m.CallID, Units: m.Units,
 		})
 	}
 	p.touch(e.TS)

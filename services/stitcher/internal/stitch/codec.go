@@ -18,14 +18,18 @@ import (
 // equal bytes). A value starting with '{' is the JSON form written by
 // earlier versions, and is still read. Encoding it costs a fraction of
 // encoding/json's time and space; it is written for every person a
-// transaction touched.
-const personFormatV1 = 0x01
+// transaction touched. Format 2 adds a deal change's units (8 bytes, the
+// float's bits, after its call id); format 1 values are still read.
+const (
+	personFormatV1 = 0x01
+	personFormatV2 = 0x02
+)
 
 var errPersonValue = errors.New("malformed person value")
 
 // encodePerson appends p's changelog value to b.
 func encodePerson(b []byte, p *Person) []byte {
-	w := writer{b: append(b, personFormatV1)}
+	w := writer{b: append(b, personFormatV2)}
 	w.str(p.ID)
 	w.strs(p.Keys)
 	w.uint(uint64(len(p.Clients)))
@@ -91,6 +95,7 @@ func encodePerson(b []byte, p *Person) []byte {
 			w.str(c.Currency)
 			w.str(c.CRMLeadID)
 			w.str(c.CallID)
+			w.b = binary.LittleEndian.AppendUint64(w.b, math.Float64bits(c.Units))
 		}
 	}
 	w.int(p.LastTS)
@@ -113,9 +118,10 @@ func decodePerson(v []byte, p *Person) error {
 	if len(v) > 0 && v[0] == '{' {
 		return json.Unmarshal(v, p)
 	}
-	if len(v) == 0 || v[0] != personFormatV1 {
+	if len(v) == 0 || v[0] != personFormatV1 && v[0] != personFormatV2 {
 		return errPersonValue
 	}
+	v2 := v[0] == personFormatV2
 	r := reader{b: v[1:]}
 	p.ID = r.str()
 	p.Keys = r.strs()
@@ -167,6 +173,9 @@ func decodePerson(v []byte, p *Person) error {
 					last += r.int()
 					d.Changes[i] = lead.Change{At: last, TS: last + r.int(), EventID: r.str(), Pipeline: r.str(), Stage: r.str(),
 						Outcome: r.str(), Amount: r.int(), Currency: r.str(), CRMLeadID: r.str(), CallID: r.str()}
+					if v2 {
+						d.Changes[i].Units = math.Float64frombits(r.uint64())
+					}
 				}
 			}
 			p.Deals[k] = d

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/throughline/throughline/services/stitcher/internal/lead"
 )
 
 // persons are the persons of a domain run over a stream with merges, calls,
@@ -142,4 +144,21 @@ func FuzzDecodePerson(f *testing.F) {
 			t.Fatal("re-encoded value reads back differently")
 		}
 	})
+}
+
+// TestPersonCodecKeepsUnits: a deal change's units (format 2) survive the
+// changelog, fractions included.
+func TestPersonCodecKeepsUnits(t *testing.T) {
+	p := newPerson("p1")
+	p.Deals = map[string]*lead.Deal{"generic:D1": {Provider: "generic", CRMID: "D1", Changes: []lead.Change{
+		{At: 100, TS: 101, EventID: "e1", Outcome: lead.Won, Amount: 500, Units: 2.5},
+		{At: 200, TS: 201, EventID: "e2", Stage: "shipped"},
+	}}}
+	q := newPerson("p1")
+	if err := decodePerson(encodePerson(nil, p), q); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Deals["generic:D1"].State().Units; got != 2.5 {
+		t.Fatalf("units read back %v, want 2.5", got)
+	}
 }

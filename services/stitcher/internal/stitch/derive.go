@@ -147,7 +147,7 @@ func (a *Account) derive(p *Person) derived {
 			Meta: meta, DealID: a.id("deal", dl.Provider, dl.CRMID), Provider: dl.Provider, CRMDealID: dl.CRMID,
 			PersonID: p.ID, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Pipeline: st.Pipeline, Stage: st.Stage,
 			Outcome: st.Outcome, AmountMinor: st.Amount, Currency: st.Currency, RevenueMinor: st.Revenue,
-			WonAt: st.WonAt, Changes: len(dl.Changes),
+			WonAt: st.WonAt, Changes: len(dl.Changes), Units: st.Units,
 		}
 		var l *entity.Lead
 		switch {

@@ -101,6 +101,7 @@ func fpDeal(e *entity.Deal) uint64 {
 	for _, v := range []int64{e.CreatedAt, e.UpdatedAt, e.AmountMinor, e.RevenueMinor, e.WonAt, int64(e.Changes)} {
 		h.i(v)
 	}
+	h.f(e.Units)
 	return uint64(h)
 }
 

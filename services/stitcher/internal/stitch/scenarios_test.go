@@ -161,11 +161,11 @@ var scenarios = []scenario{
 		events: []event.Envelope{
 			hit("w1", "A", 0, site+"?utm_source=google&utm_medium=cpc", ""),
 			form("w2", "A", 5*minute, "+79160000004", ""),
-			crm("w3", 1*day, event.CRM{Entity: "deal", Action: "add", DealID: "D1", ContactID: "K1", ClientID: "A", Outcome: "open", Amount: 5_000_00, Currency: "RUB", UpdatedAt: t0 + 1*day}),
+			crm("w3", 1*day, event.CRM{Entity: "deal", Action: "add", DealID: "D1", ContactID: "K1", ClientID: "A", Outcome: "open", Amount: 5_000_00, Currency: "RUB", UpdatedAt: t0 + 1*day, Units: 2}),
 			// the reopening arrives before the win it follows (CRM clock decides)
 			crm("w5", 4*day, event.CRM{Entity: "deal", Action: "status", DealID: "D1", Stage: "reopened", Outcome: "open", UpdatedAt: t0 + 3*day}),
 			crm("w4", 4*day+minute, event.CRM{Entity: "deal", Action: "status", DealID: "D1", Stage: "paid", Outcome: "won", Amount: 7_000_00, UpdatedAt: t0 + 2*day}),
-			crm("w6", 4*day+2*minute, event.CRM{Entity: "deal", Action: "add", DealID: "D2", Phones: []string{"+79160000004"}, Stage: "paid", Outcome: "won", Amount: 3_000_00, UpdatedAt: t0 + 4*day}),
+			crm("w6", 4*day+2*minute, event.CRM{Entity: "deal", Action: "add", DealID: "D2", Phones: []string{"+79160000004"}, Stage: "paid", Outcome: "won", Amount: 3_000_00, UpdatedAt: t0 + 4*day, Units: 1.5}),
 		},
 		check: func(t *testing.T, tb tables) {
 			if len(tb.Deals) != 2 || len(tb.Leads) != 1 {
@@ -177,6 +177,10 @@ var scenarios = []scenario{
 				}
 				if d.LeadID != tb.Leads[0].LeadID {
 					t.Errorf("deal %s not linked to the lead", d.CRMDealID)
+				}
+				// units: the latest quantity a change carried, kept by changes without one
+				if want := map[string]float64{"D1": 2, "D2": 1.5}[d.CRMDealID]; d.Units != want {
+					t.Errorf("deal %s units %v, want %v", d.CRMDealID, d.Units, want)
 				}
 			}
 			if tb.Leads[0].RevenueMinor != 3_000_00 || tb.Leads[0].WonDeals != 1 {
@@ -242,6 +246,40 @@ var scenarios = []scenario{
 				if l.Kind == "chat" && l.Channel != "organic" { // direct revisits do not take credit from the search visit
 					t.Errorf("chat lead channel: %s", l.Channel)
 				}
+			}
+		},
+	},
+	{
+		// A chat widget's offline message carries no client id, only the
+		// phone the visitor left (collector: /v1/hooks/chats/jivo): it is a
+		// chat lead of the person the phone is, the visitor who filled a form
+		// with it earlier — and a phone nobody knows is a chat lead of its own.
+		name: "anonymous_chat_by_phone",
+		events: []event.Envelope{
+			hit("q1", "A", 0, site+"?utm_source=yandex&utm_medium=cpc&utm_campaign=glass", ""),
+			form("q2", "A", minute, "+79160001122", ""),
+			ev("q3", event.TypeGoal, 40*day, func(e *event.Envelope) { e.Name, e.Phone = "chat", "+79160001122" }),
+			ev("q4", event.TypeGoal, 41*day, func(e *event.Envelope) { e.Name, e.Phone = "chat", "+79169998877" }),
+			ev("q5", event.TypeGoal, 42*day, func(e *event.Envelope) { e.Name, e.Phone = "signup", "+79165550000" }), // not a chat goal
+			ev("q6", event.TypeGoal, 43*day, func(e *event.Envelope) { e.Name = "chat" }),                            // nothing to link
+		},
+		check: func(t *testing.T, tb tables) {
+			kinds := map[string]int{}
+			for _, l := range tb.Leads {
+				kinds[l.Kind+"/"+l.Channel]++
+				if l.Kind == "chat" && l.Contacts != 1 {
+					t.Errorf("chat lead %+v", l)
+				}
+			}
+			// The known phone's chat is the yandex visitor's; the unknown one has no touchpoint.
+			if kinds["chat/yandex_direct"] != 1 || kinds["chat/(none)"] != 1 {
+				t.Fatalf("chat leads by channel: %+v", kinds)
+			}
+			if len(tb.Leads) != 3 || kinds["form/yandex_direct"] != 1 {
+				t.Fatalf("want a form lead and two chat leads: %+v", kinds)
+			}
+			if len(tb.Sessions) != 1 {
+				t.Fatalf("an anonymous chat is no page view: %d sessions", len(tb.Sessions))
 			}
 		},
 	},

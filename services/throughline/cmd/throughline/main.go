@@ -21,8 +21,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/redrive"
 	"github.com/throughline/throughline/services/console/ddlcmd"
 	"github.com/throughline/throughline/services/console/querycmd"
@@ -105,6 +107,22 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	prepared, rulesPrepared := "", ""
 	var alerts *demo.AlertReceiver
 	if withDemo {
+		// The console always wants a token: the demo's admin token is
+		// generated once and kept in the data dir, unless one is given.
+		if cfg.Console.SQLToken == "" {
+			tok, _, err := demo.AdminToken(cfg.DataDir)
+			if err != nil {
+				fmt.Fprintln(stderr, "throughline:", err)
+				return 1
+			}
+			cfg.Console.SQLToken = tok
+		}
+		// The backfill sends days of history, Mango's signed summaries
+		// among them: the demo's own collector takes them as a re-drive
+		// would, instead of refusing them as replays.
+		if w := dcfg.Backfill + 24*time.Hour; dcfg.Backfill > 0 && cfg.Collector.ReplayWindow > 0 && cfg.Collector.ReplayWindow < w {
+			cfg.Collector.ReplayWindow = w
+		}
 		// The simulated CRMs listen before the tenants file is read, so the
 		// file can name where they are (and an older demo's file gets the
 		// integrations it lacks).
@@ -165,51 +183,68 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 
 func printBanner(w io.Writer, cfg *app.Config, a *app.App, withDemo bool) {
 	console := "http://" + localAddr(cfg.Console.Addr)
+	collectorURL := "http://" + localAddr(cfg.Collector.Addr)
 	fmt.Fprintf(w, `
 Throughline is running (embedded mode, data in %s)
 
-  collector  http://%s   (GET /px.gif, POST /v1/events, /metrics)
+  collector  %s   (GET /px.gif, POST /v1/events, /metrics)
   console    %s   (POST /v1/sql, /v1/reports/channels, /metrics)
-  dashboard  %s/dashboard/   (log in with read token %s)
+  dashboard  %s/dashboard/
   kafka      %s   (kcat -b %s -L)
 %s  tenants    %s
+`, cfg.DataDir, collectorURL, console, console, a.KafkaAddr(), a.KafkaAddr(), clickhouseLine(a, withDemo), cfg.TenantsFile)
+	if !withDemo {
+		// No secret on the terminal: it ends up in scrollback, logs and
+		// screen shares. They are in the tenants file and the flags.
+		fmt.Fprintf(w, `
+  log in:    the dashboard asks for a read token (read_tokens in the tenants file)
+  query:     THROUGHLINE_SQL_TOKEN=<--sql-token> bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
+  a hit:     curl -so /dev/null "%s/px.gif?k=<a site key>&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"
 
-  query:     bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
-  a hit:     curl -so /dev/null "http://%s/px.gif?k=%s&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"
-`, cfg.DataDir, localAddr(cfg.Collector.Addr), console, console, firstReadToken(a), a.KafkaAddr(), a.KafkaAddr(), clickhouseLine(a), cfg.TenantsFile,
-		console, localAddr(cfg.Collector.Addr), firstKey(a))
-	if withDemo {
-		fmt.Fprintln(w, "  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything")
-		fmt.Fprintf(w, "  alerts:    rules in %s; notifications show here as \"demo alert\" lines and on the dashboard\n", cfg.Alerter.RulesDir)
+`, console, collectorURL)
+		return
 	}
-	fmt.Fprintln(w)
+	t, acc := demoCredentials(a)
+	fmt.Fprintf(w, `
+  The demo's own credentials (generated for this data dir, kept in %s
+  and %s/%s; not for anything but the demo):
+  log in:    the dashboard's read token  %s
+  query:     THROUGHLINE_SQL_TOKEN=%s bin/throughline query --console %s "SELECT type, count() FROM throughline.events GROUP BY type"
+  a hit:     curl -so /dev/null "%s/px.gif?k=%s&cid=me&u=https://example.com/%%3Futm_source%%3Dtest"   (%s's site key)
+  demo:      a simulated franchise network is sending traffic; Ctrl-C stops everything
+  alerts:    rules in %s; notifications show here as "demo alert" lines and on the dashboard
+
+`, cfg.TenantsFile, cfg.DataDir, demo.AdminTokenFile, firstOf(t.ReadTokens), cfg.Console.SQLToken, console,
+		collectorURL, acc.SiteKey(), acc.ID, cfg.Alerter.RulesDir)
 }
 
-func firstKey(a *app.App) string {
+// demoCredentials is the demo network's tenant and its first account.
+func demoCredentials(a *app.App) (tenants.Tenant, tenants.Account) {
 	for _, t := range a.Tenants().Tenants {
-		for _, acc := range t.Accounts {
-			if len(acc.WriteKeys) > 0 {
-				return acc.WriteKeys[0]
-			}
+		if t.ID == demo.TenantID && len(t.Accounts) > 0 {
+			return t, t.Accounts[0]
 		}
 	}
-	return "<write key>"
+	return tenants.Tenant{}, tenants.Account{ID: "none"}
 }
 
-func firstReadToken(a *app.App) string {
-	for _, t := range a.Tenants().Tenants {
-		if len(t.ReadTokens) > 0 {
-			return t.ReadTokens[0]
-		}
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return "<none>"
 	}
-	return "<read_tokens in the tenants file>"
+	return s[0]
 }
 
 // clickhouseLine is the banner's line of the ClickHouse HTTP interface.
-func clickhouseLine(a *app.App) string {
+// Only the demo's banner has the admin's password in it; run prints no
+// secret.
+func clickhouseLine(a *app.App, withDemo bool) string {
 	addr := a.ClickHouseHTTPAddr()
 	if addr == "" {
 		return ""
+	}
+	if !withDemo {
+		return fmt.Sprintf("  clickhouse  http://%s   (any ClickHouse client or BI tool, users from the tenants file: docs/bi.md)\n", addr)
 	}
 	return fmt.Sprintf("  clickhouse  %s   (any ClickHouse client or BI tool: docs/bi.md)\n", clickhouseURL(a, addr))
 }

@@ -22,12 +22,16 @@ import (
 
 // Config of the all-in-one process.
 type Config struct {
-	DataDir     string
-	KafkaPort   int
-	SyncWrites  bool
-	TenantsFile string
-	Log         cli.LogFlags
-	Shutdown    time.Duration
+	DataDir   string
+	KafkaPort int
+	// KafkaHost is where the embedded broker listens: loopback unless
+	// outside clients need it, and then only with SASL (KafkaSASL*).
+	KafkaHost                        string
+	KafkaSASLUser, KafkaSASLPassword string
+	SyncWrites                       bool
+	TenantsFile                      string
+	Log                              cli.LogFlags
+	Shutdown                         time.Duration
 
 	Collector collector.Config
 	Stitcher  stitcher.Config
@@ -42,8 +46,11 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.DataDir, "data-dir", "data", "where the embedded Kafka and ClickHouse keep their data")
 	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
+	flagenv.String(fs, &c.KafkaHost, "kafka-host", "127.0.0.1", "address the embedded Kafka broker listens on (beyond loopback it needs --kafka-sasl-user and --kafka-sasl-password)")
+	flagenv.String(fs, &c.KafkaSASLUser, "kafka-sasl-user", "", "SASL/PLAIN user of the embedded broker (empty: no SASL, loopback only)")
+	flagenv.Secret(fs, &c.KafkaSASLPassword, "kafka-sasl-password", "SASL/PLAIN password of the embedded broker (16+ characters)")
 	flagenv.Bool(fs, &c.SyncWrites, "kafka-sync-writes", false, "fsync every produced batch of the embedded broker (survives power loss, slower)")
-	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → write keys (default: <data-dir>/tenants.yaml, created with demo tenants if missing)")
+	flagenv.String(fs, &c.TenantsFile, "tenants-file", "", "tenants → accounts → keys (default: <data-dir>/tenants.yaml; required, see deploy/tenants.example.yaml; \"throughline demo\" writes a demo network)")
 	c.Log.RegisterFlags(fs, true)
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)

@@ -251,7 +251,7 @@ func calltouchHook(b *branch, c *call) *hookReq {
 			}
 		}
 	}
-	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/calltouch?k=" + url.QueryEscape(b.key),
+	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/calltouch?k=" + url.QueryEscape(b.server),
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode())}
 }
 
@@ -263,7 +263,7 @@ func genericCall(b *branch, c *call) *hookReq {
 		"tracking_number": c.tracking, "direction": "in", "wait_sec": c.wait, "talk_sec": c.talk, "answered": c.answered,
 	})
 	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/generic",
-		ctype: "application/json", header: map[string]string{"X-Write-Key": b.key}, body: body}
+		ctype: "application/json", header: map[string]string{"X-Write-Key": b.server}, body: body}
 }
 
 // mangoSummary is Mango Office's events/summary of a call, signed with the
@@ -287,7 +287,7 @@ func (w *world) mangoSummary(b *branch, c *call) *hookReq {
 	ct := w.lines[c.bi].ct
 	f := url.Values{"vpbx_api_key": {apiKey}, "json": {string(summary)},
 		"sign": {collector.SignMango(apiKey, string(summary), ct.Secret)}}
-	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/mango/k/" + url.PathEscape(b.key) + "/events/summary",
+	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/mango/k/" + url.PathEscape(b.server) + "/events/summary",
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode())}
 }
 

@@ -75,7 +75,7 @@ func (w *world) costUploads(day time.Time, final bool) []*hookReq {
 	}
 	for bi := range w.branches {
 		if rs := perBranch[bi]; len(rs) > 0 {
-			out = append(out, costReq("yandex"+params, "text/tab-separated-values", w.branches[bi].key, yandexTSV(date, rs)))
+			out = append(out, costReq("yandex"+params, "text/tab-separated-values", w.branches[bi].server, yandexTSV(date, rs)))
 		}
 	}
 	if w.tenantKey == "" {

@@ -301,7 +301,7 @@ func (w *world) amoAmount(l *lead, at time.Time) []*hookReq {
 
 func (w *world) amoAccount(l *lead) url.Values {
 	id := w.branches[l.bi].id
-	return url.Values{"account[subdomain]": {"demo-" + id}, "account[id]": {strconv.FormatUint(16_700_000+hash64(id)%100_000, 10)}}
+	return url.Values{"account[subdomain]": {amoSubdomain(id)}, "account[id]": {strconv.FormatUint(16_700_000+hash64(id)%100_000, 10)}}
 }
 
 func amoCustomFields(f url.Values, p string, l *lead) {
@@ -347,7 +347,7 @@ func (w *world) amoState(l *lead, price int64, at time.Time) []byte {
 
 func (w *world) amoHook(l *lead, f url.Values, state []byte) *hookReq {
 	b := w.branches[l.bi]
-	return &hookReq{kind: kindCRM, method: "POST", target: "/v1/hooks/crm/amocrm?k=" + url.QueryEscape(b.key),
+	return &hookReq{kind: kindCRM, method: "POST", target: "/v1/hooks/crm/amocrm?k=" + url.QueryEscape(b.server),
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode()),
 		before: w.put(b.id, "amocrm/lead", l.leadID, state)}
 }
@@ -437,7 +437,7 @@ func (w *world) b24Event(l *lead, event, kind, id string, at time.Time, state []
 		"auth[member_id]":         {strconv.FormatUint(hash64("member", b.id), 16)},
 		"auth[application_token]": {b.crm.cfg.AppToken},
 	}
-	return &hookReq{kind: kindCRM, method: "POST", target: "/v1/hooks/crm/bitrix24?k=" + url.QueryEscape(b.key),
+	return &hookReq{kind: kindCRM, method: "POST", target: "/v1/hooks/crm/bitrix24?k=" + url.QueryEscape(b.server),
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode()),
 		before: w.put(b.id, "bitrix24/"+kind, id, state)}
 }
@@ -480,7 +480,7 @@ func (w *world) genericClose(l *lead, at time.Time) []*hookReq {
 func (w *world) genericHook(l *lead, change map[string]any) *hookReq {
 	body, _ := json.Marshal(map[string]any{"changes": []any{change}})
 	return &hookReq{kind: kindCRM, method: "POST", target: "/v1/hooks/crm/generic", ctype: "application/json",
-		header: map[string]string{"X-Write-Key": w.branches[l.bi].key}, body: body}
+		header: map[string]string{"X-Write-Key": w.branches[l.bi].server}, body: body}
 }
 
 // put returns what sets an entity's state in the simulated CRM (nil when

@@ -220,7 +220,7 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestRetryAfterHonoured(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tc := Tenants(1, 2)
-		key := tc.Tenants[0].Accounts[0].WriteKeys[0]
+		key := tc.Tenants[0].Accounts[0].SiteKey()
 		var at []time.Time
 		fake := newFake(tc)
 		fake.status = func(n int) int {

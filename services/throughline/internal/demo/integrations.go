@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"reflect"
 	"strings"
 
 	"github.com/throughline/throughline/pkg/tenants"
@@ -72,14 +71,14 @@ func crmVendor(i int) string {
 // integrate gives the i-th branch its call tracking — the vendor, two
 // offline numbers (a billboard, flyers) and, for Mango, a site number per
 // channel — and its CRM.
-func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
+func integrate(a *tenants.Account, i int, crmURL string) {
 	static := map[string]tenants.StaticNumber{
 		staticNumber(i, 1): {Channel: "offline", Source: "billboard", Medium: "outdoor", Campaign: "billboard-" + a.ID},
 		staticNumber(i, 2): {Channel: "offline", Source: "flyers", Medium: "print", Campaign: "flyers-" + a.ID},
 	}
 	ct := tenants.CallTracking{Provider: callVendor(i), StaticNumbers: static}
 	if ct.Provider == vendorMango {
-		ct.Secret = derive(seed, "mango-salt", a.ID, "")
+		ct.Secret = newSecret("", 16)
 		for ch, c := range channels {
 			static[staticNumber(i, 10+ch)] = tenants.StaticNumber{Channel: c.name, Source: c.source, Medium: c.medium}
 		}
@@ -97,17 +96,21 @@ func integrate(a *tenants.Account, seed int64, i int, crmURL string) {
 	switch crmVendor(i) {
 	case crmBitrix24:
 		a.CRM = &tenants.CRM{Provider: crmBitrix24,
-			BaseURL:       base + crmBitrix24 + "/" + a.ID + "/rest/1/" + derive(seed, "b24-webhook", a.ID, "") + "/",
-			AppToken:      derive(seed, "b24-app-token", a.ID, ""),
+			BaseURL:       base + crmBitrix24 + "/" + a.ID + "/rest/1/" + newSecret("", 12) + "/",
+			AppToken:      newSecret("", 16),
 			ClientIDField: b24ClientIDField, CallIDField: b24CallIDField, RequestsPerSecond: simulatedCRMRPS}
 	case crmAmoCRM:
-		a.CRM = &tenants.CRM{Provider: crmAmoCRM, BaseURL: base + crmAmoCRM + "/" + a.ID,
-			AppToken:      derive(seed, "amo-token", a.ID, ""),
+		a.CRM = &tenants.CRM{Provider: crmAmoCRM, BaseURL: base + crmAmoCRM + "/" + a.ID, Subdomain: amoSubdomain(a.ID),
+			AppToken:      newSecret("", 16),
 			ClientIDField: amoClientIDField, CallIDField: amoCallIDField, RequestsPerSecond: simulatedCRMRPS}
 	default:
 		a.CRM = &tenants.CRM{Provider: crmGeneric}
 	}
 }
+
+// amoSubdomain is the simulated amoCRM account's subdomain, which its
+// webhooks name (account[subdomain]).
+func amoSubdomain(account string) string { return "demo-" + account }
 
 // throughlinePool tells the branches that also use Throughline's own number
 // pool (GET /v1/numbers): live, a visitor who clicks the phone dials a
@@ -130,12 +133,15 @@ func poolNumber(i, n int) string { return fmt.Sprintf("+7495%03d%04d", i%1000, n
 
 // PrepareTenantsFile makes the tenants file at path ready for the demo. A
 // missing file is written with the demo network (TenantsFor with crmURL). In
-// an existing file, the demo network's accounts the demo generated (same id,
-// same write key) that lack integrations — a file written by an older demo —
-// get them, the tenant gets its tenant key, and simulated CRMs whose
-// base_url points elsewhere than crmURL (another --demo-crm-addr) are
-// pointed at it. Anything else in the file is left as it is. It returns
-// what it did: "created", "upgraded" or "" (nothing to do).
+// an existing file, the demo network's accounts the demo generated (an id
+// of the network whose keys are the demo's: tl_demo_ keys, or the keys older
+// demos computed) are completed — a file written by an older demo — and
+// every credential an older demo computed (the same on every installation)
+// is replaced by a random one; the tenant gets its tenant key and read
+// token, and simulated CRMs whose base_url points elsewhere than crmURL
+// (another --demo-crm-addr) are pointed at it. Anything else in the file is
+// left as it is. It returns what it did: "created", "upgraded" or ""
+// (nothing to do).
 func PrepareTenantsFile(path, crmURL string) (string, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := WriteTenantsFile(path, TenantsFor(tenantsSeed, DefaultBranches, crmURL)); err != nil {
@@ -143,12 +149,12 @@ func PrepareTenantsFile(path, crmURL string) (string, error) {
 		}
 		return "created", nil
 	}
-	cfg, err := tenants.Load(path)
+	cfg, err := tenants.Decode(path)
 	if err != nil {
 		return "", err
 	}
 	if !upgradeTenants(cfg, crmURL) {
-		return "", nil
+		return "", cfg.Validate()
 	}
 	if err := WriteTenantsFile(path, cfg); err != nil {
 		return "", err
@@ -170,11 +176,15 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		for i := range gen.Accounts {
 			byID[gen.Accounts[i].ID] = &gen.Accounts[i]
 		}
-		if len(t.TenantKeys) == 0 {
+		if keep := withoutRetired(t.TenantKeys, tenants.RetiredDemoSecret("tenant-key", t.ID, "demo_tk_")); len(keep) == 0 {
 			t.TenantKeys, changed = gen.TenantKeys, true
+		} else if len(keep) < len(t.TenantKeys) {
+			t.TenantKeys, changed = keep, true
 		}
-		if len(t.ReadTokens) == 0 {
+		if keep := withoutRetired(t.ReadTokens, tenants.RetiredDemoSecret("read-token", t.ID, "demo_rt_")); len(keep) == 0 {
 			t.ReadTokens, changed = gen.ReadTokens, true
+		} else if len(keep) < len(t.ReadTokens) {
+			t.ReadTokens, changed = keep, true
 		}
 		if len(t.ClickHouseUsers) == 0 {
 			t.ClickHouseUsers, changed = gen.ClickHouseUsers, true
@@ -188,21 +198,77 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
 			g := byID[a.ID]
-			if g == nil || !reflect.DeepEqual(a.WriteKeys, g.WriteKeys) {
+			if g == nil || !generatedKeys(a) {
 				continue // not an account the demo generated
+			}
+			if len(a.WriteKeys) > 0 || len(a.SiteKeys) == 0 || len(a.ServerKeys) == 0 {
+				// Computed keys of an older demo: new random ones.
+				a.WriteKeys, a.SiteKeys, a.ServerKeys, changed = nil, g.SiteKeys, g.ServerKeys, true
 			}
 			if len(a.CallTracking) == 0 {
 				a.CallTracking, changed = g.CallTracking, true
 			}
+			for ci := range a.CallTracking {
+				ct := &a.CallTracking[ci]
+				if ct.Secret != "" && ct.Secret == tenants.RetiredDemoSecret("mango-salt", a.ID, "") {
+					ct.Secret, changed = newSecret("", 16), true
+				}
+			}
 			switch {
-			case a.CRM == nil:
+			case a.CRM == nil || retiredCRM(a):
 				a.CRM, changed = g.CRM, true
 			case rehome(a.CRM, crmURL):
 				changed = true
 			}
+			if a.CRM.Provider == crmAmoCRM && a.CRM.Subdomain == "" {
+				a.CRM.Subdomain, changed = amoSubdomain(a.ID), true
+			}
 		}
 	}
 	return changed
+}
+
+// generatedKeys tells an account whose keys the demo made: its own tl_demo_
+// keys, or the one an older demo computed.
+func generatedKeys(a *tenants.Account) bool {
+	n := 0
+	for _, k := range a.SiteKeys {
+		if !strings.HasPrefix(k, prefixSiteKey) {
+			return false
+		}
+		n++
+	}
+	for _, k := range a.ServerKeys {
+		if !strings.HasPrefix(k, prefixServerKey) {
+			return false
+		}
+		n++
+	}
+	for _, k := range a.WriteKeys {
+		if k != tenants.RetiredDemoKey(a.ID) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// retiredCRM tells a simulated CRM whose tokens an older demo computed; it
+// gets new ones (and the simulated CRM learns them from the file).
+func retiredCRM(a *tenants.Account) bool {
+	c := a.CRM
+	return c.AppToken != "" && (c.AppToken == tenants.RetiredDemoSecret("b24-app-token", a.ID, "") ||
+		c.AppToken == tenants.RetiredDemoSecret("amo-token", a.ID, ""))
+}
+
+func withoutRetired(list []string, retired string) []string {
+	var keep []string
+	for _, s := range list {
+		if s != retired {
+			keep = append(keep, s)
+		}
+	}
+	return keep
 }
 
 // rehome points a simulated CRM's base_url at crmURL; it reports whether it

@@ -56,7 +56,9 @@ func TestDemoThroughTheCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := collector.New(collector.DefaultConfig(), collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tc), Tenants: tc})
+	ccfg := collector.DefaultConfig()
+	ccfg.ReplayWindow = 96*time.Hour + 24*time.Hour // the backfill's signed Mango calls are days old, as in the all-in-one's demo
+	c, err := collector.New(ccfg, collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tc), Tenants: tc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector"
 )
 
@@ -17,7 +18,13 @@ import (
 // the world that made them. CRM states are applied as the sender would.
 func simulate(t *testing.T, branches int, days int, spacing time.Duration) ([]*hookReq, *world) {
 	t.Helper()
-	s, err := newSim(5, Tenants(1, branches), "story")
+	return simulateWith(t, Tenants(1, branches), days, spacing)
+}
+
+// simulateWith is simulate of the network tc (whose secrets a test checks).
+func simulateWith(t *testing.T, tc *tenants.Config, days int, spacing time.Duration) ([]*hookReq, *world) {
+	t.Helper()
+	s, err := newSim(5, tc, "story")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +115,8 @@ func TestStory(t *testing.T) {
 // (dynamic numbers) or none (offline numbers), Mango signed with the
 // branch's salt; some are missed, some short.
 func TestCalls(t *testing.T) {
-	reqs, _ := simulate(t, 6, 5, 17*time.Second)
 	tc := Tenants(1, 6)
+	reqs, _ := simulateWith(t, tc, 5, 17*time.Second)
 	var calltouch, withClient, offline, mango, missed, short int
 	for _, h := range reqs {
 		if h.kind != kindCalls {
@@ -139,7 +146,7 @@ func TestCalls(t *testing.T) {
 			key := strings.TrimSuffix(strings.TrimPrefix(h.target, "/v1/hooks/calls/mango/k/"), "/events/summary")
 			acc := ""
 			for _, a := range tc.Tenants[0].Accounts {
-				if a.WriteKeys[0] == key {
+				if a.ServerKey() == key {
 					acc = a.ID
 				}
 			}
@@ -219,8 +226,9 @@ func TestCRMChanges(t *testing.T) {
 // Cost reports: Yandex per branch with the branch's key, the others
 // centrally with the tenant key; restating today only ever adds.
 func TestCostReports(t *testing.T) {
-	reqs, w := simulate(t, 3, 2, 10*time.Second)
-	tn := Tenants(1, 3).Tenants[0]
+	tc := Tenants(1, 3)
+	reqs, w := simulateWith(t, tc, 2, 10*time.Second)
+	tn := tc.Tenants[0]
 	formats := map[string]int{}
 	for _, h := range reqs {
 		if h.kind != kindCosts {
@@ -305,7 +313,7 @@ func TestPoolNumberCalls(t *testing.T) {
 					h.answered([]byte(`{"number":"` + n + `","display":"x","expires_at":1}`))
 				case h.target == "/v1/hooks/calls/generic":
 					var c map[string]any
-					if err := json.Unmarshal(h.body, &c); err != nil || h.header["X-Write-Key"] != s.w.branches[2].key {
+					if err := json.Unmarshal(h.body, &c); err != nil || h.header["X-Write-Key"] != s.w.branches[2].server {
 						t.Fatalf("generic call %s: %v", h.body, err)
 					}
 					if _, ok := c["client_id"]; ok || !answered[fmt.Sprint(c["tracking_number"])] {

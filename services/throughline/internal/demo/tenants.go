@@ -9,9 +9,6 @@
 package demo
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,19 +71,21 @@ func Tenants(seed int64, branches int) *tenants.Config {
 
 // TenantsFor generates the demo tenants configuration: one network,
 // "demo-network" (Europe/Moscow, RUB, margin 40% for ROMI, a tenant key for
-// central cost uploads), with branches accounts named after Russian cities
-// (the largest first; past the list, cities repeat with a number), each with
-// a write key derived from seed and its integrations (see integrate). The
-// Bitrix24 portals and amoCRM accounts are simulated by the demo's CRM
-// server at crmURL. branches < 1 means DefaultBranches.
+// central cost uploads, a read token for the dashboard), with branches
+// accounts named after Russian cities (the largest first; past the list,
+// cities repeat with a number), each with a site key, a server key and its
+// integrations (see integrate). Every secret is random (secrets.go): the
+// file written is what keeps them. The Bitrix24 portals and amoCRM accounts
+// are simulated by the demo's CRM server at crmURL. branches < 1 means
+// DefaultBranches. seed is no longer used: the network's shape is fixed.
 func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 	if branches < 1 {
 		branches = DefaultBranches
 	}
 	t := tenants.Tenant{ID: TenantID, Name: "Демо-сеть", Timezone: "Europe/Moscow", Currency: "RUB", Margin: 0.4,
-		TenantKeys:      []string{derive(seed, "tenant-key", TenantID, "demo_tk_")},
-		ReadTokens:      []string{derive(seed, "read-token", TenantID, "demo_rt_")},
-		ClickHouseUsers: []tenants.ClickHouseUser{{User: "demo_network", Password: derive(seed, "clickhouse", TenantID, "demo_ch_")}}}
+		TenantKeys:      []string{newSecret(prefixTenantKey, 24)},
+		ReadTokens:      []string{newSecret(prefixReadToken, 24)},
+		ClickHouseUsers: []tenants.ClickHouseUser{{User: "demo_network", Password: newSecret("demo_ch_", 24)}}}
 	for i := range branches {
 		c := cities[i%len(cities)]
 		id, name := c.id, c.name
@@ -94,26 +93,13 @@ func TenantsFor(seed int64, branches int, crmURL string) *tenants.Config {
 			id += "-" + strconv.Itoa(n+1)
 			name += " " + strconv.Itoa(n+1)
 		}
-		a := tenants.Account{ID: id, Name: name, Timezone: c.tz, WriteKeys: []string{writeKey(seed, id)}}
-		integrate(&a, seed, i, crmURL)
+		a := tenants.Account{ID: id, Name: name, Timezone: c.tz,
+			SiteKeys: []string{newSecret(prefixSiteKey, 12)}, ServerKeys: []string{newSecret(prefixServerKey, 24)}}
+		integrate(&a, i, crmURL)
 		t.Accounts = append(t.Accounts, a)
 	}
-	admin := &tenants.ClickHouseUser{User: "admin", Password: derive(seed, "clickhouse", "admin", "demo_ch_")}
+	admin := &tenants.ClickHouseUser{User: "admin", Password: newSecret("demo_ch_", 24)}
 	return &tenants.Config{Tenants: []tenants.Tenant{t}, ClickHouse: tenants.ClickHouse{Admin: admin}}
-}
-
-// writeKey derives an account's key from the seed: the same seed gives the
-// same keys, so a restarted demo keeps sending to the same accounts.
-func writeKey(seed int64, account string) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s", seed, account)))
-	return "demo_" + hex.EncodeToString(sum[:12])
-}
-
-// derive makes the other secrets of the demo — tenant key, Mango salt,
-// Bitrix24 tokens — from the seed, as writeKey does.
-func derive(seed int64, kind, id, prefix string) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("throughline-demo/%d/%s/%s", seed, kind, id)))
-	return prefix + hex.EncodeToString(sum[:12])
 }
 
 // WriteTenantsFile validates cfg and writes it as YAML to path, atomically
@@ -123,11 +109,7 @@ func derive(seed int64, kind, id, prefix string) string {
 func WriteTenantsFile(path string, cfg *tenants.Config) error {
 	for i := range cfg.Tenants {
 		if cfg.Tenants[i].PIISalt == "" {
-			salt := make([]byte, 32)
-			if _, err := rand.Read(salt); err != nil {
-				return fmt.Errorf("generating pii_salt: %w", err)
-			}
-			cfg.Tenants[i].PIISalt = hex.EncodeToString(salt)
+			cfg.Tenants[i].PIISalt = newSecret("", 32)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -137,7 +119,8 @@ func WriteTenantsFile(path string, cfg *tenants.Config) error {
 	if err != nil {
 		return fmt.Errorf("encoding tenants file: %w", err)
 	}
-	b = append([]byte("# Tenants → accounts → write keys. Generated for the demo; edit freely.\n"), b...)
+	b = append([]byte("# Tenants → accounts → keys. Generated for the demo with random secrets; edit freely.\n"+
+		"# site_keys are public (pixel, tracker); server_keys, tenant_keys and read_tokens are secret.\n"), b...)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating tenants file dir: %w", err)
 	}

@@ -3,7 +3,6 @@ package demo
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +29,14 @@ func TestTenants(t *testing.T) {
 	}
 	keys := tenants.NewKeys(cfg)
 	for _, a := range tn.Accounts {
-		if len(a.WriteKeys) != 1 || len(a.WriteKeys[0]) < 8 {
-			t.Errorf("%s: keys %v", a.ID, a.WriteKeys)
+		if len(a.WriteKeys) != 0 || len(a.SiteKeys) != 1 || len(a.ServerKeys) != 1 {
+			t.Errorf("%s: site keys %v, server keys %v, write keys %v", a.ID, a.SiteKeys, a.ServerKeys, a.WriteKeys)
 		}
-		if p, ok := keys.Lookup(a.WriteKeys[0]); !ok || p.Account != a.ID {
-			t.Errorf("%s: key resolves to %+v", a.ID, p)
+		if p, ok := keys.Lookup(a.SiteKey()); !ok || p != (tenants.Principal{Tenant: TenantID, Account: a.ID}) {
+			t.Errorf("%s: site key resolves to %+v", a.ID, p)
+		}
+		if p, ok := keys.Lookup(a.ServerKey()); !ok || p != (tenants.Principal{Tenant: TenantID, Account: a.ID, Server: true}) {
+			t.Errorf("%s: server key resolves to %+v", a.ID, p)
 		}
 		if a.Timezone != "" {
 			if _, err := time.LoadLocation(a.Timezone); err != nil {
@@ -42,11 +44,12 @@ func TestTenants(t *testing.T) {
 			}
 		}
 	}
-	if !reflect.DeepEqual(Tenants(1, 20), cfg) {
-		t.Error("same seed gave different tenants")
-	}
-	if Tenants(2, 20).Tenants[0].Accounts[0].WriteKeys[0] == tn.Accounts[0].WriteKeys[0] {
-		t.Error("another seed gave the same key")
+	// Generated, not derived: the same call gives other secrets (the file
+	// keeps them), and none is a credential an older demo computed.
+	again := Tenants(1, 20).Tenants[0]
+	if again.Accounts[0].SiteKey() == tn.Accounts[0].SiteKey() || again.Accounts[0].ServerKey() == tn.Accounts[0].ServerKey() ||
+		again.TenantKeys[0] == tn.TenantKeys[0] || again.ReadTokens[0] == tn.ReadTokens[0] {
+		t.Error("two demo networks share a secret")
 	}
 	big := Tenants(1, 65)
 	if err := big.Validate(); err != nil {
@@ -144,7 +147,7 @@ func TestTenantsIntegrations(t *testing.T) {
 			t.Errorf("story branch %s is not on %s", id, want)
 		}
 	}
-	if !reflect.DeepEqual(Tenants(1, 20), TenantsFor(1, 20, DefaultCRMURL)) {
+	if !sameYAML(withoutSecrets(Tenants(1, 20)), withoutSecrets(TenantsFor(1, 20, DefaultCRMURL))) {
 		t.Error("Tenants is not TenantsFor the default CRM URL")
 	}
 }
@@ -170,26 +173,35 @@ func TestPrepareTenantsFile(t *testing.T) {
 		t.Error("two demo files got the same pii_salt: it is derived, not generated")
 	}
 	got.Tenants[0].PIISalt = ""
-	if !sameYAML(got, TenantsFor(tenantsSeed, DefaultBranches, "http://127.0.0.1:1111")) {
+	if !sameYAML(withoutSecrets(got), withoutSecrets(TenantsFor(tenantsSeed, DefaultBranches, "http://127.0.0.1:1111"))) {
 		t.Error("a fresh file is not the demo network")
 	}
 	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:1111"); err != nil || did != "" {
 		t.Fatalf("second time: %q %v", did, err)
 	}
 
-	// A file of an older demo: no integrations, no tenant key, plus an
-	// account and an edit of the user's own.
+	// A file of an older demo: computed credentials (the same on every
+	// installation), no integrations, plus an account and an edit of the
+	// user's own. It is written as that demo wrote it: today's
+	// WriteTenantsFile refuses computed credentials.
 	old := TenantsFor(tenantsSeed, 5, DefaultCRMURL)
 	tn := &old.Tenants[0]
-	tn.TenantKeys = nil
+	tn.TenantKeys = []string{tenants.RetiredDemoSecret("tenant-key", TenantID, "demo_tk_")}
+	tn.ReadTokens = []string{tenants.RetiredDemoSecret("read-token", TenantID, "demo_rt_")}
 	for i := range tn.Accounts {
-		tn.Accounts[i].CallTracking, tn.Accounts[i].CRM = nil, nil
+		a := &tn.Accounts[i]
+		a.SiteKeys, a.ServerKeys, a.WriteKeys = nil, nil, []string{tenants.RetiredDemoKey(a.ID)}
+		a.CallTracking, a.CRM = nil, nil
 	}
 	tn.Accounts[1].WriteKeys = []string{"users-own-key-1"} // no longer the demo's account
 	tn.Accounts = append(tn.Accounts, tenants.Account{ID: "franchisee", WriteKeys: []string{"franchisee-key-1"}})
 	old.Tenants = append(old.Tenants, tenants.Tenant{ID: "other", Accounts: []tenants.Account{{ID: "x", WriteKeys: []string{"other-key-123"}}}})
-	if err := WriteTenantsFile(path, old); err != nil {
+	b, _ := yaml.Marshal(old)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := tenants.Load(path); err == nil || !strings.Contains(err.Error(), "anyone can compute") {
+		t.Fatalf("a file with computed credentials loaded: %v", err)
 	}
 	if did, err := PrepareTenantsFile(path, "http://127.0.0.1:2222"); err != nil || did != "upgraded" {
 		t.Fatalf("old file: %q %v", did, err)
@@ -198,18 +210,26 @@ func TestPrepareTenantsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := TenantsFor(tenantsSeed, 6, "http://127.0.0.1:2222").Tenants[0]
+	want := withoutSecrets(TenantsFor(tenantsSeed, 6, "http://127.0.0.1:2222")).Tenants[0]
 	g := got.Tenants[0]
-	if !reflect.DeepEqual(g.TenantKeys, want.TenantKeys) {
-		t.Error("tenant key not added")
+	if len(g.TenantKeys) != 1 || !strings.HasPrefix(g.TenantKeys[0], prefixTenantKey) ||
+		len(g.ReadTokens) != 1 || !strings.HasPrefix(g.ReadTokens[0], prefixReadToken) {
+		t.Errorf("computed tenant key / read token not replaced: %v %v", g.TenantKeys, g.ReadTokens)
 	}
+	keys := tenants.NewKeys(got)
 	for i, a := range g.Accounts {
+		if _, ok := keys.Lookup(tenants.RetiredDemoKey(a.ID)); ok {
+			t.Errorf("%s: the computed key still works", a.ID)
+		}
 		switch {
 		case i == 1 || a.ID == "franchisee":
-			if a.CRM != nil || len(a.CallTracking) > 0 {
-				t.Errorf("%s is not the demo's, yet got integrations", a.ID)
+			if a.CRM != nil || len(a.CallTracking) > 0 || len(a.SiteKeys) > 0 {
+				t.Errorf("%s is not the demo's, yet was changed", a.ID)
 			}
-		case !sameYAML(a, want.Accounts[i]):
+		case !strings.HasPrefix(a.SiteKey(), prefixSiteKey) || !strings.HasPrefix(a.ServerKey(), prefixServerKey) || len(a.WriteKeys) > 0:
+			t.Errorf("%s: keys not replaced: %+v", a.ID, a)
+		case !sameYAML(withoutSecrets(&tenants.Config{Tenants: []tenants.Tenant{{Accounts: []tenants.Account{a}}}}),
+			&tenants.Config{Tenants: []tenants.Tenant{{Accounts: []tenants.Account{want.Accounts[i]}}}}):
 			t.Errorf("%s: %+v, want %+v", a.ID, a, want.Accounts[i])
 		}
 	}
@@ -231,6 +251,32 @@ func TestPrepareTenantsFile(t *testing.T) {
 			t.Errorf("%s: %s after %s", a.ID, a.CRM.BaseURL, before.CRM.BaseURL)
 		}
 	}
+}
+
+// withoutSecrets is a copy of cfg with every generated secret blanked, to
+// compare the shape of two demo networks.
+func withoutSecrets(cfg *tenants.Config) *tenants.Config {
+	var c tenants.Config
+	b, _ := yaml.Marshal(cfg)
+	yaml.Unmarshal(b, &c)
+	for ti := range c.Tenants {
+		t := &c.Tenants[ti]
+		t.TenantKeys, t.ReadTokens, t.PIISalt = nil, nil, ""
+		for ai := range t.Accounts {
+			a := &t.Accounts[ai]
+			a.SiteKeys, a.ServerKeys = nil, nil
+			for ci := range a.CallTracking {
+				a.CallTracking[ci].Secret = ""
+			}
+			if a.CRM != nil {
+				a.CRM.AppToken = ""
+				if i := strings.Index(a.CRM.BaseURL, "/rest/1/"); i >= 0 {
+					a.CRM.BaseURL = a.CRM.BaseURL[:i] + "/rest/1/SECRET/"
+				}
+			}
+		}
+	}
+	return &c
 }
 
 // sameYAML compares configurations as the file holds them (a file read

@@ -97,10 +97,12 @@ type visitor struct {
 }
 
 type branch struct {
-	id, key, site string
-	pool          []*visitor
-	acct          *tenants.Account // its integrations
-	crm           *crmBranch       // its CRM's state (crm.go); nil without a CRM
+	id, site string
+	key      string // site key: pixel, browser events, number leases
+	server   string // server key: calls, CRM, costs
+	pool     []*visitor
+	acct     *tenants.Account // its integrations
+	crm      *crmBranch       // its CRM's state (crm.go); nil without a CRM
 }
 
 // visit is a visitor's session in progress: the hits still to come.
@@ -141,14 +143,14 @@ func newSim(seed int64, tc *tenants.Config, runID string) (*sim, error) {
 		t := &tc.Tenants[ti]
 		for ai := range t.Accounts {
 			a := &t.Accounts[ai]
-			if len(a.WriteKeys) == 0 {
+			if a.SiteKey() == "" {
 				continue
 			}
 			if tenantKey == "" && len(t.TenantKeys) > 0 {
 				tenantKey = t.TenantKeys[0]
 			}
 			i := len(s.branches)
-			s.branches = append(s.branches, &branch{id: a.ID, key: a.WriteKeys[0], site: "https://" + a.ID + ".demo-school.example", acct: a})
+			s.branches = append(s.branches, &branch{id: a.ID, key: a.SiteKey(), server: a.ServerKey(), site: "https://" + a.ID + ".demo-school.example", acct: a})
 			total += 1 / math.Pow(float64(i+1), 0.7) // bigger cities first, more traffic
 			s.weights = append(s.weights, total)
 		}

@@ -75,7 +75,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	flagenv.String(fs, &from, "from", "", "restate hits at or after: 2026-11-01 (UTC) or an RFC 3339 time (required)")
 	flagenv.Bool(fs, &o.DryRun, "dry-run", false, "count the hits that would be restated, send nothing")
 	flagenv.String(fs, &o.Console, "console", "http://127.0.0.1:8081", "console base URL (the events are read through its SQL endpoint)")
-	flagenv.String(fs, &o.SQLToken, "sql-token", "", "Bearer token of the console's SQL endpoint")
+	flagenv.Secret(fs, &o.SQLToken, "sql-token", "the console's admin token (its --sql-token)")
 	flagenv.String(fs, &o.Group, "stitcher-group", "throughline-stitcher", "the stitcher's consumer group (progress)")
 	flagenv.Int(fs, &o.Page, "page", 10000, "hits read per query")
 	flagenv.Duration(fs, &o.Wait, "wait", 30*time.Minute, "longest wait for the stitcher to apply the restatement (0: do not wait)")

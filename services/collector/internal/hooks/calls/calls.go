@@ -1,5 +1,6 @@
 // Package calls reads call-tracking webhooks — Throughline's own generic
-// JSON, Calltouch, CoMagic/UIS and Mango Office — into call events. Each
+// JSON, Calltouch, CoMagic/UIS, Mango Office, Alloka and Callibri — into
+// call events. Each
 // delivery becomes at most one envelope whose id is derived from the
 // provider, the vendor's call id and the call's phase, so a delivery repeated
 // by the vendor produces the same envelope and is de-duplicated downstream.
@@ -25,7 +26,7 @@ import (
 
 // Providers are the call-tracking formats understood, as they appear in the
 // URL (/v1/hooks/calls/{provider}) and in the tenants file.
-var Providers = []string{"generic", "calltouch", "comagic", "mango"}
+var Providers = []string{"generic", "calltouch", "comagic", "mango", "alloka", "callibri"}
 
 // Known reports whether provider is one of Providers.
 func Known(provider string) bool {
@@ -46,6 +47,10 @@ type Request struct {
 	// Path is what followed the provider in the URL path: Mango appends the
 	// event kind ("events/summary") to the address it was given.
 	Path string
+	// Token is the ?token= parameter, kept out of Query (and so out of dead
+	// letters): Alloka and Callibri sign nothing, so an account's secret
+	// travels in the URL they are given.
+	Token string
 }
 
 // Settings are the account's settings a parser needs.
@@ -61,6 +66,10 @@ type Settings struct {
 	// Calltouch webhook whose timestamp was not ticked) happened now, and
 	// times more than a day ahead of it are refused.
 	Now time.Time
+	// ReplayWindow is how old a signed delivery's own signed time may be
+	// (Mango: the summary's end_time, else create_time); an older one is a
+	// replay and fails with ErrReplay. 0: no window (a re-driven delivery).
+	ReplayWindow time.Duration
 }
 
 func (s Settings) location() *time.Location {
@@ -117,6 +126,10 @@ func (e *Ignored) Error() string { return "ignored: " + e.Reason }
 // ErrSignature means a signed delivery's signature is missing or wrong.
 var ErrSignature = errors.New("signature does not verify")
 
+// ErrReplay means a signed delivery's signed time is outside the replay
+// window: the signature is right, but it was captured and sent again.
+var ErrReplay = errors.New("outside the replay window")
+
 // Parse reads one delivery of provider.
 func Parse(provider string, r Request, s Settings) (Call, error) {
 	var (
@@ -132,6 +145,10 @@ func Parse(provider string, r Request, s Settings) (Call, error) {
 		c, err = parseComagic(r, s)
 	case "mango":
 		c, err = parseMango(r, s)
+	case "alloka":
+		c, err = parseAlloka(r, s)
+	case "callibri":
+		c, err = parseCallibri(r, s)
 	default:
 		return Call{}, fmt.Errorf("unknown call-tracking provider %q", provider)
 	}

@@ -310,10 +310,10 @@ func TestEnvelopeFields(t *testing.T) {
 }
 
 func TestUnknownProvider(t *testing.T) {
-	if _, err := Parse("callibri", Request{}, settings); err == nil {
+	if _, err := Parse("sipuni", Request{}, settings); err == nil {
 		t.Fatal("an unknown provider parsed")
 	}
-	if Known("callibri") || !Known("mango") {
+	if Known("sipuni") || !Known("mango") || !Known("alloka") || !Known("callibri") {
 		t.Fatal("Known")
 	}
 }

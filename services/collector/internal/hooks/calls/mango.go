@@ -87,6 +87,14 @@ func parseMango(r Request, s Settings) (Call, error) {
 	if ended && end.Before(created) {
 		return Call{}, &event.FieldError{Field: "json.end_time", Reason: "before create_time"}
 	}
+	signed := created
+	if ended {
+		signed = end
+	}
+	if s.ReplayWindow > 0 && signed.Before(s.Now.Add(-s.ReplayWindow)) {
+		return Call{}, fmt.Errorf("%w: the signed end_time/create_time %s is more than %s before receipt; a replayed delivery",
+			ErrReplay, signed.UTC().Format(time.RFC3339), s.ReplayWindow)
+	}
 	switch {
 	case talked && ended:
 		c.WaitSec, c.TalkSec = secondsBetween(created, talk), secondsBetween(talk, end)

@@ -1,5 +1,6 @@
 // Package crm maps CRM webhooks — Throughline's generic JSON, amoCRM's PHP
-// form arrays and Bitrix24's id-only events — onto event.CRM changes: the
+// form arrays, Bitrix24's id-only events, Megaplan's deal webhooks and
+// Dynamics 365 opportunities — onto event.CRM changes: the
 // entity and its ids, stage and outcome (open, won, lost), amount in minor
 // units, phones (E.164), e-mails, our client id and call id, and the vendor's
 // change time, which orders out-of-order deliveries downstream.
@@ -120,6 +121,10 @@ func Envelope(p tenants.Principal, ch Change, receivedAt time.Time) event.Envelo
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
+	if c.Units != 0 { // only then, so changes without units keep their ids
+		h.Write([]byte(strconv.FormatFloat(c.Units, 'g', -1, 64)))
+		h.Write([]byte{0})
+	}
 	sum := h.Sum(nil)
 	return event.Envelope{
 		V: event.Version, ID: "crm-" + hex.EncodeToString(sum[:16]),
@@ -147,6 +152,10 @@ func PayloadSeed(body []byte) string {
 	return "payload:" + hex.EncodeToString(sum[:12])
 }
 
+// MaxUnits bounds a deal's units sold: more is a typo or an attack, not a
+// sale.
+const MaxUnits = 1e9
+
 // Validate checks a change before it is published.
 func Validate(c *event.CRM) error {
 	switch c.Entity {
@@ -173,6 +182,9 @@ func Validate(c *event.CRM) error {
 	}
 	if c.Amount < 0 {
 		return fieldErr("amount", "negative")
+	}
+	if math.IsNaN(c.Units) || c.Units < 0 || c.Units > MaxUnits {
+		return fieldErr("units", "%v is not a quantity from 0 to %v", c.Units, MaxUnits)
 	}
 	if c.Currency != "" && !isCurrency(c.Currency) {
 		return fieldErr("currency", "%q is not an ISO 4217 code", c.Currency)

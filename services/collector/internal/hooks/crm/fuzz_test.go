@@ -75,6 +75,7 @@ func FuzzGeneric(f *testing.F) {
 	f.Add([]byte(`{"entity":"contact","contact_id":"c1","phone":"9161234567","updated_at":"2026-11-01T00:00:00Z"}`))
 	f.Add([]byte(`[{"entity":"deal","deal_id":1,"updated_at":1793520000000,"amount":"1 000,5"}]`))
 	f.Add([]byte(`{"changes":null,"entity":"lead"}`))
+	f.Add([]byte(`{"entity":"deal","deal_id":"7","updated_at":1793520000,"items":[{"quantity":"1,5"},{"quantity":2,"sku":"WS"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		changes, err := ParseGeneric(body, rub)
 		if err != nil {

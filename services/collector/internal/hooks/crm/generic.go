@@ -35,6 +35,69 @@ type genericChange struct {
 	ClientID    string      `json:"client_id"`
 	CallID      flexString  `json:"call_id"`
 	UpdatedAt   flexString  `json:"updated_at"`
+	// Units sold: the deal's quantity, or its line items (each with a
+	// quantity, summed); not both.
+	Quantity *flexString   `json:"quantity"`
+	Items    []genericItem `json:"items"`
+}
+
+// genericItem is one line item of a deal. Only the quantity counts; the
+// other fields are accepted so an export of line items can be sent as is.
+type genericItem struct {
+	Quantity  *flexString `json:"quantity"`
+	Name      string      `json:"name"`
+	SKU       flexString  `json:"sku"`
+	ProductID flexString  `json:"product_id"`
+	Price     *flexString `json:"price"`
+}
+
+// MaxItems bounds a deal's line items.
+const MaxItems = 1000
+
+// Quantity parses a quantity: a number, or a string with a decimal comma
+// or point ("2", "1,5", " 3.0 ").
+func Quantity(s string) (float64, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(s), ",", ".")
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || t == "" || strings.ContainsAny(t, "xXpPnNiI_") {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	if v < 0 || v > MaxUnits {
+		return 0, fmt.Errorf("%v is not a quantity from 0 to %v", v, MaxUnits)
+	}
+	return v, nil
+}
+
+// units sums the quantity or the line items of a change.
+func (g *genericChange) units() (float64, error) {
+	switch {
+	case g.Quantity != nil && g.Items != nil:
+		return 0, fieldErr("quantity", "give quantity or items, not both")
+	case g.Quantity != nil:
+		v, err := Quantity(string(*g.Quantity))
+		if err != nil {
+			return 0, fieldErr("quantity", "%v", err)
+		}
+		return v, nil
+	}
+	if len(g.Items) > MaxItems {
+		return 0, fieldErr("items", "more than %d line items", MaxItems)
+	}
+	var sum float64
+	for i, it := range g.Items {
+		if it.Quantity == nil {
+			return 0, fieldErr(fmt.Sprintf("items[%d].quantity", i), "required")
+		}
+		v, err := Quantity(string(*it.Quantity))
+		if err != nil {
+			return 0, fieldErr(fmt.Sprintf("items[%d].quantity", i), "%v", err)
+		}
+		sum += v
+	}
+	if sum > MaxUnits {
+		return 0, fieldErr("items", "%v units in all, more than %v", sum, MaxUnits)
+	}
+	return sum, nil
 }
 
 // flexString accepts a JSON string or number (ids and amounts come as both).
@@ -185,6 +248,11 @@ func parseGenericChange(raw json.RawMessage, s Settings) (Change, error) {
 		}
 		c.Amount = n
 	}
+	units, err := g.units()
+	if err != nil {
+		return c, err
+	}
+	c.Units = units
 	c.Phones = Phones(s.Region, append(g.Phones, g.Phone)...)
 	c.Emails = Emails(append(g.Emails, g.Email)...)
 	c.ClientID = strings.TrimSpace(g.ClientID)

@@ -25,11 +25,12 @@ func TestGenericDocumentedChanges(t *testing.T) {
 		t.Fatalf("lead %+v", lead)
 	}
 	deal := changes[1].CRM
-	if deal.Outcome != "won" || deal.Amount != 1_500_050 || deal.Currency != "RUB" || deal.CallID != "ct-1" || deal.UpdatedAt != 1_793_520_000_000 || deal.Action != "status" {
+	if deal.Outcome != "won" || deal.Amount != 1_500_050 || deal.Currency != "RUB" || deal.CallID != "ct-1" || deal.UpdatedAt != 1_793_520_000_000 || deal.Action != "status" ||
+		deal.Units != 2 {
 		t.Fatalf("deal %+v", deal)
 	}
 	lost := changes[2].CRM
-	if lost.Outcome != "lost" || lost.Amount != 500 || lost.UpdatedAt != 1_793_520_000_000 || lost.Action != "update" {
+	if lost.Outcome != "lost" || lost.Amount != 500 || lost.UpdatedAt != 1_793_520_000_000 || lost.Action != "update" || lost.Units != 3 {
 		t.Fatalf("lost %+v", lost)
 	}
 	one, err := ParseGeneric([]byte(`{"entity":"contact","contact_id":"c1","phone":"9161234567","updated_at":"2026-11-01T00:00:00Z"}`), s)
@@ -54,21 +55,32 @@ func TestGenericUglyPayloads(t *testing.T) {
 		``:     "body",
 		`[]`:   "changes",
 		`nope`: "body",
-		`{"changes":[{"entity":"deal","deal_id":"1"}]}`:                                              "changes[0].updated_at",
-		`{"entity":"deal","deal_id":"1","updated_at":"2026-11-01","stagee":"x"}`:                     "stagee",
-		`{"entity":"deal","deal_id":{"x":1},"updated_at":1793520000}`:                                "deal_id",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount_minor":"100"}`:               "amount_minor",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":"1,5,0"}`:                   "amount",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":1,"amount_minor":100}`:      "amount",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":-5}`:                        "amount",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"outcome":"maybe"}`:                  "outcome",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"currency":"рубли"}`:                 "currency",
-		`{"entity":"deal","lead_id":"1","updated_at":1793520000}`:                                    "deal_id",
-		`{"entity":"company","deal_id":"1","updated_at":1793520000}`:                                 "entity",
-		`{"entity":"deal","deal_id":"1","updated_at":"yesterday"}`:                                   "updated_at",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"action":"merge"}`:                   "action",
-		`[{"entity":"deal","deal_id":"1","updated_at":1793520000},{"entity":"lead","updated_at":1}]`: "changes[1].lead_id",
-		`{"entity":"deal","deal_id":"1","updated_at":1793520000} {}`:                                 "body",
+		`{"changes":[{"entity":"deal","deal_id":"1"}]}`:                                                       "changes[0].updated_at",
+		`{"entity":"deal","deal_id":"1","updated_at":"2026-11-01","stagee":"x"}`:                              "stagee",
+		`{"entity":"deal","deal_id":{"x":1},"updated_at":1793520000}`:                                         "deal_id",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount_minor":"100"}`:                        "amount_minor",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":"1,5,0"}`:                            "amount",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":1,"amount_minor":100}`:               "amount",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"amount":-5}`:                                 "amount",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"outcome":"maybe"}`:                           "outcome",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"currency":"рубли"}`:                          "currency",
+		`{"entity":"deal","lead_id":"1","updated_at":1793520000}`:                                             "deal_id",
+		`{"entity":"company","deal_id":"1","updated_at":1793520000}`:                                          "entity",
+		`{"entity":"deal","deal_id":"1","updated_at":"yesterday"}`:                                            "updated_at",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"action":"merge"}`:                            "action",
+		`[{"entity":"deal","deal_id":"1","updated_at":1793520000},{"entity":"lead","updated_at":1}]`:          "changes[1].lead_id",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000} {}`:                                          "body",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":2,"items":[]}`:                     "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":-1}`:                               "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":"NaN"}`:                            "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":"Infinity"}`:                       "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":1e400}`:                            "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":"0x10"}`:                           "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"quantity":2e9}`:                              "quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"items":[{"name":"x"}]}`:                      "items[0].quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"items":[{"quantity":1},{"quantity":"a"}]}`:   "items[1].quantity",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"items":[{"quantity":9e8},{"quantity":9e8}]}`: "items",
+		`{"entity":"deal","deal_id":"1","updated_at":1793520000,"items":[{"quantity":1,"colour":"red"}]}`:     "colour",
 	} {
 		_, err := ParseGeneric([]byte(body), rub)
 		var fe *event.FieldError
