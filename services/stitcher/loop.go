@@ -448,9 +448,13 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		return false, fmt.Errorf("flushing transaction: %w", err)
 	}
 	t.errMu.Lock()
-	perr := t.err
+	perr, oversize := t.err, t.oversize
 	t.errMu.Unlock()
-	if perr != nil {
+	switch {
+	case oversize:
+		s.log.Error().Err(perr).Msg("a record is larger than the broker accepts, aborting transaction; its partitions stop until it fits")
+		commit = kgo.TryAbort
+	case perr != nil:
 		s.log.Warn().Err(perr).Msg("produce failed, aborting transaction")
 		commit = kgo.TryAbort
 	}
@@ -473,6 +477,12 @@ func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		s.met.txns.Add(ctx, 1, outcomeAttr("aborted"))
 		if err != nil {
 			return false, fmt.Errorf("ending transaction: %w", err)
+		}
+		if oversize { // redoing it makes the same record: retry at a pace that does not flood the log
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 		}
 		return false, nil
 	}

@@ -17,6 +17,7 @@ type metrics struct {
 	txnRecords metric.Int64Histogram
 	restores   metric.Float64Histogram
 	restored   metric.Int64Counter
+	oversize   metric.Int64Counter
 	pending    metric.Int64ObservableGauge
 	clients    metric.Int64ObservableGauge
 	unobserve  func() error
@@ -45,6 +46,10 @@ func newMetrics(tel *telemetry.Telemetry, s *Stitcher) (*metrics, error) {
 		return nil, err
 	}
 	if m.restored, err = mt.Int64Counter("throughline_stitcher_restored_records_total", metric.WithDescription("changelog records read back")); err != nil {
+		return nil, err
+	}
+	if m.oversize, err = mt.Int64Counter("throughline_stitcher_oversize_records_total",
+		metric.WithDescription("records the broker refused as larger than it accepts (MESSAGE_TOO_LARGE), by topic: each aborts its transaction, and redoing it makes the same record")); err != nil {
 		return nil, err
 	}
 	if m.pending, err = mt.Int64ObservableGauge("throughline_stitcher_pending_events", metric.WithDescription("events waiting for the watermark")); err != nil {
@@ -85,4 +90,8 @@ func kindAttr(kind string) metric.AddOption {
 
 func outcomeAttr(o string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("outcome", o))
+}
+
+func topicAttr(topic string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("topic", topic))
 }

@@ -17,7 +17,9 @@ package stitcher
 import (
 	"context"
 	"errors"
+
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -284,8 +286,12 @@ type txn struct {
 	touched map[int32]bool
 	errMu   sync.Mutex
 	err     error
-	begun   bool
-	ended   bool
+	// oversize: a record was refused as larger than the broker accepts.
+	// Redoing the transaction makes the same record: the partition is
+	// stuck until an operator acts, so it is an error, not a warning.
+	oversize bool
+	begun    bool
+	ended    bool
 	// The transaction's span starts when the transaction begins, linked to
 	// the traces of the records it consumes and, for output of events that
 	// waited for the watermark, to the transaction that consumed them.
@@ -334,12 +340,21 @@ func (t *txn) produce(ctx context.Context, r *kgo.Record) {
 	if r.Topic != t.s.topics.state && t.traceCtx != nil { // the changelog is read back by the stitcher only
 		kafka.InjectTrace(t.traceCtx, r)
 	}
-	t.sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
-		if err != nil {
-			t.errMu.Lock()
-			t.err = errors.Join(t.err, err)
-			t.errMu.Unlock()
+	t.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+		if err == nil {
+			return
 		}
+		too := errors.Is(err, kerr.MessageTooLarge)
+		if too {
+			t.s.met.oversize.Add(context.WithoutCancel(ctx), 1, topicAttr(r.Topic))
+			err = fmt.Errorf("record %q of %s[%d] (%d bytes) is larger than Kafka accepts: every retry makes it again, "+
+				"so the partition cannot commit until it fits: %w",
+				r.Key, r.Topic, r.Partition, len(r.Key)+len(r.Value), err)
+		}
+		t.errMu.Lock()
+		t.err = errors.Join(t.err, err)
+		t.oversize = t.oversize || too
+		t.errMu.Unlock()
 	})
 }
 

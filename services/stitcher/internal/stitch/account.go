@@ -52,6 +52,8 @@ type Account struct {
 
 	dirty   map[string]bool // persons changed since TakeChanges (false: deleted)
 	metaMod bool
+	// chunks is how many pending chunk keys the changelog holds (state.go).
+	chunks  int
 	clients int // client ids kept, over all persons
 }
 
@@ -63,8 +65,11 @@ type Meta struct {
 	AppliedTS int64            `json:"applied_ts"` // newest event time applied
 	PrunedAt  int64            `json:"pruned_at"`
 	Pending   []event.Envelope `json:"pending,omitempty"`
-	Applied   uint64           `json:"applied"`
-	LateCount uint64           `json:"late"`
+	// PendingChunks: Pending is written as this many chunk records of
+	// their own (state.go) instead of inline.
+	PendingChunks int    `json:"pending_chunks,omitempty"`
+	Applied       uint64 `json:"applied"`
+	LateCount     uint64 `json:"late"`
 	// Restatement records applied, and those whose hit was no longer kept.
 	Restated      uint64 `json:"restated,omitempty"`
 	RestateMissed uint64 `json:"restate_missed,omitempty"`

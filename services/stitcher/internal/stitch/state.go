@@ -4,15 +4,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/throughline/throughline/pkg/event"
 )
 
-// StateChange is one changelog record: the account's meta or one person,
-// Value nil when the person no longer exists (a compaction tombstone).
+// StateChange is one changelog record: the account's meta, one chunk of its
+// pending events or one person, Value nil when the person or chunk no
+// longer exists (a compaction tombstone).
 type StateChange struct {
-	Key   string // "<tenant>/<account>/m" or "<tenant>/<account>/p/<person>"
+	Key   string // "<tenant>/<account>/m", ".../q/<chunk>" or ".../p/<person>"
 	Value []byte
 }
+
+// StateChunkBytes bounds the pending events written inline in an account's
+// meta record, and each chunk record they are split into when they do not
+// fit. It is well below Kafka's default max.message.bytes (1 MB): a busy
+// account's events waiting out the lateness window pass 1 MB at a few
+// hundred events a second, and one record the broker refuses would abort
+// every transaction of the partition. An envelope larger than this alone
+// takes a chunk of its own.
+const StateChunkBytes = 256 << 10
 
 // StateKey is the changelog key prefix of an account.
 func (a *Account) StateKey() string { return a.Tenant + "/" + a.Account + "/" }
@@ -22,11 +35,7 @@ func (a *Account) StateKey() string { return a.Tenant + "/" + a.Account + "/" }
 func (a *Account) TakeChanges() []StateChange {
 	var out []StateChange
 	if a.metaMod {
-		b, err := json.Marshal(&a.meta)
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, StateChange{Key: a.StateKey() + "m", Value: b})
+		out = a.metaChanges(out)
 		a.metaMod = false
 	}
 	for _, id := range sortedKeys(a.dirty) {
@@ -42,7 +51,67 @@ func (a *Account) TakeChanges() []StateChange {
 	return out
 }
 
+// metaChanges appends the meta record to out: the pending events inline
+// when they fit StateChunkBytes, else in chunk records keyed ".../q/<i>"
+// after it, and tombstones of chunks written before and no longer used.
+// Meta and chunks go in one transaction, so the latest committed values of
+// all keys always agree; the meta's PendingChunks says how many to read.
+func (a *Account) metaChanges(out []StateChange) []StateChange {
+	m := a.meta
+	m.PendingChunks = 0
+	b := mustJSON(&m)
+	var chunks [][]byte
+	if len(b) > StateChunkBytes {
+		chunks = chunkPending(m.Pending)
+		m.Pending, m.PendingChunks = nil, len(chunks)
+		b = mustJSON(&m)
+	}
+	out = append(out, StateChange{Key: a.StateKey() + "m", Value: b})
+	for i, c := range chunks {
+		out = append(out, StateChange{Key: a.chunkKey(i), Value: c})
+	}
+	for i := len(chunks); i < a.chunks; i++ {
+		out = append(out, StateChange{Key: a.chunkKey(i)})
+	}
+	a.chunks = len(chunks)
+	return out
+}
+
+func (a *Account) chunkKey(i int) string { return a.StateKey() + "q/" + strconv.Itoa(i) }
+
+// chunkPending splits pending events into JSON arrays of at most
+// StateChunkBytes (one larger event alone).
+func chunkPending(p []event.Envelope) [][]byte {
+	var out [][]byte
+	cur := []byte{'['}
+	for i := range p {
+		e := mustJSON(&p[i])
+		if len(cur) > 1 && len(cur)+len(e)+1 > StateChunkBytes {
+			out = append(out, append(cur, ']'))
+			cur = []byte{'['}
+		}
+		if len(cur) > 1 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, e...)
+	}
+	if len(cur) > 1 {
+		out = append(out, append(cur, ']'))
+	}
+	return out
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Restore applies the latest changelog value of one key of this account.
+// Keys must come in key order (as restore and Snapshot give them): the meta
+// ("m") before its pending chunks ("q/").
 func (a *Account) Restore(key string, value []byte) error {
 	rest := strings.TrimPrefix(key, a.StateKey())
 	switch {
@@ -52,6 +121,29 @@ func (a *Account) Restore(key string, value []byte) error {
 			return fmt.Errorf("restoring account %s meta: %w", a.StateKey(), err)
 		}
 		a.meta = m
+		a.chunks = max(a.chunks, m.PendingChunks)
+	case strings.HasPrefix(rest, "q/"):
+		i, err := strconv.Atoi(rest[2:])
+		if err != nil || i < 0 {
+			return fmt.Errorf("restoring %s: malformed chunk key", key)
+		}
+		if value == nil {
+			return nil
+		}
+		a.chunks = max(a.chunks, i+1) // a stale chunk is tombstoned with the next meta
+		if i >= a.meta.PendingChunks {
+			return nil
+		}
+		var evs []event.Envelope
+		if err := json.Unmarshal(value, &evs); err != nil {
+			return fmt.Errorf("restoring pending chunk %s: %w", key, err)
+		}
+		// Chunks come in key order ("q/10" before "q/2"): keep Pending sorted.
+		a.meta.Pending = append(a.meta.Pending, evs...)
+		sort.Slice(a.meta.Pending, func(i, j int) bool {
+			p, q := &a.meta.Pending[i], &a.meta.Pending[j]
+			return p.TS < q.TS || p.TS == q.TS && p.ID < q.ID
+		})
 	case strings.HasPrefix(rest, "p/"):
 		id := rest[2:]
 		if old := a.persons[id]; old != nil {
