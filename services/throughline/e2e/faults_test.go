@@ -4,13 +4,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/services/throughline/internal/app"
+	"github.com/throughline/throughline/services/throughline/internal/demo"
 )
 
 // TestBrokerFaultsRetriedBatchesLandOnce is the chaos test's second variant:
@@ -23,10 +27,19 @@ import (
 func TestBrokerFaultsRetriedBatchesLandOnce(t *testing.T) {
 	n := newNode(t)
 	n.logs = &syncBuffer{}
+	// As the harness does for "run": a generated demo network and the admin
+	// token (the console's SQL checks below need it), both from files.
+	if err := demo.WriteTenantsFile(filepath.Join(n.dataDir, "tenants.yaml"), demo.Tenants(1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(n.adminTokenFile(), []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var cfg app.Config
 	fs := flag.NewFlagSet("throughline", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--data-dir", n.dataDir, "--kafka-port", fmt.Sprint(n.kafkaPort),
+	if err := flagenv.Parse(fs, []string{"--data-dir", n.dataDir, "--kafka-port", fmt.Sprint(n.kafkaPort),
+		"--sql-token-file", n.adminTokenFile(), "--clickhouse-http-addr", "off",
 		"--collector-addr", n.collector, "--console-addr", n.console, "--log-pretty=false", "--log-level", "warn",
 		"--collector-publish-timeout", "300ms", "--collector-retry-after", "1s"}); err != nil {
 		t.Fatal(err)

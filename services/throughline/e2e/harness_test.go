@@ -230,6 +230,9 @@ func (n *node) waitCount(sql string, want int, within time.Duration) time.Durati
 	var last string
 	for time.Since(start) < within {
 		rows, err := n.tryQuery(sql)
+		if err != nil {
+			last = "error: " + err.Error()
+		}
 		if err == nil && len(rows) == 1 {
 			last = fmt.Sprint(rows[0][0])
 			if last == fmt.Sprint(want) {

@@ -39,7 +39,7 @@ func TestLandlineFromCallTrackerMeetsAmoCRMContact(t *testing.T) {
       - id: msk
         write_keys: [` + phonesKey + `]
         call_tracking: [{provider: generic}]
-        crm: {provider: amocrm}
+        crm: {provider: amocrm, subdomain: acme}
 `
 	if err := os.WriteFile(filepath.Join(n.dataDir, "tenants.yaml"), []byte(tenantsYAML), 0o600); err != nil {
 		t.Fatal(err)
