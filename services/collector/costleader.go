@@ -39,7 +39,7 @@ func (c *Collector) runCostPulls(ctx context.Context) func() {
 		return c.startPuller(ctx)
 	}
 	l := &costLeader{c: c, ctx: ctx}
-	cl, err := kgo.NewClient(append(c.deps.Producer.Opts(),
+	cl, err := kgo.NewClient(c.readerOpts(
 		kgo.ConsumerGroup(CostPullGroup),
 		kgo.ConsumeTopics(kafka.TopicCosts),
 		kgo.Balancers(leaderBalancer{}),

@@ -232,7 +232,7 @@ func (c *Collector) readRecentIDs(ctx context.Context, since time.Time) (int64, 
 	if len(assign) == 0 {
 		return 0, nil
 	}
-	cl, err := kgo.NewClient(append(c.deps.Producer.Opts(),
+	cl, err := kgo.NewClient(c.readerOpts(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.TopicRaw: assign}),
 		kgo.KeepControlRecords(), // a transaction marker is an offset, too
 	)...)

@@ -146,7 +146,7 @@ type leaseFollower struct {
 func (c *Collector) newLeaseFollower(since time.Time) (*leaseFollower, error) {
 	// The producer's options reach the same cluster the same way (brokers,
 	// TLS, SASL, logger).
-	cl, err := kgo.NewClient(append(c.deps.Producer.Opts(),
+	cl, err := kgo.NewClient(c.readerOpts(
 		kgo.ConsumeTopics(kafka.TopicNumbers),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())),
 		kgo.KeepControlRecords(), // offsets count to the restore's end offsets

@@ -268,7 +268,7 @@ func (c *Collector) readRawLeases(ctx context.Context, since time.Time, st *rest
 	if len(assign) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(append(c.deps.Producer.Opts(),
+	cl, err := kgo.NewClient(c.readerOpts(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.TopicRaw: assign}),
 		kgo.KeepControlRecords(), // a transaction marker is an offset, too
 	)...)
