@@ -82,7 +82,9 @@ type Config struct {
 // DefaultConfig is the collector's configuration unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		Addr:                ":8080",
+		// Loopback until told otherwise: an operator exposes the collector
+		// on purpose (--collector-addr :8080; compose and k8s set it).
+		Addr:                "127.0.0.1:8080",
 		MaxInFlightRecords:  20_000,
 		MaxInFlightBytes:    128 << 20,
 		MaxBodyBytes:        1 << 20,
