@@ -63,7 +63,7 @@ func (a *Alerter) run(ctx context.Context) error {
 	opts = append(opts,
 		kgo.ConsumerGroup(a.cfg.Group),
 		kgo.ConsumeTopics(inputs...),
-		kgo.Balancers(leaderBalancer{}),
+		kgo.Balancers(kafka.LeaderBalancer{}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), // their offsets tell when a partition is read to its end
 		kgo.BlockRebalanceOnPoll(),

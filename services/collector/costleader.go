@@ -6,7 +6,6 @@ import (
 
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -42,7 +41,7 @@ func (c *Collector) runCostPulls(ctx context.Context) func() {
 	cl, err := kgo.NewClient(c.readerOpts(
 		kgo.ConsumerGroup(CostPullGroup),
 		kgo.ConsumeTopics(kafka.TopicCosts),
-		kgo.Balancers(leaderBalancer{}),
+		kgo.Balancers(kafka.LeaderBalancer{}),
 		kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(l.assigned),
 		kgo.OnPartitionsRevoked(l.revoked),
@@ -125,53 +124,4 @@ func (c *Collector) registerCostLeaderGauge(m metric.Meter) error {
 		return nil
 	}, g)
 	return err
-}
-
-// leaderBalancer gives every partition to the group's leader and none to
-// the others (the alerter's, services/alerter/balancer.go): the coordinator
-// keeps the leader while it stays, so collectors joining or leaving do not
-// move the pulls; when the leader leaves, the new leader takes them.
-type leaderBalancer struct{}
-
-func (leaderBalancer) ProtocolName() string { return "throughline-leader" }
-func (leaderBalancer) IsCooperative() bool  { return false }
-
-func (leaderBalancer) JoinGroupMetadata(interests []string, _ map[string][]int32, generation int32) []byte {
-	meta := kmsg.NewConsumerMemberMetadata()
-	meta.Version = 3
-	meta.Topics = interests
-	meta.Generation = generation
-	return meta.AppendTo(nil)
-}
-
-func (leaderBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
-	return kgo.ParseConsumerSyncAssignment(assignment)
-}
-
-func (b leaderBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
-	cb, err := kgo.NewConsumerBalancer(b, members)
-	return cb, cb.MemberTopics(), err
-}
-
-func (leaderBalancer) Balance(b *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
-	plan := b.NewPlan()
-	members := b.Members()
-	if len(members) == 0 {
-		return plan
-	}
-	to := &members[0]
-	leader := b.Info().LeaderID
-	for i := range members {
-		if members[i].MemberID == leader {
-			to = &members[i]
-		}
-	}
-	for topic := range b.MemberTopics() {
-		parts := make([]int32, topics[topic])
-		for p := range parts {
-			parts[p] = int32(p)
-		}
-		plan.AddPartitions(to, topic, parts)
-	}
-	return plan
 }
