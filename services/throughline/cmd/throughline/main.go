@@ -152,7 +152,13 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	a, err := app.Start(ctx, cfg, stderr)
+	logOut := stderr
+	if withDemo && dcfg.Backfill > 0 && demo.IsTerminal(stderr) {
+		// The history's progress bar, with the logs written above it.
+		dcfg.Progress = demo.NewProgressBar(stderr)
+		logOut = dcfg.Progress
+	}
+	a, err := app.Start(ctx, cfg, logOut)
 	if err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 1

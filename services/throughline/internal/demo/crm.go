@@ -33,7 +33,7 @@ func newCRMBranch(a *tenants.Account) *crmBranch {
 const (
 	fateWon  = "won"
 	fateLost = "lost"
-	fateOpen = "open"
+	fateOpen = "open" // undecided until the cycle ends: then closed as lost
 )
 
 // leadFrom is what a lead starts from: a form on the site or a target call.
@@ -120,13 +120,25 @@ func (w *world) newLead(f leadFrom) {
 		t = t.Add(w.crmDelay(2*time.Hour + time.Duration(w.r.Int64N(int64(46*time.Hour)))))
 		w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmQualify(l, at) })
 	}
-	if l.fate != fateOpen {
+	switch l.fate {
+	case fateOpen:
+		// Nobody decides: the manager closes it as lost when the sales
+		// cycle is over (a lead that never got a deal at the lead stage),
+		// so no deal stays in a stage for longer than the cycle
+		// (stuckDealAge, the demo's stuck-deals rule).
+		l.lostAtLead = !qualifies
+		t = t.Add(w.crmDelay(10*24*time.Hour + time.Duration(w.r.Int64N(int64(24*time.Hour)))))
+	default:
 		t = t.Add(w.crmDelay(24*time.Hour + time.Duration(w.r.Int64N(int64(10*24*time.Hour)))))
-		w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmClose(l, at) })
-	} else {
-		w.at(t, l.lane, func(time.Time) []*hookReq { delete(cb.open, f.phone); return nil })
 	}
+	w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmClose(l, at) })
 }
+
+// stuckDealAge is longer than any deal of the demo stays in one stage: a
+// lead waits at most two days for its trial lesson and at most eleven
+// more for its outcome. The demo's stuck-deals rule (alertrules.yaml)
+// uses it, so that it fires only for a deal that really is stuck.
+const stuckDealAge = 12 * 24 * time.Hour
 
 func (w *world) crmAdd(l *lead, at time.Time) []*hookReq {
 	switch w.branches[l.bi].crm.cfg.Provider {

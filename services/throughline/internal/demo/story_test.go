@@ -263,7 +263,7 @@ func TestCostReports(t *testing.T) {
 	day := w.day
 	total := func() int64 {
 		var sum int64
-		for _, r := range w.costRows(day, day.Format("2006-01-02")) {
+		for _, r := range w.costRows(day, day.Format("2006-01-02"), day.AddDate(0, 0, 1)) {
 			sum += r.fee
 		}
 		return sum
@@ -273,7 +273,7 @@ func TestCostReports(t *testing.T) {
 	if after := total(); after < before {
 		t.Errorf("today's spend went from %d to %d with one more click", before, after)
 	}
-	if n := len(w.costUploads(day, true)); n == 0 || w.book[day] != nil {
+	if n := len(w.costUploads(day, true, day.AddDate(0, 0, 1))); n == 0 || w.book[day] != nil {
 		t.Errorf("final upload: %d requests, book kept %v", n, w.book[day] != nil)
 	}
 }
