@@ -174,6 +174,15 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			log.Info().Str("path", cfg.Alerter.RulesDir).Str("action", rulesPrepared).Msg("demo alert rules prepared")
 		}
 		alerts.SetLogger(log.With().Str("component", "demo").Logger())
+		if dcfg.Backfill > 0 {
+			behind, closeLag, err := demo.PipelineBehind(a.Kafka(), log)
+			if err != nil {
+				fmt.Fprintln(stderr, "throughline:", err)
+				return 1
+			}
+			defer closeLag()
+			dcfg.Behind = behind
+		}
 		go func() {
 			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("demo generator stopped")

@@ -171,6 +171,14 @@ func (a *App) Tenants() *tenants.Config { return a.tenants }
 // KafkaAddr is where the embedded broker listens.
 func (a *App) KafkaAddr() string { return a.broker.Addr() }
 
+// Kafka is how a client reaches the embedded broker (the demo reads the
+// pipeline's consumer lag through it).
+func (a *App) Kafka() kafka.Config {
+	kcfg := a.broker.Client()
+	kcfg.ClientID = "throughline"
+	return kcfg
+}
+
 // KafkaCluster is the embedded broker itself, for tests that inject faults
 // into it (kfake's ControlKey).
 func (a *App) KafkaCluster() *kfake.Cluster { return a.broker.Cluster() }

@@ -70,6 +70,10 @@ type Config struct {
 	// (longer if no deal was won meanwhile), then the managers enter them.
 	NoAmountsBranch           string
 	NoAmountsAt, NoAmountsFor time.Duration
+	// Behind, when set, is how many records the pipeline has still to
+	// take (PipelineBehind): after the history the demo waits for it to
+	// reach zero before going live.
+	Behind func(context.Context) (int64, error)
 	// Progress, when set, draws the history's progress as a bar (on a
 	// terminal); without it the progress is a log line every few seconds.
 	Progress *ProgressBar
@@ -335,8 +339,12 @@ func (r *runner) backfill(ctx context.Context, end time.Time) bool {
 	if !r.hooks(ctx, 0, r.sim.w.goLive(end, r.cfg.CRMTrickle)) {
 		return false
 	}
-	// Wait for the history's answers, so the counters say what it did.
+	// Wait for the history's answers, so the counters say what it did,
+	// and for the pipeline to take it all.
 	r.inflight.Wait()
+	if !r.settle(ctx, prog) {
+		return false
+	}
 	prog.done()
 	r.st.summary(r.log, "demo backfill delivered", 0, 0)
 	r.sim.w.tally.log(r.log, "demo story")

@@ -65,6 +65,8 @@ func IsTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+const barWidth = 30
+
 // progress follows the backfill: how far the history's clock has got, how
 // many events the collector took and how fast.
 type progress struct {
@@ -94,6 +96,22 @@ func (p *progress) at(sim time.Time) {
 	}
 }
 
+// behind reports the pipeline still taking the history: n records to go.
+func (p *progress) behind(n int64) {
+	now := time.Now()
+	if now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	elapsed := now.Sub(p.started).Round(time.Second)
+	if p.bar == nil {
+		p.log.Info().Int64("records_to_go", n).Str("elapsed", elapsed.String()).Msg("demo history sent: the pipeline is taking it")
+		return
+	}
+	p.bar.draw(fmt.Sprintf("history [%s] sent in %s; the pipeline is taking it: %d records to go",
+		strings.Repeat("#", barWidth), elapsed, n), false)
+}
+
 // done reports the history delivered.
 func (p *progress) done() { p.report(p.to, time.Now(), true) }
 
@@ -113,7 +131,7 @@ func (p *progress) report(sim, now time.Time, done bool) {
 	}
 	if p.bar == nil {
 		ev := p.log.Info().Str("progress", fmt.Sprintf("%.0f%%", 100*f)).Int("day", day).Int("days", days).
-			Int64("accepted", acc).Str("rate", fmt.Sprintf("%.0f/s", rate)).Dur("elapsed", elapsed.Round(time.Second))
+			Int64("accepted", acc).Str("rate", fmt.Sprintf("%.0f/s", rate)).Str("elapsed", elapsed.Round(time.Second).String())
 		if done {
 			ev.Msg("demo history delivered")
 		} else {
@@ -121,12 +139,11 @@ func (p *progress) report(sim, now time.Time, done bool) {
 		}
 		return
 	}
-	const width = 30
-	full := int(f * width)
+	full := int(f * barWidth)
 	state := fmt.Sprintf("day %d/%d", day, days)
 	if done {
 		state = fmt.Sprintf("%d days delivered in %s", days, elapsed.Round(time.Second))
 	}
 	p.bar.draw(fmt.Sprintf("history [%s%s] %3.0f%%  %s  %d events  %.0f/s%s",
-		strings.Repeat("#", full), strings.Repeat("-", width-full), 100*f, state, acc, rate, eta), done)
+		strings.Repeat("#", full), strings.Repeat("-", barWidth-full), 100*f, state, acc, rate, eta), done)
 }
