@@ -51,7 +51,7 @@ func TestDemoThroughTheCollector(t *testing.T) {
 	defer producer.Close()
 
 	crm := startCRM(t)
-	tc := TenantsFor(1, 8, crm.URL())
+	tc := TenantsFor(1, 20, crm.URL()) // every vendor: Megaplan is the 10th branch's, Dynamics the 20th's
 	tel, err := telemetry.New(zerolog.Nop(), "demo-test")
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +95,9 @@ func TestDemoThroughTheCollector(t *testing.T) {
 			if _, a := tc.Find(e.Tenant, e.Account); a == nil {
 				t.Fatalf("event for unknown account %s/%s", e.Tenant, e.Account)
 			}
+			if strings.HasPrefix(e.Source, "chat:") {
+				calls[e.Source]++ // a chat: a goal event of its own source
+			}
 			switch e.Type {
 			case event.TypeCall:
 				calls[e.Source]++
@@ -125,12 +128,12 @@ func TestDemoThroughTheCollector(t *testing.T) {
 		}
 	}
 	complete := func() bool {
-		for _, k := range []string{"hook:calltouch", "hook:mango", "offline", "with client id"} {
+		for _, k := range []string{"hook:calltouch", "hook:mango", "hook:alloka", "hook:callibri", "chat:jivo", "offline", "with client id"} {
 			if calls[k] == 0 {
 				return false
 			}
 		}
-		for _, k := range []string{"amocrm won", "amocrm lost", "bitrix24 won", "bitrix24 lost"} {
+		for _, k := range []string{"amocrm won", "amocrm lost", "bitrix24 won", "bitrix24 lost", "megaplan lost", "dynamics lost"} {
 			if outcomes[k] == 0 {
 				return false
 			}

@@ -14,10 +14,11 @@ const (
 	kindCRM
 	kindCosts
 	kindNumbers // leases of Throughline's pool numbers
+	kindChats   // chat widgets' webhooks
 	numKinds
 )
 
-var kindNames = [numKinds]string{"calls", "crm", "costs", "numbers"}
+var kindNames = [numKinds]string{"calls", "crm", "costs", "numbers", "chats"}
 
 // hookReq is one request of a call tracker, a CRM, a cost upload or a
 // pool number lease.
