@@ -127,7 +127,7 @@ func (p *progress) report(sim, now time.Time, done bool) {
 	day := min(int(f*float64(days))+1, days)
 	eta := ""
 	if f > 0.02 && !done {
-		eta = fmt.Sprintf("  ~%s left", (time.Duration(float64(elapsed)*(1-f)/f)).Round(time.Second))
+		eta = fmt.Sprintf("  ~%s left", (time.Duration(float64(elapsed) * (1 - f) / f)).Round(time.Second))
 	}
 	if p.bar == nil {
 		ev := p.log.Info().Str("progress", fmt.Sprintf("%.0f%%", 100*f)).Int("day", day).Int("days", days).

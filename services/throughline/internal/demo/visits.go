@@ -101,9 +101,9 @@ type branch struct {
 	key      string // site key: pixel, browser events, number leases
 	server   string // server key: calls, CRM, costs
 	pool     []*visitor
-	acct     *tenants.Account // its integrations
+	acct     *tenants.Account    // its integrations
 	jivo     *tenants.ChatWidget // its Jivo widget; nil: none
-	crm      *crmBranch       // its CRM's state (crm.go); nil without a CRM
+	crm      *crmBranch          // its CRM's state (crm.go); nil without a CRM
 }
 
 // visit is a visitor's session in progress: the hits still to come.
