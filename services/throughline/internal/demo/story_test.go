@@ -117,7 +117,7 @@ func TestStory(t *testing.T) {
 func TestCalls(t *testing.T) {
 	tc := Tenants(1, 6)
 	reqs, _ := simulateWith(t, tc, 5, 17*time.Second)
-	var calltouch, withClient, offline, mango, missed, short int
+	var calltouch, withClient, offline, mango, missed, short, others int
 	for _, h := range reqs {
 		if h.kind != kindCalls {
 			continue
@@ -159,9 +159,18 @@ func TestCalls(t *testing.T) {
 			if err := json.Unmarshal([]byte(f.Get("json")), &m); err != nil || m["entry_id"] == "" || m["create_time"] == nil {
 				t.Fatalf("mango summary %s", f.Get("json"))
 			}
+		case strings.HasPrefix(h.target, "/v1/hooks/calls/alloka?"), strings.HasPrefix(h.target, "/v1/hooks/calls/callibri?"):
+			var m map[string]any
+			if err := json.Unmarshal(h.body, &m); err != nil || !strings.Contains(h.target, "&token=") {
+				t.Fatalf("%s %s", h.target, h.body)
+			}
+			others++
 		default:
 			t.Fatalf("call to %s", h.target)
 		}
+	}
+	if others == 0 {
+		t.Error("no Alloka or Callibri calls")
 	}
 	if calltouch < 20 || withClient == 0 || offline == 0 || mango < 10 || missed == 0 || short == 0 {
 		t.Errorf("calltouch %d (%d with client id, %d offline), mango %d, missed %d, short %d",

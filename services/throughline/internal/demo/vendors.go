@@ -34,6 +34,17 @@ func dynamicNumbers(provider string) bool {
 	return provider == vendorCalltouch || provider == vendorAlloka || provider == vendorCallibri
 }
 
+// loc is the branch's time zone: Alloka's and Callibri's wall-clock times
+// are in it (the collector reads them in the account's timezone).
+func (b *branch) loc() *time.Location {
+	if b.acct != nil && b.acct.Timezone != "" {
+		if l, err := time.LoadLocation(b.acct.Timezone); err == nil {
+			return l
+		}
+	}
+	return msk
+}
+
 // tokenQuery is the URL's query of a webhook authenticated by the
 // branch's server key and, when set, a token of the integration.
 func tokenQuery(key, tokenName, token string) string {
@@ -52,7 +63,7 @@ func allokaHook(b *branch, c *call, secret string) *hookReq {
 	}
 	m := map[string]any{
 		"call_id": "alk-" + c.id, "event": "call_end", "caller_number": c.caller, "virtual_number": c.tracking,
-		"start_time": c.start.In(msk).Format("2006-01-02 15:04:05"), "wait_time": strconv.Itoa(c.wait),
+		"start_time": c.start.In(b.loc()).Format("2006-01-02 15:04:05"), "wait_time": strconv.Itoa(c.wait),
 		"talk_time": strconv.Itoa(c.talk), "status": status, "site": strings.TrimPrefix(b.site, "https://"),
 	}
 	if c.answered {
@@ -73,7 +84,7 @@ func callibriHook(b *branch, c *call, secret string) *hookReq {
 	}
 	m := map[string]any{
 		"id": c.id, "phone": strings.TrimPrefix(c.caller, "+"), "callibri_number": strings.TrimPrefix(c.tracking, "+"),
-		"date": c.start.In(msk).Format("2006-01-02 15:04:05"), "conversation_duration": strconv.Itoa(c.talk),
+		"date": c.start.In(b.loc()).Format("2006-01-02 15:04:05"), "conversation_duration": strconv.Itoa(c.talk),
 		"wait_duration": strconv.Itoa(c.wait), "call_status": status, "site_id": "demo-" + b.id,
 	}
 	if c.answered {
