@@ -124,7 +124,7 @@ func Defaults() Config {
 		Rate: 50, Seed: 1, BackfillPerDay: DefaultBackfillPerDay, BatchSize: 100, Workers: 4,
 		SummaryEvery: 10 * time.Second, RequestTimeout: 20 * time.Second, MaxAttempts: 8,
 		CRMAddr: DefaultCRMAddr, CRMTrickle: 10 * time.Minute, CostsEvery: 5 * time.Minute,
-		SilentChannel: silentChannel, SilenceAt: 3 * time.Minute, SilenceFor: 6 * time.Minute,
+		SilentChannel: silentChannel, SilenceAt: 3 * time.Minute, SilenceFor: 8 * time.Minute,
 		NoAmountsBranch: sloppyBranch, NoAmountsAt: 4 * time.Minute, NoAmountsFor: 4 * time.Minute,
 		AlertsAddr: DefaultAlertsAddr,
 	}
