@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/entity"
+	"github.com/throughline/throughline/pkg/contract/tables"
 	"github.com/throughline/throughline/schemas"
-	"github.com/throughline/throughline/services/stitcher/entity"
-	"github.com/throughline/throughline/services/stitcher/sinks"
 )
 
 // models are the attribution models the stitcher computes.
@@ -76,7 +76,7 @@ func (w *World) Put(entities ...any) {
 	var order []string
 	batches := map[string]*batch{}
 	for _, e := range entities {
-		var tab sinks.Table
+		var tab tables.Table
 		switch x := e.(type) {
 		case *entity.Session:
 			w.next(&x.Meta)
@@ -134,14 +134,14 @@ func (w *World) Put(entities ...any) {
 	}
 }
 
-func sinkFor(t testing.TB, table string) sinks.Table {
-	for _, s := range sinks.All() {
+func sinkFor(t testing.TB, table string) tables.Table {
+	for _, s := range tables.All() {
 		if s.Table == table {
 			return s
 		}
 	}
 	t.Fatalf("no sink for %s", table)
-	return sinks.Table{}
+	return tables.Table{}
 }
 
 // Cost is one uploaded cost row.
