@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -130,10 +131,24 @@ func newEnv(t *testing.T) *env {
 
 	// Ready: the aggregates are computed and the live feed reads the leads
 	// topic.
-	e.waitUntil(30*time.Second, "the report has rows", func() bool {
+	// The refresher's first (full) round recomputes account by account, so
+	// a report read during it shows part of the network: the aggregates
+	// are complete when the report has rows and stops changing over more
+	// than three refresh intervals (every row is written before the
+	// console starts).
+	var last []byte
+	var stableSince time.Time
+	e.waitUntil(30*time.Second, "the report is complete", func() bool {
 		var rep console.ReportAnswer
-		status := e.getJSON("/v1/reports/channels?from=2026-03-02&to=2026-03-02", netToken, &rep)
-		return status == http.StatusOK && len(rep.Rows) > 0
+		if e.getJSON("/v1/reports/channels?from=2026-03-02&to=2026-03-02", netToken, &rep) != http.StatusOK || len(rep.Rows) == 0 {
+			return false
+		}
+		b, _ := json.Marshal(rep.Rows)
+		if !bytes.Equal(b, last) {
+			last, stableSince = b, time.Now()
+			return false
+		}
+		return time.Since(stableSince) > 350*time.Millisecond
 	})
 	e.waitUntil(20*time.Second, "the live feed reads the leads topic", func() bool {
 		var info dashboard.TenantInfo
