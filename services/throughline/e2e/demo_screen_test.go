@@ -36,7 +36,7 @@ func TestDemoFirstScreen(t *testing.T) {
 	n := newNode(t)
 	start := time.Now()
 	n.startAs("demo", "--demo-crm-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--demo-alerts-addr", "",
-		"--demo-backfill", "240h", "--demo-backfill-per-day", "1500", "--demo-rate", "20",
+		"--demo-backfill", "240h", "--demo-backfill-per-day", "1500", "--demo-rate", "20", "--demo-costs-every", "20s",
 		"--demo-silence-for", "0", "--demo-no-amounts-for", "0", "--demo-summary-every", "1h",
 		"--alerter-tick", "1s")
 	tc, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
@@ -81,7 +81,10 @@ func TestDemoFirstScreen(t *testing.T) {
 
 	// Live: once today's spend was re-uploaded live and the alerter judged
 	// the present, none of the alerts the demo's own data used to raise.
-	n.waitCount(`SELECT count() > 0 FROM throughline.costs WHERE date = today() AND imported_at > now() - INTERVAL 90 SECOND`, 1, 2*time.Minute)
+	// today's Direct spend of Moscow: the upload at going live, then a live
+	// re-upload (--demo-costs-every 20s) restating it.
+	n.waitCount(`SELECT uniqExact(import_id) >= 2 FROM throughline.costs
+  WHERE date >= today() AND account = 'moscow' AND channel = 'yandex_direct'`, 1, 2*time.Minute)
 	time.Sleep(3 * time.Second) // three alerter ticks (--alerter-tick 1s) over the re-upload
 	for _, a := range n.alerts(t, token) {
 		switch a.Rule {
