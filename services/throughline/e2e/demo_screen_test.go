@@ -30,13 +30,13 @@ type channelRow struct {
 // rouble). And no alert fires from the demo's own numbers: no deal stuck
 // in its stage (the demo's cycle is shorter than its rule's age), no spend
 // or CPL spike from today's live re-uploads. (The live story's incidents
-// are turned off here; no-leads-paid-channel waits 2 minutes before it
+// are turned off here; no-leads-paid-channel waits 3 minutes before it
 // fires, longer than this test.)
 func TestDemoFirstScreen(t *testing.T) {
 	n := newNode(t)
 	start := time.Now()
 	n.startAs("demo", "--demo-crm-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--demo-alerts-addr", "",
-		"--demo-backfill", "240h", "--demo-backfill-per-day", "1500", "--demo-rate", "20", "--demo-costs-every", "20s",
+		"--demo-backfill", "168h", "--demo-backfill-per-day", "1500", "--demo-costs-every", "20s",
 		"--demo-silence-for", "0", "--demo-no-amounts-for", "0", "--demo-summary-every", "1h",
 		"--alerter-tick", "1s")
 	tc, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
@@ -44,12 +44,14 @@ func TestDemoFirstScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := tc.Tenants[0].ReadTokens[0]
-	from := time.Now().AddDate(0, 0, -10).Format(time.DateOnly)
+	from := time.Now().AddDate(0, 0, -8).Format(time.DateOnly)
 	to := time.Now().Format(time.DateOnly)
 
-	// Wait for the month on the first screen: every paid channel with its
-	// cost and its revenue (the demo goes live only once the pipeline took
-	// the history, so this is the moment a newcomer sees the dashboard).
+	// Wait for the history on the first screen: every paid channel with its
+	// cost and its leads, the two largest with revenue (the demo goes live
+	// only once the pipeline took the history, so this is the moment a
+	// newcomer sees the dashboard; a week of history is too little for the
+	// small channels to have won deals for sure).
 	paid := []string{"yandex_direct", "google_ads", "vk_ads", "telegram"}
 	var rows map[string]channelRow
 	deadline := time.Now().Add(4 * time.Minute)
@@ -57,7 +59,7 @@ func TestDemoFirstScreen(t *testing.T) {
 		rows = n.channelReport(t, token, from, to)
 		ready := true
 		for _, ch := range paid {
-			if r := rows[ch]; r.Cost <= 0 || r.Leads <= 0 || r.Revenue <= 0 && ch != "vk_ads" {
+			if r := rows[ch]; r.Cost <= 0 || r.Leads <= 0 || r.Revenue <= 0 && (ch == "yandex_direct" || ch == "google_ads") {
 				ready = false
 			}
 		}
