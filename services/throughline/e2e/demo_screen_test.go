@@ -39,7 +39,7 @@ func TestDemoFirstScreen(t *testing.T) {
 	n.startAs("demo", "--demo-crm-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--demo-alerts-addr", "",
 		"--demo-backfill", "168h", "--demo-backfill-per-day", "1500",
 		"--demo-silence-for", "0", "--demo-no-amounts-for", "0", "--demo-summary-every", "1h",
-		"--alerter-tick", "1s")
+		"--alerter-tick", "1s", "--alerter-idle-lag", "5s")
 	tc, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,8 @@ func TestDemoFirstScreen(t *testing.T) {
 	}
 
 	// Live: once the alerter judges the present (its event time within
-	// seconds of the wall clock) and a few of its ticks passed, none of the
+	// seconds of the wall clock: --alerter-idle-lag 5s, where the demo's
+	// default is 2 minutes) and a few of its ticks passed, none of the
 	// alerts the demo's own data used to raise. (Today's spend re-uploaded
 	// live is TestLiveSpendContinuesTheHistory's; the spend rules are off in
 	// the demo, docs/demo.md says why.)
