@@ -94,7 +94,7 @@ func TestScenarioDealerCostPerCallChatUnit(t *testing.T) {
 	})
 	n.hook(t, hooks+"chats/jivo?k="+dealerServerKey+"&token="+dealerJivo, map[string]any{
 		"event_name": "chat_accepted", "chat_id": run % 1_000_000, "widget_id": "2853",
-		"visitor": map[string]any{"name": "Пётр", "number": "2747"},
+		"visitor":     map[string]any{"name": "Пётр", "number": "2747"},
 		"custom_data": []map[string]any{{"title": "tl_client_id", "content": chatter}},
 	})
 	// The caller buys two windscreens: the deal is won in Megaplan.
@@ -102,8 +102,8 @@ func TestScenarioDealerCostPerCallChatUnit(t *testing.T) {
 		"event": "on_deal_updated", "model": "Deal",
 		"data": map[string]any{
 			"contentType": "Deal", "id": fmt.Sprint(run % 1_000_000),
-			"state":       map[string]any{"contentType": "ProgramState", "id": "41", "type": "positive"},
-			"price":       map[string]any{"contentType": "Money", "value": 30000, "currency": "RUB"},
+			"state": map[string]any{"contentType": "ProgramState", "id": "41", "type": "positive"},
+			"price": map[string]any{"contentType": "Money", "value": 30000, "currency": "RUB"},
 			"positions": []map[string]any{
 				{"contentType": "DealPosition", "name": "Лобовое стекло", "quantity": 2},
 			},
