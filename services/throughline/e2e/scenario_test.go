@@ -140,6 +140,25 @@ func TestScenarioDealerCostPerCallChatUnit(t *testing.T) {
 		}
 	}
 	check(1500, 2000)
+	// The dashboard shows the connector: pulling, its last pull of the
+	// three days and its next run.
+	var conns struct {
+		State      string `json:"state"`
+		Connectors []struct {
+			Account, Connector, From, To string
+			Rows                         int
+			LastSuccess                  int64  `json:"last_success"`
+			NextRun                      int64  `json:"next_run"`
+			LastError                    string `json:"last_error"`
+		} `json:"connectors"`
+	}
+	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
+	n.getJSON(t, "/v1/dashboard/costs/connectors", dealerRead, &conns)
+	if c := conns.Connectors; conns.State != "pulling" || len(c) != 1 || c[0].Account != "dealer" || c[0].Connector != "yandex_direct" ||
+		c[0].From != day(3) || c[0].To != day(1) || c[0].Rows != 3 || c[0].LastSuccess == 0 || c[0].NextRun <= c[0].LastSuccess ||
+		c[0].LastError != "" {
+		t.Fatalf("the dashboard's cost connectors: %+v", conns)
+	}
 	n.stop()
 
 	// Direct revises the day before yesterday; the next pull restates it.
@@ -155,6 +174,22 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// getJSON reads a console route with token into v.
+func (n *node) getJSON(t testing.TB, path, token string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+n.console+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(b, v) != nil {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
 }
 
 // hook POSTs a vendor's JSON delivery and fails unless it was accepted.
