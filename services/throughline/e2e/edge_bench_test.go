@@ -44,7 +44,9 @@ import (
 // The servers under test are this test binary re-executed (serveEdgeChild)
 // or the throughline binary, under `taskset -c 0` with GOMAXPROCS=1; wrk
 // runs under `taskset -c 1`. Run: make bench, or
-//   go test -run '^$' -bench Edge -benchtime 1x ./services/throughline/e2e
+//   go test -run '^$' -bench '^BenchmarkEdge$' -benchtime 1x ./services/throughline/e2e
+// (EDGE_SECONDS sets each wrk run's length, default 10; EDGE_PIXEL_PROFILE
+// a file for the pixel server's CPU profile).
 
 const (
 	edgeServeEnv   = "THROUGHLINE_EDGE_SERVE"   // bare or pixel: serve, print the address, stop when stdin closes
@@ -282,16 +284,26 @@ func edgeTools(b *testing.B) {
 	}
 }
 
-// BenchmarkEdgePixel: the collector's pixel with ack after Kafka against
-// the bare handler, each on core 0 with one P, wrk on core 1.
-func BenchmarkEdgePixel(b *testing.B) {
+// bareRate measures the bare handler on core 0 (a warm-up first).
+func bareRate(b *testing.B, d time.Duration) float64 {
+	b.Helper()
+	bare := startEdgeChild(b, "bare", "")
+	defer bare.stop()
+	runWrk(b, bare.addr, edgeSiteKey, 2*time.Second)
+	r, _ := runWrk(b, bare.addr, edgeSiteKey, d)
+	return r
+}
+
+// BenchmarkEdge measures, in this order and each against the bare handler
+// measured just before it (the machine may be shared: only ratios of
+// neighbouring runs mean something), the collector's pixel with ack after
+// Kafka and the all-in-one's sustained end-to-end rate, then the
+// all-in-one's CPU per 1,000 events at the demo's rate.
+func BenchmarkEdge(b *testing.B) {
 	edgeTools(b)
 	d := edgeDuration()
-	bare := startEdgeChild(b, "bare", "")
-	runWrk(b, bare.addr, edgeSiteKey, 2*time.Second) // warm-up
-	bareRate, _ := runWrk(b, bare.addr, edgeSiteKey, d)
-	bare.stop()
 
+	bare1 := bareRate(b, d)
 	px := startEdgeChild(b, "pixel", os.Getenv("EDGE_PIXEL_PROFILE"))
 	runWrk(b, px.addr, edgeSiteKey, 2*time.Second)
 	before := metricValue(b, px.addr, acceptedPixels)
@@ -300,9 +312,24 @@ func BenchmarkEdgePixel(b *testing.B) {
 		b.Fatalf("%v hits accepted (in Kafka) of %d sent", got, sent)
 	}
 	px.stop()
-	b.ReportMetric(bareRate, "bare-req/s")
+	b.ReportMetric(bare1, "bare-req/s")
 	b.ReportMetric(pixelRate, "pixel-req/s")
-	b.ReportMetric(pixelRate/bareRate, "pixel/bare")
+	b.ReportMetric(pixelRate/bare1, "pixel/bare")
+
+	bare2 := bareRate(b, d)
+	sustained, accept, lags, drain := allInOneSustained(b, d)
+	b.ReportMetric(bare2, "bare2-req/s")
+	b.ReportMetric(accept, "aio-accept-req/s")
+	b.ReportMetric(sustained, "aio-e2e-events/s")
+	b.ReportMetric(sustained/bare2, "aio-e2e/bare")
+	b.ReportMetric(float64(lags.stitcher), "max-stitcher-lag")
+	b.ReportMetric(float64(lags.loader), "max-loader-lag")
+	b.ReportMetric(drain.Seconds(), "drain-s")
+
+	cpu, idle, busy := allInOneAtDemoRate(b)
+	b.ReportMetric(cpu, "cpu-s/1k-events")
+	b.ReportMetric(idle, "idle-cpu-%")
+	b.ReportMetric(busy, "demo-rate-cpu-%")
 }
 
 func edgeDuration() time.Duration {
@@ -314,16 +341,16 @@ func edgeDuration() time.Duration {
 	return 10 * time.Second
 }
 
-// BenchmarkEdgeAllInOne: the all-in-one on core 0 under wrk from core 1;
-// the sustained end-to-end rate (hits / time until the last is in
-// ClickHouse) and the largest stitcher and loader lag seen; then, unpinned
-// at the demo's rate, CPU seconds per 1,000 events against idle.
-func BenchmarkEdgeAllInOne(b *testing.B) {
-	edgeTools(b)
-	d := edgeDuration()
+// allInOneSustained loads the all-in-one on core 0 from core 1 for d, after
+// a warm-up whose hits it lets land first; the sustained rate is the hits
+// over the time until the last is a row in ClickHouse, with the largest
+// stitcher and loader lag seen meanwhile and the drain after wrk stopped.
+func allInOneSustained(b *testing.B, d time.Duration) (sustained, accept float64, lags maxLags, drain time.Duration) {
+	b.Helper()
 	n := newNode(b)
 	n.prefix = []string{"taskset", "-c", "0"}
 	n.start()
+	defer n.stop()
 	tenant, _, key := n.key()
 	count := func() int64 {
 		rows, err := n.tryQuery("SELECT count() FROM throughline.events WHERE tenant = '" + tenant + "' AND type = 'pageview'")
@@ -333,39 +360,44 @@ func BenchmarkEdgeAllInOne(b *testing.B) {
 		v, _ := strconv.ParseInt(fmt.Sprint(rows[0][0]), 10, 64)
 		return v
 	}
-	adm := edgeAdmin(b, n)
-	lagStop, lags := sampleLags(adm)
-
-	start := time.Now()
-	rate, sent := runWrk(b, n.collector, key, d)
-	var landed time.Time
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		if c := count(); c >= sent {
-			landed = time.Now()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d hits in ClickHouse after 5 minutes", count(), sent)
+	waitRows := func(want int64) time.Time {
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if c := count(); c >= want {
+				return time.Now()
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d hits in ClickHouse after 5 minutes", count(), want)
+			}
 		}
 	}
+	_, warm := runWrk(b, n.collector, key, 3*time.Second)
+	waitRows(warm)
+	adm := edgeAdmin(b, n)
+	lagStop, lagOut := sampleLags(adm)
+	start := time.Now()
+	accept, sent := runWrk(b, n.collector, key, d)
+	wrkDone := time.Now()
+	landed := waitRows(warm + sent)
 	lagStop()
-	l := <-lags
-	sustained := float64(sent) / landed.Sub(start).Seconds()
-	b.ReportMetric(rate, "aio-accept-req/s")
-	b.ReportMetric(sustained, "aio-e2e-events/s")
-	b.ReportMetric(float64(l.stitcher), "max-stitcher-lag")
-	b.ReportMetric(float64(l.loader), "max-loader-lag")
-	b.ReportMetric(landed.Sub(start).Seconds()-d.Seconds(), "drain-s")
-	n.stop()
+	return float64(sent) / landed.Sub(start).Seconds(), accept, <-lagOut, landed.Sub(wrkDone)
+}
 
-	// At the demo's rate, unpinned: CPU per 1,000 events against idle.
-	n.prefix = nil
+// allInOneAtDemoRate runs the all-in-one unpinned, idle for 30 s, then
+// under 50 hits/s (the demo's default rate) for 30 s: CPU seconds per
+// 1,000 events (the whole process's), and the process's CPU idle and busy
+// as percent of one core.
+func allInOneAtDemoRate(b *testing.B) (perK, idlePct, busyPct float64) {
+	b.Helper()
+	n := newNode(b)
 	n.start()
+	defer n.stop()
+	_, _, key := n.key()
+	time.Sleep(10 * time.Second) // start-up work (migrations, first refresh) is not idle
 	window := 30 * time.Second
 	idle := cpuOver(b, n, window, nil)
 	var hits int
 	busy := cpuOver(b, n, window, func(ctx context.Context) {
-		t := time.NewTicker(20 * time.Millisecond) // 50 hits/s
+		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
@@ -377,9 +409,7 @@ func BenchmarkEdgeAllInOne(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(busy/float64(hits)*1000, "cpu-s/1k-events")
-	b.ReportMetric(idle/window.Seconds()*100, "idle-cpu-%")
-	b.ReportMetric(busy/window.Seconds()*100, "demo-rate-cpu-%")
+	return busy / float64(hits) * 1000, idle / window.Seconds() * 100, busy / window.Seconds() * 100
 }
 
 // cpuOver is the process's CPU seconds (user + system) over window while
