@@ -14,8 +14,8 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 )
 
-// channelRow is a row of GET /v1/reports/channels.
-type channelRow struct {
+// screenRow is a row of GET /v1/reports/channels.
+type screenRow struct {
 	Channel string  `json:"channel"`
 	Cost    float64 `json:"cost"`
 	Leads   float64 `json:"leads"`
@@ -54,7 +54,7 @@ func TestDemoFirstScreen(t *testing.T) {
 	// newcomer sees the dashboard; a week of history is too little for the
 	// small channels to have won deals for sure).
 	paid := []string{"yandex_direct", "google_ads", "vk_ads", "telegram"}
-	var rows map[string]channelRow
+	var rows map[string]screenRow
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		rows = n.channelReport(t, token, from, to)
@@ -134,7 +134,7 @@ func (n *node) metric(t *testing.T, name string) float64 {
 }
 
 // channelReport is GET /v1/reports/channels of the demo network, by channel.
-func (n *node) channelReport(t *testing.T, token, from, to string) map[string]channelRow {
+func (n *node) channelReport(t *testing.T, token, from, to string) map[string]screenRow {
 	t.Helper()
 	q := url.Values{"tenant": {"demo-network"}, "from": {from}, "to": {to}, "model": {"last_non_direct"}}
 	req, _ := http.NewRequest("GET", "http://"+n.console+"/v1/reports/channels?"+q.Encode(), nil)
@@ -145,7 +145,7 @@ func (n *node) channelReport(t *testing.T, token, from, to string) map[string]ch
 	}
 	defer resp.Body.Close()
 	var v struct {
-		Rows []channelRow `json:"rows"`
+		Rows []screenRow `json:"rows"`
 	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("report: %d", resp.StatusCode)
@@ -153,7 +153,7 @@ func (n *node) channelReport(t *testing.T, token, from, to string) map[string]ch
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]channelRow{}
+	out := map[string]screenRow{}
 	for _, r := range v.Rows {
 		out[r.Channel] = r
 	}
