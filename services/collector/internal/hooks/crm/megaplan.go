@@ -87,6 +87,12 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	}
 	c.ClientID = megaplanCustom(data, s.clientIDField(), "tlclientid")
 	c.CallID = megaplanCustom(data, s.callIDField(), "tlcallid")
+	// Units: the configured custom field, else the deal's positions
+	// (Positions[].Count in the API's deal card).
+	c.fieldOrItems(s, func(name string) string { return megaplanCustom(data, name, squash(name)) },
+		func() (float64, bool, string) {
+			return listUnits(data, []string{"positions", "dealPositions", "items"}, []string{"count", "quantity", "qty"})
+		})
 	if c.UpdatedAt, err = Time(data.str("timeUpdated", "updated", "timeCreated", "created")); err != nil {
 		return nil, fieldErr("data.timeUpdated", "%v", err)
 	}
