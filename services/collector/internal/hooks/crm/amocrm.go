@@ -37,7 +37,7 @@ type AmoRequest struct {
 	Subdomain string // account[subdomain]
 	AccountID string // account[id]
 	Items     []AmoItem
-	Ignored   int     // entities and actions Throughline does not map (companies, tasks, notes…)
+	Ignored   int // entities and actions Throughline does not map (companies, tasks, notes…)
 	// Errors are items that could not be read (the others are still good)
 	// and units fields that could not be read (their items are kept, without
 	// units): the delivery is dead-lettered with them as its reason.

@@ -102,11 +102,15 @@ type failingRows struct {
 	err error
 }
 
-func (f failingRows) List(context.Context, string, string) (json.RawMessage, error) { return nil, f.err }
+func (f failingRows) List(context.Context, string, string) (json.RawMessage, error) {
+	return nil, f.err
+}
 
 type permanentErr struct{}
 
-func (permanentErr) Error() string     { return "bitrix24 crm.deal.productrows.get: insufficient_scope (HTTP 401) after 1 attempt" }
+func (permanentErr) Error() string {
+	return "bitrix24 crm.deal.productrows.get: insufficient_scope (HTTP 401) after 1 attempt"
+}
 func (permanentErr) IsPermanent() bool { return true }
 
 // A won Bitrix24 deal's units are its product rows' quantities (a second
