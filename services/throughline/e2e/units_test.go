@@ -95,7 +95,7 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 				t.Fatalf("%s report: %v, want %s with 2 units\nlogs:\n%s", c.report, row, c.want, tail(n.logs.String(), 3000))
 			}
 			time.Sleep(100 * time.Millisecond)
-			row = reportRow(t, n, c.report, today, c.dim, c.want)
+			row = reportRow(t, n, "glass", "glass-read-token-0001", c.report, today, c.dim, c.want)
 		}
 		if row["revenue"] != 30000.0 || row["won_deals"] != 1.0 {
 			t.Fatalf("%s report row %v: want revenue 30000 of one won deal", c.report, row)
@@ -103,13 +103,13 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 	}
 }
 
-// reportRow reads GET /v1/reports/<name> of tenant glass for one day and
-// returns the row whose dim is want (nil if none).
-func reportRow(t *testing.T, n *node, name, day, dim, want string) map[string]any {
+// reportRow reads GET /v1/reports/<name> of tenant for one day with token
+// and returns the row whose dim is want (nil if none).
+func reportRow(t *testing.T, n *node, tenant, token, name, day, dim, want string) map[string]any {
 	t.Helper()
-	q := url.Values{"tenant": {"glass"}, "from": {day}, "to": {day}}
+	q := url.Values{"tenant": {tenant}, "from": {day}, "to": {day}}
 	req, _ := http.NewRequest("GET", "http://"+n.console+"/v1/reports/"+name+"?"+q.Encode(), nil)
-	req.Header.Set("Authorization", "Bearer glass-read-token-0001")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
