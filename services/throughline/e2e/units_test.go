@@ -83,6 +83,9 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 	post(t, hook, "application/x-www-form-urlencoded", won.Encode(), 200)
 
 	n.waitCount("SELECT count() FROM throughline.deals FINAL WHERE tenant = 'glass' AND units = 2 AND outcome = 'won'", 1, 60*time.Second)
+	if v := n.query("SELECT units FROM throughline.deals_latest WHERE tenant = 'glass'"); fmt.Sprint(v) != "[[2]]" {
+		t.Fatalf("deals_latest: %v, want units through the view", v)
+	}
 	today := now.Format(time.DateOnly)
 	for _, c := range []struct{ report, dim, want string }{
 		{"channels", "channel", "yandex_direct"},

@@ -60,6 +60,9 @@ func TestCoMagicCallByMetricaClientID(t *testing.T) {
 	if fmt.Sprint(leads) != "[[call yandex_direct]]" {
 		t.Fatalf("leads: %v, want one call lead on yandex_direct", leads)
 	}
+	if v := n.query(`SELECT ym_client_id FROM throughline.sessions_latest WHERE tenant = 'metrica'`); fmt.Sprint(v) != "[["+ym+"]]" {
+		t.Fatalf("sessions_latest: %v, want the new column through the view", v)
+	}
 	calls := n.query(`SELECT session_id FROM throughline.calls FINAL WHERE tenant = 'metrica'`)
 	sessions := n.query(`SELECT session_id FROM throughline.sessions FINAL WHERE tenant = 'metrica' AND ym_client_id = '` + ym + `'`)
 	if fmt.Sprint(calls) != fmt.Sprint(sessions) {
