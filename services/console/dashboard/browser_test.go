@@ -254,7 +254,7 @@ func checkTable(t *testing.T, ctx context.Context, tab *cdptest.Tab, e *env, pat
 		t.Fatalf("%s: the table has %d channels, the API %d", path, len(got.Rows), len(rep.Rows))
 	}
 	shown := []string{"cost", "clicks", "sessions", "leads", "leads_call", "leads_form", "leads_chat", "leads_crm", "target_leads",
-		"won_deals", "revenue", "cpl", "cpl_call", "cpl_form", "cpl_chat", "cpl_crm", "cpa", "roi", "romi"}
+		"won_deals", "revenue", "units", "cpl", "cpl_call", "cpl_form", "cpl_chat", "cpl_crm", "cpa", "cost_per_unit", "roi", "romi"}
 	compare := func(where string, raw json.RawMessage, tr tableRow) {
 		var want map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &want); err != nil {

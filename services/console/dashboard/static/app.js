@@ -133,13 +133,14 @@ function setupPickers() {
 // ---- channels table and cost vs revenue -----------------------------------------
 
 // leads by kind (call, form, chat, CRM) and the cost of a lead of each kind:
-// the channel's cost over its leads of that kind (docs/analytics.md)
+// the channel's cost over its leads of that kind; units sold (the won deals'
+// quantities) and the cost of one unit (docs/analytics.md)
 const columns = [
   ['cost', fmtMoney], ['clicks', (v) => fmtNum(v, 0)], ['sessions', (v) => fmtNum(v)], ['leads', (v) => fmtNum(v)],
   ['leads_call', (v) => fmtNum(v)], ['leads_form', (v) => fmtNum(v)], ['leads_chat', (v) => fmtNum(v)], ['leads_crm', (v) => fmtNum(v)],
-  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney],
+  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney], ['units', (v) => fmtNum(v)],
   ['cpl', fmtMoney], ['cpl_call', fmtMoney], ['cpl_form', fmtMoney], ['cpl_chat', fmtMoney], ['cpl_crm', fmtMoney],
-  ['cpa', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
+  ['cpa', fmtMoney], ['cost_per_unit', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
 ];
 
 function reportRow(row, head) {
