@@ -171,6 +171,10 @@ func TestMegaplanAndDynamicsUnits(t *testing.T) {
 	if err != nil || len(changes) != 1 || changes[0].Units != 3 || changes[0].Amount != 3_000_000 || changes[0].Outcome != OutcomeWon {
 		t.Fatalf("megaplan: %+v %v", changes, err)
 	}
+	changes, err = ParseMegaplan(fixture(t, "units/megaplan_positions.json"), Settings{Currency: "RUB", UnitsField: "Kolichestvo"})
+	if err != nil || changes[0].Units != 4 {
+		t.Fatalf("megaplan units field over the positions: %+v %v", changes, err)
+	}
 	changes, err = ParseMegaplan(fixture(t, "megaplan/deal_won.json"), Settings{Currency: "RUB", UnitsField: "TlClientId"})
 	if err != nil || changes[0].Units != 0 || !strings.Contains(changes[0].UnitsNote, "not a quantity") {
 		t.Fatalf("megaplan field that is no number: %+v %v", changes, err)
