@@ -96,7 +96,7 @@ func newGlassScenario() glassScenario {
 			}
 			if v.deal != "-" {
 				events = append(events, map[string]any{"id": cid + "-3", "type": "goal", "name": "form_submit", "ts": t0 + 2000,
-					"client_id": cid, "phone": fmt.Sprintf("+7916%03d%04d", b, i)})
+					"client_id": cid, "phone": fmt.Sprintf("+7495%03d%04d", b, i)}) // not the load's +7916 numbers
 			}
 			sc.steps = append(sc.steps, glassStep{"/v1/events", site, "application/json", js(events)})
 			if v.deal == "" || v.deal == "-" {
@@ -201,6 +201,9 @@ func (sc glassScenario) waitTotals(t *testing.T, console string, within time.Dur
 // HTTP interface that every acknowledged event, session and lead is there
 // exactly once.
 func TestDistributedMode(t *testing.T) {
+	built := time.Now()
+	buildServices(t)
+	t.Logf("service binaries built in %v", time.Since(built).Round(time.Millisecond))
 	began := time.Now()
 	sc := newGlassScenario()
 	c := startCluster(t, glassTenants, map[string]int{"stitcher": 2, "loader": 2})
@@ -214,8 +217,11 @@ func TestDistributedMode(t *testing.T) {
 
 	sc.drive(t, c.addr("collector"))
 	sc.drive(t, all.collector)
+	driven := time.Now()
 	sc.waitTotals(t, all.console, 60*time.Second)
+	t.Logf("all-in-one: the report's totals are the scenario's %v after it was sent", time.Since(driven).Round(time.Millisecond))
 	sc.waitTotals(t, c.addr("console"), 60*time.Second)
+	t.Logf("distributed: the report's totals are the scenario's %v after it was sent", time.Since(driven).Round(time.Millisecond))
 	compared := 0
 	for _, model := range glassReportModels {
 		for _, format := range []string{"json", "csv"} {
