@@ -177,6 +177,9 @@ func (sc glassScenario) waitTotals(t *testing.T, console string, within time.Dur
 		if err := json.Unmarshal(sc.report(t, console, "last_non_direct", "json", ""), &a); err != nil {
 			t.Fatal(err)
 		}
+		if fmt.Sprint(last) != fmt.Sprint(a.Total) {
+			t.Logf("DEBUG %s totals %v", console, a.Total) // DEBUG
+		}
 		last = a.Total
 		done := true
 		for k, want := range sc.totals {
@@ -237,6 +240,19 @@ func TestDistributedMode(t *testing.T) {
 	csv := sc.report(t, c.addr("console"), "last_non_direct", "csv", "")
 	t.Logf("glass scenario: %d channel reports equal byte for byte (%d cells in the CSV of last_non_direct) after %v",
 		compared, bytes.Count(csv, []byte(","))+bytes.Count(csv, []byte("\n")), time.Since(began).Round(time.Millisecond))
+	// The dashboard's Connect your BI panel: the address Compose tells the
+	// console (the HTTP port it publishes) and the tenant's read-only user;
+	// the all-in-one names its own listener.
+	for _, p := range []struct{ console, url string }{
+		{c.addr("console"), c.compose["console"].Environment["THROUGHLINE_CONSOLE_CLICKHOUSE_URL"]},
+		{all.console, "http://" + all.chhttpAddr()},
+	} {
+		var bi struct{ URL, User, Password, Scope string }
+		getJSON(t, "http://"+p.console+"/v1/dashboard/bi", glassReadToken, &bi)
+		if bi.URL != p.url || p.url == "http://" || bi.User != glassCHUser || bi.Password != glassCHPass || bi.Scope != "tenant" {
+			t.Errorf("console %s: Connect your BI shows %+v, want %s as %s", p.console, bi, p.url, glassCHUser)
+		}
+	}
 	all.stop()
 
 	// Under load, SIGKILL a stitcher and a loader, and start them again.
@@ -307,4 +323,23 @@ func (s *sender) acknowledged() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.batches
+}
+
+// getJSON GETs u with a Bearer token and decodes the 200 answer into v.
+func getJSON(t *testing.T, u, token string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", u, err, b)
+	}
 }
