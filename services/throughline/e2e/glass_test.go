@@ -177,9 +177,6 @@ func (sc glassScenario) waitTotals(t *testing.T, console string, within time.Dur
 		if err := json.Unmarshal(sc.report(t, console, "last_non_direct", "json", ""), &a); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(last) != fmt.Sprint(a.Total) {
-			t.Logf("DEBUG %s totals %v", console, a.Total) // DEBUG
-		}
 		last = a.Total
 		done := true
 		for k, want := range sc.totals {
