@@ -47,7 +47,9 @@ func buildServices(t *testing.T) string {
 	t.Helper()
 	serviceBinaries.once.Do(func() {
 		serviceBinaries.dir = filepath.Dir(binary) // TestMain's temporary directory, removed after the run
-		args := []string{"build", "-o", serviceBinaries.dir + string(filepath.Separator)}
+		// Without symbol tables and DWARF: linking five binaries is most of
+		// the build, and the test never debugs them.
+		args := []string{"build", "-ldflags=-s -w", "-o", serviceBinaries.dir + string(filepath.Separator)}
 		for _, s := range distServices {
 			args = append(args, "../../"+s+"/cmd/"+s)
 		}
