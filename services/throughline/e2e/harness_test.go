@@ -27,6 +27,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if serveEdgeChild() { // a server of BenchmarkEdge*, re-executed
+		return
+	}
 	dir, err := os.MkdirTemp("", "throughline-e2e-bin")
 	if err != nil {
 		panic(err)
@@ -61,8 +64,10 @@ type node struct {
 	collector, console string
 	chhttp             string // ClickHouse's HTTP interface
 	cmd                *exec.Cmd
-	logs               *syncBuffer
-	exited             chan struct{}
+	// prefix runs the binary under a command (taskset -c 0).
+	prefix []string
+	logs   *syncBuffer
+	exited chan struct{}
 }
 
 // syncBuffer collects the process's output; tests read it while it runs.
@@ -121,7 +126,11 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--clickhouse-http-addr", n.chhttpAddr(),
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
-	n.cmd = exec.Command(binary, args...)
+	if len(n.prefix) > 0 {
+		n.cmd = exec.Command(n.prefix[0], append(append(n.prefix[1:len(n.prefix):len(n.prefix)], binary), args...)...)
+	} else {
+		n.cmd = exec.Command(binary, args...)
+	}
 	n.logs = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
