@@ -412,6 +412,32 @@ function renderDeadLetters(v) {
   if (v.sources.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'ok', text: 'None in this period.' })));
 }
 
+// The "Connect your BI" panel: where ClickHouse's HTTP interface is and the
+// user to connect as — this tenant's read-only user (its rows only), or the
+// admin user under the admin token. The password shows only when asked.
+function renderBI(v) {
+  $('bi-url').textContent = v.url || '(not set: --console-clickhouse-url)';
+  $('bi-database').textContent = v.database;
+  $('bi-user').textContent = v.user || '(none)';
+  $('bi-scope').textContent = v.scope === 'admin' ? 'admin: every tenant, may insert' : 'read-only, ' + v.tenant + "'s rows only";
+  const pw = $('bi-password');
+  pw.dataset.secret = v.password || '';
+  pw.dataset.hidden = '1';
+  pw.textContent = v.password ? '••••••••' : '(none)';
+  $('bi-show').hidden = !v.password;
+  $('bi-show').textContent = 'Show';
+  $('bi-note').textContent = v.user ? 'Any ClickHouse client or BI tool connects with these (' + v.docs + ').'
+    : 'No ClickHouse user for ' + (v.scope === 'admin' ? 'the admin (clickhouse.admin' : 'this tenant (clickhouse_users') + ' in the tenants file); see ' + v.docs + '.';
+  document.body.dataset.biLoaded = '1';
+}
+$('bi-show').addEventListener('click', () => {
+  const pw = $('bi-password');
+  const hide = pw.dataset.hidden !== '1';
+  pw.dataset.hidden = hide ? '1' : '0';
+  pw.textContent = hide ? '••••••••' : pw.dataset.secret;
+  $('bi-show').textContent = hide ? 'Show' : 'Hide';
+});
+
 // A connector's row: its last successful pull and next run (when this
 // console runs beside the collector), its last error, and the alerter's
 // costs_missing alert for it when yesterday's spend did not arrive.
@@ -513,6 +539,8 @@ function logout(msg) {
   $('logout').hidden = true;
   $('login-view').hidden = false;
   $('tenant-name').textContent = '';
+  $('bi-password').dataset.secret = '';
+  $('bi-password').textContent = '••••••••';
   $('login-error').textContent = msg || '';
   setLive('off', 'off');
 }
@@ -536,6 +564,7 @@ async function start() {
   refreshReports();
   refreshSide();
   loadRecentLeads().catch(showError);
+  api('/v1/dashboard/bi').then(renderBI, showError);
   restartStream();
   state.timers.push(setInterval(refreshReports, 60000), setInterval(refreshSide, 15000));
 }
