@@ -29,7 +29,6 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
-	"github.com/throughline/throughline/schemas"
 )
 
 // Config of the loader. Defaults live in RegisterFlags.
@@ -210,19 +209,6 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 		return nil, err
 	}
 	return l, nil
-}
-
-// Migrate applies Throughline's ClickHouse migrations to db. The loader does
-// not migrate by itself; binaries call this at start.
-func Migrate(ctx context.Context, store chstore.Store, db string) error {
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
-	if err != nil {
-		return err
-	}
-	if _, err := chstore.Migrate(ctx, store, db, migs); err != nil {
-		return fmt.Errorf("migrating clickhouse database %s: %w", db, err)
-	}
-	return nil
 }
 
 func (l *Loader) topics() []string {

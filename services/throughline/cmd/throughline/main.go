@@ -25,8 +25,8 @@ import (
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas/ddlcmd"
 	"github.com/throughline/throughline/services/collector/redrive"
-	"github.com/throughline/throughline/services/console/ddlcmd"
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"

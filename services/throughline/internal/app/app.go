@@ -20,6 +20,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka/embedded"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
@@ -91,7 +92,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.store, err = chstore.Open(ctx, storeCfg); err != nil {
 		return nil, err
 	}
-	if err := loader.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
+	if err := schemas.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
 		return nil, err
 	}
 
