@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
-	"github.com/throughline/throughline/services/console/analytics"
 )
 
 // Config of the console service.
@@ -49,9 +48,6 @@ type Config struct {
 	AllowedHosts string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration
-	// Analytics configures the refresher of the report aggregates
-	// (Interval 0: this console does not refresh them).
-	Analytics analytics.RefreshConfig
 }
 
 // Defaults.
@@ -83,7 +79,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
-	c.Analytics.RegisterFlags(fs)
 }
 
 // withDefaults fills zero values, so a Config built in code needs only what differs.
@@ -135,9 +130,6 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
-	}
-	if err := c.Analytics.Validate(); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/schemas"
 )
@@ -137,7 +138,7 @@ FROM ${db}.costs WHERE kind = 'row' GROUP BY account`,
 		}
 	}
 	n.took = int64(time.Since(t0).Seconds())
-	r, err := NewRefresher(RefreshConfig{Batch: 100}, RefreshDeps{Store: engine, Database: n.db, Zones: moscow})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Batch: 100}, aggregates.RefreshDeps{Store: engine, Database: n.db, Zones: moscow})
 	if err != nil {
 		return nil, err
 	}

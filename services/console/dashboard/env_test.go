@@ -14,13 +14,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/console"
-	"github.com/throughline/throughline/services/console/analytics"
 	"github.com/throughline/throughline/services/console/dashboard"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 	"github.com/throughline/throughline/services/stitcher/entity"
@@ -112,8 +112,24 @@ func newEnv(t *testing.T) *env {
 		}
 	})
 
-	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second,
-		Analytics: analytics.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute}},
+	// The refresher of the report aggregates, as the all-in-one runs it
+	// beside the console.
+	ref, err := aggregates.NewRefresher(aggregates.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute},
+		aggregates.RefreshDeps{Store: engine, Database: e.world.DB, Zones: ten.Zone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stopRefresher := context.WithCancel(context.Background())
+	refresherDone := make(chan error, 1)
+	go func() { refresherDone <- ref.Run(rctx) }()
+	t.Cleanup(func() {
+		stopRefresher()
+		if err := <-refresherDone; err != nil {
+			t.Errorf("refresher: %v", err)
+		}
+	})
+
+	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second},
 		console.Deps{Store: engine, Tenants: ten, Database: e.world.DB, Kafka: &e.kcfg, Alerts: e.alerter.Handler()})
 	if err != nil {
 		t.Fatal(err)

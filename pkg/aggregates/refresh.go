@@ -1,4 +1,4 @@
-package analytics
+package aggregates
 
 import (
 	"cmp"
@@ -372,7 +372,7 @@ func (r *Refresher) outdatedRows(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("checking the aggregates' columns: %w", err)
 	}
-	return len(res.Rows) == 1 && toInt64(res.Rows[0][0]) > 0, nil
+	return len(res.Rows) == 1 && chstore.AsInt64(res.Rows[0][0]) > 0, nil
 }
 
 // clock is the engine's time: the version of this round's rows (ns) and now.
