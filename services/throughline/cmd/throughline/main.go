@@ -98,6 +98,7 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
 	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2

@@ -14,6 +14,7 @@ import (
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/refresher"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	Loader    loader.Config
 	Console   console.Config
 	Alerter   alerter.Config
+	Refresher refresher.Config
 	// ClickHouseHTTP is ClickHouse's HTTP interface over the embedded engine.
 	ClickHouseHTTP chhttp.Config
 }
@@ -57,19 +59,29 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Console.RegisterFlags(fs)
 	c.Alerter = alerter.DefaultConfig()
 	c.Alerter.RegisterFlags(fs)
+	c.Refresher.RegisterFlags(fs)
 	c.ClickHouseHTTP.RegisterFlags(fs)
 }
 
-// Validate names the setting that is wrong.
-func (c *Config) Validate() error {
+// WithDefaults fills the settings whose default depends on others (the
+// tenants file sits in the data directory unless named); the flags' own
+// defaults are set by RegisterFlags. Start applies it; callers that read
+// such a setting before Start apply it first.
+func (c Config) WithDefaults() Config {
+	if c.TenantsFile == "" && c.DataDir != "" {
+		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
+	}
+	return c
+}
+
+// Validate names the setting that is wrong. It changes nothing.
+func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: required")
 	}
 	if c.KafkaPort <= 0 || c.KafkaPort > 65535 {
 		return fmt.Errorf("kafka-port: %d is not a port", c.KafkaPort)
 	}
-	if c.TenantsFile == "" {
-		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
-	}
-	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(), c.Alerter.Validate(), c.ClickHouseHTTP.Validate())
+	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(),
+		c.Alerter.Validate(), c.Refresher.Validate(), c.ClickHouseHTTP.Validate())
 }
