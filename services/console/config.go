@@ -60,6 +60,7 @@ const (
 	// DefaultMaxConcurrentPerUser leaves the other slot to someone else.
 	DefaultMaxConcurrentPerUser = 1
 	DefaultMaxMemory            = 2 << 30
+	DefaultShutdownTimeout      = 10 * time.Second
 )
 
 // RegisterFlags registers the console's settings on fs (env: THROUGHLINE_CONSOLE_*, THROUGHLINE_SQL_TOKEN).
@@ -78,7 +79,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Secret(fs, &c.SQLToken, "sql-token", "admin token: Bearer token of /v1/sql and of every tenant's reports (empty: /v1/sql is off)")
 	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
-	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
+	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", DefaultShutdownTimeout, "how long the console's graceful shutdown may take")
 }
 
 // withDefaults fills zero values, so a Config built in code needs only what differs.
@@ -91,11 +92,12 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrentPerUser = cmp.Or(c.MaxConcurrentPerUser, min(DefaultMaxConcurrentPerUser, c.MaxConcurrent))
 	c.MaxMemory = cmp.Or(c.MaxMemory, DefaultMaxMemory)
 	c.MaxThreads = cmp.Or(c.MaxThreads, defaultMaxThreads())
-	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	return c
 }
 
-// Validate names the setting that is wrong. Zero values take their defaults.
+// Validate names the setting that is wrong; zero values are checked as the
+// defaults they take in New. It changes nothing.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	host, _, err := net.SplitHostPort(c.Addr)

@@ -136,7 +136,10 @@ func (c *Console) Handler() http.Handler {
 }
 
 // Run listens on the configured address and serves until ctx is done, then
-// shuts down gracefully.
+// shuts down in this order: the listener closes (no new requests), running
+// statements and reports get ShutdownTimeout to finish, then the dashboard's
+// live feed stops (open live streams end). The console writes nothing, so
+// nothing is lost when it stops.
 func (c *Console) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {

@@ -88,7 +88,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Duration(fs, &c.ShutdownTimeout, "loader-shutdown-timeout", 10*time.Second, "time for the final flush and commit at shutdown")
 }
 
-// Validate names the setting that is wrong.
+// DefaultConfig is the configuration of RegisterFlags' defaults, for code
+// that builds a Config without flags.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	return c
+}
+
+// Validate names the setting that is wrong. It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Group == "" {

@@ -41,7 +41,9 @@ type Config struct {
 	ClickHouseHTTP chhttp.Config
 }
 
-// RegisterFlags registers every setting of the process on fs.
+// RegisterFlags registers every setting of the process on fs, each with its
+// default: every service's RegisterFlags sets its defaults, so nothing needs
+// a DefaultConfig first.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.DataDir, "data-dir", "data", "where the embedded Kafka and ClickHouse keep their data")
 	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
@@ -53,11 +55,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Log.RegisterFlags(fs, true)
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)
-	c.Stitcher = stitcher.DefaultConfig()
 	c.Stitcher.RegisterFlags(fs)
 	c.Loader.RegisterFlags(fs)
 	c.Console.RegisterFlags(fs)
-	c.Alerter = alerter.DefaultConfig()
 	c.Alerter.RegisterFlags(fs)
 	c.Refresher.RegisterFlags(fs)
 	c.ClickHouseHTTP.RegisterFlags(fs)
