@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/throughline/throughline/pkg/aggregates"
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 const (
