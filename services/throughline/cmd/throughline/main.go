@@ -26,8 +26,8 @@ import (
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas/ddlcmd"
 	"github.com/throughline/throughline/services/collector/redrive"
-	"github.com/throughline/throughline/services/console/ddlcmd"
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
@@ -102,6 +102,7 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
 	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
