@@ -23,7 +23,7 @@ const (
 	// baselines are learned from them (0.8^28 ≈ 0.2%: older days would
 	// weigh nothing), and the alerter reads as much history at start
 	// (--alerter-history), so a restart learns the same baselines.
-	costKeepDays = 28
+	costKeepDays = rules.BaselineDays
 )
 
 type cellKey struct{ account, day, channel string }
