@@ -37,6 +37,9 @@ type Sink struct {
 	// sink drops repeated ids (docs/design/event-idempotency.md): the
 	// topic's values are envelopes and its keys "tenant/account". Optional.
 	IDColumn string
+	// Quiet marks a table that gets a few rows at a time (dead letters,
+	// costs, alerts): it is flushed after Config.QuietMaxAge, not MaxAge.
+	Quiet bool
 }
 
 func (s Sink) validate() error {
@@ -157,7 +160,7 @@ var DeadLettersColumns = []chstore.Column{
 func DeadLettersSink() Sink {
 	return Sink{
 		Topic: kafka.TopicDeadLetter, Table: "dead_letters", Columns: DeadLettersColumns,
-		Row: deadLetterRow, ReceivedAt: "received_at",
+		Row: deadLetterRow, ReceivedAt: "received_at", Quiet: true,
 	}
 }
 
