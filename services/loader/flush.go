@@ -234,6 +234,12 @@ func (l *Loader) prepareBatch(b *batch, ins chstore.Batch) {
 	if s.receivedAt >= 0 {
 		b.received = make([]int64, 0, len(b.recs))
 	}
+	if s.Envelopes {
+		if tb, ok := ins.(chstore.TypedBatch); ok || ins == nil {
+			l.prepareEnvelopes(b, tb)
+			return
+		}
+	}
 	i := -1
 	l.eachRow(s, b.recs, func(rec *kgo.Record, row []any, rerr error) {
 		i++
@@ -267,22 +273,35 @@ func (l *Loader) prepareBatch(b *batch, ins chstore.Batch) {
 // decodeChunk is how many records a decoding goroutine takes at a time.
 const decodeChunk = 256
 
-// eachRow calls fn with each record's row, in record order. The rows are
-// decoded ahead on up to Workers goroutines: decoding is most of a batch's
-// CPU, while appending to the insert is sequential. At most four chunks per
-// worker are decoded and not yet handed to fn, which bounds the memory.
+// eachRow calls fn with each record's row, in record order (eachDecoded).
 func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, row []any, err error)) {
+	eachDecoded(l.cfg.Workers, recs, func(rec *kgo.Record, row *[]any) (err error) {
+		*row, err = s.Row(rec)
+		return err
+	}, func(rec *kgo.Record, row *[]any, err error) { fn(rec, *row, err) })
+}
+
+// eachDecoded calls fn with each record decoded, in record order. The
+// records are decoded ahead on up to workers goroutines: decoding is most of
+// a batch's CPU, while appending to the insert is sequential. At most four
+// chunks per worker are decoded and not yet handed to fn, which bounds the
+// memory; a chunk's values are reused by the next chunk, so fn must not
+// keep v.
+func eachDecoded[T any](workers int, recs []*kgo.Record, decode func(*kgo.Record, *T) error, fn func(rec *kgo.Record, v *T, err error)) {
 	n := (len(recs) + decodeChunk - 1) / decodeChunk
-	workers := min(l.cfg.Workers, n)
+	workers = min(workers, n)
 	if workers <= 1 {
+		var v T
 		for _, rec := range recs {
-			row, err := s.Row(rec)
-			fn(rec, row, err)
+			var zero T
+			v = zero
+			err := decode(rec, &v)
+			fn(rec, &v, err)
 		}
 		return
 	}
 	type chunk struct {
-		rows [][]any
+		vals []T
 		errs []error
 		done chan struct{}
 	}
@@ -293,23 +312,38 @@ func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, r
 	recsOf := func(i int) []*kgo.Record { return recs[i*decodeChunk : min((i+1)*decodeChunk, len(recs))] }
 	// A worker takes a slot before it claims the next chunk, and chunks are
 	// claimed in order, so the chunk fn waits for is always being decoded.
-	slots := make(chan struct{}, 4*workers)
+	// A slot carries its chunk's buffers to the next chunk that takes it.
+	type bufs struct {
+		vals []T
+		errs []error
+	}
+	slots := make(chan *bufs, 4*workers)
+	for range cap(slots) {
+		slots <- &bufs{}
+	}
+	taken := make([]*bufs, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for {
-				slots <- struct{}{}
+				buf := <-slots
 				i := int(next.Add(1)) - 1
 				if i >= n {
-					<-slots
+					slots <- buf
 					return
 				}
 				c, part := &chunks[i], recsOf(i)
-				c.rows, c.errs = make([][]any, len(part)), make([]error, len(part))
-				for j, rec := range part {
-					c.rows[j], c.errs[j] = s.Row(rec)
+				if cap(buf.vals) < len(part) {
+					buf.vals, buf.errs = make([]T, decodeChunk), make([]error, decodeChunk)
 				}
+				c.vals, c.errs = buf.vals[:len(part)], buf.errs[:len(part)]
+				var zero T
+				for j, rec := range part {
+					c.vals[j] = zero
+					c.errs[j] = decode(rec, &c.vals[j])
+				}
+				taken[i] = buf
 				close(c.done)
 			}
 		})
@@ -318,10 +352,10 @@ func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, r
 		c := &chunks[i]
 		<-c.done
 		for j, rec := range recsOf(i) {
-			fn(rec, c.rows[j], c.errs[j])
+			fn(rec, &c.vals[j], c.errs[j])
 		}
-		c.rows, c.errs = nil, nil
-		<-slots
+		c.vals, c.errs = nil, nil
+		slots <- taken[i]
 	}
 	wg.Wait()
 }
