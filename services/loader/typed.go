@@ -10,7 +10,7 @@ import (
 )
 
 // The typed path of the events table: envelopes decoded into reused
-// structs (their strings slices of one copy of the record) and written
+// structs (their strings views of the record's value, not copies) and written
 // column by column into the batch, with no []any per row and no value boxed
 // in an interface. envelopeRow is the same row for stores whose batches are
 // not typed (a ClickHouse server); TestTypedRowsMatchRows holds them equal.
@@ -41,9 +41,11 @@ func (l *Loader) prepareEnvelopes(b *batch, ins chstore.TypedBatch) {
 	})
 }
 
-func decodeEnvelope(rec *kgo.Record, e *event.Envelope) (err error) {
-	*e, err = event.DecodeFast(rec.Value)
-	return err
+// decodeEnvelope decodes a record's envelope as views of its value: the
+// strings are copied into the insert block at once, and the record is held,
+// unmodified, until its flush is done.
+func decodeEnvelope(rec *kgo.Record, e *event.Envelope) error {
+	return event.DecodeView(rec.Value, e)
 }
 
 // writeEnvelope writes an envelope as EventsColumns and the record's
