@@ -71,10 +71,11 @@ func benchLoader(b *testing.B, dedup time.Duration) {
 	if w, err := strconv.Atoi(os.Getenv("LOADER_BENCH_WORKERS")); err == nil {
 		cfg.Workers = w
 	}
-	if v := os.Getenv("LOADER_BENCH_WIDE_BYTES"); v != "" {
+	if n, err := strconv.ParseUint(os.Getenv("LOADER_BENCH_WIDE_BYTES"), 10, 64); err == nil {
 		// The part format under test: parts below this many bytes are
 		// compact (one file for all columns), others wide (files per column).
-		if err := engine.Exec(context.Background(), "ALTER TABLE "+e.db+".events MODIFY SETTING min_bytes_for_wide_part = "+strconv.Quote(v)[1:len(v)+1], nil); err != nil {
+		q := fmt.Sprintf("ALTER TABLE %s.events MODIFY SETTING min_bytes_for_wide_part = %d", e.db, n)
+		if err := engine.Exec(context.Background(), q, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
