@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -128,5 +129,28 @@ func TestTrickleInsertsBounded(t *testing.T) {
 	}
 	if got := l.met.statementCount("query", "loader_batches"); got != rawPartitions {
 		t.Errorf("%d reads of recorded ranges, want one per partition assigned: %d", got, rawPartitions)
+	}
+}
+
+// TestRecoveryLoadsUnrecordedRecordsFirst: a partition resumes at offset 0
+// with a range recorded only for offsets 5–9 — before flushes had ids (flush
+// 0, re-formed alone under its old token) — and records 0–4 that no range
+// covers, so were never inserted. They are loaded first as a new flush of
+// their own, then the recorded range, each record once.
+func TestRecoveryLoadsUnrecordedRecordsFirst(t *testing.T) {
+	e := newEnv(t)
+	e.produceEvents(12, accountPerPartition()[:1], 1)
+	if err := e.store.Exec(context.Background(), "INSERT INTO "+e.db+".loader_batches (consumer, topic, partition, first_offset, last_offset, rows, flush) VALUES ('loader', '"+kafka.TopicRaw+"', 0, 5, 9, 5, 0)", nil); err != nil {
+		t.Fatal(err)
+	}
+	r := start(e.newLoader(e.config(), nil))
+	e.waitEvents(12)
+	e.waitCommitted("loader", kafka.TopicRaw, 12)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.exactlyOnce(12)
+	if got, want := e.ranges(), "0:0-4 0:5-9 0:10-11"; got != want {
+		t.Fatalf("recorded ranges %q, want %q: the unrecorded records, the recorded range, then the rest", got, want)
 	}
 }
