@@ -84,7 +84,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.InstanceID, "loader-instance-id", "throughline-loader-"+cmp.Or(host, "local"),
 		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Int(fs, &c.MaxRows, "loader-max-rows", 20000, "flush a partition's batch at this many records")
-	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", time.Second, "flush a table this long after its oldest unflushed record (under a backlog, batches are cut by size)")
+	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a table this long after its oldest unflushed record (under a backlog, batches are cut by size)")
 	flagenv.Duration(fs, &c.QuietMaxAge, "loader-quiet-max-age", 5*time.Second, "loader-max-age of the quiet tables: dead letters, costs, alerts")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 	flagenv.Int(fs, &c.MaxPollRecords, "loader-max-poll-records", 10000, "records taken from Kafka per poll")
