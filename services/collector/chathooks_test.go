@@ -7,6 +7,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const (
@@ -78,7 +79,7 @@ func TestChatHooksEndToEnd(t *testing.T) {
 	}
 	unauthenticated := 0
 	for _, dl := range dls {
-		if strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated) {
+		if strings.HasPrefix(dl.Reason, intake.ReasonPrefixUnauthenticated) {
 			unauthenticated++
 		}
 	}

@@ -17,12 +17,15 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/costpull"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
 	"github.com/throughline/throughline/services/collector/internal/ingest"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
@@ -50,16 +53,16 @@ type Deps struct {
 
 // Collector serves the collector's HTTP API.
 type Collector struct {
-	cfg    Config
-	deps   Deps
-	log    zerolog.Logger
-	warn   zerolog.Logger // sampled, for failures that repeat under load
-	pub    *publish.Publisher
-	ips    *clientip.Resolver
-	m      *metrics
-	limits *limits
-	// dlqLimit holds the accounts' dead-letter buckets (deadLetterAllowed).
-	dlqLimit *ratelimit.Limiter
+	cfg  Config
+	deps Deps
+	log  zerolog.Logger
+	warn zerolog.Logger // sampled, for failures that repeat under load
+	pub  *publish.Publisher
+	ips  *clientip.Resolver
+	// in is the request pipeline every route's requests take (key, rate
+	// limit, body, refusal and dead letter, publish, answer); m its metrics.
+	in *intake.Pipeline
+	m  *intake.Metrics
 	// leaseByClient and leaseByKey hold the new-lease buckets (admitLease).
 	leaseByClient, leaseByKey *ratelimit.Limiter
 	crmPool                   *fetch.Pool
@@ -105,19 +108,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(deps.Tel.Meter, pub.InFlight)
-	if err != nil {
-		return nil, err
-	}
 	crmPool, err := fetch.New(cfg.CRM.Fetch, nil, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
 	}
-	m.declareSources(crmSources...)
-	m.declareSources(callSources...)
-	m.declareSources(chatSources...)
-	m.declareSources(costSources...)
-	m.declareSources(sourceNumbers)
 	nm, err := newNumberMetrics(deps.Tel.Meter)
 	if err != nil {
 		return nil, err
@@ -130,16 +124,26 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	lim, err := newLimits(deps, deps.Tel.Meter)
+	log := deps.Tel.Log.With().Str("component", "collector").Logger()
+	c := &Collector{
+		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, crmPool: crmPool,
+		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
+	}
+	c.personal = newPersonal(deps.Tenants)
+	c.in, err = intake.New(intake.Config{
+		MaxBodyBytes: int64(cfg.MaxBodyBytes), BodyReadTimeout: cfg.BodyReadTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout,
+		RetryAfter: cfg.RetryAfter, DeadLetterRate: cfg.DeadLetterRate,
+	}, intake.Deps{
+		Tracer: deps.Tel.Tracer, Meter: deps.Tel.Meter, Pub: pub, Keys: deps.Keys, Tenants: deps.Tenants,
+		Log: log, Warn: c.warn, Encode: c.envelopeRecords, Scrub: c.scrubbed, Clean: c.clean,
+	})
 	if err != nil {
 		return nil, err
 	}
-	log := deps.Tel.Log.With().Str("component", "collector").Logger()
-	c := &Collector{
-		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m, crmPool: crmPool,
-		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
+	c.m = c.in.M
+	for _, sources := range [][]string{crmSources, callSources, chatSources, costSources, {sourceNumbers}} {
+		c.m.DeclareSources(sources...)
 	}
-	c.limits = lim
 	if deps.Tenants != nil {
 		for _, acc := range deps.Tenants.LegacyKeyAccounts() {
 			log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
@@ -148,9 +152,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}
-	c.dlqLimit = ratelimit.New()
 	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
-	c.personal = newPersonal(deps.Tenants)
 	if ids := unsalted(deps.Tenants); len(ids) > 0 {
 		log.Warn().Strs("tenants", ids).Msg("tenants without pii_salt: their phones and e-mails are published in clear, set pii_salt (openssl rand -hex 32)")
 	}
@@ -171,25 +173,46 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 
 func (c *Collector) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
-	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
-	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
-	for _, pattern := range []string{"/v1/hooks/calls/{provider}", "/v1/hooks/calls/{provider}/{rest...}"} {
-		mux.Handle("GET "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
-		mux.Handle("POST "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
+	in := c.in
+	vendor := func(kind string) func(*http.Request) string { // hook:<provider>, crm:<provider>
+		return func(r *http.Request) string { return kind + ":" + r.PathValue("provider") }
 	}
-	mux.Handle("POST "+routeCosts, c.instrument(routeCosts, c.serveCosts))
-	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
-	mux.Handle("POST "+routeChatHooks+"/{provider}", c.instrument(routeChatHooks, c.serveChatHook))
-	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
-	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
-	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))
+	mux.Handle("GET /px.gif", in.Handle(intake.Route{Name: routePixel, Pixel: true}, c.servePixel))
+	mux.Handle("POST /v1/events", in.Handle(intake.Route{Name: routeEvents}, c.serveEvents))
+	mux.HandleFunc("OPTIONS /v1/events", intake.ServePreflight)
+	calls := intake.Route{Name: routeCallHooks, Source: vendor("hook")}
+	for _, pattern := range []string{"/v1/hooks/calls/{provider}", "/v1/hooks/calls/{provider}/{rest...}"} {
+		mux.Handle("GET "+pattern, in.Handle(calls, c.serveCallHook))
+		mux.Handle("POST "+pattern, in.Handle(calls, c.serveCallHook))
+	}
+	mux.Handle("POST "+routeCosts, in.Handle(intake.Route{Name: routeCosts,
+		Source: func(r *http.Request) string { return costsSource(r.URL.Query().Get("format")) }}, c.serveCosts))
+	mux.Handle("POST /v1/hooks/crm/{provider}", in.Handle(intake.Route{Name: routeCRM, Source: vendor("crm")}, c.serveCRM))
+	mux.Handle("POST "+routeChatHooks+"/{provider}", in.Handle(intake.Route{Name: routeChatHooks, Source: chatSource}, c.serveChatHook))
+	mux.Handle("POST "+routeRedrive, in.Handle(intake.Route{Name: routeRedrive}, c.serveRedrive))
+	mux.Handle("GET /t.js", in.Handle(intake.Route{Name: routeTracker, Unlimited: true}, tracker.Handler().ServeHTTP))
+	mux.Handle("GET "+routeNumbers, in.Handle(intake.Route{Name: routeNumbers,
+		Source: func(*http.Request) string { return sourceNumbers }}, c.serveNumbers))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
 	health.AddCheck("number leases", c.leasesRestoring)
 	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
+}
+
+// envelopeRecords encodes envelopes as raw-topic records keyed by account,
+// their phones and e-mails hashed with the tenant's salt.
+func (c *Collector) envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error) {
+	recs := make([]*kgo.Record, len(envs))
+	for i := range envs {
+		v, err := intake.EncodeJSON(c.hashed(&envs[i]))
+		if err != nil {
+			return nil, fmt.Errorf("encoding envelope: %w", err)
+		}
+		recs[i] = &kgo.Record{Topic: kafka.TopicRaw, Key: envs[i].Key(), Value: v}
+	}
+	return recs, nil
 }
 
 // Handler is every route of the collector, including /healthz, /readyz and

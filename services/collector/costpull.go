@@ -97,7 +97,7 @@ func (c *Collector) publishPulledCosts(ctx context.Context, rows, commits []even
 				return fmt.Errorf("publishing to %s: %w", kafka.TopicCosts, err)
 			}
 			if len(batch) > 0 && !batch[0].Cost.Commit {
-				c.m.accept(batch[0].Source, len(batch))
+				c.m.Accept(batch[0].Source, len(batch))
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -234,7 +235,7 @@ func (s *testServer) metrics(tb testing.TB) string {
 
 func assertGIF(tb testing.TB, r response) {
 	tb.Helper()
-	if r.status != http.StatusOK || len(r.body) != 43 || r.body != string(gif) {
+	if r.status != http.StatusOK || len(r.body) != 43 || r.body != string(intake.GIF()) {
 		tb.Fatalf("pixel answered %d with %d bytes", r.status, len(r.body))
 	}
 	if r.header.Get("Content-Type") != "image/gif" || !strings.Contains(r.header.Get("Cache-Control"), "no-store") {

@@ -15,6 +15,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -324,7 +325,7 @@ func BenchmarkRestoreLeases(b *testing.B) {
 			for i := range leases + other {
 				at := now.Add(time.Duration(i) * time.Millisecond)
 				e := event.Envelope{V: event.Version, ID: "e" + strconv.Itoa(i), Tenant: "acme", Account: "moscow",
-					Type: "page_view", Source: sourcePixel, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(),
+					Type: "page_view", Source: intake.SourcePixel, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(),
 					ClientID: "c" + strconv.Itoa(i%5000), URL: "https://shop.example/catalog?utm_source=yandex&utm_medium=cpc"}
 				if i%(1+other/leases) == 0 {
 					e.Type, e.Source = event.TypeNumberLease, sourceNumbers

@@ -12,6 +12,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/services/collector/internal/ingest"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
@@ -72,32 +73,32 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := q.Get(ingest.ParamKey)
 	if key == "" {
-		c.m.reject(sourceNumbers, reasonMissingKey, "k")
-		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key>", "k", "required")
+		c.m.Reject(sourceNumbers, intake.ReasonMissingKey, "k")
+		intake.WriteError(w, http.StatusUnauthorized, "write key required: ?k=<key>", "k", "required")
 		return
 	}
 	p, ok := c.deps.Keys.Lookup(key)
 	if !ok {
-		c.m.reject(sourceNumbers, reasonUnknownKey, "k")
-		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
+		c.m.Reject(sourceNumbers, intake.ReasonUnknownKey, "k")
+		intake.WriteError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
 		return
 	}
 	pool := c.pools.For(p.Tenant, p.Account)
 	if pool == nil {
-		c.m.reject(sourceNumbers, reasonInvalid, "k")
-		writeError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
+		c.m.Reject(sourceNumbers, intake.ReasonInvalid, "k")
+		intake.WriteError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
 		return
 	}
 	if !c.leasesReady.Load() {
 		// Leasing now could hand out a number still shown to a visitor.
-		c.m.reject(sourceNumbers, reasonRestoring, "")
-		c.writeUnavailable(w, "number leases are being restored after a restart, retry later")
+		c.m.Reject(sourceNumbers, intake.ReasonRestoring, "")
+		c.in.Unavailable(w, "number leases are being restored after a restart, retry later")
 		return
 	}
 	cid := q.Get("cid")
 	if cid == "" || len(cid) > event.MaxShort {
-		c.m.reject(sourceNumbers, reasonInvalid, "cid")
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
+		c.m.Reject(sourceNumbers, intake.ReasonInvalid, "cid")
+		intake.WriteError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
 		return
 	}
 	if !pool.Holds(cid, now) && !c.admitLease(w, r, p.Tenant, key, now) {
@@ -119,9 +120,9 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	}
 	recs, err := c.envelopeRecords([]event.Envelope{env})
 	if err != nil {
-		c.m.reject(sourceNumbers, reasonInternal, "")
+		c.m.Reject(sourceNumbers, intake.ReasonInternal, "")
 		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not encoded")
-		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+		intake.WriteError(w, http.StatusInternalServerError, "internal error", "", "")
 		return
 	}
 	// The raw record first: refused (overload), the lease is published
@@ -135,16 +136,16 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(sourceNumbers, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
+		c.m.Reject(sourceNumbers, intake.ReasonOverload, "")
+		c.in.Unavailable(w, "collector at capacity, retry later")
 		return
 	default:
-		c.m.reject(sourceNumbers, reasonKafka, "")
+		c.m.Reject(sourceNumbers, intake.ReasonKafka, "")
 		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not published")
-		c.writeUnavailable(w, "lease not acknowledged by kafka, retry later")
+		c.in.Unavailable(w, "lease not acknowledged by kafka, retry later")
 		return
 	}
-	c.m.accept(sourceNumbers, 1)
+	c.m.Accept(sourceNumbers, 1)
 	kind := "new"
 	switch {
 	case l.Extended:
@@ -156,7 +157,7 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 			Str("number", l.Number).Msg("number pool exhausted, a leased number is shared")
 	}
 	c.nm.leases.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("kind", kind)))
-	writeJSON(w, http.StatusOK, numberReply{
+	intake.WriteJSON(w, http.StatusOK, numberReply{
 		Number: l.Number, Display: numbers.FormatLike(pool.Display, l.Number), ExpiresAt: l.To.UnixMilli(), Replace: pool.Replace,
 	})
 }
@@ -182,10 +183,10 @@ func (c *Collector) admitLease(w http.ResponseWriter, r *http.Request, tenant, k
 		if ok {
 			continue
 		}
-		c.m.reject(sourceNumbers, reasonRateLimited, "")
+		c.m.Reject(sourceNumbers, intake.ReasonRateLimited, "")
 		c.nm.limited.Add(r.Context(), 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("by", ch.by)))
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+		intake.WriteError(w, http.StatusTooManyRequests, fmt.Sprintf(
 			"too many new number leases from this %s: retry later (the page keeps its own number meanwhile)", ch.by), "", "")
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // The Moscow branch's number pool in integrationsYAML.
@@ -101,7 +102,7 @@ func TestNumbersRefused(t *testing.T) {
 		"long cid":  {"k=" + keyMoscow + "&cid=" + strings.Repeat("x", 600), http.StatusBadRequest, "cid"},
 	} {
 		r, _ := s.numbers(t, c.query)
-		var body apiError
+		var body intake.APIError
 		if r.status != c.status || json.Unmarshal([]byte(r.body), &body) != nil || !strings.Contains(body.Error, c.msg) {
 			t.Errorf("%s: %d %s, want %d naming %q", name, r.status, r.body, c.status, c.msg)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // routeRedrive is the operators' endpoint that re-submits a dead letter to
@@ -48,15 +49,6 @@ type redriveAnswer struct {
 	Body   string `json:"body"`
 }
 
-type redriveCtxKey struct{}
-
-// isRedrive reports whether a request is a dead letter re-submitted by the
-// re-drive endpoint: only that endpoint sets the mark, inside the process.
-func isRedrive(ctx context.Context) bool {
-	_, ok := ctx.Value(redriveCtxKey{}).(*event.DeadLetter)
-	return ok
-}
-
 // serveRedrive handles POST /v1/internal/redrive: the body is a dead letter
 // as read from the dead-letter topic. Its payload is sent through the
 // collector's own handler for its source, authenticated with a write key of
@@ -65,7 +57,7 @@ func isRedrive(ctx context.Context) bool {
 func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
 	want := c.cfg.Redrive.Token
 	if want == "" {
-		writeError(w, http.StatusNotFound, "re-drive is off: set --collector-redrive-token", "", "")
+		intake.WriteError(w, http.StatusNotFound, "re-drive is off: set --collector-redrive-token", "", "")
 		return
 	}
 	got := ""
@@ -75,39 +67,39 @@ func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
 	gs, ws := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	if got == "" || subtle.ConstantTimeCompare(gs[:], ws[:]) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline-redrive"`)
-		writeError(w, http.StatusUnauthorized, "re-drive token required", "", "")
+		intake.WriteError(w, http.StatusUnauthorized, "re-drive token required", "", "")
 		return
 	}
 	max := int64(4*c.cfg.MaxBodyBytes + 1<<20)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "dead letter too large or unreadable", "body", "")
+		intake.WriteError(w, http.StatusRequestEntityTooLarge, "dead letter too large or unreadable", "body", "")
 		return
 	}
 	var dl event.DeadLetter
 	if err := json.Unmarshal(body, &dl); err != nil || dl.Source == "" || dl.Tenant == "" {
-		writeError(w, http.StatusBadRequest, "body must be a dead-letter record with tenant and source", "body", "invalid")
+		intake.WriteError(w, http.StatusBadRequest, "body must be a dead-letter record with tenant and source", "body", "invalid")
 		return
 	}
 	if reason, ok := notRedrivable(&dl); ok {
-		writeError(w, http.StatusUnprocessableEntity, reason, "reason", "not re-drivable")
+		intake.WriteError(w, http.StatusUnprocessableEntity, reason, "reason", "not re-drivable")
 		return
 	}
 	key, err := c.redriveKey(&dl)
 	if err != nil {
-		writeError(w, http.StatusNotFound, err.Error(), "account", "unknown")
+		intake.WriteError(w, http.StatusNotFound, err.Error(), "account", "unknown")
 		return
 	}
 	req, err := redriveRequest(r.Context(), &dl, key)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error(), "source", "not re-drivable")
+		intake.WriteError(w, http.StatusUnprocessableEntity, err.Error(), "source", "not re-drivable")
 		return
 	}
 	rec := &recorder{header: http.Header{}}
 	c.handler.ServeHTTP(rec, req)
 	c.log.Info().Str("tenant", dl.Tenant).Str("account", dl.Account).Str("source", dl.Source).
 		Int("status", rec.status).Msg("dead letter re-driven")
-	writeJSON(w, http.StatusOK, redriveAnswer{Status: rec.status, Body: strings.TrimSpace(rec.body.String())})
+	intake.WriteJSON(w, http.StatusOK, redriveAnswer{Status: rec.status, Body: strings.TrimSpace(rec.body.String())})
 }
 
 // notRedrivable says why a dead letter must not be re-driven: deliveries
@@ -115,7 +107,7 @@ func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
 // what was sent.
 func notRedrivable(dl *event.DeadLetter) (string, bool) {
 	switch {
-	case strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated):
+	case strings.HasPrefix(dl.Reason, intake.ReasonPrefixUnauthenticated):
 		return "dead letters that failed authentication are not re-driven", true
 	case strings.Contains(dl.Reason, "(payload truncated to its first"):
 		return "the payload was truncated when it was dead-lettered", true
@@ -141,7 +133,7 @@ func (c *Collector) redriveKey(dl *event.DeadLetter) (string, error) {
 		return "", fmt.Errorf("account %q of tenant %q is not configured", dl.Account, dl.Tenant)
 	case a.ServerKey() != "":
 		return a.ServerKey(), nil
-	case a.SiteKey() != "" && (dl.Source == sourcePixel || dl.Source == sourceAPI):
+	case a.SiteKey() != "" && (dl.Source == intake.SourcePixel || dl.Source == intake.SourceAPI):
 		return a.SiteKey(), nil
 	}
 	return "", fmt.Errorf("account %q of tenant %q has no server key", dl.Account, dl.Tenant)
@@ -152,9 +144,9 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 	method, target := http.MethodPost, ""
 	kind, provider, _ := strings.Cut(dl.Source, ":")
 	switch {
-	case dl.Source == sourcePixel:
+	case dl.Source == intake.SourcePixel:
 		method, target = http.MethodGet, "/px.gif?"+dl.Payload
-	case dl.Source == sourceAPI:
+	case dl.Source == intake.SourceAPI:
 		target = "/v1/events"
 	case kind == "crm" && provider != "":
 		target = "/v1/hooks/crm/" + url.PathEscape(provider)
@@ -176,7 +168,7 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 	if method == http.MethodPost {
 		body = strings.NewReader(dl.Payload)
 	}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, redriveCtxKey{}, dl), method, target, body)
+	req, err := http.NewRequestWithContext(intake.WithRedrive(ctx, dl), method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("building the re-drive request: %w", err)
 	}
