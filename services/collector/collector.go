@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/redrive"
+
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
@@ -189,7 +191,10 @@ func (c *Collector) routes() http.Handler {
 		Source: func(r *http.Request) string { return costsSource(r.URL.Query().Get("format")) }}, c.serveCosts))
 	mux.Handle("POST /v1/hooks/crm/{provider}", in.Handle(intake.Route{Name: routeCRM, Source: vendor("crm")}, c.serveCRM))
 	mux.Handle("POST "+routeChatHooks+"/{provider}", in.Handle(intake.Route{Name: routeChatHooks, Source: chatSource}, c.serveChatHook))
-	mux.Handle("POST "+routeRedrive, in.Handle(intake.Route{Name: routeRedrive}, c.serveRedrive))
+	mux.Handle("POST "+redrive.Route, in.Handle(intake.Route{Name: redrive.Route}, (&redrive.Endpoint{
+		Token: c.cfg.Redrive.Token, MaxBytes: int64(4*c.cfg.MaxBodyBytes + 1<<20), Tenants: c.deps.Tenants,
+		Routes: mux, Log: c.log,
+	}).ServeHTTP))
 	mux.Handle("GET /t.js", in.Handle(intake.Route{Name: routeTracker, Unlimited: true}, tracker.Handler().ServeHTTP))
 	mux.Handle("GET "+routeNumbers, in.Handle(intake.Route{Name: routeNumbers,
 		Source: func(*http.Request) string { return sourceNumbers }}, c.serveNumbers))
