@@ -12,9 +12,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/throughline/throughline/services/collector/internal/leases"
 
 	"github.com/throughline/throughline/services/collector/internal/redrive"
 
@@ -26,11 +27,8 @@ import (
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/costpull"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
-	"github.com/throughline/throughline/services/collector/internal/ingest"
 	"github.com/throughline/throughline/services/collector/internal/intake"
-	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
-	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -63,27 +61,18 @@ type Collector struct {
 	ips  *clientip.Resolver
 	// in is the request pipeline every route's requests take (key, rate
 	// limit, body, refusal and dead letter, publish, answer); m its metrics.
-	in *intake.Pipeline
-	m  *intake.Metrics
-	// leaseByClient and leaseByKey hold the new-lease buckets (admitLease).
-	leaseByClient, leaseByKey *ratelimit.Limiter
-	crmPool                   *fetch.Pool
-	pools                     *numbers.Pools // number pools, leased in this process's memory
+	in      *intake.Pipeline
+	m       *intake.Metrics
+	crmPool *fetch.Pool
 	// personal is each account's phone region and each tenant's hasher
 	// of phones and e-mails (personal.go).
 	personal *personal
-	nm       *numberMetrics
 	handler  http.Handler
-
-	// The lease tables are read back from Kafka once (RestoreLeases,
-	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
-	// RunLeases applies the other collectors' leases as they come.
-	restoreOnce sync.Once
-	leasesReady atomic.Bool
-	rm          *restoreMetrics
-	fm          *followMetrics
-	instance    []byte // this process, on the leases it publishes to TopicNumbers
-	ids         *recentIDs
+	// leases are the number pools: GET /v1/numbers, the lease tables read
+	// back at start and the other collectors' leases followed (RestoreLeases,
+	// RunLeases, Serve).
+	leases *leases.Leases
+	ids    *recentIDs
 
 	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
 	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
@@ -114,18 +103,6 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	nm, err := newNumberMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := newRestoreMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	fm, err := newFollowMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
 	log := deps.Tel.Log.With().Str("component", "collector").Logger()
 	c := &Collector{
 		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, crmPool: crmPool,
@@ -143,7 +120,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		return nil, err
 	}
 	c.m = c.in.M
-	for _, sources := range [][]string{crmSources, callSources, chatSources, costSources, {sourceNumbers}} {
+	for _, sources := range [][]string{crmSources, callSources, chatSources, costSources, {leases.Source}} {
 		c.m.DeclareSources(sources...)
 	}
 	if deps.Tenants != nil {
@@ -154,13 +131,18 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}
-	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
 	if ids := unsalted(deps.Tenants); len(ids) > 0 {
 		log.Warn().Strs("tenants", ids).Msg("tenants without pii_salt: their phones and e-mails are published in clear, set pii_salt (openssl rand -hex 32)")
 	}
-	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
-	c.instance = []byte(ingest.NewID(time.Now()))
-	c.leasesReady.Store(true) // until a restore begins
+	c.leases, err = leases.New(leases.Config{
+		RestoreTimeout: cfg.LeaseRestoreTimeout, ClientRate: cfg.LeaseClientRate, KeyRate: cfg.LeaseKeyRate,
+	}, leases.Deps{
+		Meter: deps.Tel.Meter, Producer: deps.Producer, ReaderOpts: c.readerOpts, Pub: pub, In: c.in,
+		Keys: deps.Keys, Tenants: deps.Tenants, IPs: ips, Encode: c.envelopeRecords, Log: log, Warn: c.warn,
+	})
+	if err != nil {
+		return nil, err
+	}
 	if c.costs, err = c.newCostPuller(); err != nil {
 		return nil, fmt.Errorf("cost connectors: %w", err)
 	}
@@ -196,11 +178,11 @@ func (c *Collector) routes() http.Handler {
 		Routes: mux, Log: c.log,
 	}).ServeHTTP))
 	mux.Handle("GET /t.js", in.Handle(intake.Route{Name: routeTracker, Unlimited: true}, tracker.Handler().ServeHTTP))
-	mux.Handle("GET "+routeNumbers, in.Handle(intake.Route{Name: routeNumbers,
-		Source: func(*http.Request) string { return sourceNumbers }}, c.serveNumbers))
+	mux.Handle("GET "+leases.Route, in.Handle(intake.Route{Name: leases.Route,
+		Source: func(*http.Request) string { return leases.Source }}, c.leases.ServeNumbers))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
-	health.AddCheck("number leases", c.leasesRestoring)
+	health.AddCheck("number leases", c.leases.Restoring)
 	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
@@ -219,6 +201,15 @@ func (c *Collector) envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error
 	}
 	return recs, nil
 }
+
+// RestoreLeases reads the lease tables back from Kafka (leases.Leases.Restore):
+// for callers that serve Handler themselves, with one collector alone.
+func (c *Collector) RestoreLeases(ctx context.Context) { c.leases.Restore(ctx) }
+
+// RunLeases restores the lease tables and then follows the other
+// collectors' leases until ctx ends (leases.Leases.Run): for callers that
+// serve Handler themselves.
+func (c *Collector) RunLeases(ctx context.Context) { c.leases.Run(ctx) }
 
 // Handler is every route of the collector, including /healthz, /readyz and
 // /metrics, for callers that run their own server; they run RunLeases too
@@ -244,7 +235,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // /v1/numbers once the leases are back. And it runs the cost connectors'
 // daily pulls, when this collector leads their group (costleader.go).
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
-	if restore := c.beginRestore(); restore != nil {
+	if restore := c.leases.Begin(); restore != nil {
 		rctx, stopRestore := context.WithCancel(ctx)
 		restored := make(chan struct{})
 		go func() {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/leases"
+
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/collector/internal/intake"
@@ -18,7 +20,7 @@ const (
 	poolNumber2 = "+74951110002"
 )
 
-func (s *testServer) numbers(tb testing.TB, query string) (response, numberReply) {
+func (s *testServer) numbers(tb testing.TB, query string) (response, leases.Reply) {
 	tb.Helper()
 	req, err := http.NewRequest("GET", s.srv.URL+"/v1/numbers?"+query, nil)
 	if err != nil {
@@ -26,7 +28,7 @@ func (s *testServer) numbers(tb testing.TB, query string) (response, numberReply
 	}
 	req.Header.Set("Referer", "https://www.shop.test/contacts")
 	r := s.do(tb, req)
-	var rep numberReply
+	var rep leases.Reply
 	if r.status == http.StatusOK {
 		if err := json.Unmarshal([]byte(r.body), &rep); err != nil {
 			tb.Fatalf("reply %q: %v", r.body, err)
