@@ -43,7 +43,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		Principal: p, Now: q.Now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), Referer: r.Referer(),
 		PhoneRegion: c.phoneRegion(p),
 	}
-	env, err := ingest.Pixel(raw, meta)
+	env, err := ingest.PixelQuery(query, meta)
 	if err != nil {
 		fe := ingest.AsFieldError("query", err)
 		c.m.Reject(intake.SourcePixel, intake.ReasonInvalid, fe.Field)

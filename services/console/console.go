@@ -44,6 +44,10 @@ type Deps struct {
 	// Alerts is the alerter's GET /v1/alerts handler; the console serves it
 	// behind the tenant's token. Nil: alerts are read from the alerts table.
 	Alerts http.Handler
+	// CostConnectors is the collector's cost connector status handler
+	// (CostConnectorsHandler); the dashboard serves it behind the tenant's
+	// token. Nil: connectors are listed from the tenants file, no status.
+	CostConnectors http.Handler
 }
 
 // Console serves the query API.

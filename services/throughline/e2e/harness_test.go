@@ -27,6 +27,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if serveEdgeChild() { // a server of BenchmarkEdge*, re-executed
+		return
+	}
 	dir, err := os.MkdirTemp("", "throughline-e2e-bin")
 	if err != nil {
 		panic(err)
@@ -60,8 +63,10 @@ type node struct {
 	kafkaPort          int
 	collector, console string
 	cmd                *exec.Cmd
-	logs               *syncBuffer
-	exited             chan struct{}
+	// prefix runs the binary under a command (taskset -c 0).
+	prefix []string
+	logs   *syncBuffer
+	exited chan struct{}
 }
 
 // syncBuffer collects the process's output; tests read it while it runs.
@@ -120,7 +125,11 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--clickhouse-http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(n.t)),
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
-	n.cmd = exec.Command(binary, args...)
+	if len(n.prefix) > 0 {
+		n.cmd = exec.Command(n.prefix[0], append(append(n.prefix[1:len(n.prefix):len(n.prefix)], binary), args...)...)
+	} else {
+		n.cmd = exec.Command(binary, args...)
+	}
 	n.logs = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {

@@ -36,6 +36,12 @@ var pixelField = map[string]string{
 // a parameter that is present but wrong is a field error.
 func Pixel(rawQuery string, m Meta) (event.Envelope, error) {
 	q, _ := url.ParseQuery(rawQuery)
+	return PixelQuery(q, m)
+}
+
+// PixelQuery is Pixel of a query string already parsed (the handler parses
+// it once, for the key and for the envelope).
+func PixelQuery(q url.Values, m Meta) (event.Envelope, error) {
 	get := func(name string) string { return clean(q.Get(name)) }
 	e := event.Envelope{
 		Type:      get(paramType),

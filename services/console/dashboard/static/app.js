@@ -411,6 +411,35 @@ function renderDeadLetters(v) {
   if (v.sources.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'ok', text: 'None in this period.' })));
 }
 
+// A connector's row: its last successful pull and next run (when this
+// console runs beside the collector), its last error, and the alerter's
+// costs_missing alert for it when yesterday's spend did not arrive.
+function renderConnectors(v, alerts) {
+  const missing = new Map();
+  for (const a of alerts.active || []) {
+    if (a.kind === 'costs_missing' && a.labels) missing.set((a.account || '') + '/' + a.labels.connector, a);
+  }
+  const body = $('cost-connectors').tBodies[0];
+  body.replaceChildren(...v.connectors.map((c) => {
+    const m = missing.get((c.account || '') + '/' + c.connector);
+    const status = m ? el('span', { class: 'bad', text: 'costs_missing: ' + (m.title || m.rule) })
+      : c.last_error ? el('span', { class: 'bad', text: 'failing: ' + c.last_error })
+      : c.last_success ? el('span', { class: 'ok', text: 'ok' + (c.from ? ' · ' + c.from + '…' + c.to : '') })
+      : el('span', { class: 'muted', text: v.state === 'unavailable' ? '—' : 'not pulled yet' });
+    return el('tr', { 'data-connector': (c.account || '') + '/' + c.connector, 'data-missing': m ? '1' : '0' },
+      el('td', { text: c.account ? branchName(c.account) : 'network' }),
+      el('td', { text: c.connector + (c.channel && c.channel !== c.connector ? ' (' + c.channel + ')' : '') }),
+      el('td', { text: c.last_success ? fmtTime(c.last_success, true) : '—' }),
+      el('td', { text: c.next_run ? fmtTime(c.next_run, true) : '—' }),
+      el('td', {}, status));
+  }));
+  if (v.connectors.length === 0) body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No cost connectors.' })));
+  const notes = { standby: 'Another collector runs the pulls; its status is on its own /metrics.',
+    unavailable: 'Pull status is on the collectors\' /metrics (throughline_costpull_*); missing spend shows here as costs_missing.',
+    off: 'Pulling is turned off on this collector.' };
+  $('connectors-state').textContent = notes[v.state] || '';
+}
+
 // ---- refresh loops ---------------------------------------------------------------------
 
 function showError(e) {
@@ -458,12 +487,14 @@ function renderRestatements(v) {
 async function refreshSide() {
   const p = pickers();
   try {
-    const [alerts, dead, restating] = await Promise.all([
+    const [alerts, dead, restating, connectors] = await Promise.all([
       api('/v1/alerts', { account: p.account }),
       api('/v1/dashboard/deadletters', { from: p.from, to: p.to, account: p.account }),
       api('/v1/dashboard/restatements'),
+      api('/v1/dashboard/costs/connectors', { account: p.account }),
     ]);
     renderAlerts(alerts);
+    renderConnectors(connectors, alerts);
     renderDeadLetters(dead);
     renderRestatements(restating);
   } catch (e) { showError(e); }

@@ -133,7 +133,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	}
 	a.console, err = console.New(cfg.Console, console.Deps{
 		Tel: a.tel, Store: a.store, Tenants: a.tenants, Database: cfg.Loader.Database,
-		Kafka: &kcfg, Alerts: a.alerter.Handler(),
+		Kafka: &kcfg, Alerts: a.alerter.Handler(), CostConnectors: a.collector.CostConnectorsHandler(),
 	})
 	if err != nil {
 		return nil, err
