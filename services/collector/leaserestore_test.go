@@ -243,10 +243,7 @@ func TestNumbersRestoreTimeout(t *testing.T) {
 	first.srv.Close()
 
 	// The broker stops answering fetches.
-	k.cluster.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		k.cluster.KeepControl()
-		return nil, nil, true
-	})
+	k.cluster.Swallow(kmsg.Fetch)
 	cfg := testConfig()
 	cfg.LeaseRestoreTimeout = time.Second
 	var log syncBuffer
