@@ -205,6 +205,11 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string)
 	reply := crmReply{Ignored: ignored, DeadLettered: dlReason != "", Reason: dlReason}
 	envs := make([]event.Envelope, len(changes))
 	for i, ch := range changes {
+		if ch.UnitsNote != "" {
+			// The change is good without its units; say why they are missing.
+			h.c.warn.Warn().Str("tenant", h.P.Tenant).Str("account", h.P.Account).Str("source", h.Source).
+				Str("reason", h.c.clean(h.P, truncateReason(ch.UnitsNote))).Msg("crm change published without units")
+		}
 		envs[i] = crm.Envelope(h.P, ch, h.Now)
 	}
 	if len(envs) > 0 && !h.Publish(envs, "crm changes", "changes not acknowledged by kafka, retry later") {

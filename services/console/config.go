@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
-	"github.com/throughline/throughline/services/console/analytics"
 )
 
 // Config of the console service.
@@ -49,9 +49,10 @@ type Config struct {
 	AllowedHosts string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration
-	// Analytics configures the refresher of the report aggregates
-	// (Interval 0: this console does not refresh them).
-	Analytics analytics.RefreshConfig
+	// ClickHouseURL is the address of ClickHouse's HTTP interface that data
+	// teams' tools connect to, shown in the dashboard's "Connect your BI"
+	// panel ("": the panel says where to find it).
+	ClickHouseURL string
 }
 
 // Defaults.
@@ -64,6 +65,7 @@ const (
 	// DefaultMaxConcurrentPerUser leaves the other slot to someone else.
 	DefaultMaxConcurrentPerUser = 1
 	DefaultMaxMemory            = 2 << 30
+	DefaultShutdownTimeout      = 10 * time.Second
 )
 
 // RegisterFlags registers the console's settings on fs (env: THROUGHLINE_CONSOLE_*, THROUGHLINE_SQL_TOKEN).
@@ -82,8 +84,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Secret(fs, &c.SQLToken, "sql-token", "admin token: Bearer token of /v1/sql and of every tenant's reports (empty: /v1/sql is off)")
 	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
-	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
-	c.Analytics.RegisterFlags(fs)
+	flagenv.String(fs, &c.ClickHouseURL, "console-clickhouse-url", "",
+		"ClickHouse's HTTP interface as data teams reach it (http://host:8123), shown in the dashboard's Connect your BI panel")
+	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", DefaultShutdownTimeout, "how long the console's graceful shutdown may take")
 }
 
 // withDefaults fills zero values, so a Config built in code needs only what differs.
@@ -96,11 +99,12 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrentPerUser = cmp.Or(c.MaxConcurrentPerUser, min(DefaultMaxConcurrentPerUser, c.MaxConcurrent))
 	c.MaxMemory = cmp.Or(c.MaxMemory, DefaultMaxMemory)
 	c.MaxThreads = cmp.Or(c.MaxThreads, defaultMaxThreads())
-	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	return c
 }
 
-// Validate names the setting that is wrong. Zero values take their defaults.
+// Validate names the setting that is wrong; zero values are checked as the
+// defaults they take in New. It changes nothing.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	host, _, err := net.SplitHostPort(c.Addr)
@@ -133,11 +137,13 @@ func (c Config) Validate() error {
 	if c.MaxThreads < 1 {
 		errs = append(errs, fmt.Errorf("console-max-threads: %d must be at least 1", c.MaxThreads))
 	}
+	if c.ClickHouseURL != "" {
+		if u, err := url.Parse(c.ClickHouseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("console-clickhouse-url: %q is not http(s)://host:port without credentials", c.ClickHouseURL))
+		}
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
-	}
-	if err := c.Analytics.Validate(); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -3,10 +3,12 @@
 // each attribution model, and the live lead flow; per-tenant read tokens),
 // a read-only SQL endpoint over the ClickHouse store (for the embedded mode,
 // where the engine is not reachable any other way), health and metrics. It
-// also runs the refresher that keeps the report aggregates up to date.
+// only reads: the report aggregates it reads are kept up to date by the
+// refresher (services/refresher), the tables by the loader.
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,12 +72,12 @@ type Console struct {
 	tenants   *tenants.Config
 	keys      *tenants.Keys
 	reports   *analytics.Reports
-	refresher *analytics.Refresher // nil when this console does not refresh
 	reportSem chan struct{}
 	reqs      metric.Int64Counter
 	reqTime   metric.Float64Histogram
 
 	dash *dashboard.Dashboard
+	db   string // database of Throughline's tables (the BI panel names it)
 
 	allowedHosts []string // host names besides IP literals and localhost (access.go)
 }
@@ -124,6 +126,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err := c.setupDashboard(deps); err != nil {
 		return nil, err
 	}
+	c.db = cmp.Or(deps.Database, DefaultDatabase)
 	c.health.AddCheck("clickhouse", deps.Store.Ping)
 	return c, nil
 }
@@ -135,12 +138,16 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
 	c.mountReports(mux)
 	c.dash.Mount(mux)
+	mux.HandleFunc("GET /v1/dashboard/bi", c.serveBI)
 	c.tel.Mount(mux, &c.health)
 	return c.guard(mux)
 }
 
 // Run listens on the configured address and serves until ctx is done, then
-// shuts down gracefully.
+// shuts down in this order: the listener closes (no new requests), running
+// statements and reports get ShutdownTimeout to finish, then the dashboard's
+// live feed stops (open live streams end). The console writes nothing, so
+// nothing is lost when it stops.
 func (c *Console) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
@@ -150,21 +157,9 @@ func (c *Console) Run(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is done; running statements get the shutdown
-// timeout to finish. It closes ln. The refresher of the report aggregates,
-// when configured, and the dashboard's live lead feed run alongside and stop
-// with it (open live streams end at once).
+// timeout to finish. It closes ln. The dashboard's live lead feed runs
+// alongside and stops with it (open live streams end at once).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
-	refreshed := make(chan struct{})
-	rctx, stopRefresh := context.WithCancel(ctx)
-	if c.refresher != nil {
-		go func() {
-			defer close(refreshed)
-			c.refresher.Run(rctx)
-		}()
-	} else {
-		close(refreshed)
-	}
-	defer func() { stopRefresh(); <-refreshed }()
 	stopDashboard := c.startDashboard(ctx)
 	defer stopDashboard()
 	srv := &http.Server{

@@ -62,6 +62,7 @@ type node struct {
 	dataDir            string
 	kafkaPort          int
 	collector, console string
+	chhttp             string // ClickHouse's HTTP interface
 	cmd                *exec.Cmd
 	// prefix runs the binary under a command (taskset -c 0).
 	prefix []string
@@ -89,7 +90,7 @@ func (b *syncBuffer) String() string {
 
 func newNode(t testing.TB) *node {
 	return &node{
-		t: t, dataDir: t.TempDir(), kafkaPort: freePort(t),
+		t: t, dataDir: t.TempDir(), kafkaPort: freePort(t), chhttp: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		collector: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		console:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 	}
@@ -122,7 +123,7 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--kafka-port", fmt.Sprint(n.kafkaPort),
 		"--collector-addr", n.collector,
 		"--console-addr", n.console,
-		"--clickhouse-http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(n.t)),
+		"--clickhouse-http-addr", n.chhttpAddr(),
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
 	if len(n.prefix) > 0 {
@@ -294,3 +295,6 @@ func postEvents(ctx context.Context, collector, key string, events []map[string]
 	resp.Body.Close()
 	return resp.StatusCode/100 == 2, nil
 }
+
+// chhttpAddr is where the node's ClickHouse HTTP interface listens.
+func (n *node) chhttpAddr() string { return n.chhttp }

@@ -133,13 +133,14 @@ function setupPickers() {
 // ---- channels table and cost vs revenue -----------------------------------------
 
 // leads by kind (call, form, chat, CRM) and the cost of a lead of each kind:
-// the channel's cost over its leads of that kind (docs/analytics.md)
+// the channel's cost over its leads of that kind; units sold (the won deals'
+// quantities) and the cost of one unit (docs/analytics.md)
 const columns = [
   ['cost', fmtMoney], ['clicks', (v) => fmtNum(v, 0)], ['sessions', (v) => fmtNum(v)], ['leads', (v) => fmtNum(v)],
   ['leads_call', (v) => fmtNum(v)], ['leads_form', (v) => fmtNum(v)], ['leads_chat', (v) => fmtNum(v)], ['leads_crm', (v) => fmtNum(v)],
-  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney],
+  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney], ['units', (v) => fmtNum(v)],
   ['cpl', fmtMoney], ['cpl_call', fmtMoney], ['cpl_form', fmtMoney], ['cpl_chat', fmtMoney], ['cpl_crm', fmtMoney],
-  ['cpa', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
+  ['cpa', fmtMoney], ['cost_per_unit', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
 ];
 
 function reportRow(row, head) {
@@ -411,6 +412,32 @@ function renderDeadLetters(v) {
   if (v.sources.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'ok', text: 'None in this period.' })));
 }
 
+// The "Connect your BI" panel: where ClickHouse's HTTP interface is and the
+// user to connect as — this tenant's read-only user (its rows only), or the
+// admin user under the admin token. The password shows only when asked.
+function renderBI(v) {
+  $('bi-url').textContent = v.url || '(not set: --console-clickhouse-url)';
+  $('bi-database').textContent = v.database;
+  $('bi-user').textContent = v.user || '(none)';
+  $('bi-scope').textContent = v.scope === 'admin' ? 'admin: every tenant, may insert' : 'read-only, ' + v.tenant + "'s rows only";
+  const pw = $('bi-password');
+  pw.dataset.secret = v.password || '';
+  pw.dataset.hidden = '1';
+  pw.textContent = v.password ? '••••••••' : '(none)';
+  $('bi-show').hidden = !v.password;
+  $('bi-show').textContent = 'Show';
+  $('bi-note').textContent = v.user ? 'Any ClickHouse client or BI tool connects with these (' + v.docs + ').'
+    : 'No ClickHouse user for ' + (v.scope === 'admin' ? 'the admin (clickhouse.admin' : 'this tenant (clickhouse_users') + ' in the tenants file); see ' + v.docs + '.';
+  document.body.dataset.biLoaded = '1';
+}
+$('bi-show').addEventListener('click', () => {
+  const pw = $('bi-password');
+  const hide = pw.dataset.hidden !== '1';
+  pw.dataset.hidden = hide ? '1' : '0';
+  pw.textContent = hide ? '••••••••' : pw.dataset.secret;
+  $('bi-show').textContent = hide ? 'Show' : 'Hide';
+});
+
 // A connector's row: its last successful pull and next run (when this
 // console runs beside the collector), its last error, and the alerter's
 // costs_missing alert for it when yesterday's spend did not arrive.
@@ -512,6 +539,8 @@ function logout(msg) {
   $('logout').hidden = true;
   $('login-view').hidden = false;
   $('tenant-name').textContent = '';
+  $('bi-password').dataset.secret = '';
+  $('bi-password').textContent = '••••••••';
   $('login-error').textContent = msg || '';
   setLive('off', 'off');
 }
@@ -535,6 +564,7 @@ async function start() {
   refreshReports();
   refreshSide();
   loadRecentLeads().catch(showError);
+  api('/v1/dashboard/bi').then(renderBI, showError);
   restartStream();
   state.timers.push(setInterval(refreshReports, 60000), setInterval(refreshSide, 15000));
 }

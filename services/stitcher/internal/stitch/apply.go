@@ -44,7 +44,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	if e.ClientID == "" {
 		return a.applyAnonymousChat(e, matched)
 	}
-	p := a.link([]string{identity.Client(e.ClientID)}, matched)
+	p := a.link(append([]string{identity.Client(e.ClientID)}, webKeys(e)...), matched)
 	src := a.cls.Classify(channel.Input{
 		URL: e.URL, Referrer: e.Referrer, ClickIDs: e.ClickIDs,
 		UTMSource: e.UTM.Source, UTMMedium: e.UTM.Medium, UTMCampaign: e.UTM.Campaign,

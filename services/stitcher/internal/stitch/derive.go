@@ -53,8 +53,10 @@ func (a *Account) derive(p *Person) derived {
 	clientSessions := map[string][]*entity.Session{}
 	for _, cid := range sortedKeys(p.Clients) {
 		c := p.Clients[cid]
+		ym, ga := clientWebIDs(p.Keys, cid)
 		for _, s := range session.Sessionize(c.Hits, c.Origins, set.SessionGap) {
 			e := &entity.Session{
+				YMClientID: ym, GAClientID: ga,
 				Meta: meta, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
 				Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
 				Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,
@@ -85,7 +87,7 @@ func (a *Account) derive(p *Person) derived {
 			Channel: channel.None, RecordingURL: c.RecordingURL, EventID: c.EventID,
 		}
 		var best *entity.Session
-		for _, cid := range c.ClientIDs {
+		for _, cid := range callClients(p.Keys, c.ClientIDs) {
 			for _, s := range clientSessions[cid] {
 				if s.Start <= c.TS && (best == nil || s.Start > best.Start) {
 					best = s

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // Call behaviour.
@@ -286,7 +286,7 @@ func (w *world) mangoSummary(b *branch, c *call) *hookReq {
 	apiKey := "vpbx" + strconv.FormatUint(hash64("mango-api", b.id), 16)
 	ct := w.lines[c.bi].ct
 	f := url.Values{"vpbx_api_key": {apiKey}, "json": {string(summary)},
-		"sign": {collector.SignMango(apiKey, string(summary), ct.Secret)}}
+		"sign": {vendorsign.Mango(apiKey, string(summary), ct.Secret)}}
 	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/mango/k/" + url.PathEscape(b.server) + "/events/summary",
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode())}
 }

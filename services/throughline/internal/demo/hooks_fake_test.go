@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // hookCounts is what the fake collector saw of the integrations.
@@ -86,7 +86,7 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 		f.hooks.calls[vendorGeneric]++
 	case strings.HasPrefix(p, "/v1/hooks/calls/mango/k/") && strings.HasSuffix(p, "/events/summary"):
 		a := account(strings.TrimSuffix(strings.TrimPrefix(p, "/v1/hooks/calls/mango/k/"), "/events/summary"))
-		if a == nil || form.Get("sign") != collector.SignMango(form.Get("vpbx_api_key"), form.Get("json"), a.CallTracking[0].Secret) {
+		if a == nil || form.Get("sign") != vendorsign.Mango(form.Get("vpbx_api_key"), form.Get("json"), a.CallTracking[0].Secret) {
 			f.problem("mango call with a bad key or signature: %s", body)
 			break
 		}

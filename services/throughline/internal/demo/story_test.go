@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // simulate runs the network through days of history, one hit per spacing,
@@ -152,7 +152,7 @@ func TestCalls(t *testing.T) {
 			}
 			a := account(t, tc, acc)
 			f := form(t, h)
-			if f.Get("sign") != collector.SignMango(f.Get("vpbx_api_key"), f.Get("json"), a.CallTracking[0].Secret) {
+			if f.Get("sign") != vendorsign.Mango(f.Get("vpbx_api_key"), f.Get("json"), a.CallTracking[0].Secret) {
 				t.Fatalf("mango call not signed with %s's salt", acc)
 			}
 			var m map[string]any

@@ -91,6 +91,10 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	}
 	c.ClientID = megaplanCustom(data, s.clientIDField(), "tlclientid")
 	c.CallID = megaplanCustom(data, s.callIDField(), "tlcallid")
+	// A configured units field wins over the positions (megaplanUnits).
+	if s.UnitsField != "" {
+		c.fieldOrItems(s, func(name string) string { return megaplanCustom(data, name, squash(name)) }, nil)
+	}
 	if c.UpdatedAt, err = Time(data.str("timeUpdated", "updated", "timeCreated", "created")); err != nil {
 		return nil, fieldErr("data.timeUpdated", "%v", err)
 	}
