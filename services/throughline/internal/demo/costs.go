@@ -148,6 +148,10 @@ func (w *world) costUploads(day time.Time, final bool, upTo time.Time) []*hookRe
 	}
 	for bi := range w.branches {
 		if rs := perBranch[bi]; len(rs) > 0 {
+			if w.store.directPulled(w.branches[bi].id) {
+				w.store.putDirect(w.branches[bi].id, date, rs) // the collector pulls it (directserver.go)
+				continue
+			}
 			out = append(out, costReq("yandex"+params, "text/tab-separated-values", w.branches[bi].server, yandexTSV(date, rs)))
 		}
 	}

@@ -47,6 +47,8 @@ func ListenCRM(addr string) (*CRMServer, error) {
 	mux.HandleFunc("GET "+crmPathPrefix+"bitrix24/{account}/rest/{user}/{secret}/{method}", s.bitrix24)
 	mux.HandleFunc("POST "+crmPathPrefix+"bitrix24/{account}/rest/{user}/{secret}/{method}", s.bitrix24)
 	mux.HandleFunc("GET "+crmPathPrefix+"amocrm/{account}/api/v4/leads/{id}", s.amoCRM)
+	mux.HandleFunc("POST "+directPathPrefix+"{account}/json/v5/reports", s.direct)
+	ensureDirectToken()
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(s.done)
@@ -108,6 +110,7 @@ func (s *CRMServer) configure(tc *tenants.Config) (elsewhere int) {
 			}
 		}
 	}
+	s.configureDirect(tc)
 	return elsewhere
 }
 
@@ -184,6 +187,10 @@ type crmStore struct {
 	mu       sync.Mutex
 	entities map[string][]byte
 	blocks   map[string]int // account → pulls still refused
+
+	pulled map[string]bool      // accounts whose Direct spend is pulled (directserver.go)
+	spend  map[string][]costRow // "<account>/<date>" → that day's Direct spend
+	ready  bool                 // the history's spend is known
 }
 
 func newCRMStore() *crmStore {

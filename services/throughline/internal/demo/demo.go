@@ -313,6 +313,7 @@ func (r *runner) run(ctx context.Context, start time.Time) error {
 			return ctx.Err()
 		}
 	}
+	r.sim.w.store.setDirectReady() // the pulled Direct reports are "built"
 	return r.live(ctx)
 }
 

@@ -127,6 +127,9 @@ func integrate(a *tenants.Account, i int, crmURL string) {
 	default:
 		a.CRM = &tenants.CRM{Provider: crmGeneric}
 	}
+	if directPulls(i) {
+		a.CostConnectors = []tenants.CostConnector{directConnector(crmURL, a.ID)}
+	}
 	if jivoChats(i) {
 		a.Chats = []tenants.ChatWidget{{Provider: chatJivo, Token: newSecret("", 16)}}
 	}
@@ -247,6 +250,14 @@ func upgradeTenants(cfg *tenants.Config, crmURL string) bool {
 			if a.CRM.Provider == crmAmoCRM && a.CRM.Subdomain == "" {
 				a.CRM.Subdomain, changed = amoSubdomain(a.ID), true
 			}
+			if len(a.CostConnectors) == 0 && len(g.CostConnectors) > 0 {
+				a.CostConnectors, changed = g.CostConnectors, true // the pulled Direct spend (directserver.go)
+			}
+			for ci := range a.CostConnectors {
+				if c := &a.CostConnectors[ci]; c.TokenEnv == DirectTokenEnv && rehomeURL(&c.BaseURL, directPathPrefix, crmURL) {
+					changed = true
+				}
+			}
 		}
 	}
 	return changed
@@ -297,9 +308,13 @@ func withoutRetired(list []string, retired string) []string {
 
 // rehome points a simulated CRM's base_url at crmURL; it reports whether it
 // had to.
-func rehome(c *tenants.CRM, crmURL string) bool {
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || !strings.HasPrefix(u.Path, crmPathPrefix) {
+func rehome(c *tenants.CRM, crmURL string) bool { return rehomeURL(&c.BaseURL, crmPathPrefix, crmURL) }
+
+// rehomeURL points *base, a URL of the demo's loopback server (its path
+// under prefix), at crmURL's host.
+func rehomeURL(base *string, prefix, crmURL string) bool {
+	u, err := url.Parse(*base)
+	if err != nil || !strings.HasPrefix(u.Path, prefix) {
 		return false
 	}
 	to, err := url.Parse(crmURL)
@@ -307,6 +322,6 @@ func rehome(c *tenants.CRM, crmURL string) bool {
 		return false
 	}
 	u.Scheme, u.Host = to.Scheme, to.Host
-	c.BaseURL = u.String()
+	*base = u.String()
 	return true
 }
