@@ -134,7 +134,7 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newFake(tc *tenants.Config) *fakeCollector {
 	return &fakeCollector{keys: tenants.NewKeys(tc), tc: tc, accounts: map[string]bool{},
-		hooks: hookCounts{calls: map[string]int{}, crm: map[string]int{}, pulled: map[string]int{}, costs: map[string]int{}}}
+		hooks: hookCounts{calls: map[string]int{}, crm: map[string]int{}, pulled: map[string]int{}, costs: map[string]int{}, direct: map[string]int{}}}
 }
 
 // syncBuffer is a log destination safe for the workers' concurrent writes.

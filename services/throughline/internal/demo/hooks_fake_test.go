@@ -22,6 +22,7 @@ type hookCounts struct {
 	costs  map[string]int // by format
 	leases int            // pool numbers leased
 	chats  int            // Jivo chats
+	direct map[string]int // Yandex Direct uploads, by the uploading account
 }
 
 // serveHook stands in for the collector's webhook and cost routes the way
@@ -190,6 +191,9 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 			break
 		}
 		f.hooks.costs[r.URL.Query().Get("format")]++
+		if a := account(key); a != nil && r.URL.Query().Get("format") == "yandex" {
+			f.hooks.direct[a.ID]++
+		}
 	default:
 		f.problem("unexpected %s %s", r.Method, p)
 		w.WriteHeader(http.StatusNotFound)
