@@ -3,7 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -57,13 +57,24 @@ func TestDemoThroughTheCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	ccfg := collector.DefaultConfig()
-	ccfg.ReplayWindow = 96*time.Hour + 24*time.Hour // the backfill's signed Mango calls are days old, as in the all-in-one's demo
+	ccfg.ReplayWindow = 96*time.Hour + 24*time.Hour      // the backfill's signed Mango calls are days old, as in the all-in-one's demo
+	ccfg.CostPull.Elect, ccfg.CostPull.Spread = false, 0 // kazan's Direct connector pulls at once, from the demo's Reports API
 	c, err := collector.New(ccfg, collector.Deps{Tel: tel, Producer: producer, Keys: tenants.NewKeys(tc), Tenants: tc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stopServe := context.WithCancel(ctx)
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- c.Serve(serveCtx, ln) }()
+	defer func() {
+		stopServe()
+		<-serveDone
+	}()
+	srv := struct{ URL string }{"http://" + ln.Addr().String()}
 
 	var logs syncBuffer
 	runCtx, stop := context.WithCancel(ctx)
@@ -145,6 +156,19 @@ func TestDemoThroughTheCollector(t *testing.T) {
 	for !complete() {
 		readRaw()
 	}
+	// Kazan's Direct spend: pulled once the history is known.
+	var pull collector.CostConnectorStatus
+	for {
+		if v := c.CostConnectors(TenantID, "kazan"); len(v.Connectors) == 1 && v.Connectors[0].LastSuccess != 0 {
+			pull = v.Connectors[0]
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kazan's Direct connector never pulled: %+v", c.CostConnectors(TenantID, "kazan"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -177,10 +201,14 @@ func TestDemoThroughTheCollector(t *testing.T) {
 	}
 
 	costs := map[string]int{}
+	kazanDirect := 0
 	for _, r := range read(kafka.TopicCosts) {
 		e, err := event.Decode(r.Value)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if e.Account == "kazan" && e.Cost.Channel == "yandex_direct" && !e.Cost.Commit {
+			kazanDirect++
 		}
 		if !e.Cost.Commit && e.Cost.Amount > 0 {
 			key := e.Cost.Channel
@@ -190,7 +218,12 @@ func TestDemoThroughTheCollector(t *testing.T) {
 			costs[key]++
 		}
 	}
-	t.Logf("cost rows %v", costs)
+	t.Logf("cost rows %v; kazan's Direct pull %+v", costs, pull)
+	yesterday := dayOf(time.Now()).AddDate(0, 0, -1)
+	if pull.Provider != "yandex_direct" || pull.To != yesterday.Format(time.DateOnly) ||
+		pull.From != yesterday.AddDate(0, 0, 1-directRestateDays).Format(time.DateOnly) || pull.Rows == 0 || kazanDirect != pull.Rows {
+		t.Errorf("kazan's Direct pull %+v; %d kazan Direct rows in the costs topic, want the pull's only", pull, kazanDirect)
+	}
 	for _, k := range []string{"yandex_direct", "google_ads central", "vk_ads central", "telegram central", "email central", "offline"} {
 		if costs[k] == 0 {
 			t.Errorf("no %s cost rows", k)
