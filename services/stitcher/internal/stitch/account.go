@@ -55,6 +55,12 @@ type Account struct {
 	// chunks is how many pending chunk keys the changelog holds (state.go).
 	chunks  int
 	clients int // client ids kept, over all persons
+	// full: derive every change in full, without the incremental shortcut
+	// (for the test that compares the two).
+	full bool
+	// hits counts page views and goals applied since the account was
+	// created or restored, shortcuts those derived incrementally (for tests).
+	hits, shortcuts uint64
 }
 
 // Meta is the account-level state: the version counter, the watermark and
