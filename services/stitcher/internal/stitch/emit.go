@@ -92,12 +92,13 @@ func (a *Account) put(p *Person, out []Record, kind, id string, v any, meta *ent
 }
 
 func (a *Account) restateAttribution(p *Person, leadID string, rows []*entity.Attribution) []Record {
-	key := KindAttribution + ":" + leadID
+	var buf [64]byte
+	key := append(append(buf[:0], KindAttribution+":"...), leadID...)
 	h := fpAttribution(rows)
-	if old, ok := p.Emitted[key]; ok && old == h {
+	if old, ok := p.Emitted[string(key)]; ok && old == h {
 		return nil
 	}
-	p.Emitted[key] = h
+	p.Emitted[string(key)] = h
 	var out []Record
 	for _, r := range rows {
 		a.meta.Seq++

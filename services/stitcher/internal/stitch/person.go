@@ -29,6 +29,8 @@ type Person struct {
 	derived    bool
 	lastLeadTS int64 // the newest lead's time
 	lastCallTS int64 // the newest call's time
+	// valueLen is the length of its last changelog value.
+	valueLen int
 }
 
 // Client is one device's hits.
