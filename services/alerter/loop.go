@@ -10,11 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/alerter/internal/clock"
 	"github.com/throughline/throughline/services/alerter/internal/engine"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // maxSkew is how far ahead of the wall clock an input's event time counts.

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/rs/zerolog v1.35.1
 	github.com/throughline/throughline/pkg v0.0.0
-	github.com/throughline/throughline/services/alerter v0.0.0-00010101000000-000000000000
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -55,7 +54,6 @@ require (
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/shopspring/decimal v1.5.0 // indirect
 	github.com/throughline/throughline/schemas v0.0.0
-	github.com/throughline/throughline/services/stitcher v0.0.0
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
@@ -69,7 +67,3 @@ require (
 replace github.com/throughline/throughline/pkg => ../../pkg
 
 replace github.com/throughline/throughline/schemas => ../../schemas
-
-replace github.com/throughline/throughline/services/stitcher => ../stitcher
-
-replace github.com/throughline/throughline/services/alerter => ../alerter

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console/analytics"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 const (

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/alert"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -33,30 +34,8 @@ func AlertsSink() Sink {
 	}
 }
 
-// alertRecord is the JSON the alerter writes (services/alerter, Alert);
-// decoded here so the loader does not depend on the alerter.
-type alertRecord struct {
-	ID         string            `json:"id"`
-	Version    uint64            `json:"version"`
-	Tenant     string            `json:"tenant"`
-	Account    string            `json:"account"`
-	Rule       string            `json:"rule"`
-	Kind       string            `json:"kind"`
-	Severity   string            `json:"severity"`
-	Subject    string            `json:"subject"`
-	Status     string            `json:"status"`
-	Title      string            `json:"title"`
-	Summary    string            `json:"summary"`
-	Value      float64           `json:"value"`
-	Threshold  float64           `json:"threshold"`
-	Labels     map[string]string `json:"labels"`
-	FiredAt    int64             `json:"fired_at"`
-	ResolvedAt int64             `json:"resolved_at"`
-	RecordedAt int64             `json:"recorded_at"`
-}
-
 func alertRow(rec *kgo.Record) ([]any, error) {
-	var a alertRecord
+	var a alert.Record // the alerter's record (pkg/contract/alert)
 	if err := json.Unmarshal(rec.Value, &a); err != nil {
 		return nil, fmt.Errorf("decoding alert: %w", err)
 	}
@@ -65,7 +44,7 @@ func alertRow(rec *kgo.Record) ([]any, error) {
 		return nil, errors.New("decoding alert: id, tenant and rule are required")
 	case a.Version == 0 || a.FiredAt <= 0:
 		return nil, errors.New("decoding alert: version and fired_at are required")
-	case a.Status != "firing" && a.Status != "resolved":
+	case a.Status != alert.Firing && a.Status != alert.Resolved:
 		return nil, fmt.Errorf("decoding alert: status %q is not firing or resolved", a.Status)
 	}
 	if a.Labels == nil {

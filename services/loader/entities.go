@@ -3,7 +3,7 @@ package loader
 import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/throughline/throughline/services/stitcher/sinks"
+	"github.com/throughline/throughline/pkg/contract/tables"
 )
 
 // EntitySinks load the stitcher's entity topics (sessions, calls, leads,
@@ -11,7 +11,7 @@ import (
 // not entities go to the dead-letter topic. DefaultSinks includes them.
 func EntitySinks() []Sink {
 	var out []Sink
-	for _, t := range sinks.All() {
+	for _, t := range tables.All() {
 		row := t.Row
 		out = append(out, Sink{
 			Topic: t.Topic, Table: t.Table, Columns: t.Columns, DeadLetter: true,

@@ -8,8 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // TestEntitySinks loads versions of stitcher entities, including a deletion,

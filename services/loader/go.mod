@@ -9,7 +9,6 @@ replace github.com/throughline/throughline/pkg => ../../pkg
 require (
 	github.com/rs/zerolog v1.35.1
 	github.com/throughline/throughline/schemas v0.0.0
-	github.com/throughline/throughline/services/stitcher v0.0.0
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -66,5 +65,3 @@ require (
 )
 
 replace github.com/throughline/throughline/schemas => ../../schemas
-
-replace github.com/throughline/throughline/services/stitcher => ../stitcher

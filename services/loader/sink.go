@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/deadletter"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 )
@@ -179,13 +179,5 @@ func deadLetterRow(rec *kgo.Record) ([]any, error) {
 // deadLetterFor is the dead letter the loader produces for a bad record:
 // the raw payload, why it was refused, and where it was read from.
 func deadLetterFor(rec *kgo.Record, cause error) *kgo.Record {
-	tenant, account, _ := strings.Cut(string(rec.Key), "/")
-	d := event.DeadLetter{
-		V: 1, Tenant: tenant, Account: account, Source: "loader",
-		Reason:     fmt.Sprintf("%v (at %s/%d/%d)", cause, rec.Topic, rec.Partition, rec.Offset),
-		ReceivedAt: rec.Timestamp.UnixMilli(),
-		Payload:    string(rec.Value),
-	}
-	v, _ := json.Marshal(d) // cannot fail: strings and numbers only
-	return &kgo.Record{Topic: kafka.TopicDeadLetter, Key: rec.Key, Value: v}
+	return deadletter.For("loader", rec, cause)
 }

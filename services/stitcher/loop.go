@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/services/stitcher/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 

@@ -3,7 +3,7 @@ package stitcher
 import (
 	"testing"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // generated is a random network written as the stitcher would, re-statements

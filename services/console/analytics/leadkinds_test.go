@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // kindsWant is a row's leads by kind and cost per lead of each kind,

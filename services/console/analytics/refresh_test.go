@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 func session(t *testing.T, acc, id, ts, ch string) *entity.Session {

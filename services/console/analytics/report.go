@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/model"
 )
 
 // Models are the attribution models, as the stitcher names them.
-var Models = []string{"first_click", "last_click", "last_non_direct", "linear", "time_decay", "position_based"}
+var Models = model.Names()
 
 // DefaultModel is the model of a report that names none.
-const DefaultModel = "last_non_direct"
+const DefaultModel = model.Default
 
 // Dim is a dimension a report groups by.
 type Dim string

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/console/internal/testnet"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 func moscow(string, string) string { return "Europe/Moscow" }

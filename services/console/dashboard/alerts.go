@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/alert"
 )
 
 // AlertsView is the body of GET /v1/alerts when it is read from the alerts
@@ -21,26 +22,9 @@ type AlertsView struct {
 }
 
 // TableAlert is the latest version of an incident in the alerts table, in
-// the alerter's JSON form (docs/alerts.md).
-type TableAlert struct {
-	ID         string            `json:"id"`
-	Version    uint64            `json:"version"`
-	Tenant     string            `json:"tenant"`
-	Account    string            `json:"account,omitempty"`
-	Rule       string            `json:"rule"`
-	Kind       string            `json:"kind"`
-	Severity   string            `json:"severity"`
-	Subject    string            `json:"subject,omitempty"`
-	Status     string            `json:"status"`
-	Title      string            `json:"title"`
-	Summary    string            `json:"summary"`
-	Value      float64           `json:"value"`
-	Threshold  float64           `json:"threshold"`
-	Labels     map[string]string `json:"labels,omitempty"`
-	FiredAt    int64             `json:"fired_at"`
-	ResolvedAt int64             `json:"resolved_at,omitempty"`
-	RecordedAt int64             `json:"recorded_at"`
-}
+// the alerter's JSON form (docs/alerts.md): the alert record of
+// pkg/contract/alert.
+type TableAlert = alert.Record
 
 // RecentAlerts is how long resolved alerts read from the table are listed.
 const RecentAlerts = 24 * time.Hour
@@ -107,7 +91,7 @@ LIMIT {limit:UInt32}`), chstore.Params{"tenant": tenant, "account": account,
 				a.Labels[k] = str(v)
 			}
 		}
-		if a.Status == "firing" {
+		if a.Status == alert.Firing {
 			view.Active = append(view.Active, a)
 		} else {
 			a.ResolvedAt = num(row[14])

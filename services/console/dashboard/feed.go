@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/console/analytics"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // LiveLead is a lead as the live view gets it (event "lead" of the stream).

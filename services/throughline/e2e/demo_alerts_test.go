@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/alert"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
 )
 
@@ -32,16 +33,8 @@ const compressedAlertRules = `rules:
     cooldown: 0s
 `
 
-// storyAlert is an alert as GET /v1/alerts lists it.
-type storyAlert struct {
-	Rule       string `json:"rule"`
-	Account    string `json:"account"`
-	Subject    string `json:"subject"`
-	Status     string `json:"status"`
-	Summary    string `json:"summary"`
-	FiredAt    int64  `json:"fired_at"`
-	ResolvedAt int64  `json:"resolved_at"`
-}
+// storyAlert is an alert as GET /v1/alerts lists it: the alert record.
+type storyAlert = alert.Record
 
 // `throughline demo`'s alert story, compressed into a minute of a two-branch
 // network: Yandex Direct goes silent and comes back, Saint Petersburg's

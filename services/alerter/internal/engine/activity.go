@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/alerter/internal/rules"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // callKeep bounds how long calls are kept for missed_calls windows.

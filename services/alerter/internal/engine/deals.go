@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/alerter/internal/rules"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // maxOpenDeals bounds the deals kept per account; beyond it new deals are

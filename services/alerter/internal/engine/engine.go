@@ -14,10 +14,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/alerter/internal/rules"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // Key identifies what one incident is about.

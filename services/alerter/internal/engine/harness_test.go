@@ -6,12 +6,12 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/alerter/internal/engine"
 	"github.com/throughline/throughline/services/alerter/internal/incident"
 	"github.com/throughline/throughline/services/alerter/internal/rules"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // The test network: Moscow head office hours for every branch; nsk keeps

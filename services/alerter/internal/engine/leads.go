@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/alerter/internal/rules"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 type leadInfo struct {

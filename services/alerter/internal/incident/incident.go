@@ -13,48 +13,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/alert"
 	"github.com/throughline/throughline/services/alerter/internal/engine"
 )
 
 // Statuses of an incident.
 const (
-	Firing   = "firing"
-	Resolved = "resolved"
+	Firing   = alert.Firing
+	Resolved = alert.Resolved
 )
 
 // Alert is one version of an incident: version 1 when it fires, 2 when it
 // resolves. Its JSON is the value of the alerts topic's records and of the
-// generic webhook's "alert" field (docs/alerts.md).
-type Alert struct {
-	ID        string            `json:"id"`
-	Version   uint64            `json:"version"`
-	Tenant    string            `json:"tenant"`
-	Account   string            `json:"account,omitempty"` // "" for rules over the whole network
-	Rule      string            `json:"rule"`
-	Kind      string            `json:"kind"`
-	Severity  string            `json:"severity"`
-	Subject   string            `json:"subject,omitempty"` // channel, source or family
-	Status    string            `json:"status"`
-	Title     string            `json:"title"`
-	Summary   string            `json:"summary"`
-	Value     float64           `json:"value"`
-	Threshold float64           `json:"threshold"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	// FiredAt and ResolvedAt are in event time (Unix ms): the instant of the
-	// streams at which the rule started, and stopped, breaching.
-	FiredAt    int64 `json:"fired_at"`
-	ResolvedAt int64 `json:"resolved_at,omitempty"`
-	// RecordedAt is the wall-clock time this version was made (Unix ms).
-	RecordedAt int64 `json:"recorded_at"`
-}
+// generic webhook's "alert" field (docs/alerts.md); the record is defined
+// once, in pkg/contract/alert.
+type Alert = alert.Record
 
-// Key is the key the alert is about.
-func (a *Alert) Key() engine.Key {
+// keyOf is the key the alert is about.
+func keyOf(a *Alert) engine.Key {
 	return engine.Key{Tenant: a.Tenant, Account: a.Account, Rule: a.Rule, Subject: a.Subject}
 }
-
-// RecordKey is the Kafka record key of the alert: "tenant/account".
-func (a *Alert) RecordKey() []byte { return []byte(a.Tenant + "/" + a.Account) }
 
 // id is stable for a key and firing instant, so a replay that fires the
 // same incident again names it the same and the table keeps one row.
@@ -213,7 +191,7 @@ func (m *Manager) Restore(versions []Alert, cooldown func(*Alert) time.Duration)
 	// versions), the later wins.
 	for _, id := range ids {
 		a := *latest[id]
-		k := a.Key()
+		k := keyOf(&a)
 		if a.Status == Firing {
 			m.open[k] = &a
 			continue

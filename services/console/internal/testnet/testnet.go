@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/entity"
+	"github.com/throughline/throughline/pkg/contract/model"
+	"github.com/throughline/throughline/pkg/contract/tables"
 	"github.com/throughline/throughline/schemas"
-	"github.com/throughline/throughline/services/stitcher/entity"
-	"github.com/throughline/throughline/services/stitcher/sinks"
 )
 
 // models are the attribution models the stitcher computes.
-var models = []string{"first_click", "last_click", "last_non_direct", "linear", "time_decay", "position_based"}
+var models = model.Names()
 
 var dbSeq atomic.Int64
 
@@ -76,7 +77,7 @@ func (w *World) Put(entities ...any) {
 	var order []string
 	batches := map[string]*batch{}
 	for _, e := range entities {
-		var tab sinks.Table
+		var tab tables.Table
 		switch x := e.(type) {
 		case *entity.Session:
 			w.next(&x.Meta)
@@ -134,14 +135,14 @@ func (w *World) Put(entities ...any) {
 	}
 }
 
-func sinkFor(t testing.TB, table string) sinks.Table {
-	for _, s := range sinks.All() {
+func sinkFor(t testing.TB, table string) tables.Table {
+	for _, s := range tables.All() {
 		if s.Table == table {
 			return s
 		}
 	}
 	t.Fatalf("no sink for %s", table)
-	return sinks.Table{}
+	return tables.Table{}
 }
 
 // Cost is one uploaded cost row.
@@ -150,17 +151,10 @@ type Cost struct {
 	Minor, Clicks, Impressions                                   int64
 }
 
-var costColumns = []chstore.Column{
-	{Name: "tenant", Type: "LowCardinality(String)"}, {Name: "account", Type: "LowCardinality(String)"},
-	{Name: "date", Type: "Date"}, {Name: "channel", Type: "LowCardinality(String)"},
-	{Name: "source", Type: "String"}, {Name: "medium", Type: "String"}, {Name: "campaign", Type: "String"},
-	{Name: "campaign_id", Type: "String"}, {Name: "amount_minor", Type: "Int64"},
-	{Name: "currency", Type: "LowCardinality(String)"}, {Name: "clicks", Type: "Int64"}, {Name: "impressions", Type: "Int64"},
-	{Name: "central", Type: "Bool"}, {Name: "import_id", Type: "String"}, {Name: "row_id", Type: "String"},
-	{Name: "kind", Type: "LowCardinality(String)"}, {Name: "import_rows", Type: "UInt32"},
-	{Name: "upload", Type: "LowCardinality(String)"}, {Name: "imported_at", Type: "DateTime64(3, 'UTC')"},
-	{Name: "_topic", Type: "LowCardinality(String)"}, {Name: "_partition", Type: "UInt32"}, {Name: "_offset", Type: "UInt64"},
-}
+// costColumns are the costs table's columns as the loader fills them.
+var costColumns = append(append([]chstore.Column{}, tables.CostsColumns...),
+	chstore.Column{Name: "_topic", Type: "LowCardinality(String)"}, chstore.Column{Name: "_partition", Type: "UInt32"},
+	chstore.Column{Name: "_offset", Type: "UInt64"})
 
 // Costs writes one complete import of the tenant's rows (account "*" is
 // central), with its commit rows, as the collector and loader do.

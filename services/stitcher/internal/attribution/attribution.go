@@ -6,20 +6,22 @@ package attribution
 import (
 	"math"
 	"time"
+
+	"github.com/throughline/throughline/pkg/contract/model"
 )
 
-// Models, in the order they are reported.
+// Models, in the order they are reported (named in pkg/contract/model).
 const (
-	FirstClick    = "first_click"
-	LastClick     = "last_click"
-	LastNonDirect = "last_non_direct" // the default, as in Yandex Metrica and Calltouch
-	Linear        = "linear"
-	TimeDecay     = "time_decay"
-	PositionBased = "position_based"
+	FirstClick    = model.FirstClick
+	LastClick     = model.LastClick
+	LastNonDirect = model.LastNonDirect // the default, as in Yandex Metrica and Calltouch
+	Linear        = model.Linear
+	TimeDecay     = model.TimeDecay
+	PositionBased = model.PositionBased
 )
 
 // Models lists every model computed for every lead.
-var Models = []string{FirstClick, LastClick, LastNonDirect, Linear, TimeDecay, PositionBased}
+var Models = model.Names()
 
 // Touch is what a model needs to know about one touchpoint.
 type Touch struct {

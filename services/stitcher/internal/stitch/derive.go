@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"sort"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/attribution"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/lead"

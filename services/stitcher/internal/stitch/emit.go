@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/stitcher/internal/attribution"
 )
 

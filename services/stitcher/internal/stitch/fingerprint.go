@@ -3,7 +3,7 @@ package stitch
 import (
 	"math"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/pkg/contract/entity"
 )
 
 // hasher is FNV-1a over an entity's fields, written field by field: the

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // stream generates a plausible account history: visits from several

@@ -5,8 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 const site = "https://shop.example.ru/"

@@ -187,24 +187,41 @@ func (a *App) ClickHouseHTTPAddr() string {
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }
 
-// Run serves until ctx is done, then shuts down in dependency order: the
-// collector stops accepting and flushes to Kafka, the stitcher ends its open
-// transaction, then the loader flushes to ClickHouse and commits, then the
-// engine and broker close.
+// Run serves until ctx is done, then shuts down in dependency order, each
+// stage waiting for the one before it to return:
+//  1. the collector stops accepting and answers the requests it holds
+//     (every 202 it gave was acknowledged by Kafka), then its producer
+//     flushes;
+//  2. the stitcher stops between transactions (a transaction it had begun
+//     is aborted and redone from Kafka at the next start);
+//  3. the loader flushes what it buffered to ClickHouse and commits;
+//  4. the alerter, the console and the ClickHouse HTTP interface stop;
+//  5. the engine and the broker close (a.close).
+//
+// Whatever is in Kafka and not yet loaded is loaded at the next start:
+// nothing the collector accepted is lost (TestShutdownLosesNothingAccepted).
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	g, gctx := errgroup.WithContext(ctx)
-	collectorCtx, stopCollector := context.WithCancel(context.WithoutCancel(gctx))
-	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(gctx))
-	defer stopCollector()
-	defer stopLoader()
-	g.Go(func() error { return a.collector.Run(collectorCtx) })
-	g.Go(func() error { return a.stitcher.Run(loaderCtx) })
-	g.Go(func() error { return a.loader.Run(loaderCtx) })
-	g.Go(func() error { return a.alerter.Run(gctx) })
-	g.Go(func() error { return a.console.Run(gctx) })
+	// stage runs fn under its own context; stop cancels it and waits for fn
+	// to return.
+	stage := func(fn func(context.Context) error) (stop func()) {
+		sctx, cancel := context.WithCancel(context.WithoutCancel(gctx))
+		done := make(chan struct{})
+		g.Go(func() error {
+			defer close(done)
+			return fn(sctx)
+		})
+		return func() { cancel(); <-done }
+	}
+	stopCollector := stage(a.collector.Run)
+	stopStitcher := stage(a.stitcher.Run)
+	stopLoader := stage(a.loader.Run)
+	stopAlerter := stage(a.alerter.Run)
+	stopConsole := stage(a.console.Run)
+	stopCHHTTP := func() {}
 	if a.chhttp != nil {
-		g.Go(func() error { return a.chhttp.Run(gctx) })
+		stopCHHTTP = stage(a.chhttp.Run)
 	}
 	g.Go(func() error {
 		<-gctx.Done()
@@ -214,8 +231,11 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.producer.Flush(flushCtx); err != nil {
 			a.log.Error().Err(err).Msg("flushing producer at shutdown")
 		}
-		// What the loader has not loaded yet stays in Kafka and is loaded at the next start.
+		stopStitcher()
 		stopLoader()
+		stopAlerter()
+		stopConsole()
+		stopCHHTTP()
 		return nil
 	})
 	err := g.Wait()

@@ -1,6 +1,3 @@
-// Package app assembles the all-in-one Throughline process: the embedded
-// Kafka broker, the embedded ClickHouse engine, and the collector, loader and
-// console services over them, exactly as they run apart in distributed mode.
 package app
 
 import (

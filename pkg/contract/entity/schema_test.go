@@ -17,7 +17,7 @@ import (
 // The JSON schemas of the entity topics, schemas/entities/*.schema.json, are
 // generated from the types below and their comments, so the published
 // contract cannot drift from the records: this test fails when they differ.
-// Regenerate with: go test ./services/stitcher/entity -run TestSchemas -update
+// Regenerate with: go test ./pkg/contract/entity -run TestSchemas -update
 var update = flag.Bool("update", false, "rewrite schemas/entities from the entity types")
 
 var schemaDir = filepath.Join("..", "..", "..", "schemas", "entities")
@@ -184,7 +184,7 @@ func schemaOf(name, topic string, typ reflect.Type, docs map[string]string) []by
 		"$schema":     "https://json-schema.org/draft/2020-12/schema",
 		"$id":         "https://throughline.dev/schemas/entities/" + name + ".v1.json",
 		"title":       "Throughline " + name + " record (topic " + topic + ", record value)",
-		"description": "Written by the stitcher in Kafka transactions: read with isolation.level=read_committed. Record key: \"<tenant>/<account>\". The latest version of an entity wins; deleted=true removes it. Times are Unix milliseconds (UTC); *_minor amounts are in minor currency units. Generated from services/stitcher/entity.",
+		"description": "Written by the stitcher in Kafka transactions: read with isolation.level=read_committed. Record key: \"<tenant>/<account>\". The latest version of an entity wins; deleted=true removes it. Times are Unix milliseconds (UTC); *_minor amounts are in minor currency units. Generated from pkg/contract/entity.",
 		"type":        "object",
 		"required":    required,
 		"properties":  props,

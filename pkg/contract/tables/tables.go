@@ -1,8 +1,8 @@
-// Package sinks maps the stitcher's entity topics to their ClickHouse tables
+// Package tables maps the stitcher's entity topics to their ClickHouse tables
 // (schemas/clickhouse/0004_entities.sql): for each, the topic, the table, the
 // columns and a pure function from a record value to the row. The loader
 // appends the Kafka coordinates (_topic, _partition, _offset) itself.
-package sinks
+package tables
 
 import (
 	"encoding/json"
@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/services/stitcher/entity"
 )
 
 // Table is one entity topic's mapping.
