@@ -3,7 +3,7 @@ package stitch
 import (
 	"math"
 
-	"github.com/throughline/throughline/services/stitcher/entity"
+	"github.com/throughline/throughline/pkg/contract/entity"
 )
 
 // Incremental derivation. Most events are page views that extend a
