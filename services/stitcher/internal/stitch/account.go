@@ -1,7 +1,9 @@
 // Package stitch ties the domain rules together for one account: it orders
 // the account's events, resolves identities, keeps per-person state and
 // re-derives a person's sessions, calls, leads, deals and attribution whenever
-// an event changes it, emitting only what changed, each with a new version.
+// an event changes it, emitting only what changed, each with a new version
+// (a page view that can change only its client's sessions re-derives just
+// those: incremental.go).
 //
 // Order and lateness: events are buffered in event time and applied in
 // (ts, id) order once the account's watermark (the newest event time seen,
