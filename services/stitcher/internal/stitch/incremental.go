@@ -30,7 +30,7 @@ import (
 // have changed only that client's sessions; ok false: derive in full.
 func (a *Account) restateClient(p *Person, cid string) (out []Record, ok bool) {
 	c := p.Clients[cid]
-	if !p.derived || c == nil || a.full {
+	if !p.derived || c == nil || c.touches == 0 || a.full { // a client new to the person has no touches summarized
 		return nil, false
 	}
 	ss := a.sessions(p, cid)
