@@ -73,7 +73,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	}
 	p.touch(e.TS)
 	a.hits++
-	if out, ok := a.restateClient(p, e.ClientID); ok {
+	if out, ok := a.restateClient(p, e.ClientID, e.TS); ok {
 		a.shortcuts++
 		return out
 	}

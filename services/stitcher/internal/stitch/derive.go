@@ -185,17 +185,22 @@ func (a *Account) sessions(p *Person, cid string) []*entity.Session {
 	out := make([]*entity.Session, len(ss))
 	es := make([]entity.Session, len(ss)) // one allocation for the client's sessions
 	for i, s := range ss {
-		es[i] = entity.Session{
-			Meta: entity.Meta{Tenant: a.Tenant, Account: a.Account}, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
-			Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
-			Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,
-			Campaign: s.Origin.Campaign, Content: s.Origin.Content, Term: s.Origin.Term,
-			ClickParam: s.Origin.ClickParam, ClickID: s.Origin.ClickID,
-			LandingPage: s.Landing, Referrer: s.Origin.Referrer, FirstEvent: s.FirstID,
-		}
+		es[i] = a.session(p, cid, s)
 		out[i] = &es[i]
 	}
 	return out
+}
+
+// session is the entity of session s of client cid of p.
+func (a *Account) session(p *Person, cid string, s session.Session) entity.Session {
+	return entity.Session{
+		Meta: entity.Meta{Tenant: a.Tenant, Account: a.Account}, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
+		Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
+		Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,
+		Campaign: s.Origin.Campaign, Content: s.Origin.Content, Term: s.Origin.Term,
+		ClickParam: s.Origin.ClickParam, ClickID: s.Origin.ClickID,
+		LandingPage: s.Landing, Referrer: s.Origin.Referrer, FirstEvent: s.FirstID,
+	}
 }
 
 // attribute computes a lead's rows under every model, and sets the lead's

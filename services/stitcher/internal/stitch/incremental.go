@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/throughline/throughline/pkg/contract/entity"
+	"github.com/throughline/throughline/services/stitcher/internal/session"
 )
 
 // Incremental derivation. Most events are page views that extend a
@@ -26,20 +27,25 @@ import (
 // and every output are unchanged by the shortcut, which
 // TestIncrementalMatchesFull checks against full derivation event by event.
 
-// restateClient is restate for a hit of client cid of p, when the hit can
-// have changed only that client's sessions; ok false: derive in full.
-func (a *Account) restateClient(p *Person, cid string) (out []Record, ok bool) {
+// restateClient is restate for a hit at ts of client cid of p, when the hit
+// can have changed only that client's sessions; ok false: derive in full.
+// Sessions are cut left to right, so a hit changes no session that ended
+// before it (it joins the last one that did not, or starts its own): only
+// the sessions from the hit's on are built and compared — unless the hit
+// pushed the client's oldest hit out (MaxHitsPerClient), which re-cuts the
+// first session.
+func (a *Account) restateClient(p *Person, cid string, ts int64) (out []Record, ok bool) {
 	c := p.Clients[cid]
-	if !p.derived || c == nil || c.touches == 0 || a.full { // a client new to the person has no touches summarized
-		return nil, false
+	if !p.derived || c == nil || c.touches == 0 || a.full || len(c.Hits) >= a.settings.MaxHitsPerClient {
+		return nil, false // a client new to the person has no touches summarized
 	}
-	ss := a.sessions(p, cid)
+	ss := session.Sessionize(c.Hits, c.Origins, a.settings.SessionGap)
 	if len(ss) < c.touches {
 		return nil, false
 	}
 	h := newHasher()
-	for _, s := range ss[:c.touches] {
-		h.touch(s)
+	for i := range ss[:c.touches] {
+		h.touch(&ss[i])
 	}
 	if uint64(h) != c.touchesSum {
 		return nil, false
@@ -47,12 +53,16 @@ func (a *Account) restateClient(p *Person, cid string) (out []Record, ok bool) {
 	if len(ss) > c.touches && ss[c.touches].Start <= max(p.lastLeadTS, p.lastCallTS) {
 		return nil, false
 	}
-	for _, s := range ss[c.touches:] {
-		h.touch(s)
+	for i := range ss[c.touches:] {
+		h.touch(&ss[c.touches+i])
 	}
 	c.touches, c.touchesSum = len(ss), uint64(h)
 	for _, s := range ss {
-		out = a.put(p, out, KindSession, s.SessionID, s, &s.Meta, fpSession(s))
+		if s.End < ts {
+			continue
+		}
+		e := a.session(p, cid, s)
+		out = a.put(p, out, KindSession, e.SessionID, &e, &e.Meta, fpSession(&e))
 	}
 	return out, true
 }
@@ -64,7 +74,7 @@ func (p *Person) summarize(d *derived) {
 		h := newHasher()
 		ss := d.clientSessions[cid]
 		for _, s := range ss {
-			h.touch(s)
+			h.touchEntity(s)
 		}
 		c.touches, c.touchesSum = len(ss), uint64(h)
 	}
@@ -78,9 +88,20 @@ func (p *Person) summarize(d *derived) {
 	p.derived = true
 }
 
-// touch hashes what of a session the person's other entities read.
-func (h *hasher) touch(s *entity.Session) {
-	h.s(s.SessionID)
+// touch hashes what of a session the person's other entities read: its id
+// (a function of the client and its first hit), start and source.
+func (h *hasher) touch(s *session.Session) {
+	h.s(s.FirstID)
+	h.i(s.Start)
+	h.s(s.Origin.Channel)
+	h.s(s.Origin.Source.Source)
+	h.s(s.Origin.Medium)
+	h.s(s.Origin.Campaign)
+}
+
+// touchEntity is touch of a derived session.
+func (h *hasher) touchEntity(s *entity.Session) {
+	h.s(s.FirstEvent)
 	h.i(s.Start)
 	h.s(s.Channel)
 	h.s(s.Source)
