@@ -17,6 +17,11 @@
 #   reports    BenchmarkChannelReport p50/p95 from the aggregates (10M sessions, 1M leads, 100 branches,
 #              90 days generated in the embedded engine)  vs  the same report scanning the entity tables;
 #              BenchmarkWonDealToReport: CRM webhook switching a deal to won → revenue in the channel report
+#   edge       BenchmarkEdge, from outside with Debian's wrk on core 1 (installed here when missing), the
+#              server on core 0 with GOMAXPROCS=1: the collector's pixel with ack after Kafka  vs  a bare
+#              net/http GIF handler; the all-in-one's sustained end-to-end rate (hits until the last is in
+#              ClickHouse, stitcher/loader lag sampled)  vs  the bare handler measured just before; the
+#              all-in-one's CPU seconds per 1,000 events at the demo's rate (50 hits/s)
 #   chhttp     BenchmarkInsertHTTP (clickhouse-go over HTTP into the listener)  vs  BenchmarkInsertDirect
 #              (the loader's Native batch into the engine); BenchmarkSelectHTTP/{Native,JSONEachRow}
 #              (1M rows through the listener)  vs  BenchmarkSelectEngine (the same query on the engine)
@@ -38,6 +43,17 @@ BENCHTIME=${BENCHTIME:-2s}
 FRESHNESS_BENCHTIME=${FRESHNESS_BENCHTIME:-1x}
 ALERT_BENCHTIME=${ALERT_BENCHTIME:-500x}
 OUT=bench.out
+
+# wrk (the outside load generator of BenchmarkEdge), as .ci/run installs
+# its tools: only when missing, with root or passwordless sudo.
+if ! command -v wrk >/dev/null; then
+  sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo -n)
+  echo "installing wrk"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends wrk ||
+    { "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends wrk; } ||
+    echo "bench: wrk not installed: BenchmarkEdge will be skipped" >&2
+fi
 
 raw="$(mktemp "${TMPDIR:-/tmp}/bench.XXXXXX")"
 trap 'rm -f "$raw"' EXIT
@@ -98,6 +114,7 @@ bench "$ROOT/pkg/phone" '^BenchmarkNormalize$' "${PHONE_BENCHTIME:-20000x}"
 bench "$ROOT/services/stitcher/internal/channel" '^BenchmarkClassify(Legacy)?$' "$BENCHTIME"
 REPORT_BENCH_SCANS=${REPORT_BENCH_SCANS:-3} bench "$ROOT/services/console/analytics" '^BenchmarkChannelReport$' "${REPORT_BENCHTIME:-30x}"
 bench "$ROOT/services/throughline/e2e" '^BenchmarkWonDealToReport$' 1x
+bench "$ROOT/services/throughline/e2e" '^BenchmarkEdge$' "${EDGE_BENCHTIME:-1x}"
 bench "$ROOT/pkg/chhttp" '^Benchmark(InsertHTTP|InsertDirect|SelectHTTP|SelectEngine)$' "${CHHTTP_BENCHTIME:-5x}"
 
 bare=$(rate BareHTTP req/s events/s)
@@ -139,6 +156,17 @@ sel_http_native=$(rate SelectHTTP/Native rows/s)
 sel_engine_native=$(rate SelectEngine/Native rows/s)
 sel_http_json=$(rate SelectHTTP/JSONEachRow rows/s)
 sel_engine_json=$(rate SelectEngine/JSONEachRow rows/s)
+edge_bare=$(metric Edge bare-req/s)
+edge_pixel=$(metric Edge pixel-req/s)
+edge_bare2=$(metric Edge bare2-req/s)
+edge_aio=$(metric Edge aio-e2e-events/s)
+edge_aio_accept=$(metric Edge aio-accept-req/s)
+edge_slag=$(metric Edge max-stitcher-lag)
+edge_llag=$(metric Edge max-loader-lag)
+edge_drain=$(metric Edge drain-s)
+edge_cpu=$(metric Edge cpu-s/1k-events)
+edge_idle=$(metric Edge idle-cpu-%)
+edge_busy=$(metric Edge demo-rate-cpu-%)
 
 ms() { if [ -n "$1" ]; then echo "$1 ms"; else echo n/a; fi; }
 row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
@@ -168,6 +196,10 @@ row() { printf '%-32s %-20s %-36s %s\n' "$@"; }
   row "channel report p50" "$(ms "$report_p50")" "${report_sessions:-n/a} sessions, 90 days" "-"
   row "channel report p95" "$(ms "$report_p95")" "scan of entities $(ms "$scan_p95")" "$(ratio "${scan_p95:+$scan_p95 ms}" "${report_p95:+$report_p95 ms}") faster"
   row "won deal → report p50" "$(ms "$won_p50")" "max $(ms "$won_max")" "-"
+  row "edge pixel, ack after Kafka (wrk)" "$(human "${edge_pixel:+$edge_pixel req/s}")" "bare GIF handler $(human "${edge_bare:+$edge_bare req/s}")" "$(ratio "${edge_pixel:+$edge_pixel req/s}" "${edge_bare:+$edge_bare req/s}")"
+  row "edge all-in-one end to end (wrk)" "$(human "${edge_aio:+$edge_aio events/s}")" "bare GIF handler $(human "${edge_bare2:+$edge_bare2 req/s}")" "$(ratio "${edge_aio:+$edge_aio events/s}" "${edge_bare2:+$edge_bare2 req/s}")"
+  row "  accepted; max lag; drain" "$(human "${edge_aio_accept:+$edge_aio_accept req/s}")" "stitcher ${edge_slag:-n/a}, loader ${edge_llag:-n/a} records" "${edge_drain:-n/a} s"
+  row "all-in-one CPU at demo rate" "${edge_cpu:-n/a} s per 1k events" "idle ${edge_idle:-n/a}% / 50 hits/s ${edge_busy:-n/a}% of a core" "-"
   row "clickhouse http insert" "$(human "$ins_http")" "loader's path $(human "$ins_direct")" "$(ratio "$ins_http" "$ins_direct")"
   row "clickhouse http select Native" "$(human "$sel_http_native")" "engine $(human "$sel_engine_native")" "$(ratio "$sel_http_native" "$sel_engine_native")"
   row "clickhouse http select JSON" "$(human "$sel_http_json")" "engine $(human "$sel_engine_json")" "$(ratio "$sel_http_json" "$sel_engine_json")"

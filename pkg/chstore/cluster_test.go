@@ -64,6 +64,7 @@ func TestClusterDDLOfTheMigrationsParses(t *testing.T) {
 			if !regexp.MustCompile(`^ALTER TABLE throughline\.\w+_local `).MatchString(f) && !strings.Contains(f, "COLUMN") {
 				t.Errorf("ALTER of a Distributed table without a column change: %s", f)
 			}
+		case strings.HasPrefix(f, "DROP VIEW"): // a view recreated to take its table's new columns
 		case strings.HasPrefix(f, "CREATE VIEW"), strings.HasPrefix(f, "CREATE DATABASE"):
 			if strings.Contains(f, "_local") {
 				t.Errorf("view reads local tables: %s", f)

@@ -25,7 +25,7 @@ func DecodeFast(b []byte) (Envelope, error) {
 // and number leases, a small share of the traffic.
 var (
 	envelopeFields = []string{"v", "id", "tenant", "account", "type", "name", "source", "ts", "received_at",
-		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email", "call", "crm"}
+		"client_id", "url", "referrer", "utm", "click_ids", "user_agent", "ip", "props", "phone", "email", "call", "crm", "ym_client_id", "ga_client_id"}
 	slowFields = []string{"cost", "lease"}
 	callFields = []string{"call_id", "provider", "caller_phone", "tracking_number", "direction", "wait_sec", "talk_sec",
 		"answered", "recording_url", "client_ids", "channel"}
@@ -100,6 +100,10 @@ func (s *scanner) envelope(e *Envelope) bool {
 			ok = s.strField(&e.Phone)
 		case "email":
 			ok = s.strField(&e.Email)
+		case "ym_client_id":
+			ok = s.strField(&e.YMClientID)
+		case "ga_client_id":
+			ok = s.strField(&e.GAClientID)
 		case "call":
 			ok = s.call(&e.Call)
 		case "crm":

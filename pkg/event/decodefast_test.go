@@ -192,3 +192,11 @@ func TestDecoderKnowsEveryEnvelopeField(t *testing.T) {
 	}
 	check(reflect.TypeFor[UTM](), utm)
 }
+
+func TestDecodeFastWebAnalyticsIDs(t *testing.T) {
+	b := []byte(`{"v":1,"id":"e1","tenant":"t","account":"a","type":"pageview","ts":1,"client_id":"c","ym_client_id":"1700000000123456789","ga_client_id":"1234567890.1700000000"}`)
+	e, err := DecodeFast(b)
+	if err != nil || e.YMClientID != "1700000000123456789" || e.GAClientID != "1234567890.1700000000" {
+		t.Fatalf("%+v %v", e, err)
+	}
+}

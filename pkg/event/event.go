@@ -53,6 +53,12 @@ type Envelope struct {
 	Props      map[string]string `json:"props,omitempty"`
 	Phone      string            `json:"phone,omitempty"` // E.164, from a form (identity matching)
 	Email      string            `json:"email,omitempty"` // lower-cased, from a form
+	// Web-analytics ids of the visitor, when the page runs them: Yandex
+	// Metrica's ClientID (the _ym_uid cookie) and Google Analytics' client
+	// id (the last two fields of the _ga cookie). Calls that carry them are
+	// linked to the visitor by them (webanalytics.go).
+	YMClientID string `json:"ym_client_id,omitempty"`
+	GAClientID string `json:"ga_client_id,omitempty"`
 
 	Call *Call `json:"call,omitempty"` // type call
 	CRM  *CRM  `json:"crm,omitempty"`  // type crm
@@ -132,6 +138,12 @@ func (e *Envelope) Validate() error {
 		if len(c.val) > c.max {
 			return &FieldError{c.name, fmt.Sprintf("longer than %d bytes", c.max)}
 		}
+	}
+	if e.YMClientID != "" && YMClientID(e.YMClientID) != e.YMClientID {
+		return &FieldError{"ym_client_id", "not a Yandex Metrica ClientID (digits)"}
+	}
+	if e.GAClientID != "" && GAClientID(e.GAClientID) != e.GAClientID {
+		return &FieldError{"ga_client_id", "not a Google Analytics client id (digits.digits)"}
 	}
 	if e.Type == "" {
 		return &FieldError{"type", "required"}

@@ -250,6 +250,14 @@ type CRM struct {
 	ClientIDField string `yaml:"client_id_field"`
 	// CallIDField is the custom field that carries the call-tracking call id.
 	CallIDField string `yaml:"call_id_field"`
+	// UnitsField is the custom field (amoCRM id, code or name; Bitrix24
+	// UF_CRM_*; Megaplan field name; Dynamics column) whose number is the
+	// deal's units sold. Set, it wins over line items.
+	UnitsField string `yaml:"units_field,omitempty"`
+	// UnitsCatalog (amoCRM) is the list (catalog) whose elements linked to a
+	// lead are its units sold: a catalog id, or "*" for every list. Set, won
+	// leads are pulled with their catalog elements (docs/webhooks/amocrm.md).
+	UnitsCatalog string `yaml:"units_catalog,omitempty"`
 	// RequestsPerSecond bounds calls to the CRM's REST API (bitrix24 allows 2).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
@@ -477,9 +485,15 @@ func (a *Account) validatePool(where string) error {
 		}
 	}
 	if c := a.CRM; c != nil {
+		if c.UnitsCatalog != "" && c.Provider != "amocrm" {
+			return fmt.Errorf("%s.crm.units_catalog: only amocrm has catalogs (bitrix24 reads product rows, megaplan positions)", where)
+		}
 		switch c.Provider {
 		case "generic", "megaplan", "dynamics":
 		case "amocrm":
+			if c.UnitsCatalog != "" && c.UnitsCatalog != "*" && countDigits(c.UnitsCatalog) != len(c.UnitsCatalog) {
+				return fmt.Errorf("%s.crm.units_catalog: %q is not an amoCRM catalog id (digits) or \"*\"", where, c.UnitsCatalog)
+			}
 			if c.AmoSubdomain() == "" {
 				return fmt.Errorf("%s.crm.subdomain: amocrm webhooks are checked against the account's subdomain (acme for acme.amocrm.ru); set subdomain, or a base_url on amoCRM's domain", where)
 			}

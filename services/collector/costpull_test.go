@@ -253,6 +253,24 @@ func TestCostPullOneLeader(t *testing.T) {
 	a.waitMetric(t, "throughline_costpull_leader 1") // the rebalance kept the leader
 	b.waitMetric(t, "throughline_costpull_leader 0")
 	b.waitMetric(t, okLine+" 0")
+	// What the dashboard shows: the leader's last pull and next run, the
+	// other standing by with nothing pulled; another tenant sees nothing.
+	av, bv := a.c.CostConnectors("acme", ""), b.c.CostConnectors("acme", "moscow")
+	for deadline := time.Now().Add(10 * time.Second); len(av.Connectors) == 1 && av.Connectors[0].NextRun == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the next run is set just after the pull is counted
+		av = a.c.CostConnectors("acme", "")
+	}
+	if av.State != "pulling" || len(av.Connectors) != 1 || av.Connectors[0].Connector != "yandex_direct" ||
+		av.Connectors[0].Account != "moscow" || av.Connectors[0].LastSuccess == 0 || av.Connectors[0].Rows != 3 ||
+		av.Connectors[0].NextRun <= av.Connectors[0].LastSuccess || av.Connectors[0].LastError != "" {
+		t.Fatalf("leader's view %+v", av)
+	}
+	if bv.State != "standby" || len(bv.Connectors) != 1 || bv.Connectors[0].LastSuccess != 0 {
+		t.Fatalf("stand-by's view %+v", bv)
+	}
+	if v := a.c.CostConnectors("other", ""); v.State != "off" || len(v.Connectors) != 0 {
+		t.Fatalf("another tenant's view %+v", v)
+	}
 	a.stop(t)
 	b.waitMetric(t, "throughline_costpull_leader 1")
 	b.waitMetric(t, okLine+" 1")

@@ -266,6 +266,11 @@ func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string,
 	}
 	envs := make([]event.Envelope, len(changes))
 	for i, ch := range changes {
+		if ch.UnitsNote != "" {
+			// The change is good without its units; say why they are missing.
+			h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
+				Str("reason", h.c.clean(h.p, truncateReason(ch.UnitsNote))).Msg("crm change published without units")
+		}
 		envs[i] = crm.Envelope(h.p, ch, h.now)
 		if err := envs[i].Validate(); err != nil {
 			fe := crm.AsFieldError("body", err)

@@ -101,6 +101,8 @@ func startVendors(t *testing.T) *vendors {
 		switch id := r.URL.Query().Get("id"); {
 		case method == "crm.deal.get" && id == "1234":
 			w.Write(readFixture(t, "bitrix24/deal_won.json"))
+		case method == "crm.deal.productrows.get" && id == "1234":
+			fmt.Fprint(w, `{"result":[{"ID":"51","OWNER_ID":"1234","OWNER_TYPE":"D","PRODUCT_NAME":"Windscreen","PRICE":15000,"QUANTITY":2}]}`)
 		case method == "crm.lead.get" && id == "880":
 			w.Write(readFixture(t, "bitrix24/lead.json"))
 		case method == "crm.contact.get" && id == "4401":
@@ -341,15 +343,16 @@ func TestCRMBitrix24(t *testing.T) {
 	delivery := formFixture(t, "bitrix24/event_deal_update.form")
 	ours := strings.Replace(delivery, "b24-app-token-branch-7", tokenMoscow, 1)
 
-	// The portal answers QUERY_LIMIT_EXCEEDED twice, then the deal.
+	// The portal answers QUERY_LIMIT_EXCEEDED twice, then the deal, then
+	// the won deal's product rows (its units).
 	v.down.Store(2)
 	r := s.crmHook(t, "bitrix24", keyMoscow, formType, ours)
-	if r.status != 200 || !strings.Contains(r.body, `"accepted":1`) || v.calls.Load() != 3 {
+	if r.status != 200 || !strings.Contains(r.body, `"accepted":1`) || v.calls.Load() != 4 {
 		t.Fatalf("%d %s after %d calls", r.status, r.body, v.calls.Load())
 	}
 	e := crmEnvelopes(t, k.consume(t, kafka.TopicRaw, 1))[0]
 	want := event2CRM{"bitrix24", "deal", "1234", "won", 100_000_000, "RUB", "cid-42.1793000000"}
-	if got := (event2CRM{e.CRM.Provider, e.CRM.Entity, e.CRM.DealID, e.CRM.Outcome, e.CRM.Amount, e.CRM.Currency, e.CRM.ClientID}); got != want || e.Account != "moscow" {
+	if got := (event2CRM{e.CRM.Provider, e.CRM.Entity, e.CRM.DealID, e.CRM.Outcome, e.CRM.Amount, e.CRM.Currency, e.CRM.ClientID}); got != want || e.Account != "moscow" || e.CRM.Units != 2 {
 		t.Fatalf("got %+v in %s", got, e.Account)
 	}
 

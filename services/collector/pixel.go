@@ -41,7 +41,7 @@ func (c *Collector) servePixel(w http.ResponseWriter, r *http.Request) {
 		Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), Referer: r.Referer(),
 		PhoneRegion: c.phoneRegion(p),
 	}
-	env, err := ingest.Pixel(raw, meta)
+	env, err := ingest.PixelQuery(q, meta)
 	if err != nil {
 		fe := ingest.AsFieldError("query", err)
 		c.m.reject(sourcePixel, reasonInvalid, fe.Field)

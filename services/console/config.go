@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"time"
 
@@ -49,6 +50,10 @@ type Config struct {
 	AllowedHosts string
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
 	ShutdownTimeout time.Duration
+	// ClickHouseURL is the address of ClickHouse's HTTP interface that data
+	// teams' tools connect to, shown in the dashboard's "Connect your BI"
+	// panel ("": the panel says where to find it).
+	ClickHouseURL string
 	// Analytics configures the refresher of the report aggregates
 	// (Interval 0: this console does not refresh them).
 	Analytics analytics.RefreshConfig
@@ -82,6 +87,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Secret(fs, &c.SQLToken, "sql-token", "admin token: Bearer token of /v1/sql and of every tenant's reports (empty: /v1/sql is off)")
 	flagenv.String(fs, &c.AllowedHosts, "console-allowed-hosts", "",
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
+	flagenv.String(fs, &c.ClickHouseURL, "console-clickhouse-url", "",
+		"ClickHouse's HTTP interface as data teams reach it (http://host:8123), shown in the dashboard's Connect your BI panel")
 	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
 	c.Analytics.RegisterFlags(fs)
 }
@@ -132,6 +139,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxThreads < 1 {
 		errs = append(errs, fmt.Errorf("console-max-threads: %d must be at least 1", c.MaxThreads))
+	}
+	if c.ClickHouseURL != "" {
+		if u, err := url.Parse(c.ClickHouseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("console-clickhouse-url: %q is not http(s)://host:port without credentials", c.ClickHouseURL))
+		}
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))

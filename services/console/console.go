@@ -7,6 +7,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,10 @@ type Deps struct {
 	// Alerts is the alerter's GET /v1/alerts handler; the console serves it
 	// behind the tenant's token. Nil: alerts are read from the alerts table.
 	Alerts http.Handler
+	// CostConnectors is the collector's cost connector status handler
+	// (CostConnectorsHandler); the dashboard serves it behind the tenant's
+	// token. Nil: connectors are listed from the tenants file, no status.
+	CostConnectors http.Handler
 }
 
 // Console serves the query API.
@@ -72,6 +77,7 @@ type Console struct {
 	reqTime   metric.Float64Histogram
 
 	dash *dashboard.Dashboard
+	db   string // database of Throughline's tables (the BI panel names it)
 
 	allowedHosts []string // host names besides IP literals and localhost (access.go)
 }
@@ -120,6 +126,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err := c.setupDashboard(deps); err != nil {
 		return nil, err
 	}
+	c.db = cmp.Or(deps.Database, DefaultDatabase)
 	c.health.AddCheck("clickhouse", deps.Store.Ping)
 	return c, nil
 }
@@ -131,6 +138,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sql", c.handleSQL)
 	c.mountReports(mux)
 	c.dash.Mount(mux)
+	mux.HandleFunc("GET /v1/dashboard/bi", c.serveBI)
 	c.tel.Mount(mux, &c.health)
 	return c.guard(mux)
 }

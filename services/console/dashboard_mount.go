@@ -16,7 +16,7 @@ func (c *Console) setupDashboard(deps Deps) error {
 	}
 	d, err := dashboard.New(dashboard.Config{}, dashboard.Deps{
 		Tel: c.tel, Store: deps.Store, Database: db, Tenants: c.tenants,
-		Kafka: deps.Kafka, Alerts: deps.Alerts, Authorize: c.dashboardTenant,
+		Kafka: deps.Kafka, Alerts: deps.Alerts, CostConnectors: deps.CostConnectors, Authorize: c.dashboardTenant,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,8 @@ type Session struct {
 	LandingPage string `json:"landing_page,omitempty"` // URL of the first hit
 	Referrer    string `json:"referrer,omitempty"`     // external referrer of the first hit
 	FirstEvent  string `json:"first_event_id"`         // raw event id of the first hit
+	YMClientID  string `json:"ym_client_id,omitempty"` // the visitor's Yandex Metrica ClientID (_ym_uid), when the page runs Metrica: joins with Metrica's ym:s:clientID
+	GAClientID  string `json:"ga_client_id,omitempty"` // the visitor's Google Analytics client id (from _ga), when the page runs GA
 }
 
 // Call is one phone call, matched to a session or to a static number's channel.

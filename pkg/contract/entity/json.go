@@ -37,6 +37,8 @@ func (s *Session) AppendJSON(b []byte) ([]byte, error) {
 	b = appendOptStr(b, `,"landing_page":`, s.LandingPage)
 	b = appendOptStr(b, `,"referrer":`, s.Referrer)
 	b = appendStr(b, `,"first_event_id":`, s.FirstEvent)
+	b = appendOptStr(b, `,"ym_client_id":`, s.YMClientID)
+	b = appendOptStr(b, `,"ga_client_id":`, s.GAClientID)
 	return append(b, '}'), nil
 }
 

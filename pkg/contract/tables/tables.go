@@ -77,7 +77,8 @@ func checkMeta(m entity.Meta, kind, id string) error {
 var SessionColumns = cols("tenant", lc, "account", lc, "session_id", str, "version", "UInt64", "deleted", "UInt8",
 	"client_id", str, "person_id", str, "started_at", ts, "ended_at", ts, "duration_ms", "Int64", "hits", "UInt32",
 	"channel", lc, "source", str, "medium", str, "campaign", str, "content", str, "term", str,
-	"click_param", lc, "click_id", str, "landing_page", str, "referrer", str, "first_event_id", str)
+	"click_param", lc, "click_id", str, "landing_page", str, "referrer", str, "first_event_id", str,
+	"ym_client_id", str, "ga_client_id", str)
 
 // SessionRow maps a sessions record.
 func SessionRow(value []byte) ([]any, error) {
@@ -91,7 +92,7 @@ func SessionRow(value []byte) ([]any, error) {
 	return []any{s.Tenant, s.Account, s.SessionID, s.Version, flag(s.Deleted),
 		s.ClientID, s.PersonID, ms(s.Start), ms(s.End), s.DurationMS, uint32(s.Hits),
 		s.Channel, s.Source, s.Medium, s.Campaign, s.Content, s.Term,
-		s.ClickParam, s.ClickID, s.LandingPage, s.Referrer, s.FirstEvent}, nil
+		s.ClickParam, s.ClickID, s.LandingPage, s.Referrer, s.FirstEvent, s.YMClientID, s.GAClientID}, nil
 }
 
 // CallColumns are the columns of calls that CallRow fills.

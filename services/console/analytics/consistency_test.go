@@ -57,6 +57,9 @@ func generateAt(t *testing.T, w *testnet.World, seed uint64, accounts, persons i
 			s := &entity.Session{Meta: entity.Meta{Tenant: g.tenant, Account: acc}, SessionID: fmt.Sprintf("s%d", len(g.sessions)),
 				ClientID: "c" + person, PersonID: person, Start: start.UnixMilli(), End: start.UnixMilli() + 1000, Hits: 1,
 				Channel: c.ch, Source: c.src, Medium: c.med, Campaign: campaigns[g.rng.IntN(len(campaigns))]}
+			if p%3 != 0 { // two visitors in three run Metrica on the page (cookbook: the Logs API join)
+				s.YMClientID = fmt.Sprintf("17%017d", p)
+			}
 			g.sessions[s.SessionID] = s
 			ss = append(ss, s)
 			batch = append(batch, s)

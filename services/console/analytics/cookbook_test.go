@@ -42,6 +42,7 @@ func TestCookbookQueriesRun(t *testing.T) {
 	if _, err := refresher(t, w, moscow).Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	metricaExport(t, string(doc))
 	for i, b := range blocks {
 		res, err := engine.Query(context.Background(), b[1], nil)
 		if err != nil {
@@ -50,6 +51,37 @@ func TestCookbookQueriesRun(t *testing.T) {
 		}
 		if len(res.Rows) == 0 {
 			t.Errorf("cookbook query %d returned no rows:\n%s", i+1, b[1])
+		}
+	}
+}
+
+// createStmt is a statement the cookbook runs with clickhouse-client to
+// create the tables of a vendor's export.
+var createStmt = regexp.MustCompile(`(?s)clickhouse-client --query "(CREATE [^"]+)"`)
+
+// metricaExport creates the Metrica Logs API table exactly as the cookbook
+// does and loads it as an export of the generated visitors would: one visit
+// per session that carried a Metrica ClientID, on its day.
+func metricaExport(t *testing.T, doc string) {
+	t.Helper()
+	stmts := createStmt.FindAllStringSubmatch(doc, -1)
+	if len(stmts) < 2 {
+		t.Fatalf("the cookbook creates %d tables for the Metrica export, want the database and metrica.visits", len(stmts))
+	}
+	ctx := context.Background()
+	for _, m := range stmts {
+		if err := engine.Exec(ctx, m[1], nil); err != nil {
+			t.Fatalf("cookbook statement %q: %v", m[1], err)
+		}
+	}
+	for _, q := range []string{
+		"TRUNCATE TABLE metrica.visits",
+		`INSERT INTO metrica.visits SELECT cityHash64(session_id), toUInt64(ym_client_id), toDateTime(started_at),
+		   if(channel = 'direct', 'direct', 'ad'), landing_page, hits
+		 FROM throughline.sessions FINAL WHERE tenant = 'acme' AND ym_client_id != ''`,
+	} {
+		if err := engine.Exec(ctx, q, nil); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 var tenantPaths = []string{
 	"/v1/dashboard/tenant", "/v1/dashboard/leads/stream", "/v1/dashboard/leads/recent",
-	"/v1/dashboard/deadletters", "/v1/alerts",
+	"/v1/dashboard/deadletters", "/v1/dashboard/costs/connectors", "/v1/alerts",
 }
 
 // TestEveryRequestIsCheckedPerTenant: without a token nothing is read; a

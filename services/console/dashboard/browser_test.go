@@ -78,6 +78,24 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("token in sessionStorage: %q (%v)", stored, err)
 	}
 
+	// Connect your BI: the address and net's own read-only user; the
+	// password only when asked for.
+	waitFor(t, ctx, tab, `document.body.dataset.biLoaded === '1'`)
+	var bi struct{ URL, User, Hidden, Shown string }
+	if err := tab.Eval(ctx, `(() => {
+		const r = { URL: document.getElementById('bi-url').textContent, User: document.getElementById('bi-user').textContent,
+			Hidden: document.getElementById('bi-password').textContent };
+		document.getElementById('bi-show').click();
+		r.Shown = document.getElementById('bi-password').textContent;
+		document.getElementById('bi-show').click();
+		return r;
+	})()`, &bi); err != nil {
+		t.Fatal(err)
+	}
+	if bi.URL != biURL || bi.User != netCHUser || bi.Hidden == netCHPass || bi.Shown != netCHPass {
+		t.Errorf("Connect your BI panel: %+v", bi)
+	}
+
 	// The channel table is the report API's answer, cell for cell.
 	checkTable(t, ctx, tab, e, "/v1/reports/channels?tenant=net&from=2026-03-02&to=2026-03-02&model=linear")
 	// The data-driven panel is the Markov report's answer for the same days.
@@ -254,7 +272,7 @@ func checkTable(t *testing.T, ctx context.Context, tab *cdptest.Tab, e *env, pat
 		t.Fatalf("%s: the table has %d channels, the API %d", path, len(got.Rows), len(rep.Rows))
 	}
 	shown := []string{"cost", "clicks", "sessions", "leads", "leads_call", "leads_form", "leads_chat", "leads_crm", "target_leads",
-		"won_deals", "revenue", "cpl", "cpl_call", "cpl_form", "cpl_chat", "cpl_crm", "cpa", "roi", "romi"}
+		"won_deals", "revenue", "units", "cpl", "cpl_call", "cpl_form", "cpl_chat", "cpl_crm", "cpa", "cost_per_unit", "roi", "romi"}
 	compare := func(where string, raw json.RawMessage, tr tableRow) {
 		var want map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &want); err != nil {

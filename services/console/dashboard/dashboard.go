@@ -127,6 +127,11 @@ type Deps struct {
 	// dashboard mounts it behind Authorize. Nil: alerts are read from the
 	// alerts table, when there is one.
 	Alerts http.Handler
+	// CostConnectors serves GET ?tenant=[&account=] with the status of the
+	// tenant's cost connectors (the collector's CostConnectorsHandler); the
+	// dashboard mounts it behind Authorize. Nil: the connectors are listed
+	// from the tenants file without status.
+	CostConnectors http.Handler
 }
 
 // Live feed states.
@@ -147,8 +152,10 @@ type Dashboard struct {
 	authorize Authorizer
 	kafka     *kafka.Config
 	alerts    http.Handler
-	hub       *hub
-	assets    fs.FS
+	// costConnectors is Deps.CostConnectors.
+	costConnectors http.Handler
+	hub            *hub
+	assets         fs.FS
 
 	mu    sync.Mutex
 	state string
@@ -184,7 +191,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 	d := &Dashboard{
 		cfg: cfg, log: tel.Log.With().Str("component", "dashboard").Logger(),
 		store: deps.Store, db: deps.Database, tenants: deps.Tenants, authorize: deps.Authorize,
-		kafka: deps.Kafka, alerts: deps.Alerts, state: LiveOff,
+		kafka: deps.Kafka, alerts: deps.Alerts, costConnectors: deps.CostConnectors, state: LiveOff,
 	}
 	if d.db == "" {
 		d.db = "throughline"
@@ -223,7 +230,7 @@ func New(cfg Config, deps Deps) (*Dashboard, error) {
 
 // Mount adds the dashboard's routes to mux: the page under /dashboard/ (and
 // / redirecting to it), GET /v1/dashboard/{tenant,leads/stream,leads/recent,
-// deadletters} and GET /v1/alerts.
+// deadletters,restatements,costs/connectors} and GET /v1/alerts.
 func (d *Dashboard) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusFound)
@@ -235,6 +242,7 @@ func (d *Dashboard) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/dashboard/leads/recent", d.serveRecentLeads)
 	mux.HandleFunc("GET /v1/dashboard/deadletters", d.serveDeadLetters)
 	mux.HandleFunc("GET /v1/dashboard/restatements", d.serveRestatements)
+	mux.HandleFunc("GET /v1/dashboard/costs/connectors", d.serveCostConnectors)
 	mux.HandleFunc("GET /v1/alerts", d.serveAlerts)
 }
 

@@ -38,19 +38,37 @@ const (
 	sqlToken   = "admin-sql-token-0123456789"
 )
 
+// ClickHouse users of the tenants file: the dashboard's "Connect your BI"
+// panel shows the signed-in tenant's (the admin's under the admin token).
+const (
+	biURL       = "http://clickhouse.example:8123"
+	adminCHUser = "ch_admin"
+	adminCHPass = "ch-admin-password-0123456789"
+	netCHUser   = "net_ro"
+	netCHPass   = "net-ro-password-0123456789"
+	otherCHUser = "other_ro"
+	otherCHPass = "other-ro-password-0123456789"
+)
+
 const testTenants = `
+clickhouse:
+  admin: {user: ` + adminCHUser + `, password: ` + adminCHPass + `}
 tenants:
   - id: net
     name: Franchise Net
     timezone: Europe/Moscow
     margin: 0.5
     read_tokens: [` + netToken + `]
+    clickhouse_users:
+      - {user: ` + netCHUser + `, password: ` + netCHPass + `}
     accounts:
       - {id: msk, name: Moscow}
       - {id: spb, name: Saint Petersburg}
   - id: other
     name: Other Network
     read_tokens: [` + otherToken + `]
+    clickhouse_users:
+      - {user: ` + otherCHUser + `, password: ` + otherCHPass + `}
     accounts: [{id: x1, name: Elsewhere}]
 `
 
@@ -99,7 +117,7 @@ func newEnv(t *testing.T) *env {
 	// alerter's handler; this one answers in the alerter's form.
 	e.alerts = &alertSource{}
 
-	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second,
+	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second, ClickHouseURL: biURL,
 		Analytics: analytics.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute}},
 		console.Deps{Store: engine, Tenants: ten, Database: e.world.DB, Kafka: &e.kcfg, Alerts: e.alerts})
 	if err != nil {

@@ -27,6 +27,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if serveEdgeChild() { // a server of BenchmarkEdge*, re-executed
+		return
+	}
 	dir, err := os.MkdirTemp("", "throughline-e2e-bin")
 	if err != nil {
 		panic(err)
@@ -59,9 +62,12 @@ type node struct {
 	dataDir            string
 	kafkaPort          int
 	collector, console string
+	chhttp             string // ClickHouse's HTTP interface
 	cmd                *exec.Cmd
-	logs               *syncBuffer
-	exited             chan struct{}
+	// prefix runs the binary under a command (taskset -c 0).
+	prefix []string
+	logs   *syncBuffer
+	exited chan struct{}
 }
 
 // syncBuffer collects the process's output; tests read it while it runs.
@@ -84,7 +90,7 @@ func (b *syncBuffer) String() string {
 
 func newNode(t testing.TB) *node {
 	return &node{
-		t: t, dataDir: t.TempDir(), kafkaPort: freePort(t),
+		t: t, dataDir: t.TempDir(), kafkaPort: freePort(t), chhttp: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		collector: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		console:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 	}
@@ -117,10 +123,14 @@ func (n *node) startAs(cmd string, extra ...string) {
 		"--kafka-port", fmt.Sprint(n.kafkaPort),
 		"--collector-addr", n.collector,
 		"--console-addr", n.console,
-		"--clickhouse-http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(n.t)),
+		"--clickhouse-http-addr", n.chhttpAddr(),
 		"--log-pretty=false", "--log-level", "info",
 	}, extra...)
-	n.cmd = exec.Command(binary, args...)
+	if len(n.prefix) > 0 {
+		n.cmd = exec.Command(n.prefix[0], append(append(n.prefix[1:len(n.prefix):len(n.prefix)], binary), args...)...)
+	} else {
+		n.cmd = exec.Command(binary, args...)
+	}
 	n.logs = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
@@ -285,3 +295,6 @@ func postEvents(ctx context.Context, collector, key string, events []map[string]
 	resp.Body.Close()
 	return resp.StatusCode/100 == 2, nil
 }
+
+// chhttpAddr is where the node's ClickHouse HTTP interface listens.
+func (n *node) chhttpAddr() string { return n.chhttp }

@@ -104,9 +104,37 @@ type Puller struct {
 // Status is what a job did last, for operators.
 type Status struct {
 	LastSuccess time.Time // zero until a pull succeeded
+	// LastError is the last attempt's failure; "" once one succeeded after it.
 	LastError   string
+	LastErrorAt time.Time
 	From, To    string // the days of the last successful pull
 	Rows        int
+	// NextRun is when the job pulls next: a retry after a failure, else the
+	// next daily run (zero while a pull runs or before the first).
+	NextRun time.Time
+}
+
+// JobStatus is a job and its Status.
+type JobStatus struct {
+	Tenant, Account, Connector, Provider, Channel string
+	Status
+}
+
+// Statuses lists the jobs of tenant (every tenant: "") in the order of
+// the tenants file, each with its status (zero before its first pull).
+func (p *Puller) Statuses(tenant string) []JobStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []JobStatus
+	for i := range p.jobs {
+		j := &p.jobs[i]
+		if tenant != "" && j.Tenant != tenant {
+			continue
+		}
+		out = append(out, JobStatus{Tenant: j.Tenant, Account: j.Account, Connector: j.Connector, Provider: j.Provider,
+			Channel: j.Channel, Status: p.status[j.Label()]})
+	}
+	return out
 }
 
 // New builds a puller; Run starts it.
@@ -171,6 +199,7 @@ func (p *Puller) runJob(ctx context.Context, j *Job) {
 		deadline := NextRun(time.Now(), j.Location, p.cfg.After+offset)
 		p.pullUntil(ctx, j, deadline)
 		next = deadline
+		p.setStatus(j, func(s *Status) { s.NextRun = next })
 	}
 }
 
@@ -205,10 +234,12 @@ func (p *Puller) pullUntil(ctx context.Context, j *Job, deadline time.Time) {
 			return
 		}
 		wait := p.backoff(attempt, err)
-		if !time.Now().Add(wait).Before(deadline) {
+		retry := time.Now().Add(wait)
+		if !retry.Before(deadline) {
 			return
 		}
-		if !sleepUntil(ctx, time.Now().Add(wait)) {
+		p.setStatus(j, func(s *Status) { s.NextRun = retry })
+		if !sleepUntil(ctx, retry) {
 			return
 		}
 	}
@@ -261,7 +292,7 @@ func (p *Puller) pull(ctx context.Context, j *Job) error {
 			return err
 		}
 		p.m.pulled(ctx, j, false)
-		p.setStatus(j, func(s *Status) { s.LastError = err.Error() })
+		p.setStatus(j, func(s *Status) { s.LastError, s.LastErrorAt, s.NextRun = err.Error(), time.Now(), time.Time{} })
 		log.Warn().Err(err).Bool("permanent", IsPermanent(err)).Msg("cost pull failed")
 		return err
 	}

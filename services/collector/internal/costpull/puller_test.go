@@ -207,6 +207,54 @@ func TestRetriesWithBackoff(t *testing.T) {
 	})
 }
 
+// TestStatusesForOperators: what the dashboard shows per connector — a
+// failed attempt's error, its time and the retry's; after a success, its
+// time and the next daily run; only the asked tenant's connectors.
+func TestStatusesForOperators(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(start))
+		f := &fakeFetcher{results: []func() (Report, error){
+			func() (Report, error) { return Report{}, transient(10*time.Minute, "error 152: not enough units") },
+			empty,
+		}}
+		jobs := []Job{
+			{Tenant: "acme", Account: "a", Connector: "yd", Provider: "yandex_direct", Channel: "yandex_direct",
+				Currency: "RUB", Location: msk, Restate: 1, Fetcher: f},
+			{Tenant: "other", Account: "x", Connector: "vk", Provider: "vk_ads", Channel: "vk_ads",
+				Currency: "RUB", Location: msk, Restate: 1, Fetcher: &fakeFetcher{results: []func() (Report, error){empty}}},
+		}
+		cfg := DefaultConfig()
+		cfg.Spread = 0
+		p := newPuller(t, cfg, jobs, &sink{}, zerolog.Nop())
+		if got := p.Statuses("acme"); len(got) != 1 || got[0].Connector != "yd" || !got[0].LastSuccess.IsZero() || !got[0].NextRun.IsZero() {
+			t.Fatalf("before the first pull: %+v", got)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { p.Run(ctx); close(done) }()
+		synctest.Wait()
+		s := p.Statuses("acme")[0]
+		if s.LastError != "error 152: not enough units" || !s.LastErrorAt.Equal(start) || !s.NextRun.Equal(start.Add(10*time.Minute)) ||
+			!s.LastSuccess.IsZero() {
+			t.Fatalf("after a failure: %+v", s)
+		}
+		time.Sleep(11 * time.Minute)
+		synctest.Wait()
+		s = p.Statuses("acme")[0]
+		next := time.Date(2026, 12, 7, 21, 30, 0, 0, time.UTC) // 00:30 on Dec 8 in Moscow
+		if s.LastError != "" || !s.LastSuccess.Equal(start.Add(10*time.Minute)) || !s.NextRun.Equal(next) || s.Tenant != "acme" ||
+			s.Account != "a" || s.Provider != "yandex_direct" || s.Channel != "yandex_direct" {
+			t.Fatalf("after a success: %+v", s)
+		}
+		if all := p.Statuses(""); len(all) != 2 {
+			t.Fatalf("every tenant: %+v", all)
+		}
+		cancel()
+		<-done
+	})
+}
+
 func TestNextRunAcrossDST(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

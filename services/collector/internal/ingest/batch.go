@@ -34,6 +34,10 @@ type Item struct {
 	IP        string                     `json:"ip"`         // of the visitor, when a server relays a hit
 	Phone     string                     `json:"phone"`      // a form's phone: normalised to E.164 or rejected
 	Email     string                     `json:"email"`      // a form's e-mail: lower-cased or rejected
+	// The visitor's web-analytics ids: Metrica's ClientID (_ym_uid) and
+	// GA's client id (X.Y, or the whole _ga cookie GA1.2.X.Y).
+	YMClientID string `json:"ym_client_id"`
+	GAClientID string `json:"ga_client_id"`
 
 	Tenant  json.RawMessage `json:"tenant"`
 	Account json.RawMessage `json:"account"`
@@ -169,7 +173,15 @@ func (it *Item) envelope(m Meta) (event.Envelope, error) {
 	if err != nil {
 		return event.Envelope{}, err
 	}
+	ym, ga := event.YMClientID(it.YMClientID), event.GAClientID(it.GAClientID)
+	if ym == "" && strings.TrimSpace(it.YMClientID) != "" {
+		return event.Envelope{}, &event.FieldError{Field: "ym_client_id", Reason: "not a Yandex Metrica ClientID (the _ym_uid cookie: digits)"}
+	}
+	if ga == "" && strings.TrimSpace(it.GAClientID) != "" {
+		return event.Envelope{}, &event.FieldError{Field: "ga_client_id", Reason: "not a Google Analytics client id (X.Y, or the _ga cookie GA1.2.X.Y)"}
+	}
 	e := event.Envelope{
+		YMClientID: ym, GAClientID: ga,
 		ID: it.ID, Type: it.Type, Name: it.Name, TS: ts, ClientID: it.ClientID,
 		URL: it.URL, Referrer: it.Referrer, UTM: it.UTM, ClickIDs: it.ClickIDs,
 		Props: props, UserAgent: it.UserAgent, IP: it.IP,

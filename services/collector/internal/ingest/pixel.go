@@ -22,6 +22,11 @@ const (
 	paramPropPrefx = "p."
 	paramPhone     = "ph" // a goal's phone, normalised to E.164
 	paramEmail     = "em" // a goal's e-mail, lower-cased
+	// The visitor's web-analytics ids, as the tracker reads them from the
+	// _ym_uid and _ga cookies; a value that is not one is dropped, not the
+	// hit (the cookies are the analytics', not ours to vouch for).
+	paramYM = "ym"
+	paramGA = "ga"
 )
 
 // pixelField maps envelope field names in validation errors back to the
@@ -36,16 +41,24 @@ var pixelField = map[string]string{
 // a parameter that is present but wrong is a field error.
 func Pixel(rawQuery string, m Meta) (event.Envelope, error) {
 	q, _ := url.ParseQuery(rawQuery)
+	return PixelQuery(q, m)
+}
+
+// PixelQuery is Pixel of a query string already parsed (the handler parses
+// it once, for the key and for the envelope).
+func PixelQuery(q url.Values, m Meta) (event.Envelope, error) {
 	get := func(name string) string { return clean(q.Get(name)) }
 	e := event.Envelope{
-		Type:      get(paramType),
-		Name:      get(paramName),
-		ClientID:  get(paramClientID),
-		URL:       get(paramURL),
-		Referrer:  get(paramReferrer),
-		ID:        get(paramEventID),
-		UserAgent: clean(m.UserAgent),
-		IP:        m.IP,
+		Type:       get(paramType),
+		Name:       get(paramName),
+		ClientID:   get(paramClientID),
+		URL:        get(paramURL),
+		Referrer:   get(paramReferrer),
+		ID:         get(paramEventID),
+		UserAgent:  clean(m.UserAgent),
+		IP:         m.IP,
+		YMClientID: event.YMClientID(q.Get(paramYM)),
+		GAClientID: event.GAClientID(q.Get(paramGA)),
 		UTM: event.UTM{
 			Source:   get("utm_source"),
 			Medium:   get("utm_medium"),

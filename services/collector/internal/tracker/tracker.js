@@ -5,7 +5,8 @@
 //
 // It keeps a first-party client id, sends a pageview on load, keeps the
 // landing's UTM parameters, ad click ids and external referrer for the visit,
-// sends goals (API and data-tl-goal attributes), fills hidden form inputs
+// sends goals (API and data-tl-goal attributes), sends the page's Yandex
+// Metrica and Google Analytics client ids along, fills hidden form inputs
 // named tl_client_id and puts a leased pool number in place of the site's
 // phone. Every hit is a GET of the collector's /px.gif.
 //
@@ -191,10 +192,27 @@ if (!visit && kept) {
 // again, the same URL, so the collector and the loader see a repeat of one
 // hit, not a second one.
 
+// The visitor's web-analytics ids, when the page runs them, go with every
+// hit so data teams can join on them and calls reported with them find the
+// visit: Yandex Metrica's ClientID (the _ym_uid cookie, digits) and Google
+// Analytics' client id (the last two fields of the _ga cookie,
+// GA1.2.1234567890.1700000000 -> 1234567890.1700000000). Read at every hit:
+// their scripts may set the cookies after ours ran.
+function webIds() {
+  var s = '', ym = readCookie('_ym_uid'), ga = (readCookie('_ga') || '').split('.');
+  if (ym && /^[0-9]{1,64}$/.test(ym)) {
+    s += '&ym=' + ym;
+  }
+  if (ga.length >= 4 && /^[0-9]{1,32}$/.test(ga[ga.length - 2]) && /^[0-9]{1,32}$/.test(ga[ga.length - 1])) {
+    s += '&ga=' + ga[ga.length - 2] + '.' + ga[ga.length - 1];
+  }
+  return s;
+}
+
 function send(type, name, extra) {
   var url = base + '/px.gif?k=' + enc(key) + '&t=' + type + (name ? '&n=' + enc(name) : '') +
     '&cid=' + enc(cid) + '&eid=' + rnd(4) + '&u=' + enc(cut(loc.href)) +
-    (visit ? '&' + visit : '') + (extra || '');
+    (visit ? '&' + visit : '') + webIds() + (extra || '');
   if (visit) {
     set(VISIT, visit, VISIT_TTL);
   }

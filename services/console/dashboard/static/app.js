@@ -133,13 +133,14 @@ function setupPickers() {
 // ---- channels table and cost vs revenue -----------------------------------------
 
 // leads by kind (call, form, chat, CRM) and the cost of a lead of each kind:
-// the channel's cost over its leads of that kind (docs/analytics.md)
+// the channel's cost over its leads of that kind; units sold (the won deals'
+// quantities) and the cost of one unit (docs/analytics.md)
 const columns = [
   ['cost', fmtMoney], ['clicks', (v) => fmtNum(v, 0)], ['sessions', (v) => fmtNum(v)], ['leads', (v) => fmtNum(v)],
   ['leads_call', (v) => fmtNum(v)], ['leads_form', (v) => fmtNum(v)], ['leads_chat', (v) => fmtNum(v)], ['leads_crm', (v) => fmtNum(v)],
-  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney],
+  ['target_leads', (v) => fmtNum(v)], ['won_deals', (v) => fmtNum(v)], ['revenue', fmtMoney], ['units', (v) => fmtNum(v)],
   ['cpl', fmtMoney], ['cpl_call', fmtMoney], ['cpl_form', fmtMoney], ['cpl_chat', fmtMoney], ['cpl_crm', fmtMoney],
-  ['cpa', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
+  ['cpa', fmtMoney], ['cost_per_unit', fmtMoney], ['roi', fmtPct], ['romi', fmtPct],
 ];
 
 function reportRow(row, head) {
@@ -411,6 +412,61 @@ function renderDeadLetters(v) {
   if (v.sources.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'ok', text: 'None in this period.' })));
 }
 
+// The "Connect your BI" panel: where ClickHouse's HTTP interface is and the
+// user to connect as — this tenant's read-only user (its rows only), or the
+// admin user under the admin token. The password shows only when asked.
+function renderBI(v) {
+  $('bi-url').textContent = v.url || '(not set: --console-clickhouse-url)';
+  $('bi-database').textContent = v.database;
+  $('bi-user').textContent = v.user || '(none)';
+  $('bi-scope').textContent = v.scope === 'admin' ? 'admin: every tenant, may insert' : 'read-only, ' + v.tenant + "'s rows only";
+  const pw = $('bi-password');
+  pw.dataset.secret = v.password || '';
+  pw.dataset.hidden = '1';
+  pw.textContent = v.password ? '••••••••' : '(none)';
+  $('bi-show').hidden = !v.password;
+  $('bi-show').textContent = 'Show';
+  $('bi-note').textContent = v.user ? 'Any ClickHouse client or BI tool connects with these (' + v.docs + ').'
+    : 'No ClickHouse user for ' + (v.scope === 'admin' ? 'the admin (clickhouse.admin' : 'this tenant (clickhouse_users') + ' in the tenants file); see ' + v.docs + '.';
+  document.body.dataset.biLoaded = '1';
+}
+$('bi-show').addEventListener('click', () => {
+  const pw = $('bi-password');
+  const hide = pw.dataset.hidden !== '1';
+  pw.dataset.hidden = hide ? '1' : '0';
+  pw.textContent = hide ? '••••••••' : pw.dataset.secret;
+  $('bi-show').textContent = hide ? 'Show' : 'Hide';
+});
+
+// A connector's row: its last successful pull and next run (when this
+// console runs beside the collector), its last error, and the alerter's
+// costs_missing alert for it when yesterday's spend did not arrive.
+function renderConnectors(v, alerts) {
+  const missing = new Map();
+  for (const a of alerts.active || []) {
+    if (a.kind === 'costs_missing' && a.labels) missing.set((a.account || '') + '/' + a.labels.connector, a);
+  }
+  const body = $('cost-connectors').tBodies[0];
+  body.replaceChildren(...v.connectors.map((c) => {
+    const m = missing.get((c.account || '') + '/' + c.connector);
+    const status = m ? el('span', { class: 'bad', text: 'costs_missing: ' + (m.title || m.rule) })
+      : c.last_error ? el('span', { class: 'bad', text: 'failing: ' + c.last_error })
+      : c.last_success ? el('span', { class: 'ok', text: 'ok' + (c.from ? ' · ' + c.from + '…' + c.to : '') })
+      : el('span', { class: 'muted', text: v.state === 'unavailable' ? '—' : 'not pulled yet' });
+    return el('tr', { 'data-connector': (c.account || '') + '/' + c.connector, 'data-missing': m ? '1' : '0' },
+      el('td', { text: c.account ? branchName(c.account) : 'network' }),
+      el('td', { text: c.connector + (c.channel && c.channel !== c.connector ? ' (' + c.channel + ')' : '') }),
+      el('td', { text: c.last_success ? fmtTime(c.last_success, true) : '—' }),
+      el('td', { text: c.next_run ? fmtTime(c.next_run, true) : '—' }),
+      el('td', {}, status));
+  }));
+  if (v.connectors.length === 0) body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No cost connectors.' })));
+  const notes = { standby: 'Another collector runs the pulls; its status is on its own /metrics.',
+    unavailable: 'Pull status is on the collectors\' /metrics (throughline_costpull_*); missing spend shows here as costs_missing.',
+    off: 'Pulling is turned off on this collector.' };
+  $('connectors-state').textContent = notes[v.state] || '';
+}
+
 // ---- refresh loops ---------------------------------------------------------------------
 
 function showError(e) {
@@ -458,12 +514,14 @@ function renderRestatements(v) {
 async function refreshSide() {
   const p = pickers();
   try {
-    const [alerts, dead, restating] = await Promise.all([
+    const [alerts, dead, restating, connectors] = await Promise.all([
       api('/v1/alerts', { account: p.account }),
       api('/v1/dashboard/deadletters', { from: p.from, to: p.to, account: p.account }),
       api('/v1/dashboard/restatements'),
+      api('/v1/dashboard/costs/connectors', { account: p.account }),
     ]);
     renderAlerts(alerts);
+    renderConnectors(connectors, alerts);
     renderDeadLetters(dead);
     renderRestatements(restating);
   } catch (e) { showError(e); }
@@ -481,6 +539,8 @@ function logout(msg) {
   $('logout').hidden = true;
   $('login-view').hidden = false;
   $('tenant-name').textContent = '';
+  $('bi-password').dataset.secret = '';
+  $('bi-password').textContent = '••••••••';
   $('login-error').textContent = msg || '';
   setLive('off', 'off');
 }
@@ -504,6 +564,7 @@ async function start() {
   refreshReports();
   refreshSide();
   loadRecentLeads().catch(showError);
+  api('/v1/dashboard/bi').then(renderBI, showError);
   restartStream();
   state.timers.push(setInterval(refreshReports, 60000), setInterval(refreshSide, 15000));
 }

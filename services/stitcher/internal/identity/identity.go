@@ -17,6 +17,44 @@ import (
 // Key builders. A key is "<kind>:<value>"; kinds keep namespaces apart.
 func Client(id string) string { return "c:" + id }
 
+// Web-analytics namespaces: a visitor id of Yandex Metrica (ClientID, the
+// _ym_uid cookie) or Google Analytics (client id, from _ga), as call
+// trackers report them among a call's client ids ("ym:<id>", "ga:<id>").
+const (
+	NamespaceYM = "ym"
+	NamespaceGA = "ga"
+)
+
+// WebAnalytics is the key of a web-analytics visitor id: the same key a
+// call's client id "ym:<id>" makes, so a hit that carried the id and a call
+// that reports it are one person.
+func WebAnalytics(ns, id string) string { return Client(ns + ":" + id) }
+
+// WebVisitor is the key that records which of our client ids carried a
+// web-analytics id ("w:ym:<id>:<client id>"). Nothing else makes it: it
+// links nothing new, it lets a call that reports only the web-analytics id
+// find that client's sessions, and a session name its web-analytics ids.
+// The ids are digits and dots (pkg/event normalises them), so the first ":"
+// after them ends them.
+func WebVisitor(ns, id, clientID string) string { return "w:" + ns + ":" + id + ":" + clientID }
+
+// WebVisitorPrefix is the common prefix of the WebVisitor keys of one id.
+func WebVisitorPrefix(ns, id string) string { return "w:" + ns + ":" + id + ":" }
+
+// ParseWebVisitor splits a WebVisitor key; ok is false for any other key.
+func ParseWebVisitor(key string) (ns, id, clientID string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "w:")
+	if !ok {
+		return "", "", "", false
+	}
+	ns, rest, ok1 := strings.Cut(rest, ":")
+	id, clientID, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || id == "" || clientID == "" {
+		return "", "", "", false
+	}
+	return ns, id, clientID, true
+}
+
 // Call is a call-tracking call id (vendor ids do not collide within an account).
 func Call(id string) string { return "k:" + id }
 

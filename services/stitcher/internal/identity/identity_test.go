@@ -86,3 +86,19 @@ func TestMatchedOnly(t *testing.T) {
 		t.Error("remove forgets keys")
 	}
 }
+
+func TestWebVisitorKeys(t *testing.T) {
+	k := WebVisitor(NamespaceYM, "1700000000123456789", "cid:with:colons")
+	ns, id, cid, ok := ParseWebVisitor(k)
+	if !ok || ns != "ym" || id != "1700000000123456789" || cid != "cid:with:colons" {
+		t.Fatalf("%q → %q %q %q %v", k, ns, id, cid, ok)
+	}
+	for _, bad := range []string{"c:ym:1", "w:ym", "w:ym:1", "w:ym::c", "w:ym:1:"} {
+		if _, _, _, ok := ParseWebVisitor(bad); ok {
+			t.Errorf("%q parsed as a web visitor key", bad)
+		}
+	}
+	if WebAnalytics(NamespaceGA, "1.2") != Client("ga:1.2") {
+		t.Fatal("a hit's GA id and a call's ga: client id must be one key")
+	}
+}

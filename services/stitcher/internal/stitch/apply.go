@@ -44,7 +44,7 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 	if e.ClientID == "" {
 		return a.applyAnonymousChat(e, matched)
 	}
-	p := a.link([]string{identity.Client(e.ClientID)}, matched)
+	p := a.link(append([]string{identity.Client(e.ClientID)}, webKeys(e)...), matched)
 	src := a.cls.Classify(channel.Input{
 		URL: e.URL, Referrer: e.Referrer, ClickIDs: e.ClickIDs,
 		UTMSource: e.UTM.Source, UTMMedium: e.UTM.Medium, UTMCampaign: e.UTM.Campaign,
@@ -209,7 +209,10 @@ func (a *Account) link(explicit, matched []string) *Person {
 		}
 		a.dirty[q] = false
 	}
-	p.Keys = a.graph.Keys(id)
+	if keys := a.graph.Keys(id); !slices.Equal(keys, p.Keys) {
+		p.Keys = keys
+		p.derived = false // new keys (web-analytics ids) can change sessions and call matching: derived in full
+	}
 	a.dirty[id] = true
 	return p
 }

@@ -78,7 +78,7 @@ func (a *Account) derive(p *Person) derived {
 			Channel: channel.None, RecordingURL: c.RecordingURL, EventID: c.EventID,
 		}
 		var best *entity.Session
-		for _, cid := range c.ClientIDs {
+		for _, cid := range callClients(p.Keys, c.ClientIDs) {
 			for _, s := range clientSessions[cid] {
 				if s.Start <= c.TS && (best == nil || s.Start > best.Start) {
 					best = s
@@ -182,18 +182,21 @@ func (a *Account) derive(p *Person) derived {
 func (a *Account) sessions(p *Person, cid string) []*entity.Session {
 	c := p.Clients[cid]
 	ss := session.Sessionize(c.Hits, c.Origins, a.settings.SessionGap)
+	ym, ga := clientWebIDs(p.Keys, cid)
 	out := make([]*entity.Session, len(ss))
 	es := make([]entity.Session, len(ss)) // one allocation for the client's sessions
 	for i, s := range ss {
-		es[i] = a.session(p, cid, s)
+		es[i] = a.session(p, cid, ym, ga, s)
 		out[i] = &es[i]
 	}
 	return out
 }
 
-// session is the entity of session s of client cid of p.
-func (a *Account) session(p *Person, cid string, s session.Session) entity.Session {
+// session is the entity of session s of client cid of p, who carried the
+// web-analytics ids ym and ga.
+func (a *Account) session(p *Person, cid, ym, ga string, s session.Session) entity.Session {
 	return entity.Session{
+		YMClientID: ym, GAClientID: ga,
 		Meta: entity.Meta{Tenant: a.Tenant, Account: a.Account}, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
 		Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
 		Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,

@@ -54,6 +54,10 @@ func fpSession(e *entity.Session) uint64 {
 		e.Content, e.Term, e.ClickParam, e.ClickID, e.LandingPage, e.Referrer, e.FirstEvent} {
 		h.s(v)
 	}
+	if e.YMClientID != "" || e.GAClientID != "" { // only then: sessions without them keep their fingerprints
+		h.s(e.YMClientID)
+		h.s(e.GAClientID)
+	}
 	h.i(e.Start)
 	h.i(e.End)
 	h.i(e.DurationMS)

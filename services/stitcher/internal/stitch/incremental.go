@@ -16,8 +16,9 @@ import (
 // just the client's sessions and emits those whose content changed, when it
 // can show the rest would derive the same:
 //
-//   - the person was derived in full since it was restored, merged or given
-//     a contact (derived), and
+//   - the person was derived in full since it was restored, merged, given a
+//     contact or new identity keys (web-analytics ids change sessions and
+//     call matching: webids.go) (derived), and
 //   - the client's touches as of then are a prefix of its touches now, and
 //     every session added since starts after the person's newest lead and
 //     call.
@@ -57,11 +58,12 @@ func (a *Account) restateClient(p *Person, cid string, ts int64) (out []Record, 
 		h.touch(&ss[c.touches+i])
 	}
 	c.touches, c.touchesSum = len(ss), uint64(h)
+	ym, ga := clientWebIDs(p.Keys, cid)
 	for _, s := range ss {
 		if s.End < ts {
 			continue
 		}
-		e := a.session(p, cid, s)
+		e := a.session(p, cid, ym, ga, s)
 		out = a.put(p, out, KindSession, e.SessionID, &e, &e.Meta, fpSession(&e))
 	}
 	return out, true

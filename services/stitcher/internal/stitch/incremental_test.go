@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/throughline/throughline/pkg/event"
 )
 
 // TestIncrementalMatchesFull feeds the same events, some of them later than
@@ -19,6 +21,17 @@ func TestIncrementalMatchesFull(t *testing.T) {
 	for seed := range uint64(3) {
 		evs := stream(seed, 3, 3000)
 		rng := rand.New(rand.NewPCG(seed, 17))
+		for i := range evs { // web-analytics ids on some visitors' hits, and calls reporting them
+			switch e := &evs[i]; {
+			case e.ClientID != "" && e.Type == event.TypePageview && rng.IntN(3) == 0:
+				e.YMClientID = "17" + e.ClientID[1:]
+				if rng.IntN(40) == 0 { // the Metrica cookie changed
+					e.YMClientID += "9"
+				}
+			case e.Call != nil && len(e.Call.ClientIDs) > 0 && rng.IntN(2) == 0:
+				e.Call.ClientIDs = []string{"ym:17" + e.Call.ClientIDs[0][1:]}
+			}
+		}
 		for range len(evs) / 20 { // some events days late
 			i, j := rng.IntN(len(evs)), rng.IntN(len(evs))
 			evs[i], evs[j] = evs[j], evs[i]

@@ -4,6 +4,7 @@
 //
 //	throughline run      the pipeline
 //	throughline demo     the pipeline and demo traffic
+//	throughline kafka    the embedded Kafka broker alone
 //	throughline clickhouse  the embedded ClickHouse alone, over its HTTP interface
 //	throughline query    run one read-only SQL statement against the console
 //	throughline redrive  re-submit dead letters to the collector after a fix
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, false, stdout, stderr)
 	case "demo":
 		return serve(args, true, stdout, stderr)
+	case "kafka":
+		return serveKafka(args, stdout, stderr)
 	case "clickhouse":
 		return serveClickHouse(args, stdout, stderr)
 	case "query":
@@ -68,10 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: throughline [run|demo|clickhouse|query|redrive|restate|ddl] [flags]
+	fmt.Fprint(w, `usage: throughline [run|demo|kafka|clickhouse|query|redrive|restate|ddl] [flags]
 
   run     run the pipeline in one process (embedded Kafka + ClickHouse)
   demo    run the pipeline with a simulated franchise network sending traffic
+  kafka   the embedded Kafka broker alone, for services run as separate processes (docs/operations.md)
   clickhouse  the embedded ClickHouse alone, serving ClickHouse's HTTP interface (users from the tenants file)
   query   run one read-only SQL statement: throughline query "SELECT count() FROM throughline.events"
   redrive re-submit dead letters after a fix: throughline redrive --source 'crm:*' --since 24h

@@ -106,6 +106,11 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 		if err := a.chhttp.Listen(); err != nil {
 			return nil, err
 		}
+		// The dashboard's "Connect your BI" panel names this listener,
+		// unless told the address data teams reach it by.
+		if cfg.Console.ClickHouseURL == "" {
+			cfg.Console.ClickHouseURL = "http://" + a.chhttp.Addr()
+		}
 	}
 
 	popts := append(kafka.BaseOpts(kcfg, log), kafka.ProducerOpts(cfg.Collector.MaxInFlightRecords)...)
@@ -133,7 +138,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	}
 	a.console, err = console.New(cfg.Console, console.Deps{
 		Tel: a.tel, Store: a.store, Tenants: a.tenants, Database: cfg.Loader.Database,
-		Kafka: &kcfg, Alerts: a.alerter.Handler(),
+		Kafka: &kcfg, Alerts: a.alerter.Handler(), CostConnectors: a.collector.CostConnectorsHandler(),
 	})
 	if err != nil {
 		return nil, err

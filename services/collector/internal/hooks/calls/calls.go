@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
@@ -190,7 +191,11 @@ func Envelope(c Call, m Meta) event.Envelope {
 	if c.ClientID != "" {
 		ids = append(ids, c.ClientID)
 	}
-	ids = append(ids, c.VendorIDs...)
+	for _, v := range c.VendorIDs {
+		if v = webAnalyticsID(v); v != "" {
+			ids = append(ids, v)
+		}
+	}
 	e := event.Envelope{
 		V: event.Version, ID: EnvelopeID(m.Tenant, m.Account, m.Provider, c.ID, c.Phase),
 		Tenant: m.Tenant, Account: m.Account, Type: event.TypeCall, Name: c.Phase,
@@ -218,4 +223,25 @@ func Envelope(c Call, m Meta) event.Envelope {
 		}
 	}
 	return e
+}
+
+// webAnalyticsID writes a vendor's copy of a web-analytics id as the
+// tracker's: "ga:GA1.2.X.Y" becomes "ga:X.Y", so the stitcher links the call
+// to the visitor whose hits carried X.Y. A ym: or ga: id that is not one is
+// dropped (it could only link the call to nobody, or to a wrong visitor);
+// other namespaces pass as they are.
+func webAnalyticsID(v string) string {
+	switch ns, id, _ := strings.Cut(v, ":"); ns {
+	case "ym":
+		if id = event.YMClientID(id); id == "" {
+			return ""
+		}
+		return "ym:" + id
+	case "ga":
+		if id = event.GAClientID(id); id == "" {
+			return ""
+		}
+		return "ga:" + id
+	}
+	return v
 }

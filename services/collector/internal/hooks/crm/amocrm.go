@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/throughline/throughline/pkg/event"
 
 	"github.com/throughline/throughline/services/collector/internal/hooks/phpform"
 )
@@ -24,7 +27,7 @@ var ErrNotFound = errors.New("entity not found")
 
 // AmoCRMAPI pulls leads from the account's amoCRM.
 type AmoCRMAPI interface {
-	// Lead returns GET /api/v4/leads/{id}?with=contacts's body, or an error
+	// Lead returns GET /api/v4/leads/{id}?with=contacts,catalog_elements's body, or an error
 	// wrapping ErrNotFound.
 	Lead(ctx context.Context, id string) (json.RawMessage, error)
 }
@@ -34,8 +37,11 @@ type AmoRequest struct {
 	Subdomain string // account[subdomain]
 	AccountID string // account[id]
 	Items     []AmoItem
-	Ignored   int     // entities and actions Throughline does not map (companies, tasks, notes…)
-	Errors    []error // items that could not be read; the others are still good
+	Ignored   int // entities and actions Throughline does not map (companies, tasks, notes…)
+	// Errors are items that could not be read (the others are still good)
+	// and units fields that could not be read (their items are kept, without
+	// units): the delivery is dead-lettered with them as its reason.
+	Errors []error
 }
 
 // AmoItem is one lead or contact of a delivery.
@@ -75,7 +81,11 @@ func ParseAmoCRM(body []byte, s Settings) (*AmoRequest, error) {
 			}
 			items.Each(func(idx string, item *phpform.Value) {
 				where := entity + "[" + action + "][" + idx + "]"
-				it, err := amoItem(entity, act, item, s)
+				it, unitsErr, err := amoItem(entity, act, item, s)
+				if unitsErr != nil {
+					fe := AsFieldError("", unitsErr)
+					req.Errors = append(req.Errors, fieldErr(where+"["+fe.Field+"]", "%s (kept without units)", fe.Reason))
+				}
 				if err != nil {
 					fe := AsFieldError("", err)
 					req.Errors = append(req.Errors, fieldErr(where+"["+fe.Field+"]", "%s", fe.Reason))
@@ -111,7 +121,24 @@ func amoAction(a string) (string, bool) {
 	return "", false // note and anything new
 }
 
-func amoItem(entity, action string, v *phpform.Value, s Settings) (AmoItem, error) {
+// amoItem reads one item; unitsErr is a units field it could not read (the
+// item is good without units).
+func amoItem(entity, action string, v *phpform.Value, s Settings) (it AmoItem, unitsErr, err error) {
+	it, err = amoItemFields(entity, action, v, s)
+	if err != nil || entity != "leads" || s.UnitsField == "" {
+		return it, nil, err
+	}
+	if raw := amoCustomFields(v.Get("custom_fields")).first(s.UnitsField); raw != "" {
+		n, err := FieldUnits(raw)
+		if err != nil {
+			return it, fieldErr("custom_fields", "units field %s: %v", s.UnitsField, err), nil
+		}
+		it.Units = n
+	}
+	return it, nil, nil
+}
+
+func amoItemFields(entity, action string, v *phpform.Value, s Settings) (AmoItem, error) {
 	if !v.IsMap() {
 		return AmoItem{}, fieldErr("id", "required")
 	}
@@ -160,7 +187,10 @@ func amoItem(entity, action string, v *phpform.Value, s Settings) (AmoItem, erro
 		c.ContactID = cid
 	}
 	// A delete or a pipeline-stage webhook carries only ids and statuses.
-	it.Pull = action != ActionDelete && (c.UpdatedAt == 0 || !v.Has("price"))
+	// Webhooks never carry a lead's catalog elements: a won lead is pulled
+	// for them when the account counts units from a catalog.
+	it.Pull = action != ActionDelete && (c.UpdatedAt == 0 || !v.Has("price") ||
+		s.UnitsCatalog != "" && s.UnitsField == "" && c.Outcome == OutcomeWon)
 	return it, Validate(c)
 }
 
@@ -328,6 +358,15 @@ type amoLead struct {
 			ID     json.Number `json:"id"`
 			IsMain bool        `json:"is_main"`
 		} `json:"contacts"`
+		// with=catalog_elements: the list elements linked to the lead, each
+		// with the link's quantity and its catalog.
+		CatalogElements []struct {
+			ID       json.Number `json:"id"`
+			Metadata struct {
+				Quantity  any         `json:"quantity"`
+				CatalogID json.Number `json:"catalog_id"`
+			} `json:"metadata"`
+		} `json:"catalog_elements"`
 	} `json:"_embedded"`
 }
 
@@ -383,6 +422,9 @@ func MergeAmoLead(it *AmoItem, body json.RawMessage, s Settings) error {
 	if v := fields.first(s.callIDField()); v != "" {
 		c.CallID = v
 	}
+	if err := amoUnits(c, &l, fields, s); err != nil {
+		return err
+	}
 	for i, ct := range l.Embedded.Contacts {
 		if ct.IsMain || i == 0 && c.ContactID == "" {
 			c.ContactID = ct.ID.String()
@@ -390,6 +432,60 @@ func MergeAmoLead(it *AmoItem, body json.RawMessage, s Settings) error {
 	}
 	it.Pull = false
 	return Validate(c)
+}
+
+// amoUnits sets a pulled lead's units: the configured units field, else
+// the quantities of its elements of the configured catalog.
+func amoUnits(c *event.CRM, l *amoLead, fields customFields, s Settings) error {
+	if s.UnitsField != "" {
+		if raw := fields.first(s.UnitsField); raw != "" {
+			n, err := FieldUnits(raw)
+			if err != nil {
+				return fmt.Errorf("amoCRM lead units field %s: %w", s.UnitsField, err)
+			}
+			c.Units = n
+		}
+		return nil
+	}
+	if s.UnitsCatalog == "" {
+		return nil
+	}
+	if len(l.Embedded.CatalogElements) > MaxItems {
+		return fmt.Errorf("amoCRM lead has more than %d catalog elements", MaxItems)
+	}
+	var qs []float64
+	for i, el := range l.Embedded.CatalogElements {
+		if s.UnitsCatalog != "*" && el.Metadata.CatalogID.String() != s.UnitsCatalog {
+			continue
+		}
+		q, err := jsonQuantity(el.Metadata.Quantity)
+		if err != nil {
+			return fmt.Errorf("amoCRM lead catalog_elements[%d].metadata.quantity: %w", i, err)
+		}
+		qs = append(qs, q)
+	}
+	n, err := sumUnits("catalog_elements", qs)
+	if err != nil {
+		return fmt.Errorf("amoCRM lead: %w", err)
+	}
+	c.Units = n
+	return nil
+}
+
+// jsonQuantity reads a quantity sent as a number or a string; absent
+// (null) is 1, as a linked element without a quantity is one item.
+func jsonQuantity(v any) (float64, error) {
+	switch q := v.(type) {
+	case nil:
+		return 1, nil
+	case json.Number:
+		return Quantity(q.String())
+	case float64:
+		return Quantity(strconv.FormatFloat(q, 'g', -1, 64))
+	case string:
+		return Quantity(q)
+	}
+	return 0, fmt.Errorf("%v is not a quantity", v)
 }
 
 // AmoSubdomain is the account subdomain of an amoCRM base URL

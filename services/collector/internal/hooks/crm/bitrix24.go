@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -17,7 +18,14 @@ type Bitrix24API interface {
 	// Get calls method (crm.deal.get, crm.lead.get, crm.contact.get) for id
 	// and returns its "result" object, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, method, id string) (json.RawMessage, error)
+	// List calls method for id and returns its "result" list
+	// (crm.deal.productrows.get), or an error wrapping ErrNotFound.
+	List(ctx context.Context, method, id string) (json.RawMessage, error)
 }
+
+// Permanent is implemented by pull errors that retrying will not cure
+// (a method the portal does not have, missing scope).
+type Permanent interface{ IsPermanent() bool }
 
 // BitrixEvent is one Bitrix24 outbound event: only the entity's id, the
 // event time and the sender's credentials.
@@ -155,7 +163,58 @@ func ResolveBitrix24(ctx context.Context, ev *BitrixEvent, api Bitrix24API, s Se
 	if c.UpdatedAt == 0 {
 		c.UpdatedAt = ev.TS
 	}
-	return ch, nil
+	// A won deal's units are its product rows' quantities (one more pull,
+	// only for won deals: units count only there).
+	if c.Entity == EntityDeal && c.Outcome == OutcomeWon && s.UnitsField == "" {
+		rows, err := api.List(ctx, "crm.deal.productrows.get", ev.ID)
+		var perm Permanent
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case errors.As(err, &perm) && perm.IsPermanent():
+			ch.UnitsNote = "crm.deal.productrows.get: " + err.Error()
+		case err != nil:
+			return ch, fmt.Errorf("fetching product rows of deal %s: %w", ev.ID, err)
+		default:
+			if c.Units, err = BitrixRowsUnits(rows); err != nil {
+				return ch, err
+			}
+		}
+	}
+	return ch, Validate(c)
+}
+
+// BitrixRowsUnits sums the QUANTITY of crm.deal.productrows.get's rows
+// (numbers or decimal strings).
+func BitrixRowsUnits(raw json.RawMessage) (float64, error) {
+	var rows []any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&rows); err != nil {
+		return 0, fieldErr("productrows", "not a list of product rows: %s", jsonReason(err))
+	}
+	if len(rows) > MaxItems {
+		return 0, fieldErr("productrows", "more than %d product rows", MaxItems)
+	}
+	qs := make([]float64, 0, len(rows))
+	for i, row := range rows {
+		r, ok := row.(map[string]any)
+		if !ok {
+			continue
+		}
+		raw := bitrixString(r["QUANTITY"])
+		if raw == "" {
+			raw = bitrixString(r["quantity"])
+		}
+		if raw == "" {
+			continue
+		}
+		q, err := Quantity(raw)
+		if err != nil {
+			return 0, fieldErr(fmt.Sprintf("productrows[%d].QUANTITY", i), "%v", err)
+		}
+		qs = append(qs, q)
+	}
+	return sumUnits("productrows", qs)
 }
 
 // MapBitrix24 fills a change from a crm.*.get result.
@@ -194,6 +253,15 @@ func MapBitrix24(ch *Change, raw json.RawMessage, s Settings) error {
 	}
 	c.ClientID = bitrixField(f, s.ClientIDField, "UF_CRM_CLIENT_ID")
 	c.CallID = bitrixField(f, s.CallIDField, "UF_CRM_CALL_ID")
+	if s.UnitsField != "" && c.Entity == EntityDeal {
+		if raw := bitrixField(f, s.UnitsField, ""); raw != "" {
+			if n, err := FieldUnits(raw); err != nil {
+				ch.UnitsNote = "units field " + s.UnitsField + ": " + err.Error()
+			} else {
+				c.Units = n
+			}
+		}
+	}
 	c.Phones = Phones(s.Region, bitrixMulti(f["PHONE"])...)
 	c.Emails = Emails(bitrixMulti(f["EMAIL"])...)
 	switch c.Entity {

@@ -54,6 +54,12 @@ type Settings struct {
 	LostStages    []string // … and lost
 	ClientIDField string   // custom field (id, code or name) carrying our client id
 	CallIDField   string   // custom field carrying the call-tracking call id
+	// UnitsField is the custom field whose number is the deal's units sold;
+	// set, it wins over line items (and saves pulling them).
+	UnitsField string
+	// UnitsCatalog (amoCRM) is the catalog id whose linked elements are the
+	// units sold, "*" for every catalog; "" reads no catalog.
+	UnitsCatalog string
 	// Region is the account's phone_region: contacts' numbers without a
 	// country code are read as dialled there ("" = phone.DefaultRegion).
 	Region string
@@ -68,6 +74,7 @@ func SettingsFor(currency, region string, crm *tenants.CRM) Settings {
 	if crm != nil {
 		s.WonStages, s.LostStages = crm.WonStages, crm.LostStages
 		s.ClientIDField, s.CallIDField = crm.ClientIDField, crm.CallIDField
+		s.UnitsField, s.UnitsCatalog = strings.TrimSpace(crm.UnitsField), strings.TrimSpace(crm.UnitsCatalog)
 	}
 	return s
 }
@@ -79,6 +86,9 @@ type Change struct {
 	// Seed, when set, replaces the change time in the envelope id: a hash of
 	// what was received, so a duplicate delivery still gets the same id.
 	Seed string
+	// UnitsNote says why the change's units could not be pulled (a portal
+	// without the product rows method): it is published without them.
+	UnitsNote string
 }
 
 // Error is a payload problem, naming the field at fault.

@@ -84,6 +84,12 @@ func ParseDynamics(body []byte, s Settings) ([]Change, error) {
 	c.Emails = Emails(o.str("emailaddress1"), o.str("emailaddress"), o.str("email"))
 	c.ClientID = dynamicsCustom(o, s.clientIDField(), "tl_client_id")
 	c.CallID = dynamicsCustom(o, s.callIDField(), "tl_call_id")
+	// Units: the configured column, else the opportunity products a flow
+	// expanded (product_opportunities, each with its quantity).
+	c.fieldOrItems(s, func(name string) string { return dynamicsCustom(o, name, strings.ToLower(name)) },
+		func() (float64, bool, string) {
+			return listUnits(o, []string{"product_opportunities", "opportunityproducts", "opportunity_products"}, []string{"quantity"})
+		})
 	if c.UpdatedAt, err = Time(o.str("modifiedon", "actualclosedate", "createdon")); err != nil {
 		return nil, fieldErr("modifiedon", "%v", err)
 	}

@@ -92,3 +92,8 @@ func (b bitrixFromFile) Get(_ context.Context, method, id string) (json.RawMessa
 	}
 	return nil, ErrNotFound
 }
+
+// List answers list methods (crm.deal.productrows.get) the same way.
+func (b bitrixFromFile) List(ctx context.Context, method, id string) (json.RawMessage, error) {
+	return b.Get(ctx, method, id)
+}

@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -75,6 +76,9 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	if c.Amount, err = Amount(amount, c.Currency); err != nil {
 		return nil, fieldErr("data.price", "%v", err)
 	}
+	if c.Units, err = megaplanUnits(data); err != nil {
+		return nil, err
+	}
 	if who := data.object("contractor", "client", "contact"); who != nil {
 		c.ContactID = who.str("id")
 		readContactInfo(&c, who.lookup("contactInfo"), s.Region)
@@ -87,6 +91,10 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 	}
 	c.ClientID = megaplanCustom(data, s.clientIDField(), "tlclientid")
 	c.CallID = megaplanCustom(data, s.callIDField(), "tlcallid")
+	// A configured units field wins over the positions (megaplanUnits).
+	if s.UnitsField != "" {
+		c.fieldOrItems(s, func(name string) string { return megaplanCustom(data, name, squash(name)) }, nil)
+	}
 	if c.UpdatedAt, err = Time(data.str("timeUpdated", "updated", "timeCreated", "created")); err != nil {
 		return nil, fieldErr("data.timeUpdated", "%v", err)
 	}
@@ -97,6 +105,48 @@ func ParseMegaplan(body []byte, s Settings) ([]Change, error) {
 		return nil, err
 	}
 	return []Change{c}, nil
+}
+
+// megaplanUnits reads the units sold of a deal: the sum of its positions'
+// quantities (the first present of positions, offerRows, products, items;
+// each {quantity|count|qty}, typed wrappers unwrapped), else a plain
+// quantity on the deal; 0 when neither is there. Megaplan's webhook
+// example shows neither, so these are the plausible spellings.
+func megaplanUnits(data vendorObject) (float64, error) {
+	for _, key := range []string{"positions", "offerRows", "products", "items"} {
+		rows, ok := data.lookup(key).([]any)
+		if !ok {
+			continue
+		}
+		if len(rows) > MaxItems {
+			return 0, fieldErr("data."+key, "more than %d positions", MaxItems)
+		}
+		var sum float64
+		for i, r := range rows {
+			m, _ := r.(map[string]any)
+			q := vendorObject(m).str("quantity", "count", "qty")
+			if q == "" {
+				return 0, fieldErr(fmt.Sprintf("data.%s[%d].quantity", key, i), "required")
+			}
+			v, err := Quantity(q)
+			if err != nil {
+				return 0, fieldErr(fmt.Sprintf("data.%s[%d].quantity", key, i), "%v", err)
+			}
+			sum += v
+		}
+		if sum > MaxUnits {
+			return 0, fieldErr("data."+key, "%v units in all, more than %v", sum, MaxUnits)
+		}
+		return sum, nil
+	}
+	if q := data.str("quantity"); q != "" {
+		v, err := Quantity(q)
+		if err != nil {
+			return 0, fieldErr("data.quantity", "%v", err)
+		}
+		return v, nil
+	}
+	return 0, nil
 }
 
 // readContactInfo reads Megaplan's contactInfo list: [{type, value}] with

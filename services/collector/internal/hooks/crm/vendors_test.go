@@ -30,6 +30,9 @@ func TestMegaplan(t *testing.T) {
 		// No state type: the configured lost stage decides; "null" price is none.
 		{"lost_by_stage.json", event.CRM{Provider: Megaplan, Entity: EntityDeal, Action: ActionUpdate, DealID: "1000125",
 			Stage: "42", Outcome: OutcomeLost, Currency: "RUB", UpdatedAt: 1772352000000}},
+		// Positions: quantities summed, a typed wrapper with a decimal comma and a count.
+		{"deal_won_positions.json", event.CRM{Provider: Megaplan, Entity: EntityDeal, Action: ActionUpdate, DealID: "2000001",
+			Stage: "41", Outcome: OutcomeWon, Amount: 3_000_000, Currency: "RUB", Units: 2, UpdatedAt: 1772355600000}},
 	}
 	for _, c := range cases {
 		got, err := ParseMegaplan(fixture(t, filepath.Join("megaplan", c.file)), s)
@@ -43,7 +46,8 @@ func TestMegaplan(t *testing.T) {
 	if got, err := ParseMegaplan(fixture(t, "megaplan/task.json"), s); err != nil || len(got) != 0 {
 		t.Fatalf("a task is ignored: %v %v", got, err)
 	}
-	for file, field := range map[string]string{"no_id.json": "data.id", "bad_price.json": "data.price"} {
+	for file, field := range map[string]string{"no_id.json": "data.id", "bad_price.json": "data.price",
+		"bad_quantity.json": "data.positions[1].quantity"} {
 		_, err := ParseMegaplan(fixture(t, "megaplan/"+file), s)
 		var fe *event.FieldError
 		if !errors.As(err, &fe) || fe.Field != field {

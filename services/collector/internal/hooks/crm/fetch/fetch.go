@@ -162,6 +162,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsPermanent says retrying will not help (crm.Permanent).
+func (e *Error) IsPermanent() bool { return e.Permanent }
+
 // outcome of one attempt, decided by a vendor's classifier.
 type outcome struct {
 	body       []byte

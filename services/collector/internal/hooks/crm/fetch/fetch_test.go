@@ -215,7 +215,7 @@ func amoAccount(t *testing.T, handle func(w http.ResponseWriter, n int64)) (*htt
 			fmt.Fprint(w, `{"title":"Unauthorized","type":"https://httpstatus.es/401","status":401,"detail":"Необходима авторизация"}`)
 			return
 		}
-		if r.URL.Path != "/api/v4/leads/31926520" || r.URL.Query().Get("with") != "contacts" {
+		if r.URL.Path != "/api/v4/leads/31926520" || r.URL.Query().Get("with") != "contacts,catalog_elements" {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -247,5 +247,47 @@ func TestAmoCRMLead(t *testing.T) {
 	var fe *Error
 	if !errors.As(err, &fe) || !fe.Permanent || fe.Status != 401 || !strings.Contains(err.Error(), "Unauthorized") {
 		t.Fatalf("401: %v", err)
+	}
+}
+
+// crm.deal.productrows.get answers a list: rows, an empty list (a deal
+// without products), a rate limit that is retried, an error that is not.
+func TestBitrix24ProductRows(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if !strings.HasSuffix(r.URL.Path, "/rest/1/s3cr3t/crm.deal.productrows.get") {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"INVALID_CREDENTIALS","error_description":"Invalid request credentials"}`)
+			return
+		}
+		switch id := r.URL.Query().Get("id"); {
+		case id == "1" && n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}`)
+		case id == "1":
+			fmt.Fprint(w, `{"result":[{"ID":"7","OWNER_ID":"1","OWNER_TYPE":"D","PRODUCT_NAME":"Windscreen","PRICE":15000,"QUANTITY":2}],"time":{"start":1}}`)
+		case id == "2":
+			fmt.Fprint(w, `{"result":[],"time":{"start":1}}`)
+		default:
+			fmt.Fprint(w, `{"result":{"ID":"3"}}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	api := testPool(t, nil).Bitrix24(srv.URL+"/rest/1/s3cr3t/", 0)
+	raw, err := api.List(context.Background(), "crm.deal.productrows.get", "1")
+	if err != nil || !strings.Contains(string(raw), `"QUANTITY":2`) || raw[0] != '[' || calls.Load() != 2 {
+		t.Fatalf("%s %v after %d calls", raw, err, calls.Load())
+	}
+	if raw, err := api.List(context.Background(), "crm.deal.productrows.get", "2"); err != nil || string(raw) != "[]" {
+		t.Fatalf("empty list: %s %v", raw, err)
+	}
+	if _, err := api.List(context.Background(), "crm.deal.productrows.get", "3"); err == nil || !strings.Contains(err.Error(), "not a list") {
+		t.Fatalf("object result: %v", err)
+	}
+	_, err = testPool(t, nil).Bitrix24(srv.URL+"/rest/1/wrong/", 0).List(context.Background(), "crm.deal.productrows.get", "1")
+	var perm crm.Permanent
+	if !errors.As(err, &perm) || !perm.IsPermanent() {
+		t.Fatalf("401 must be permanent: %v", err)
 	}
 }

@@ -120,9 +120,10 @@ func (p *Pool) AmoCRM(baseURL, token string, rps float64) *AmoCRM {
 	return &AmoCRM{p: p, in: p.instance(crm.AmoCRM, instanceKey(baseURL), rps), base: strings.TrimRight(baseURL, "/"), token: token}
 }
 
-// Lead returns GET /api/v4/leads/{id}?with=contacts.
+// Lead returns GET /api/v4/leads/{id}?with=contacts,catalog_elements (the
+// elements are the lead's line items: units sold).
 func (a *AmoCRM) Lead(ctx context.Context, id string) (json.RawMessage, error) {
-	u := a.base + "/api/v4/leads/" + url.PathEscape(id) + "?with=contacts"
+	u := a.base + "/api/v4/leads/" + url.PathEscape(id) + "?with=contacts,catalog_elements"
 	body, err := a.p.do(ctx, a.in, crm.AmoCRM, "amocrm GET /api/v4/leads",
 		func(ctx context.Context) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -168,4 +169,36 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// List calls method for id and returns its result list
+// (crm.deal.productrows.get answers {"result": [rows…]}).
+func (b *Bitrix24) List(ctx context.Context, method, id string) (json.RawMessage, error) {
+	u := b.base + method + "?" + url.Values{"id": {id}}.Encode()
+	body, err := b.p.do(ctx, b.in, crm.Bitrix24, "bitrix24 "+method,
+		func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		},
+		classifyBitrix24List)
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("bitrix24 %s %s: %w", method, id, crm.ErrNotFound)
+	}
+	return body, err
+}
+
+// classifyBitrix24List is classifyBitrix24 for methods whose result is a
+// list: an empty list is an answer, not "not found".
+func classifyBitrix24List(status int, h http.Header, body []byte) outcome {
+	var a bitrixAnswer
+	if status == http.StatusOK && json.Unmarshal(body, &a) == nil && a.Error == "" {
+		r := bytes.TrimSpace(a.Result)
+		if len(r) > 0 && r[0] == '[' {
+			return outcome{body: r}
+		}
+		if len(r) == 0 || bytes.Equal(r, []byte("null")) {
+			return outcome{err: errNotFound}
+		}
+		return outcome{err: errors.New("result is not a list")}
+	}
+	return classifyBitrix24(status, h, body)
 }
