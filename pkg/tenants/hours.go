@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -117,6 +118,13 @@ func (c *Config) Location(tenant, account string) *time.Location {
 		}
 	}
 	return time.UTC
+}
+
+// Zone is the IANA name of an account's time zone: its own, else its
+// tenant's, else "UTC". The report aggregates cut days in it.
+func (c *Config) Zone(tenant, account string) string {
+	t, a := c.Find(tenant, account)
+	return cmp.Or(accountTZ(a), tenantTZ(t), "UTC")
 }
 
 func accountTZ(a *Account) string {

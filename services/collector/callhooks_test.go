@@ -16,6 +16,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/pkg/vendorsign"
 	"github.com/throughline/throughline/services/collector/internal/hooks/calls"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -125,7 +126,7 @@ func hookFixture(tb testing.TB, dir, name string) []byte {
 // mangoForm is a Mango delivery of jsonText, signed with salt.
 func mangoForm(jsonText, salt string) []byte {
 	const apiKey = "vpbx-api-key-abc"
-	return []byte(url.Values{"vpbx_api_key": {apiKey}, "sign": {calls.SignMango(apiKey, jsonText, salt)}, "json": {jsonText}}.Encode())
+	return []byte(url.Values{"vpbx_api_key": {apiKey}, "sign": {vendorsign.Mango(apiKey, jsonText, salt)}, "json": {jsonText}}.Encode())
 }
 
 const form = "application/x-www-form-urlencoded"

@@ -13,7 +13,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector/internal/hooks/calls"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 const (
@@ -70,7 +70,7 @@ func TestSiteKeyCannotForgeRevenue(t *testing.T) {
 	mango := func(at time.Time) []byte {
 		j := fmt.Sprintf(`{"entry_id":"e%d","call_direction":1,"from":{"number":"79161234567"},"line_number":"74951234567","create_time":%d,"end_time":%d,"entry_result":1}`,
 			at.Unix(), at.Unix(), at.Unix()+30)
-		return []byte(url.Values{"vpbx_api_key": {"k"}, "sign": {calls.SignMango("k", j, "kk-salt")}, "json": {j}}.Encode())
+		return []byte(url.Values{"vpbx_api_key": {"k"}, "sign": {vendorsign.Mango("k", j, "kk-salt")}, "json": {j}}.Encode())
 	}
 	cases := []struct {
 		name, path, ctype string

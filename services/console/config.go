@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/flagenv"
-	"github.com/throughline/throughline/services/console/analytics"
 )
 
 // Config of the console service.
@@ -54,9 +53,6 @@ type Config struct {
 	// teams' tools connect to, shown in the dashboard's "Connect your BI"
 	// panel ("": the panel says where to find it).
 	ClickHouseURL string
-	// Analytics configures the refresher of the report aggregates
-	// (Interval 0: this console does not refresh them).
-	Analytics analytics.RefreshConfig
 }
 
 // Defaults.
@@ -69,6 +65,7 @@ const (
 	// DefaultMaxConcurrentPerUser leaves the other slot to someone else.
 	DefaultMaxConcurrentPerUser = 1
 	DefaultMaxMemory            = 2 << 30
+	DefaultShutdownTimeout      = 10 * time.Second
 )
 
 // RegisterFlags registers the console's settings on fs (env: THROUGHLINE_CONSOLE_*, THROUGHLINE_SQL_TOKEN).
@@ -89,8 +86,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		"host names the console is reached by, comma-separated, besides IP addresses and localhost (other Host headers are refused)")
 	flagenv.String(fs, &c.ClickHouseURL, "console-clickhouse-url", "",
 		"ClickHouse's HTTP interface as data teams reach it (http://host:8123), shown in the dashboard's Connect your BI panel")
-	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", 10*time.Second, "how long the console's graceful shutdown may take")
-	c.Analytics.RegisterFlags(fs)
+	flagenv.Duration(fs, &c.ShutdownTimeout, "console-shutdown-timeout", DefaultShutdownTimeout, "how long the console's graceful shutdown may take")
 }
 
 // withDefaults fills zero values, so a Config built in code needs only what differs.
@@ -103,11 +99,12 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrentPerUser = cmp.Or(c.MaxConcurrentPerUser, min(DefaultMaxConcurrentPerUser, c.MaxConcurrent))
 	c.MaxMemory = cmp.Or(c.MaxMemory, DefaultMaxMemory)
 	c.MaxThreads = cmp.Or(c.MaxThreads, defaultMaxThreads())
-	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	return c
 }
 
-// Validate names the setting that is wrong. Zero values take their defaults.
+// Validate names the setting that is wrong; zero values are checked as the
+// defaults they take in New. It changes nothing.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	host, _, err := net.SplitHostPort(c.Addr)
@@ -147,9 +144,6 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("console-shutdown-timeout: %v is negative", c.ShutdownTimeout))
-	}
-	if err := c.Analytics.Validate(); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

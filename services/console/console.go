@@ -3,7 +3,8 @@
 // each attribution model, and the live lead flow; per-tenant read tokens),
 // a read-only SQL endpoint over the ClickHouse store (for the embedded mode,
 // where the engine is not reachable any other way), health and metrics. It
-// also runs the refresher that keeps the report aggregates up to date.
+// only reads: the report aggregates it reads are kept up to date by the
+// refresher (services/refresher), the tables by the loader.
 package console
 
 import (
@@ -71,7 +72,6 @@ type Console struct {
 	tenants   *tenants.Config
 	keys      *tenants.Keys
 	reports   *analytics.Reports
-	refresher *analytics.Refresher // nil when this console does not refresh
 	reportSem chan struct{}
 	reqs      metric.Int64Counter
 	reqTime   metric.Float64Histogram
@@ -144,7 +144,10 @@ func (c *Console) Handler() http.Handler {
 }
 
 // Run listens on the configured address and serves until ctx is done, then
-// shuts down gracefully.
+// shuts down in this order: the listener closes (no new requests), running
+// statements and reports get ShutdownTimeout to finish, then the dashboard's
+// live feed stops (open live streams end). The console writes nothing, so
+// nothing is lost when it stops.
 func (c *Console) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
@@ -154,21 +157,9 @@ func (c *Console) Run(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is done; running statements get the shutdown
-// timeout to finish. It closes ln. The refresher of the report aggregates,
-// when configured, and the dashboard's live lead feed run alongside and stop
-// with it (open live streams end at once).
+// timeout to finish. It closes ln. The dashboard's live lead feed runs
+// alongside and stops with it (open live streams end at once).
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
-	refreshed := make(chan struct{})
-	rctx, stopRefresh := context.WithCancel(ctx)
-	if c.refresher != nil {
-		go func() {
-			defer close(refreshed)
-			c.refresher.Run(rctx)
-		}()
-	} else {
-		close(refreshed)
-	}
-	defer func() { stopRefresh(); <-refreshed }()
 	stopDashboard := c.startDashboard(ctx)
 	defer stopDashboard()
 	srv := &http.Server{

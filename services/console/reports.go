@@ -40,16 +40,8 @@ func (c *Console) setupReports(deps Deps) error {
 		c.tenants = &tenants.Config{}
 	}
 	c.keys = tenants.NewKeys(c.tenants)
-	zones := zonesOf(c.tenants)
-	c.reports = analytics.NewReports(deps.Store, db, zones)
+	c.reports = analytics.NewReports(deps.Store, db, c.tenants.Zone)
 	c.reportSem = make(chan struct{}, 2*c.cfg.MaxConcurrent)
-	if c.cfg.Analytics.Interval > 0 {
-		r, err := analytics.NewRefresher(c.cfg.Analytics, analytics.RefreshDeps{Tel: c.tel, Store: deps.Store, Database: db, Zones: zones})
-		if err != nil {
-			return err
-		}
-		c.refresher = r
-	}
 	var err error
 	if c.reqs, err = c.tel.Meter.Int64Counter("console.reports.requests",
 		metric.WithDescription("report requests, by report and outcome (ok, rejected, unauthorized, forbidden, busy, failed)")); err != nil {
@@ -60,20 +52,6 @@ func (c *Console) setupReports(deps Deps) error {
 		return fmt.Errorf("creating console metrics: %w", err)
 	}
 	return nil
-}
-
-// zonesOf is each account's time zone: its own, else its tenant's, else UTC.
-func zonesOf(cfg *tenants.Config) analytics.Zones {
-	return func(tenant, account string) string {
-		t, a := cfg.Find(tenant, account)
-		switch {
-		case a != nil && a.Timezone != "":
-			return a.Timezone
-		case t != nil && t.Timezone != "":
-			return t.Timezone
-		}
-		return "UTC"
-	}
 }
 
 func (c *Console) mountReports(mux *http.ServeMux) {

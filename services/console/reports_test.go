@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/console/analytics"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
 
@@ -59,7 +59,7 @@ func reportWorld(t *testing.T) *httptest.Server {
 		&entity.Attribution{Meta: entity.Meta{Tenant: "other", Account: "nsk"}, LeadID: "OL1", Model: "last_non_direct", Touches: 1,
 			LeadTS: ts + 60_000, SessionID: "o1", Channel: "yandex_direct", Source: "yandex", Medium: "cpc", Campaign: "spring",
 			Weight: 1, RevenueMinor: 777_00})
-	r, err := analytics.NewRefresher(analytics.RefreshConfig{}, analytics.RefreshDeps{Store: engine, Database: w.DB, Zones: zonesOf(cfg)})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{}, aggregates.RefreshDeps{Store: engine, Database: w.DB, Zones: cfg.Zone})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/schemas"
 )
 
 // benchEnvelope is a realistic pageview: URL with UTM tags, a click id, a
@@ -116,7 +117,7 @@ func BenchmarkEngineInsertSelect(b *testing.B) {
 	b.StopTimer()
 	ctx := context.Background()
 	db := fmt.Sprintf("loader_bench_%d", dbSeq.Add(1))
-	if err := Migrate(ctx, engine, db); err != nil {
+	if err := schemas.Migrate(ctx, engine, db); err != nil {
 		b.Fatal(err)
 	}
 	table := "`" + db + "`.`events`"

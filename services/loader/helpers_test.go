@@ -20,6 +20,7 @@ import (
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
+	"github.com/throughline/throughline/schemas"
 )
 
 // The embedded engine allows one session per process: every test shares it
@@ -102,7 +103,7 @@ func newEnv(t testing.TB) *env {
 		e.prod.Close()
 		cluster.Close()
 	})
-	if err := Migrate(context.Background(), engine, e.db); err != nil {
+	if err := schemas.Migrate(context.Background(), engine, e.db); err != nil {
 		t.Fatal(err)
 	}
 	return e

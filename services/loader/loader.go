@@ -29,7 +29,6 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
-	"github.com/throughline/throughline/schemas"
 )
 
 // Config of the loader. Defaults live in RegisterFlags.
@@ -89,7 +88,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.Duration(fs, &c.ShutdownTimeout, "loader-shutdown-timeout", 10*time.Second, "time for the final flush and commit at shutdown")
 }
 
-// Validate names the setting that is wrong.
+// DefaultConfig is the configuration of RegisterFlags' defaults, for code
+// that builds a Config without flags.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	return c
+}
+
+// Validate names the setting that is wrong. It changes nothing.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Group == "" {
@@ -210,19 +217,6 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 		return nil, err
 	}
 	return l, nil
-}
-
-// Migrate applies Throughline's ClickHouse migrations to db. The loader does
-// not migrate by itself; binaries call this at start.
-func Migrate(ctx context.Context, store chstore.Store, db string) error {
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
-	if err != nil {
-		return err
-	}
-	if _, err := chstore.Migrate(ctx, store, db, migs); err != nil {
-		return fmt.Errorf("migrating clickhouse database %s: %w", db, err)
-	}
-	return nil
 }
 
 func (l *Loader) topics() []string {

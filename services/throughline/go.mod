@@ -10,10 +10,12 @@ require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.50.0
 	github.com/rs/zerolog v1.35.1
 	github.com/segmentio/kafka-go v0.4.51
+	github.com/throughline/throughline/schemas v0.0.0
 	github.com/throughline/throughline/services/alerter v0.0.0
 	github.com/throughline/throughline/services/collector v0.0.0
 	github.com/throughline/throughline/services/console v0.0.0
 	github.com/throughline/throughline/services/loader v0.0.0
+	github.com/throughline/throughline/services/refresher v0.0.0-00010101000000-000000000000
 	github.com/throughline/throughline/services/stitcher v0.0.0
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
@@ -50,7 +52,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/shopspring/decimal v1.5.0 // indirect
-	github.com/throughline/throughline/schemas v0.0.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
@@ -78,5 +79,6 @@ replace (
 	github.com/throughline/throughline/services/collector => ../collector
 	github.com/throughline/throughline/services/console => ../console
 	github.com/throughline/throughline/services/loader => ../loader
+	github.com/throughline/throughline/services/refresher => ../refresher
 	github.com/throughline/throughline/services/stitcher => ../stitcher
 )

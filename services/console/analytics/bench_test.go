@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/schemas"
 )
@@ -50,11 +51,7 @@ func buildBenchNet(ctx context.Context) (*benchNet, error) {
 		sessions: envInt("REPORT_BENCH_SESSIONS", 10_000_000), leads: envInt("REPORT_BENCH_LEADS", 1_000_000)}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	n.from, n.to = start, start.AddDate(0, 0, 90) // the last sessions fall on day 91 in Moscow
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := chstore.Migrate(ctx, engine, n.db, migs); err != nil {
+	if err := schemas.Migrate(ctx, engine, n.db); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
@@ -141,7 +138,7 @@ FROM ${db}.costs WHERE kind = 'row' GROUP BY account`,
 		}
 	}
 	n.took = int64(time.Since(t0).Seconds())
-	r, err := NewRefresher(RefreshConfig{Batch: 100}, RefreshDeps{Store: engine, Database: n.db, Zones: moscow})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Batch: 100}, aggregates.RefreshDeps{Store: engine, Database: n.db, Zones: moscow})
 	if err != nil {
 		return nil, err
 	}

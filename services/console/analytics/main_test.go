@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
@@ -14,9 +15,9 @@ var engine *chstore.Embedded
 
 func TestMain(m *testing.M) { testnet.Main(m, &engine) }
 
-func refresher(t testing.TB, w *testnet.World, zones Zones) *Refresher {
+func refresher(t testing.TB, w *testnet.World, zones Zones) *aggregates.Refresher {
 	t.Helper()
-	r, err := NewRefresher(RefreshConfig{Settle: time.Millisecond, Lookback: time.Minute}, RefreshDeps{Store: engine, Database: w.DB, Zones: zones})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Settle: time.Millisecond, Lookback: time.Minute}, aggregates.RefreshDeps{Store: engine, Database: w.DB, Zones: zones})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,10 @@ package analytics
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
@@ -16,7 +16,7 @@ func session(t *testing.T, acc, id, ts, ch string) *entity.Session {
 		Start: testnet.At(t, ts), Channel: ch}
 }
 
-func accountsOf(st RoundStats) []string {
+func accountsOf(st aggregates.RoundStats) []string {
 	var out []string
 	for _, a := range st.Accounts {
 		out = append(out, a.Account)
@@ -27,7 +27,7 @@ func accountsOf(st RoundStats) []string {
 func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	w := testnet.New(t, engine)
 	ctx := context.Background()
-	round := func(r *Refresher) RoundStats {
+	round := func(r *aggregates.Refresher) aggregates.RoundStats {
 		t.Helper()
 		st, err := r.Refresh(ctx)
 		if err != nil {
@@ -36,7 +36,7 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 		return st
 	}
 	w.Put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"), session(t, "spb", "s2", "2026-03-02T10:00:00Z", "direct"))
-	r, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, aggregates.RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	// A refresher that settles at once (a restart, from the recorded
 	// watermark): every change in its lookback once, again once settled,
 	// then nothing.
-	r2, err := NewRefresher(RefreshConfig{Settle: time.Millisecond, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
+	r2, err := aggregates.NewRefresher(aggregates.RefreshConfig{Settle: time.Millisecond, Lookback: 2 * time.Hour}, aggregates.RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRefresherRecomputesOnlyChangedAccountsTwice(t *testing.T) {
 	}
 	// A change made while no refresher ran is found after a restart.
 	w.Put(session(t, "msk", "s4", "2026-03-02T12:00:00Z", "organic"))
-	r3, err := NewRefresher(RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, RefreshDeps{Store: engine, Database: w.DB})
+	r3, err := aggregates.NewRefresher(aggregates.RefreshConfig{Settle: time.Hour, Lookback: 2 * time.Hour}, aggregates.RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestRefresherRecutsDaysWhenTheZoneChanges(t *testing.T) {
 func TestRefresherRunStopsWithItsContext(t *testing.T) {
 	w := testnet.New(t, engine)
 	w.Put(session(t, "msk", "s1", "2026-03-02T10:00:00Z", "direct"))
-	r, err := NewRefresher(RefreshConfig{Interval: 20 * time.Millisecond}, RefreshDeps{Store: engine, Database: w.DB})
+	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Interval: 20 * time.Millisecond}, aggregates.RefreshDeps{Store: engine, Database: w.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,21 +123,5 @@ func TestRefresherRunStopsWithItsContext(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestRefreshConfigValidateNamesTheSetting(t *testing.T) {
-	for name, c := range map[string]RefreshConfig{
-		"analytics-refresh-interval":   {Interval: -1},
-		"analytics-refresh-lookback":   {Lookback: time.Second, Settle: 2 * time.Second},
-		"analytics-full-refresh-every": {FullEvery: -time.Hour},
-		"analytics-refresh-batch":      {Batch: -1},
-	} {
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	if err := (RefreshConfig{}).Validate(); err != nil {
-		t.Errorf("zero config: %v", err)
 	}
 }

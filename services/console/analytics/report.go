@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/contract/model"
 )
@@ -37,7 +38,7 @@ var Dims = []Dim{DimDay, DimAccount, DimChannel, DimSource, DimMedium, DimCampai
 
 // Unattributed is the account of central spend that has no sessions of its
 // campaign on its day to be allocated by.
-const Unattributed = "(unattributed)"
+const Unattributed = aggregates.Unattributed
 
 // MaxDays is the longest report range.
 const MaxDays = 1100
@@ -238,8 +239,8 @@ func (r *Reports) Scan(ctx context.Context, q Query) (*Report, error) {
 		return nil, err
 	}
 	traffic := strings.ReplaceAll(scanTraffic, "$day", sessionDay)
-	leads := "SELECT * FROM (" + leadFactsSQL("tenant = {tenant:String}", leadDay) + ") WHERE model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}"
-	return r.run(ctx, q, reportSQL(q.By, traffic, leads, allocationSQL(traffic, scanCosts)), p)
+	leads := "SELECT * FROM (" + aggregates.LeadFacts("tenant = {tenant:String}", leadDay) + ") WHERE model = {model:String} AND day BETWEEN {from:Date} AND {to:Date}"
+	return r.run(ctx, q, reportSQL(q.By, traffic, leads, aggregates.Allocation(traffic, scanCosts)), p)
 }
 
 // dayExpr is the day of col in each account's time zone: one toDate per
@@ -339,3 +340,7 @@ func MinorDigits(currency string) int {
 	}
 	return 2
 }
+
+// Zones tells the time zone an account's days are cut in (IANA name), as
+// the refresher that wrote the aggregates cut them.
+type Zones = aggregates.Zones

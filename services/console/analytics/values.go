@@ -1,37 +1,11 @@
 package analytics
 
-import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-)
+import "github.com/throughline/throughline/pkg/chstore"
 
-// Values of a chstore.Result: numbers come as json.Number, 64-bit integers
-// as quoted strings.
+// Values of a chstore.Result (see chstore.AsString).
 
-func toString(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	}
-	return fmt.Sprint(v)
-}
-
-func toInt64(v any) int64 {
-	n, _ := strconv.ParseInt(toString(v), 10, 64)
-	return n
-}
-
-func toUint64(v any) uint64 {
-	n, _ := strconv.ParseUint(toString(v), 10, 64)
-	return n
-}
-
-func toFloat(v any) float64 {
-	f, _ := strconv.ParseFloat(toString(v), 64)
-	return f
-}
+func toString(v any) string         { return chstore.AsString(v) }
+func toInt64(v any) int64           { return chstore.AsInt64(v) }
+func toUint64(v any) uint64         { return chstore.AsUint64(v) }
+func toFloat(v any) float64         { return chstore.AsFloat64(v) }
+func arrayParam(ss []string) string { return chstore.StringArray(ss) }

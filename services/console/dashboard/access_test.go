@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/console"
@@ -239,7 +238,7 @@ func TestWithoutKafkaOrAlerter(t *testing.T) {
 		t.Fatalf("no alert source: %+v, info says %q", view, info.Alerts)
 	}
 	// The table back, as its migration makes it.
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
+	migs, err := schemas.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}

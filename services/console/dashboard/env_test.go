@@ -15,13 +15,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/contract/alert"
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console"
-	"github.com/throughline/throughline/services/console/analytics"
 	"github.com/throughline/throughline/services/console/dashboard"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
@@ -117,8 +117,24 @@ func newEnv(t *testing.T) *env {
 	// alerter's handler; this one answers in the alerter's form.
 	e.alerts = &alertSource{}
 
-	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second, ClickHouseURL: biURL,
-		Analytics: analytics.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute}},
+	// The refresher of the report aggregates, as the all-in-one runs it
+	// beside the console.
+	ref, err := aggregates.NewRefresher(aggregates.RefreshConfig{Interval: 100 * time.Millisecond, Settle: time.Millisecond, Lookback: time.Minute},
+		aggregates.RefreshDeps{Store: engine, Database: e.world.DB, Zones: ten.Zone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stopRefresher := context.WithCancel(context.Background())
+	refresherDone := make(chan error, 1)
+	go func() { refresherDone <- ref.Run(rctx) }()
+	t.Cleanup(func() {
+		stopRefresher()
+		if err := <-refresherDone; err != nil {
+			t.Errorf("refresher: %v", err)
+		}
+	})
+
+	c, err := console.New(console.Config{SQLToken: sqlToken, ShutdownTimeout: 5 * time.Second, ClickHouseURL: biURL},
 		console.Deps{Store: engine, Tenants: ten, Database: e.world.DB, Kafka: &e.kcfg, Alerts: e.alerts})
 	if err != nil {
 		t.Fatal(err)

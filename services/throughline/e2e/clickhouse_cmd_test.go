@@ -16,7 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/throughline/throughline/pkg/chstore"
-	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/schemas"
 )
 
 // TestClickHouseCommand runs `throughline clickhouse` — the embedded engine
@@ -66,7 +66,7 @@ func TestClickHouseCommand(t *testing.T) {
 	}
 	// Every migration runs through the interface too, as a loader run apart
 	// applies them (into a second database, the first is migrated at start).
-	if err := loader.Migrate(ctx, store, "throughline_http"); err != nil {
+	if err := schemas.Migrate(ctx, store, "throughline_http"); err != nil {
 		t.Fatalf("migrations over HTTP: %v", err)
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.HTTP, Addr: []string{addr},

@@ -58,7 +58,7 @@ func TestDemoAlertsFireAndResolve(t *testing.T) {
 	receiver := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	start := time.Now()
 	n.startAs("demo", "--demo-crm-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--demo-alerts-addr", receiver,
-		"--demo-rate", "50", "--demo-crm-trickle", "20s", "--demo-costs-every", "1m", "--demo-summary-every", "1h",
+		"--demo-backfill", "0", "--demo-rate", "50", "--demo-crm-trickle", "20s", "--demo-costs-every", "1m", "--demo-summary-every", "1h",
 		"--demo-silent-channel", "yandex_direct", "--demo-silence-at", "40s", "--demo-silence-for", "40s",
 		"--demo-no-amounts-branch", "saint-petersburg", "--demo-no-amounts-at", "35s", "--demo-no-amounts-for", "25s",
 		"--alerter-idle-lag", "5s", "--alerter-tick", "1s")

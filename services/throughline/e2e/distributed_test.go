@@ -41,13 +41,13 @@ var serviceBinaries struct {
 }
 
 // distServices are the Compose services the test runs as processes.
-var distServices = []string{"collector", "stitcher", "loader", "alerter", "console"}
+var distServices = []string{"collector", "stitcher", "loader", "alerter", "console", "refresher"}
 
 func buildServices(t *testing.T) string {
 	t.Helper()
 	serviceBinaries.once.Do(func() {
 		serviceBinaries.dir = filepath.Dir(binary) // TestMain's temporary directory, removed after the run
-		// Without symbol tables and DWARF: linking five binaries is most of
+		// Without symbol tables and DWARF: linking six binaries is most of
 		// the build, and the test never debugs them.
 		args := []string{"build", "-ldflags=-s -w", "-o", serviceBinaries.dir + string(filepath.Separator)}
 		for _, s := range distServices {

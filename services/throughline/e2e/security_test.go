@@ -21,7 +21,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // The security suite: each case is an attack that worked against an
@@ -117,7 +117,7 @@ func TestSecurityAttacks(t *testing.T) {
 	mango := func(created int64) string {
 		j := fmt.Sprintf(`{"entry_id":"sec-%d","call_direction":1,"from":{"number":"79161234567"},"to":{"number":"74951234567","line_number":"74951234567"},"line_number":"74951234567","create_time":%d,"talk_time":%d,"end_time":%d,"entry_result":1}`,
 			created, created, created+5, created+65)
-		return url.Values{"vpbx_api_key": {"k"}, "sign": {collector.SignMango("k", j, acc.CallTracking[0].Secret)}, "json": {j}}.Encode()
+		return url.Values{"vpbx_api_key": {"k"}, "sign": {vendorsign.Mango("k", j, acc.CallTracking[0].Secret)}, "json": {j}}.Encode()
 	}
 	amo := func(subdomain string) string {
 		v := url.Values{"leads[add][0][id]": {"1"}, "leads[add][0][status_id]": {"142"}, "leads[add][0][price]": {"133000000"}}

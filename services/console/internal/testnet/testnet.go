@@ -47,11 +47,7 @@ func New(t testing.TB, store chstore.Store) *World {
 // written as users write them.
 func NewNamed(t testing.TB, store chstore.Store, db string) *World {
 	t.Helper()
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chstore.Migrate(context.Background(), store, db, migs); err != nil {
+	if err := schemas.Migrate(context.Background(), store, db); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db, nil) })

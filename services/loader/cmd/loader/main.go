@@ -27,6 +27,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/loader"
 )
 
@@ -104,7 +105,7 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	if err := loader.Migrate(ctx, store, cfg.loader.Database); err != nil {
+	if err := schemas.Migrate(ctx, store, cfg.loader.Database); err != nil {
 		return err
 	}
 	if err := ensureTopics(ctx, cfg.kafka, log); err != nil {

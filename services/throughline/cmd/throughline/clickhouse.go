@@ -16,7 +16,7 @@ import (
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/schemas"
 )
 
 // serveClickHouse is `throughline clickhouse`: the embedded engine alone,
@@ -73,7 +73,7 @@ func serveClickHouse(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer store.Close()
-	if err := loader.Migrate(ctx, store, database); err != nil {
+	if err := schemas.Migrate(ctx, store, database); err != nil {
 		return fail(err)
 	}
 	srv, err := chhttp.New(httpCfg, chhttp.Deps{Log: log, Store: store, Tenants: cfg, Database: database})

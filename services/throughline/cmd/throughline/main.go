@@ -26,8 +26,8 @@ import (
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas/ddlcmd"
 	"github.com/throughline/throughline/services/collector/redrive"
-	"github.com/throughline/throughline/services/console/ddlcmd"
 	"github.com/throughline/throughline/services/console/querycmd"
 	"github.com/throughline/throughline/services/throughline/internal/app"
 	"github.com/throughline/throughline/services/throughline/internal/demo"
@@ -102,6 +102,7 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
 	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 2
@@ -156,7 +157,13 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	a, err := app.Start(ctx, cfg, stderr)
+	logOut := stderr
+	if withDemo && dcfg.Backfill > 0 && demo.IsTerminal(stderr) {
+		// The history's progress bar, with the logs written above it.
+		dcfg.Progress = demo.NewProgressBar(stderr)
+		logOut = dcfg.Progress
+	}
+	a, err := app.Start(ctx, cfg, logOut)
 	if err != nil {
 		fmt.Fprintln(stderr, "throughline:", err)
 		return 1
@@ -172,6 +179,15 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			log.Info().Str("path", cfg.Alerter.RulesDir).Str("action", rulesPrepared).Msg("demo alert rules prepared")
 		}
 		alerts.SetLogger(log.With().Str("component", "demo").Logger())
+		if dcfg.Backfill > 0 {
+			behind, closeLag, err := demo.PipelineBehind(a.Kafka(), log)
+			if err != nil {
+				fmt.Fprintln(stderr, "throughline:", err)
+				return 1
+			}
+			defer closeLag()
+			dcfg.Behind = behind
+		}
 		go func() {
 			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("demo generator stopped")

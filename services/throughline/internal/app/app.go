@@ -20,10 +20,12 @@ import (
 	"github.com/throughline/throughline/pkg/kafka/embedded"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/alerter"
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/refresher"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
@@ -41,12 +43,14 @@ type App struct {
 	loader    *loader.Loader
 	alerter   *alerter.Alerter
 	console   *console.Console
+	refresher *refresher.Refresher
 	chhttp    *chhttp.Server // nil when --clickhouse-http-addr is off
 }
 
 // Start brings up the broker, the engine and the services' dependencies.
 // Nothing serves until Run.
 func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -91,7 +95,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.store, err = chstore.Open(ctx, storeCfg); err != nil {
 		return nil, err
 	}
-	if err := loader.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
+	if err := schemas.Migrate(ctx, a.store, cfg.Loader.Database); err != nil {
 		return nil, err
 	}
 
@@ -136,6 +140,11 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer) (_ *App, err error
 	if a.alerter, err = alerter.New(cfg.Alerter, alerter.Deps{Tel: a.tel, Kafka: kcfg, Tenants: a.tenants}); err != nil {
 		return nil, err
 	}
+	a.refresher, err = refresher.New(cfg.Refresher, refresher.Deps{
+		Tel: a.tel, Store: a.store, Database: cfg.Loader.Database, Zones: a.tenants.Zone, Kafka: kcfg})
+	if err != nil {
+		return nil, err
+	}
 	a.console, err = console.New(cfg.Console, console.Deps{
 		Tel: a.tel, Store: a.store, Tenants: a.tenants, Database: cfg.Loader.Database,
 		Kafka: &kcfg, Alerts: a.alerter.Handler(), CostConnectors: a.collector.CostConnectorsHandler(),
@@ -176,6 +185,14 @@ func (a *App) Tenants() *tenants.Config { return a.tenants }
 // KafkaAddr is where the embedded broker listens.
 func (a *App) KafkaAddr() string { return a.broker.Addr() }
 
+// Kafka is how a client reaches the embedded broker (the demo reads the
+// pipeline's consumer lag through it).
+func (a *App) Kafka() kafka.Config {
+	kcfg := a.broker.Client()
+	kcfg.ClientID = "throughline"
+	return kcfg
+}
+
 // KafkaCluster is the embedded broker itself, for tests that inject faults
 // into it (kfake's ControlKey).
 func (a *App) KafkaCluster() *kfake.Cluster { return a.broker.Cluster() }
@@ -200,7 +217,8 @@ func (a *App) Log() zerolog.Logger { return a.log }
 //  2. the stitcher stops between transactions (a transaction it had begun
 //     is aborted and redone from Kafka at the next start);
 //  3. the loader flushes what it buffered to ClickHouse and commits;
-//  4. the alerter, the console and the ClickHouse HTTP interface stop;
+//  4. the alerter, the refresher of the report aggregates, the console and
+//     the ClickHouse HTTP interface stop;
 //  5. the engine and the broker close (a.close).
 //
 // Whatever is in Kafka and not yet loaded is loaded at the next start:
@@ -223,6 +241,7 @@ func (a *App) Run(ctx context.Context) error {
 	stopStitcher := stage(a.stitcher.Run)
 	stopLoader := stage(a.loader.Run)
 	stopAlerter := stage(a.alerter.Run)
+	stopRefresher := stage(a.refresher.Run)
 	stopConsole := stage(a.console.Run)
 	stopCHHTTP := func() {}
 	if a.chhttp != nil {
@@ -239,6 +258,7 @@ func (a *App) Run(ctx context.Context) error {
 		stopStitcher()
 		stopLoader()
 		stopAlerter()
+		stopRefresher()
 		stopConsole()
 		stopCHHTTP()
 		return nil

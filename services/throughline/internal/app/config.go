@@ -14,6 +14,7 @@ import (
 	"github.com/throughline/throughline/services/collector"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/loader"
+	"github.com/throughline/throughline/services/refresher"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
@@ -35,11 +36,14 @@ type Config struct {
 	Loader    loader.Config
 	Console   console.Config
 	Alerter   alerter.Config
+	Refresher refresher.Config
 	// ClickHouseHTTP is ClickHouse's HTTP interface over the embedded engine.
 	ClickHouseHTTP chhttp.Config
 }
 
-// RegisterFlags registers every setting of the process on fs.
+// RegisterFlags registers every setting of the process on fs, each with its
+// default: every service's RegisterFlags sets its defaults, so nothing needs
+// a DefaultConfig first.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.DataDir, "data-dir", "data", "where the embedded Kafka and ClickHouse keep their data")
 	flagenv.Int(fs, &c.KafkaPort, "kafka-port", 9092, "port of the embedded Kafka broker")
@@ -51,25 +55,33 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Log.RegisterFlags(fs, true)
 	flagenv.Duration(fs, &c.Shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	c.Collector.RegisterFlags(fs)
-	c.Stitcher = stitcher.DefaultConfig()
 	c.Stitcher.RegisterFlags(fs)
 	c.Loader.RegisterFlags(fs)
 	c.Console.RegisterFlags(fs)
-	c.Alerter = alerter.DefaultConfig()
 	c.Alerter.RegisterFlags(fs)
+	c.Refresher.RegisterFlags(fs)
 	c.ClickHouseHTTP.RegisterFlags(fs)
 }
 
-// Validate names the setting that is wrong.
-func (c *Config) Validate() error {
+// WithDefaults fills the settings whose default depends on others (the
+// tenants file sits in the data directory unless named); the flags' own
+// defaults are set by RegisterFlags. Start applies it; callers that read
+// such a setting before Start apply it first.
+func (c Config) WithDefaults() Config {
+	if c.TenantsFile == "" && c.DataDir != "" {
+		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
+	}
+	return c
+}
+
+// Validate names the setting that is wrong. It changes nothing.
+func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: required")
 	}
 	if c.KafkaPort <= 0 || c.KafkaPort > 65535 {
 		return fmt.Errorf("kafka-port: %d is not a port", c.KafkaPort)
 	}
-	if c.TenantsFile == "" {
-		c.TenantsFile = filepath.Join(c.DataDir, "tenants.yaml")
-	}
-	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(), c.Alerter.Validate(), c.ClickHouseHTTP.Validate())
+	return errors.Join(c.Collector.Validate(), c.Stitcher.Validate(), c.Loader.Validate(), c.Console.Validate(),
+		c.Alerter.Validate(), c.Refresher.Validate(), c.ClickHouseHTTP.Validate())
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // Call behaviour.
@@ -41,7 +41,7 @@ func linesOf(a *tenants.Account) lines {
 		return l
 	}
 	for i := range a.CallTracking {
-		if p := a.CallTracking[i].Provider; p == vendorCalltouch || p == vendorMango {
+		if p := a.CallTracking[i].Provider; dynamicNumbers(p) || p == vendorMango {
 			l.ct = &a.CallTracking[i]
 			break
 		}
@@ -103,7 +103,7 @@ func (w *world) phoneClicked(vis *visit, now time.Time) {
 		// visitor, who dials it; the PBX reports the call without a client
 		// id. (In history the collector's clock is not the visit's.)
 		c.lease = w.leaseNumber(w.branches[vis.branch], vis.v.clientID, now)
-	case l.ct.Provider == vendorCalltouch:
+	case dynamicNumbers(l.ct.Provider):
 		c.tracking, c.clientID = poolNumber(vis.branch, w.r.IntN(poolSize)), vis.v.clientID
 	default:
 		c.tracking = l.site[c.channel]
@@ -213,8 +213,13 @@ func (w *world) callRequest(c *call) *hookReq {
 		}
 		return genericCall(b, c)
 	}
-	if w.lines[c.bi].ct.Provider == vendorMango {
+	switch ct := w.lines[c.bi].ct; ct.Provider {
+	case vendorMango:
 		return w.mangoSummary(b, c)
+	case vendorAlloka:
+		return allokaHook(b, c, ct.Secret)
+	case vendorCallibri:
+		return callibriHook(b, c, ct.Secret)
 	}
 	return calltouchHook(b, c)
 }
@@ -286,7 +291,7 @@ func (w *world) mangoSummary(b *branch, c *call) *hookReq {
 	apiKey := "vpbx" + strconv.FormatUint(hash64("mango-api", b.id), 16)
 	ct := w.lines[c.bi].ct
 	f := url.Values{"vpbx_api_key": {apiKey}, "json": {string(summary)},
-		"sign": {collector.SignMango(apiKey, string(summary), ct.Secret)}}
+		"sign": {vendorsign.Mango(apiKey, string(summary), ct.Secret)}}
 	return &hookReq{kind: kindCalls, method: "POST", target: "/v1/hooks/calls/mango/k/" + url.PathEscape(b.server) + "/events/summary",
 		ctype: "application/x-www-form-urlencoded", body: []byte(f.Encode())}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,8 @@ type clickKey struct {
 }
 
 // landed counts a landing from a paid channel as a click of its campaign.
+// Live after a history, the clicks are the history's (see paced): live
+// visitors come far more densely than the history's.
 func (w *world) landed(bi int, channel, campaign string, now time.Time) {
 	names := campaigns[channel]
 	if story[channel].cpc == 0 || len(names) == 0 {
@@ -28,6 +31,10 @@ func (w *world) landed(bi int, channel, campaign string, now time.Time) {
 	if campaign == "" { // auto-tagging only (gclid without UTM): Performance Max
 		campaign = names[len(names)-1]
 	}
+	w.tally.add(channel, func(c *channelTally) { c.Clicks++ })
+	if w.live && w.usual.days > 0 {
+		return
+	}
 	day := dayOf(now)
 	m := w.book[day]
 	if m == nil {
@@ -35,7 +42,67 @@ func (w *world) landed(bi int, channel, campaign string, now time.Time) {
 		w.book[day] = m
 	}
 	m[clickKey{bi, channel, campaign}]++
-	w.tally.add(channel, func(c *channelTally) { c.Clicks++ })
+}
+
+// usualClicks are the clicks of the history's whole days, per branch,
+// channel and campaign: what live spend goes on from.
+type usualClicks struct {
+	clicks map[clickKey]int64
+	days   int
+}
+
+// learn adds a closed day of history.
+func (u *usualClicks) learn(day map[clickKey]int64) {
+	if u.clicks == nil {
+		u.clicks = map[clickKey]int64{}
+	}
+	for k, n := range day {
+		u.clicks[k] += n
+	}
+	u.days++
+}
+
+// paced are the clicks of day from the live part of [from, to): the
+// history's usual day spread over the hours as its traffic is (diurnal).
+// Live spend so continues the history's daily pattern: today's spend at
+// noon is what the history spent by noon on a usual day, whatever the
+// live rate (--demo-rate sends visitors far more densely than the
+// history, so pricing its clicks would make today cost many usual days).
+func (w *world) paced(day, from, to time.Time) map[clickKey]float64 {
+	if w.usual.days == 0 || !to.After(from) {
+		return nil
+	}
+	share := dayShare(maxTime(from, day), minTime(to, day.AddDate(0, 0, 1)))
+	if share <= 0 {
+		return nil
+	}
+	out := make(map[clickKey]float64, len(w.usual.clicks))
+	for k, n := range w.usual.clicks {
+		out[k] = float64(n) / float64(w.usual.days) * share
+	}
+	return out
+}
+
+// dayShare is the share of a day's traffic (diurnal, MSK) between from
+// and to, both within one day.
+func dayShare(from, to time.Time) float64 {
+	share := 0.0
+	for t := from; t.Before(to); {
+		next := t.Truncate(time.Hour).Add(time.Hour)
+		if next.After(to) {
+			next = to
+		}
+		share += diurnal[t.In(msk).Hour()] * next.Sub(t).Hours() / 24
+		t = next
+	}
+	return share
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // costRow is one day × campaign of spend.
@@ -54,10 +121,16 @@ type costRow struct {
 // rent) uploaded centrally with the tenant key. Each declares its day
 // (from/to), so a later upload of the same day restates it. final marks
 // the day's last upload; its spend counts in the story.
-func (w *world) costUploads(day time.Time, final bool) []*hookReq {
+//
+// upTo is the upload's time: live, the day's spend so far is priced up to
+// it (paced).
+func (w *world) costUploads(day time.Time, final bool, upTo time.Time) []*hookReq {
 	date := day.Format("2006-01-02")
-	rows := w.costRows(day, date)
+	rows := w.costRows(day, date, upTo)
 	if final {
+		if !w.live && day.After(w.firstDay) {
+			w.usual.learn(w.book[day]) // a whole day of history
+		}
 		delete(w.book, day)
 		for _, r := range rows {
 			w.tally.add(r.channel, func(c *channelTally) { c.Cost += r.fee })
@@ -101,9 +174,20 @@ func (w *world) costUploads(day time.Time, final bool) []*hookReq {
 // the clicks since. Branch-bought channels (Yandex Direct) keep a row per
 // branch; the central ones are summed over branches. Offline spend is each
 // branch's rent, whatever the clicks.
-func (w *world) costRows(day time.Time, date string) []costRow {
-	keys := make([]clickKey, 0, len(w.book[day]))
-	for k := range w.book[day] {
+func (w *world) costRows(day time.Time, date string, upTo time.Time) []costRow {
+	clicks := make(map[clickKey]int64, len(w.book[day]))
+	for k, n := range w.book[day] {
+		clicks[k] = n
+	}
+	if w.live {
+		for k, f := range w.paced(day, w.liveFrom, upTo) {
+			if n := int64(math.Round(f)); n > 0 {
+				clicks[k] += n
+			}
+		}
+	}
+	keys := make([]clickKey, 0, len(clicks))
+	for k := range clicks {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -119,7 +203,7 @@ func (w *world) costRows(day time.Time, date string) []costRow {
 	var rows []costRow
 	index := map[clickKey]int{}
 	for _, k := range keys {
-		n := w.book[day][k]
+		n := clicks[k]
 		scope := k
 		if k.channel != "yandex_direct" {
 			scope.bi = -1 // bought centrally

@@ -22,7 +22,7 @@ func newCRMBranch(a *tenants.Account) *crmBranch {
 		return nil
 	}
 	switch a.CRM.Provider {
-	case crmAmoCRM, crmBitrix24, crmGeneric:
+	case crmAmoCRM, crmBitrix24, crmGeneric, crmMegaplan, crmDynamics:
 	default:
 		return nil
 	}
@@ -33,7 +33,7 @@ func newCRMBranch(a *tenants.Account) *crmBranch {
 const (
 	fateWon  = "won"
 	fateLost = "lost"
-	fateOpen = "open"
+	fateOpen = "open" // undecided until the cycle ends: then closed as lost
 )
 
 // leadFrom is what a lead starts from: a form on the site or a target call.
@@ -87,7 +87,7 @@ func (w *world) newLead(f leadFrom) {
 	id := w.nextID()
 	l.lane = id
 	switch cb.cfg.Provider {
-	case crmAmoCRM: // the lead (сделка) is the deal
+	case crmAmoCRM, crmMegaplan, crmDynamics: // the lead (сделка, opportunity) is the deal
 		l.leadID, l.dealID, l.contactID = strconv.FormatUint(id, 10), strconv.FormatUint(id, 10), strconv.FormatUint(w.nextID(), 10)
 	case crmBitrix24:
 		l.leadID, l.dealID, l.contactID = strconv.FormatUint(id, 10), strconv.FormatUint(w.nextID(), 10), strconv.FormatUint(w.nextID(), 10)
@@ -110,7 +110,9 @@ func (w *world) newLead(f leadFrom) {
 	}
 	l.quoted = l.planned
 	l.lostAtLead = l.fate == fateLost && w.r.Float64() < 0.5
-	qualifies := l.fate == fateWon || l.fate == fateLost && !l.lostAtLead || w.r.Float64() < eco.qualify
+	// A lead lost at the lead stage never gets a deal: its close is the
+	// lead's (a deal made for it would be left open for good).
+	qualifies := l.fate == fateWon || l.fate == fateLost && !l.lostAtLead || l.fate == fateOpen && w.r.Float64() < eco.qualify
 	cb.open[f.phone] = l
 	w.tally.add(f.channel, func(c *channelTally) { c.Leads++ })
 
@@ -120,16 +122,30 @@ func (w *world) newLead(f leadFrom) {
 		t = t.Add(w.crmDelay(2*time.Hour + time.Duration(w.r.Int64N(int64(46*time.Hour)))))
 		w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmQualify(l, at) })
 	}
-	if l.fate != fateOpen {
+	switch l.fate {
+	case fateOpen:
+		// Nobody decides: the manager closes it as lost when the sales
+		// cycle is over (a lead that never got a deal at the lead stage),
+		// so no deal stays in a stage for longer than the cycle
+		// (stuckDealAge, the demo's stuck-deals rule).
+		l.lostAtLead = !qualifies
+		t = t.Add(w.crmDelay(10*24*time.Hour + time.Duration(w.r.Int64N(int64(24*time.Hour)))))
+	default:
 		t = t.Add(w.crmDelay(24*time.Hour + time.Duration(w.r.Int64N(int64(10*24*time.Hour)))))
-		w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmClose(l, at) })
-	} else {
-		w.at(t, l.lane, func(time.Time) []*hookReq { delete(cb.open, f.phone); return nil })
 	}
+	w.at(t, l.lane, func(at time.Time) []*hookReq { return w.crmClose(l, at) })
 }
+
+// stuckDealAge is longer than any deal of the demo stays in one stage: a
+// lead waits at most two days for its trial lesson and at most eleven
+// more for its outcome. The demo's stuck-deals rule (alertrules.yaml)
+// uses it, so that it fires only for a deal that really is stuck.
+const stuckDealAge = 12 * 24 * time.Hour
 
 func (w *world) crmAdd(l *lead, at time.Time) []*hookReq {
 	switch w.branches[l.bi].crm.cfg.Provider {
+	case crmMegaplan, crmDynamics:
+		return w.pushCRM(l, "add", at)
 	case crmAmoCRM:
 		return w.amoAdd(l, at)
 	case crmBitrix24:
@@ -143,6 +159,8 @@ func (w *world) crmQualify(l *lead, at time.Time) []*hookReq {
 		l.quoted = 0
 	}
 	switch w.branches[l.bi].crm.cfg.Provider {
+	case crmMegaplan, crmDynamics:
+		return w.pushCRM(l, "qualify", at)
 	case crmAmoCRM:
 		return w.amoQualify(l, at)
 	case crmBitrix24:
@@ -174,6 +192,8 @@ func (w *world) crmClose(l *lead, at time.Time) []*hookReq {
 		}
 	})
 	switch w.branches[l.bi].crm.cfg.Provider {
+	case crmMegaplan, crmDynamics:
+		return w.pushCRM(l, "close", at)
 	case crmAmoCRM:
 		return w.amoClose(l, at)
 	case crmBitrix24:
@@ -191,6 +211,8 @@ func (w *world) crmEnterAmount(l *lead, at time.Time) []*hookReq {
 	l.recorded = l.amount
 	w.tally.add(l.channel, func(c *channelTally) { c.Revenue += l.amount * 100 })
 	switch w.branches[l.bi].crm.cfg.Provider {
+	case crmMegaplan, crmDynamics:
+		return w.pushCRM(l, "close", at) // the won deal again, with its amount
 	case crmAmoCRM:
 		return w.amoAmount(l, at)
 	case crmBitrix24:
@@ -494,8 +516,11 @@ func (w *world) put(account, kind, id string, state []byte) func() {
 }
 
 func leadTitle(l *lead) string {
-	if l.kind == "call" {
+	switch l.kind {
+	case "call":
 		return "Звонок " + l.phone
+	case "chat":
+		return "Чат на сайте"
 	}
 	return "Заявка с сайта: пробный урок"
 }

@@ -27,8 +27,10 @@ type Config struct {
 	Rate float64
 	// Seed makes the simulated visitors reproducible.
 	Seed int64
-	// Backfill, when set, first sends that much history (timestamps in the
-	// past) as fast as the collector takes it, then goes live.
+	// Backfill is how much history (timestamps in the past) is sent first,
+	// as fast as the collector takes it, before going live; 0: none.
+	// RegisterFlags defaults it to a month (DefaultBackfill); a Config
+	// built in code has none unless it says so.
 	Backfill time.Duration
 	// BackfillPerDay is the history's traffic in events per simulated day.
 	BackfillPerDay int
@@ -68,6 +70,13 @@ type Config struct {
 	// (longer if no deal was won meanwhile), then the managers enter them.
 	NoAmountsBranch           string
 	NoAmountsAt, NoAmountsFor time.Duration
+	// Behind, when set, is how many records the pipeline has still to
+	// take (PipelineBehind): after the history the demo waits for it to
+	// reach zero before going live.
+	Behind func(context.Context) (int64, error)
+	// Progress, when set, draws the history's progress as a bar (on a
+	// terminal); without it the progress is a log line every few seconds.
+	Progress *ProgressBar
 	// AlertsAddr is where the demo's alert receiver listens (ListenAlerts);
 	// empty: no receiver. The caller runs it.
 	AlertsAddr string
@@ -81,7 +90,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	d := Defaults()
 	flagenv.Float64(fs, &c.Rate, "demo-rate", d.Rate, "live demo traffic, events per second over the whole network")
 	flagenv.Int64(fs, &c.Seed, "demo-seed", d.Seed, "seed of the simulated visitors")
-	flagenv.Duration(fs, &c.Backfill, "demo-backfill", d.Backfill, "send this much history first (e.g. 720h), then go live")
+	flagenv.Duration(fs, &c.Backfill, "demo-backfill", DefaultBackfill, "send this much history first, then go live (0: none, live traffic only)")
 	flagenv.Int(fs, &c.BackfillPerDay, "demo-backfill-per-day", d.BackfillPerDay, "history traffic, events per simulated day")
 	flagenv.Int(fs, &c.BatchSize, "demo-batch-size", d.BatchSize, "most events in one POST /v1/events")
 	flagenv.Int(fs, &c.Workers, "demo-workers", d.Workers, "requests in flight at once")
@@ -99,13 +108,23 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.RequestTimeout, c.MaxAttempts = d.RequestTimeout, d.MaxAttempts
 }
 
-// Defaults are the settings RegisterFlags starts from.
+// The history `throughline demo` sends before going live: a month, thin
+// enough that the pipeline takes it in about a minute on a small machine
+// (the shape of a day — its hours, channels, calls, leads, deals, spend —
+// is the live traffic's; only the number of visitors is smaller).
+const (
+	DefaultBackfill       = 30 * 24 * time.Hour
+	DefaultBackfillPerDay = 1000
+)
+
+// Defaults are the settings RegisterFlags starts from (Backfill aside:
+// the flag's default is DefaultBackfill).
 func Defaults() Config {
 	return Config{
-		Rate: 50, Seed: 1, BackfillPerDay: 5000, BatchSize: 100, Workers: 4,
+		Rate: 50, Seed: 1, BackfillPerDay: DefaultBackfillPerDay, BatchSize: 100, Workers: 4,
 		SummaryEvery: 10 * time.Second, RequestTimeout: 20 * time.Second, MaxAttempts: 8,
 		CRMAddr: DefaultCRMAddr, CRMTrickle: 10 * time.Minute, CostsEvery: 5 * time.Minute,
-		SilentChannel: silentChannel, SilenceAt: 3 * time.Minute, SilenceFor: 6 * time.Minute,
+		SilentChannel: silentChannel, SilenceAt: 3 * time.Minute, SilenceFor: 8 * time.Minute,
 		NoAmountsBranch: sloppyBranch, NoAmountsAt: 4 * time.Minute, NoAmountsFor: 4 * time.Minute,
 		AlertsAddr: DefaultAlertsAddr,
 	}
@@ -301,8 +320,11 @@ func (r *runner) run(ctx context.Context, start time.Time) error {
 // night (Moscow time), all through the events API in batches.
 func (r *runner) backfill(ctx context.Context, end time.Time) bool {
 	perEvent := 24 * time.Hour / time.Duration(r.cfg.BackfillPerDay)
+	from := end.Add(-r.cfg.Backfill)
+	prog := newProgress(r.cfg.Progress, r.log, r.st, from, end)
 	n := 0
-	for t := end.Add(-r.cfg.Backfill); t.Before(end); n++ {
+	for t := from; t.Before(end); n++ {
+		prog.at(t)
 		h := r.sim.next(t)
 		h.server = true
 		if !r.add(ctx, h) || !r.dispatch(ctx, r.sim.w.due(t)) {
@@ -317,8 +339,13 @@ func (r *runner) backfill(ctx context.Context, end time.Time) bool {
 	if !r.hooks(ctx, 0, r.sim.w.goLive(end, r.cfg.CRMTrickle)) {
 		return false
 	}
-	// Wait for the history's answers, so the counters say what it did.
+	// Wait for the history's answers, so the counters say what it did,
+	// and for the pipeline to take it all.
 	r.inflight.Wait()
+	if !r.settle(ctx, prog) {
+		return false
+	}
+	prog.done()
 	r.st.summary(r.log, "demo backfill delivered", 0, 0)
 	r.sim.w.tally.log(r.log, "demo story")
 	return true
@@ -361,7 +388,7 @@ func (r *runner) live(ctx context.Context) error {
 			}
 			r.logStory(now)
 			if now.Sub(lastCosts) >= r.cfg.CostsEvery {
-				if !r.hooks(ctx, 0, r.sim.w.costUploads(r.sim.w.day, false)) {
+				if !r.hooks(ctx, 0, r.sim.w.costUploads(r.sim.w.day, false, now)) {
 					return nil
 				}
 				lastCosts = now

@@ -174,7 +174,8 @@ func TestRunDrivesCollector(t *testing.T) {
 		h := fake.hooks
 		enough := fake.pixels >= 500 && fake.pastTS >= 500 && strings.Contains(logs.String(), `"message":"demo traffic"`) &&
 			h.calls[vendorCalltouch] > 0 && h.calls[vendorMango] > 0 && h.crm[crmGeneric] > 0 &&
-			h.pulled[crmAmoCRM] > 0 && h.pulled[crmBitrix24] > 0 && h.closed >= 10 && len(h.costs) == 4 && h.leases > 0
+			h.pulled[crmAmoCRM] > 0 && h.pulled[crmBitrix24] > 0 && h.closed >= 10 && len(h.costs) == 4 && h.leases > 0 &&
+			h.calls[vendorAlloka] > 0 && h.calls[vendorCallibri] > 0 && h.crm[crmMegaplan] > 0 && h.crm[crmDynamics] > 0 && h.chats > 0
 		fake.mu.Unlock()
 		if enough {
 			break

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // hookCounts is what the fake collector saw of the integrations.
@@ -21,6 +21,7 @@ type hookCounts struct {
 	closed int            // deals won or lost
 	costs  map[string]int // by format
 	leases int            // pool numbers leased
+	chats  int            // Jivo chats
 }
 
 // serveHook stands in for the collector's webhook and cost routes the way
@@ -86,7 +87,7 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 		f.hooks.calls[vendorGeneric]++
 	case strings.HasPrefix(p, "/v1/hooks/calls/mango/k/") && strings.HasSuffix(p, "/events/summary"):
 		a := account(strings.TrimSuffix(strings.TrimPrefix(p, "/v1/hooks/calls/mango/k/"), "/events/summary"))
-		if a == nil || form.Get("sign") != collector.SignMango(form.Get("vpbx_api_key"), form.Get("json"), a.CallTracking[0].Secret) {
+		if a == nil || form.Get("sign") != vendorsign.Mango(form.Get("vpbx_api_key"), form.Get("json"), a.CallTracking[0].Secret) {
 			f.problem("mango call with a bad key or signature: %s", body)
 			break
 		}
@@ -131,6 +132,49 @@ func (f *fakeCollector) serveHook(w http.ResponseWriter, r *http.Request) bool {
 			f.problem("%s pulled as of %v, the event is of %s: the CRM state is not the change's", form.Get("event"), ts, form.Get("ts"))
 		}
 		if sem := answer.Result["STAGE_SEMANTIC_ID"]; kind == "deal" && (sem == "S" || sem == "F") {
+			f.hooks.closed++
+		}
+	case p == "/v1/hooks/calls/alloka" || p == "/v1/hooks/calls/callibri":
+		vendor := strings.TrimPrefix(p, "/v1/hooks/calls/")
+		a := account(r.URL.Query().Get("k"))
+		var c map[string]any
+		if a == nil || a.CallTracking[0].Provider != vendor || r.URL.Query().Get("token") != a.CallTracking[0].Secret ||
+			json.Unmarshal(body, &c) != nil {
+			f.problem("%s call %s for %v", vendor, body, a)
+			break
+		}
+		f.hooks.calls[vendor]++
+	case p == "/v1/hooks/chats/jivo":
+		a := account(r.URL.Query().Get("k"))
+		var c struct {
+			Event  string `json:"event_name"`
+			ChatID int64  `json:"chat_id"`
+			Token  string `json:"user_token"`
+		}
+		if a == nil || len(a.Chats) == 0 || r.URL.Query().Get("token") != a.Chats[0].Token ||
+			json.Unmarshal(body, &c) != nil || c.Event != "chat_accepted" || c.ChatID == 0 || c.Token == "" {
+			f.problem("jivo chat %s for %v", body, a)
+			break
+		}
+		f.hooks.chats++
+	case p == "/v1/hooks/crm/megaplan" || p == "/v1/hooks/crm/dynamics":
+		vendor := strings.TrimPrefix(p, "/v1/hooks/crm/")
+		a := account(r.URL.Query().Get("k"))
+		token := r.URL.Query().Get("token")
+		if vendor == crmDynamics {
+			token = r.URL.Query().Get("code")
+		}
+		var c map[string]any
+		if a == nil || a.CRM.Provider != vendor || token != a.CRM.AppToken || json.Unmarshal(body, &c) != nil {
+			f.problem("%s change %s for %v", vendor, body, a)
+			break
+		}
+		f.hooks.crm[vendor]++
+		if d, _ := c["data"].(map[string]any); d != nil {
+			if st, _ := d["state"].(map[string]any); st["type"] != "active" {
+				f.hooks.closed++
+			}
+		} else if c["statecode"] != float64(0) {
 			f.hooks.closed++
 		}
 	case p == "/v1/hooks/crm/generic":

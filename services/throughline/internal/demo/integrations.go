@@ -51,8 +51,13 @@ const (
 // (dynamic numbers, reports the visitor's client id) or Mango Office (a
 // static number per channel, signed requests).
 func callVendor(i int) string {
-	if i%3 == 1 {
+	switch {
+	case i%3 == 1:
 		return vendorMango
+	case i%6 == 3:
+		return vendorCallibri
+	case i%6 == 5:
+		return vendorAlloka
 	}
 	return vendorCalltouch
 }
@@ -65,8 +70,17 @@ func crmVendor(i int) string {
 	case 1, 3:
 		return crmAmoCRM
 	}
+	switch i % 20 {
+	case 9:
+		return crmMegaplan
+	case 19:
+		return crmDynamics
+	}
 	return crmGeneric
 }
+
+// jivoChats tells the branches with a Jivo widget on their site.
+func jivoChats(i int) bool { return i%4 == 0 }
 
 // integrate gives the i-th branch its call tracking — the vendor, two
 // offline numbers (a billboard, flyers) and, for Mango, a site number per
@@ -77,6 +91,9 @@ func integrate(a *tenants.Account, i int, crmURL string) {
 		staticNumber(i, 2): {Channel: "offline", Source: "flyers", Medium: "print", Campaign: "flyers-" + a.ID},
 	}
 	ct := tenants.CallTracking{Provider: callVendor(i), StaticNumbers: static}
+	if ct.Provider == vendorAlloka || ct.Provider == vendorCallibri {
+		ct.Secret = newSecret("", 16) // sent as ?token=
+	}
 	if ct.Provider == vendorMango {
 		ct.Secret = newSecret("", 16)
 		for ch, c := range channels {
@@ -103,8 +120,15 @@ func integrate(a *tenants.Account, i int, crmURL string) {
 		a.CRM = &tenants.CRM{Provider: crmAmoCRM, BaseURL: base + crmAmoCRM + "/" + a.ID, Subdomain: amoSubdomain(a.ID),
 			AppToken:      newSecret("", 16),
 			ClientIDField: amoClientIDField, CallIDField: amoCallIDField, RequestsPerSecond: simulatedCRMRPS}
+	case crmMegaplan:
+		a.CRM = &tenants.CRM{Provider: crmMegaplan, AppToken: newSecret("", 16)}
+	case crmDynamics:
+		a.CRM = &tenants.CRM{Provider: crmDynamics, AppToken: newSecret("", 16), ClientIDField: "new_tl_client_id"}
 	default:
 		a.CRM = &tenants.CRM{Provider: crmGeneric}
+	}
+	if jivoChats(i) {
+		a.Chats = []tenants.ChatWidget{{Provider: chatJivo, Token: newSecret("", 16)}}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/services/collector"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // simulate runs the network through days of history, one hit per spacing,
@@ -117,7 +117,7 @@ func TestStory(t *testing.T) {
 func TestCalls(t *testing.T) {
 	tc := Tenants(1, 6)
 	reqs, _ := simulateWith(t, tc, 5, 17*time.Second)
-	var calltouch, withClient, offline, mango, missed, short int
+	var calltouch, withClient, offline, mango, missed, short, others int
 	for _, h := range reqs {
 		if h.kind != kindCalls {
 			continue
@@ -152,16 +152,25 @@ func TestCalls(t *testing.T) {
 			}
 			a := account(t, tc, acc)
 			f := form(t, h)
-			if f.Get("sign") != collector.SignMango(f.Get("vpbx_api_key"), f.Get("json"), a.CallTracking[0].Secret) {
+			if f.Get("sign") != vendorsign.Mango(f.Get("vpbx_api_key"), f.Get("json"), a.CallTracking[0].Secret) {
 				t.Fatalf("mango call not signed with %s's salt", acc)
 			}
 			var m map[string]any
 			if err := json.Unmarshal([]byte(f.Get("json")), &m); err != nil || m["entry_id"] == "" || m["create_time"] == nil {
 				t.Fatalf("mango summary %s", f.Get("json"))
 			}
+		case strings.HasPrefix(h.target, "/v1/hooks/calls/alloka?"), strings.HasPrefix(h.target, "/v1/hooks/calls/callibri?"):
+			var m map[string]any
+			if err := json.Unmarshal(h.body, &m); err != nil || !strings.Contains(h.target, "&token=") {
+				t.Fatalf("%s %s", h.target, h.body)
+			}
+			others++
 		default:
 			t.Fatalf("call to %s", h.target)
 		}
+	}
+	if others == 0 {
+		t.Error("no Alloka or Callibri calls")
 	}
 	if calltouch < 20 || withClient == 0 || offline == 0 || mango < 10 || missed == 0 || short == 0 {
 		t.Errorf("calltouch %d (%d with client id, %d offline), mango %d, missed %d, short %d",
@@ -263,7 +272,7 @@ func TestCostReports(t *testing.T) {
 	day := w.day
 	total := func() int64 {
 		var sum int64
-		for _, r := range w.costRows(day, day.Format("2006-01-02")) {
+		for _, r := range w.costRows(day, day.Format("2006-01-02"), day.AddDate(0, 0, 1)) {
 			sum += r.fee
 		}
 		return sum
@@ -273,7 +282,7 @@ func TestCostReports(t *testing.T) {
 	if after := total(); after < before {
 		t.Errorf("today's spend went from %d to %d with one more click", before, after)
 	}
-	if n := len(w.costUploads(day, true)); n == 0 || w.book[day] != nil {
+	if n := len(w.costUploads(day, true, day.AddDate(0, 0, 1))); n == 0 || w.book[day] != nil {
 		t.Errorf("final upload: %d requests, book kept %v", n, w.book[day] != nil)
 	}
 }

@@ -4,8 +4,12 @@
 // branch sites (GET /px.gif, POST /v1/events; visits.go), their calls through
 // the branches' call-tracking vendors (calls.go), the leads and deals of the
 // branches' CRMs (crm.go, with a simulated Bitrix24/amoCRM REST API the
-// collector pulls from, crmserver.go) and the daily ad spend (costs.go).
-// story.go holds the economics that make the numbers worth a report.
+// collector pulls from, crmserver.go), the newer vendors some branches run
+// (Alloka, Callibri, Jivo, Megaplan, Dynamics 365; vendors.go) and the
+// daily ad spend (costs.go). story.go holds the economics that make the
+// numbers worth a report. By default a month of history goes first, with
+// its progress (progress.go), and the demo goes live once the pipeline has
+// taken it (settle.go).
 package demo
 
 import (

@@ -139,6 +139,12 @@ func TestTenantsIntegrations(t *testing.T) {
 	if pools != 2 {
 		t.Errorf("%d branches with a number pool, want 2", pools)
 	}
+	if vendors[vendorAlloka] < 2 || vendors[vendorCallibri] < 2 {
+		t.Errorf("call vendors %v", vendors)
+	}
+	if crms[crmMegaplan] != 1 || crms[crmDynamics] != 1 {
+		t.Errorf("crms %v", crms)
+	}
 	if crms[crmAmoCRM] < 4 || crms[crmBitrix24] < 4 || crms[crmGeneric] < 2 {
 		t.Errorf("crms %v", crms)
 	}
@@ -275,6 +281,9 @@ func withoutSecrets(cfg *tenants.Config) *tenants.Config {
 			a.SiteKeys, a.ServerKeys = nil, nil
 			for ci := range a.CallTracking {
 				a.CallTracking[ci].Secret = ""
+			}
+			for ci := range a.Chats {
+				a.Chats[ci].Token = ""
 			}
 			if a.CRM != nil {
 				a.CRM.AppToken = ""

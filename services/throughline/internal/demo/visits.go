@@ -101,8 +101,9 @@ type branch struct {
 	key      string // site key: pixel, browser events, number leases
 	server   string // server key: calls, CRM, costs
 	pool     []*visitor
-	acct     *tenants.Account // its integrations
-	crm      *crmBranch       // its CRM's state (crm.go); nil without a CRM
+	acct     *tenants.Account    // its integrations
+	jivo     *tenants.ChatWidget // its Jivo widget; nil: none
+	crm      *crmBranch          // its CRM's state (crm.go); nil without a CRM
 }
 
 // visit is a visitor's session in progress: the hits still to come.
@@ -150,7 +151,13 @@ func newSim(seed int64, tc *tenants.Config, runID string) (*sim, error) {
 				tenantKey = t.TenantKeys[0]
 			}
 			i := len(s.branches)
-			s.branches = append(s.branches, &branch{id: a.ID, key: a.SiteKey(), server: a.ServerKey(), site: "https://" + a.ID + ".demo-school.example", acct: a})
+			b := &branch{id: a.ID, key: a.SiteKey(), server: a.ServerKey(), site: "https://" + a.ID + ".demo-school.example", acct: a}
+			for ci := range a.Chats {
+				if a.Chats[ci].Provider == chatJivo {
+					b.jivo = &a.Chats[ci]
+				}
+			}
+			s.branches = append(s.branches, b)
 			total += 1 / math.Pow(float64(i+1), 0.7) // bigger cities first, more traffic
 			s.weights = append(s.weights, total)
 		}
@@ -227,6 +234,8 @@ func (s *sim) land(now time.Time) hit {
 		vis.goal = "form_submit"
 	case f < formShare+phoneClickShare:
 		vis.goal = "phone_click"
+	case f < formShare+phoneClickShare+chatShare && b.jivo != nil:
+		vis.goal = "chat"
 	}
 	query, ref := s.markers(ch, now)
 	vis.lead = channels[ch].name
@@ -277,6 +286,10 @@ func (s *sim) step(vis *visit, now time.Time) hit {
 		s.w.formSubmitted(vis, now)
 	case "phone_click":
 		s.w.phoneClicked(vis, now)
+	case "chat":
+		// The widget is the tracker's goal; Jivo's webhook brings the chat.
+		h.name = "chat_widget_open"
+		s.w.chatStarted(vis, now)
 	}
 	return h
 }

@@ -14,10 +14,11 @@ const (
 	kindCRM
 	kindCosts
 	kindNumbers // leases of Throughline's pool numbers
+	kindChats   // chat widgets' webhooks
 	numKinds
 )
 
-var kindNames = [numKinds]string{"calls", "crm", "costs", "numbers"}
+var kindNames = [numKinds]string{"calls", "crm", "costs", "numbers", "chats"}
 
 // hookReq is one request of a call tracker, a CRM, a cost upload or a
 // pool number lease.
@@ -73,6 +74,9 @@ type world struct {
 	scale     float64   // how CRM delays are stretched: 1 in history, < 1 live
 	live      bool
 	book      costBook
+	firstDay  time.Time   // the first (partial) day of traffic
+	usual     usualClicks // history's clicks of whole days: live spend's pattern
+	liveFrom  time.Time   // when the network went live
 	tally     *tally
 	store     *crmStore // nil until Run serves the simulated CRMs
 	story     episodes  // the live story's incidents (story.go)
@@ -131,13 +135,13 @@ func (w *world) due(now time.Time) []*action {
 func (w *world) advance(now time.Time) {
 	day := dayOf(now)
 	if w.day.IsZero() {
-		w.day = day
+		w.day, w.firstDay = day, day
 		w.planOfflineCalls(day, now)
 		return
 	}
 	for w.day.Before(day) {
 		closed := w.day
-		w.at(now, 0, func(time.Time) []*hookReq { return w.costUploads(closed, true) })
+		w.at(now, 0, func(time.Time) []*hookReq { return w.costUploads(closed, true, closed.AddDate(0, 0, 1)) })
 		w.day = w.day.AddDate(0, 0, 1)
 		w.planOfflineCalls(w.day, w.day)
 	}
@@ -149,7 +153,7 @@ func (w *world) advance(now time.Time) {
 // It returns the uploads of today's spend so far.
 func (w *world) goLive(now time.Time, trickle time.Duration) []*hookReq {
 	w.advance(now)
-	w.live = true
+	w.live, w.liveFrom = true, now
 	w.scale = float64(trickle) / float64(crmHorizon)
 	for _, a := range w.actions {
 		if a.lane != 0 && a.due.After(now) {
@@ -157,7 +161,7 @@ func (w *world) goLive(now time.Time, trickle time.Duration) []*hookReq {
 		}
 	}
 	heap.Init(&w.actions)
-	return w.costUploads(w.day, false)
+	return w.costUploads(w.day, false, now)
 }
 
 // dayOf is the start of t's day in the network's time zone.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 const mangoSalt = "mango-salt-0123456789"
@@ -57,7 +58,7 @@ func request(t testing.TB, provider, name string) Request {
 
 func mangoRequest(jsonText, salt, path string) Request {
 	const apiKey = "vpbx-api-key-abc"
-	form := url.Values{"vpbx_api_key": {apiKey}, "sign": {SignMango(apiKey, jsonText, salt)}, "json": {jsonText}}
+	form := url.Values{"vpbx_api_key": {apiKey}, "sign": {vendorsign.Mango(apiKey, jsonText, salt)}, "json": {jsonText}}
 	return Request{Method: "POST", ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode()), Path: path}
 }
 

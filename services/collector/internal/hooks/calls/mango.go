@@ -1,9 +1,7 @@
 package calls
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/vendorsign"
 )
 
 // parseMango reads a Mango Office VPBX event: a form with vpbx_api_key, sign
@@ -121,18 +120,11 @@ func VerifyMango(apiKey, jsonText, sign, salt string) error {
 	if salt == "" {
 		return fmt.Errorf("%w: no mango secret (API salt) configured for the account", ErrSignature)
 	}
-	sum := sha256.Sum256([]byte(apiKey + jsonText + salt))
-	want := []byte(hex.EncodeToString(sum[:]))
+	want := []byte(vendorsign.Mango(apiKey, jsonText, salt))
 	if subtle.ConstantTimeCompare(want, []byte(strings.ToLower(strings.TrimSpace(sign)))) != 1 {
 		return fmt.Errorf("%w: sign does not match sha256(vpbx_api_key + json + salt)", ErrSignature)
 	}
 	return nil
-}
-
-// SignMango is the signature Mango computes; for tests and the demo.
-func SignMango(apiKey, jsonText, salt string) string {
-	sum := sha256.Sum256([]byte(apiKey + jsonText + salt))
-	return hex.EncodeToString(sum[:])
 }
 
 // mangoKind is the event kind: the URL's "events/<kind>" suffix when Mango

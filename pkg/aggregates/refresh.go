@@ -1,4 +1,4 @@
-package analytics
+package aggregates
 
 import (
 	"cmp"
@@ -22,8 +22,9 @@ import (
 
 // RefreshConfig configures the refresher.
 type RefreshConfig struct {
-	// Interval between refresh rounds; 0 turns the refresher off (run it on
-	// one console replica of a deployment).
+	// Interval between refresh rounds; 0 turns the refresher off. The
+	// refresher service (services/refresher) runs the rounds only while it
+	// leads its database's group, so one works per database.
 	Interval time.Duration
 	// Lookback is how far before the last round's start the change log is
 	// read again, so a change row committed a little after the time stamp it
@@ -51,7 +52,7 @@ const (
 
 // RegisterFlags registers the refresher's settings (env THROUGHLINE_ANALYTICS_*).
 func (c *RefreshConfig) RegisterFlags(fs *flag.FlagSet) {
-	flagenv.Duration(fs, &c.Interval, "analytics-refresh-interval", DefaultRefreshInterval, "how often the report aggregates are brought up to date (0: off; run one refresher per database)")
+	flagenv.Duration(fs, &c.Interval, "analytics-refresh-interval", DefaultRefreshInterval, "how often the report aggregates are brought up to date (0: off)")
 	flagenv.Duration(fs, &c.Lookback, "analytics-refresh-lookback", DefaultLookback, "how far back each round re-reads the change log")
 	flagenv.Duration(fs, &c.Settle, "analytics-refresh-settle", DefaultSettle, "a changed account is recomputed again this long after the change")
 	flagenv.Duration(fs, &c.FullEvery, "analytics-full-refresh-every", DefaultFullEvery, "recompute every account this often as a backstop (0: never)")
@@ -372,7 +373,7 @@ func (r *Refresher) outdatedRows(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("checking the aggregates' columns: %w", err)
 	}
-	return len(res.Rows) == 1 && toInt64(res.Rows[0][0]) > 0, nil
+	return len(res.Rows) == 1 && chstore.AsInt64(res.Rows[0][0]) > 0, nil
 }
 
 // clock is the engine's time: the version of this round's rows (ns) and now.

@@ -1,5 +1,5 @@
 // Package ddlcmd is the "throughline ddl" command: it prints Throughline's
-// ClickHouse schema — the same numbered migrations every service applies on
+// ClickHouse schema (the migrations of package schemas, beside it) — the same numbered migrations every service applies on
 // a single node — rewritten for a cluster (replicated local tables,
 // Distributed tables under the public names, ON CLUSTER), ready for
 // clickhouse-client --multiquery.
@@ -45,7 +45,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "throughline ddl: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
+	migs, err := schemas.Migrations()
 	if err != nil {
 		fmt.Fprintln(stderr, "throughline ddl:", err)
 		return 1

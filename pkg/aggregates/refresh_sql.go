@@ -1,4 +1,4 @@
-package analytics
+package aggregates
 
 import (
 	"context"
@@ -45,7 +45,7 @@ SELECT {tenant:String}, day, account, central, channel, source, medium, campaign
        sum(cost_minor), sum(clicks), sum(impressions), {version:UInt64}, 0
 FROM
 (
-` + allocationSQL(
+` + Allocation(
 	"SELECT day, account, channel, source, medium, campaign, sessions FROM ${db}.traffic_daily FINAL WHERE tenant = {tenant:String}",
 	`SELECT date AS day, account, central, channel, source, medium, campaign, campaign_id, amount_minor AS cost_minor, clicks, impressions
         FROM ${db}.costs_current WHERE tenant = {tenant:String}`) + `
@@ -68,7 +68,7 @@ SELECT {tenant:String}, model, day, account, channel, source, medium, campaign,
        leads, leads_call, leads_form, leads_chat, leads_crm, target_leads, unique_leads, deals, won_deals, revenue_minor, units, new_customers, {version:UInt64}, 0
 FROM
 (
-` + leadFactsSQL("tenant = {tenant:String} AND account IN {accounts:Array(String)}", "toDate(f.ts, {tz:String})") + `
+` + LeadFacts("tenant = {tenant:String} AND account IN {accounts:Array(String)}", "toDate(f.ts, {tz:String})") + `
 )`
 
 var staleSQL = map[string]string{
@@ -138,7 +138,7 @@ func (r *Refresher) recomputeAccounts(ctx context.Context, accounts []Account, v
 		accs := groups[g]
 		for i := 0; i < len(accs); i += r.cfg.Batch {
 			chunk := accs[i:min(i+r.cfg.Batch, len(accs))]
-			p := chstore.Params{"tenant": g.tenant, "tz": g.zone, "accounts": arrayParam(chunk), "version": v}
+			p := chstore.Params{"tenant": g.tenant, "tz": g.zone, "accounts": chstore.StringArray(chunk), "version": v}
 			for _, q := range []struct{ what, sql string }{
 				{"traffic", trafficSQL}, {"leads", leadsSQL}, {"lead flow", hourlySQL}, {"refresh record", refreshedSQL},
 			} {
@@ -149,7 +149,7 @@ func (r *Refresher) recomputeAccounts(ctx context.Context, accounts []Account, v
 		}
 	}
 	for _, t := range tenants {
-		p := chstore.Params{"tenant": t, "accounts": arrayParam(byTenant[t]), "version": v}
+		p := chstore.Params{"tenant": t, "accounts": chstore.StringArray(byTenant[t]), "version": v}
 		for _, table := range staleOrder {
 			if err := r.store.Exec(ctx, r.sql(staleSQL[table]), p); err != nil {
 				return fmt.Errorf("deleting stale rows of %s for %s: %w", table, t, err)
@@ -181,9 +181,9 @@ WHERE changed_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')`), chstore.Par
 	}
 	out := make([]change, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		at := toInt64(row[0])
-		k := changeKey{at: at, tenant: toString(row[1]), account: toString(row[2]), table: toString(row[3]),
-			partition: uint32(toInt64(row[4])), first: toUint64(row[5]), last: toUint64(row[6])}
+		at := chstore.AsInt64(row[0])
+		k := changeKey{at: at, tenant: chstore.AsString(row[1]), account: chstore.AsString(row[2]), table: chstore.AsString(row[3]),
+			partition: uint32(chstore.AsInt64(row[4])), first: chstore.AsUint64(row[5]), last: chstore.AsUint64(row[6])}
 		out = append(out, change{key: k, at: time.UnixMilli(at)})
 	}
 	return out, nil
@@ -201,7 +201,7 @@ func (r *Refresher) allAccounts(ctx context.Context) ([]Account, error) {
 	}
 	out := make([]Account, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		out = append(out, Account{toString(row[0]), toString(row[1])})
+		out = append(out, Account{chstore.AsString(row[0]), chstore.AsString(row[1])})
 	}
 	return out, nil
 }
@@ -216,8 +216,8 @@ FROM ${db}.analytics_refreshes WHERE tenant != '' GROUP BY tenant, account`), ni
 	}
 	var out []Account
 	for _, row := range res.Rows {
-		a := Account{toString(row[0]), toString(row[1])}
-		if toString(row[2]) != r.zone(a) {
+		a := Account{chstore.AsString(row[0]), chstore.AsString(row[1])}
+		if chstore.AsString(row[2]) != r.zone(a) {
 			out = append(out, a)
 		}
 	}
@@ -230,10 +230,10 @@ FROM ${db}.analytics_refreshes WHERE tenant = '' AND account = ''`), nil)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the refresh watermark: %w", err)
 	}
-	if len(res.Rows) != 1 || toInt64(res.Rows[0][1]) == 0 {
+	if len(res.Rows) != 1 || chstore.AsInt64(res.Rows[0][1]) == 0 {
 		return time.Time{}, nil
 	}
-	return time.UnixMilli(toInt64(res.Rows[0][0])).UTC(), nil
+	return time.UnixMilli(chstore.AsInt64(res.Rows[0][0])).UTC(), nil
 }
 
 func (r *Refresher) saveWatermark(ctx context.Context, version uint64, at time.Time) error {
@@ -244,20 +244,4 @@ VALUES ('', '', {version:UInt64}, '', now64(3), fromUnixTimestamp64Milli({at:Int
 		return fmt.Errorf("recording the refresh watermark: %w", err)
 	}
 	return nil
-}
-
-// arrayParam is an Array(String) query-parameter value.
-func arrayParam(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\'')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s))
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
 }
