@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
@@ -228,6 +230,61 @@ type jsonAppender interface {
 	AppendJSON([]byte) ([]byte, error)
 }
 
+// applyPoll applies one poll's records to their partitions' state and
+// produces the records they cause in t. unowned reports records of a
+// partition no longer owned (revoked meanwhile): their offsets must not
+// commit. On error every partition it applied records to counts as touched,
+// for the caller to forget.
+func (s *Stitcher) applyPoll(ctx context.Context, t *txn, fetches kgo.Fetches, parts map[string]int32) (unowned bool, err error) {
+	// A partition assigned during this poll has no state yet: read it back
+	// first. Its records came after a stable offset fetch, so every
+	// transaction of its previous owner is resolved.
+	if err := s.restoreFetched(ctx, fetches); err != nil {
+		return false, err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Partitions are independent: apply each one's records concurrently,
+	// then produce their output in partition order.
+	var work []*applied
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		ps := s.parts[fp.Partition]
+		if ps == nil || ps.set == nil { // revoked meanwhile: its offsets must not commit
+			unowned = true
+			return
+		}
+		ps.lastInput = now
+		work = append(work, &applied{p: fp.Partition, ps: ps, in: fp.Records})
+	})
+	var wg sync.WaitGroup
+	for _, w := range work {
+		wg.Go(func() { s.applyPartition(ctx, w, parts[kafka.TopicDeadLetter]) })
+	}
+	wg.Wait()
+	for i, w := range work {
+		if err = errors.Join(w.err, t.begin()); err != nil {
+			for _, rest := range work[i:] { // applied (maybe in part) too
+				t.touched[rest.p] = true
+			}
+			return unowned, err
+		}
+		t.touched[w.p] = true
+		w.ps.lastTrace = t.span.SpanContext()
+		for _, r := range w.out {
+			t.produce(ctx, r)
+		}
+	}
+	return unowned, nil
+}
+
+// errCrashHook marks an error of hooks.beforeEnd: Run returns as if the
+// process died, leaving the transaction open.
+var errCrashHook = errors.New("crash hook")
+
 // restoreFetched restores owned partitions that have records in fetches and
 // no state yet.
 func (s *Stitcher) restoreFetched(ctx context.Context, fetches kgo.Fetches) error {
@@ -261,6 +318,205 @@ func (s *Stitcher) install(sets map[int32]*stitch.Set) {
 	}
 }
 
+// transact applies polls' records in one transaction: fetches, then more
+// polls while they come full and the transaction's budget lasts. It returns
+// done in replay mode once every partition reached its end.
+func (s *Stitcher) transact(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches, parts map[string]int32) (done bool, err error) {
+	t := &txn{s: s, sess: sess, touched: map[int32]bool{}}
+	defer func() {
+		// Stopped (or failed) with a transaction open: abort it now rather
+		// than leave it to time out, which would hold back read-committed
+		// consumers of the output until then. A crash skips this.
+		if t.begun && !t.ended && !errors.Is(err, errCrashHook) {
+			actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, aerr := sess.End(actx, kgo.TryAbort); aerr != nil {
+				s.log.Warn().Err(aerr).Msg("aborting transaction at stop failed")
+			}
+			s.mu.Lock()
+			s.forget(t)
+			s.mu.Unlock()
+		}
+	}()
+	defer func() { t.endSpan(err) }()
+	t.links = inputLinks(fetches)
+	began := time.Now()
+	budget := s.cfg.TxnRecords
+	polled := 0
+	unowned := false
+	for {
+		asked := min(s.cfg.MaxPollRecords, budget)
+		n := fetches.NumRecords()
+		u, err := s.applyPoll(ctx, t, fetches, parts)
+		if err != nil {
+			s.mu.Lock()
+			s.forget(t)
+			s.mu.Unlock()
+			return false, s.abort(ctx, t, err)
+		}
+		polled += n
+		budget -= n
+		unowned = unowned || u
+		left := s.cfg.TxnTime - time.Since(began)
+		// A poll that came short drained what was fetched: commit now
+		// rather than wait for more, so a trickle is not held back.
+		if unowned || n < asked || budget <= 0 || left <= 0 {
+			break
+		}
+		var closed bool
+		if fetches, closed = s.poll(ctx, sess, min(left, s.cfg.IdleFlush/2, time.Second), min(s.cfg.MaxPollRecords, budget)); closed {
+			return false, nil // the deferred abort rewinds; the next owner redoes it
+		}
+		for _, l := range inputLinks(fetches) {
+			t.link(l.SpanContext)
+		}
+	}
+	if polled > 0 {
+		s.met.txnRecords.Record(ctx, int64(polled))
+	}
+	now := time.Now()
+	s.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
+	// Apply what waits for the watermark on idle partitions, and at the end of a replay.
+	replayDone := s.cfg.Replay
+	for p, ps := range s.parts {
+		if ps.set == nil {
+			replayDone = false
+			continue
+		}
+		atEnd := s.cfg.Replay && ps.next >= ps.end || s.cfg.Replay && ps.end == 0
+		replayDone = replayDone && atEnd
+		idle := !s.cfg.Replay && now.Sub(ps.lastInput) >= s.cfg.IdleFlush // a replay flushes at its end only, for determinism
+		if ps.set.Pending() > 0 && (idle || atEnd) {
+			t.link(ps.lastTrace)
+			if err := t.emit(ctx, p, ps.set.Flush()); err != nil {
+				s.forget(t)
+				s.mu.Unlock()
+				locked = false
+				return false, s.abort(ctx, t, err)
+			}
+		}
+	}
+	if s.cfg.Replay && len(s.parts) == 0 {
+		replayDone = false
+	}
+	if !t.begun && !unowned {
+		s.idle.Store(polled == 0)
+	} else {
+		s.idle.Store(false)
+	}
+	if !t.begun {
+		if unowned { // records were polled but nothing begun: rewind by an empty aborted transaction
+			if err := t.begin(); err != nil {
+				return false, err
+			}
+		} else {
+			return replayDone, nil
+		}
+	}
+	changes := make(map[int32][]stitch.StateChange, len(t.touched))
+	var wg sync.WaitGroup
+	var cmu sync.Mutex
+	for p := range t.touched {
+		wg.Go(func() {
+			c := s.parts[p].set.TakeChanges()
+			cmu.Lock()
+			changes[p] = c
+			cmu.Unlock()
+		})
+	}
+	wg.Wait()
+	for p, cs := range changes {
+		for _, c := range cs {
+			t.produce(ctx, &kgo.Record{Topic: s.topics.state, Partition: p, Key: []byte(c.Key), Value: c.Value})
+		}
+	}
+	s.mu.Unlock() // the group's callbacks may need it while the transaction ends
+	locked = false
+	if s.hooks.beforeEnd != nil {
+		if err := s.hooks.beforeEnd(); err != nil {
+			return false, fmt.Errorf("%w: %w", errCrashHook, err)
+		}
+	}
+	commit := kgo.TryCommit
+	if err := sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("flushing transaction: %w", err)
+	}
+	t.errMu.Lock()
+	perr, oversize := t.err, t.oversize
+	t.errMu.Unlock()
+	switch {
+	case oversize:
+		s.log.Error().Err(perr).Msg("a record is larger than the broker accepts, aborting transaction; its partitions stop until it fits")
+		commit = kgo.TryAbort
+	case perr != nil:
+		s.log.Warn().Err(perr).Msg("produce failed, aborting transaction")
+		commit = kgo.TryAbort
+	}
+	if unowned {
+		s.log.Info().Msg("records of a partition no longer owned, aborting transaction")
+		commit = kgo.TryAbort
+	}
+	t.ended = true
+	var committed bool
+	if polled == 0 && commit == kgo.TryCommit && s.revocations.Load() == s.revocationsAtEnd {
+		committed, err = s.endWithoutOffsets(ctx, sess)
+	} else {
+		s.revocationsAtEnd = s.revocations.Load()
+		committed, err = sess.End(ctx, commit)
+	}
+	if !committed {
+		s.mu.Lock()
+		s.forget(t)
+		s.mu.Unlock()
+		s.met.txns.Add(ctx, 1, outcomeAttr("aborted"))
+		if err != nil {
+			return false, fmt.Errorf("ending transaction: %w", err)
+		}
+		if oversize { // redoing it makes the same record: retry at a pace that does not flood the log
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		return false, nil
+	}
+	s.met.txns.Add(ctx, 1, outcomeAttr("committed"))
+	return replayDone, nil
+}
+
+// endWithoutOffsets commits a transaction that consumed nothing (events
+// that waited for the watermark, applied at idle). GroupTransactSession.End
+// would hold the loop 500 ms after such a commit: with no TxnOffsetCommit
+// answer it cannot tell the broker supports KIP-447, and waits out the race
+// of pre-2.5 brokers. With no offsets there is no race to wait out: the
+// changelog and the output commit or abort together. It is used only when
+// no partition was revoked or lost since the session's last End, so the
+// session has no failure to reset; one that comes meanwhile aborts the
+// session's next transaction, which is redone.
+func (s *Stitcher) endWithoutOffsets(ctx context.Context, sess *kgo.GroupTransactSession) (committed bool, err error) {
+	cl := sess.Client()
+	err = cl.EndTransaction(ctx, kgo.TryCommit)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, kerr.OperationNotAttempted), errors.Is(err, kerr.TransactionAbortable), errors.Is(err, kerr.UnknownServerError):
+		// Not committed, or not confirmed: as the session's End, report an
+		// abort; the state is read back from the changelog either way.
+		s.log.Warn().Err(err).Msg("committing a transaction without offsets failed, aborting it")
+		if aerr := cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
+			return false, errors.Join(err, fmt.Errorf("aborting: %w", aerr))
+		}
+		return false, nil
+	}
+	return false, err
+}
+
 // maxLinks bounds the trace links of one transaction span.
 const maxLinks = 32
 
@@ -276,6 +532,28 @@ func inputLinks(fetches kgo.Fetches) []trace.Link {
 		}
 	})
 	return links
+}
+
+// abort ends a transaction that cannot commit; its state is forgotten already.
+func (s *Stitcher) abort(ctx context.Context, t *txn, cause error) error {
+	if t.begun {
+		t.ended = true
+		if _, err := t.sess.End(ctx, kgo.TryAbort); err != nil {
+			return errors.Join(cause, fmt.Errorf("aborting transaction: %w", err))
+		}
+	}
+	return cause
+}
+
+// forget throws away the state of the partitions a transaction touched: the
+// next loop reads it back from the changelog as it was committed. s.mu is held.
+func (s *Stitcher) forget(t *txn) {
+	for p := range t.touched {
+		if ps := s.parts[p]; ps != nil {
+			ps.set = nil
+			ps.next = -1
+		}
+	}
 }
 
 func (s *Stitcher) deadLetter(r *kgo.Record, cause error, partitions int32) *kgo.Record {
