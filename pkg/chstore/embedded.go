@@ -158,6 +158,8 @@ type embeddedBatch struct {
 	token  string
 	rows   int
 	sent   bool
+	row    RowWriter // the writer Row hands out
+	spoilt error     // a typed row that did not fit (a caller's bug)
 }
 
 func (b *embeddedBatch) Append(values ...any) error {
@@ -196,6 +198,9 @@ func (b *embeddedBatch) Send(ctx context.Context) error {
 		return fmt.Errorf("inserting into %s: batch already sent", b.table)
 	}
 	b.sent = true
+	if b.spoilt != nil {
+		return b.spoilt
+	}
 	if b.rows == 0 {
 		return nil
 	}

@@ -52,7 +52,11 @@ func nativeColumnFor(typ string) (nativeColumn, string, error) {
 		if err != nil || scale < 0 || scale > 9 {
 			return nil, "", fmt.Errorf("unsupported type %s", typ)
 		}
-		return &fixedColumn{size: 8, conv: dateTime64Ticks(scale)}, t, nil
+		col := &fixedColumn{size: 8, conv: dateTime64Ticks(scale), scale: -1, nonInteger: true}
+		if scale >= 3 {
+			col.scale, col.milliTicks = scale, int64(math.Pow10(scale-3))
+		}
+		return col, t, nil
 	}
 	if inner, ok := unwrap(t, "Decimal"); ok {
 		parts := strings.Split(inner, ",")
@@ -64,28 +68,28 @@ func nativeColumnFor(typ string) (nativeColumn, string, error) {
 		if err1 != nil || err2 != nil || p > 18 {
 			return nil, "", fmt.Errorf("unsupported type %s (Decimal up to precision 18)", typ)
 		}
-		return &fixedColumn{size: 8, conv: decimal64(s)}, t, nil
+		return &fixedColumn{size: 8, conv: decimal64(s), scale: -1, nonInteger: true}, t, nil
 	}
 	if strings.HasPrefix(t, "DateTime(") || t == "DateTime" {
-		return &fixedColumn{size: 4, conv: unixSeconds}, t, nil
+		return &fixedColumn{size: 4, conv: unixSeconds, scale: -1, nonInteger: true}, t, nil
 	}
 	switch t {
 	case "String":
 		return &stringColumn{}, t, nil
 	case "Bool", "UInt8", "Int8":
-		return &fixedColumn{size: 1, conv: toUint64}, t, nil
+		return &fixedColumn{size: 1, conv: toUint64, scale: -1}, t, nil
 	case "UInt16", "Int16":
-		return &fixedColumn{size: 2, conv: toUint64}, t, nil
+		return &fixedColumn{size: 2, conv: toUint64, scale: -1}, t, nil
 	case "UInt32", "Int32":
-		return &fixedColumn{size: 4, conv: toUint64}, t, nil
+		return &fixedColumn{size: 4, conv: toUint64, scale: -1}, t, nil
 	case "UInt64", "Int64":
-		return &fixedColumn{size: 8, conv: toUint64}, t, nil
+		return &fixedColumn{size: 8, conv: toUint64, scale: -1}, t, nil
 	case "Float64":
-		return &fixedColumn{size: 8, conv: float64Bits}, t, nil
+		return &fixedColumn{size: 8, conv: float64Bits, scale: -1, nonInteger: true}, t, nil
 	case "Float32":
-		return &fixedColumn{size: 4, conv: float32Bits}, t, nil
+		return &fixedColumn{size: 4, conv: float32Bits, scale: -1, nonInteger: true}, t, nil
 	case "Date":
-		return &fixedColumn{size: 2, conv: unixDays}, t, nil
+		return &fixedColumn{size: 2, conv: unixDays, scale: -1, nonInteger: true}, t, nil
 	}
 	return nil, "", fmt.Errorf("unsupported type %s", typ)
 }
@@ -191,22 +195,19 @@ type fixedColumn struct {
 	size int
 	conv func(any) (uint64, error)
 	buf  []byte
+	// For typed rows (RowWriter): scale is a DateTime64's (-1 for other
+	// types) and milliTicks its ticks per millisecond; nonInteger marks
+	// the other types that are not integers (floats, dates, decimals).
+	scale      int
+	milliTicks int64
+	nonInteger bool
 }
 
 func (c *fixedColumn) check(v any) error { _, err := c.conv(v); return err }
 
 func (c *fixedColumn) add(v any) {
 	n, _ := c.conv(v)
-	switch c.size {
-	case 1:
-		c.buf = append(c.buf, byte(n))
-	case 2:
-		c.buf = binary.LittleEndian.AppendUint16(c.buf, uint16(n))
-	case 4:
-		c.buf = binary.LittleEndian.AppendUint32(c.buf, uint32(n))
-	default:
-		c.buf = binary.LittleEndian.AppendUint64(c.buf, n)
-	}
+	c.appendFixed(n)
 }
 
 func (c *fixedColumn) addZero()        { c.buf = append(c.buf, make([]byte, c.size)...) }

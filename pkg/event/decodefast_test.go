@@ -126,6 +126,16 @@ func FuzzDecodeFast(f *testing.F) {
 		if gerr == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("input %q:\nfast %+v\njson %+v", b, got, want)
 		}
+		// DecodeView reads the same, its strings views of its own copy.
+		view := append([]byte(nil), b...)
+		var v Envelope
+		verr := DecodeView(view, &v)
+		if (verr == nil) != (werr == nil) || verr != nil && verr.Error() != werr.Error() {
+			t.Fatalf("input %q: view error %v, encoding/json error %v", b, verr, werr)
+		}
+		if verr == nil && !reflect.DeepEqual(v, want) {
+			t.Fatalf("input %q:\nview %+v\njson %+v", b, v, want)
+		}
 	})
 }
 

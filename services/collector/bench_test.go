@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // Benchmarks go through real HTTP over loopback with many parallel clients,
@@ -116,7 +118,7 @@ func benchEventsBatch(b *testing.B, cfg Config) {
 // BenchmarkBareHTTP is the baseline: a net/http handler that only writes the
 // GIF, behind the same kind of loopback server and clients.
 func BenchmarkBareHTTP(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeGIF(w) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { intake.WriteGIF(w) }))
 	defer srv.Close()
 	target := srv.URL + "/px.gif?" + pixelQuery()
 	runHTTPBench(b, func() (*http.Request, error) {

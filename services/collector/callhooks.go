@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/hooks/calls"
-	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const routeCallHooks = "/v1/hooks/calls"
@@ -53,40 +52,38 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		source = sourceCallsUnknown
 	}
-	now := time.Now()
-	ctx := context.WithoutCancel(r.Context())
-	key := requestKey(r)
+	key := intake.Key(r)
 	p, ok := c.deps.Keys.Lookup(key)
 	switch {
 	case !ok && !known:
-		c.m.reject(source, reasonInvalid, "provider")
-		writeError(w, http.StatusNotFound, unknownProvider(provider), "provider", "unknown")
+		c.m.Reject(source, intake.ReasonInvalid, "provider")
+		intake.WriteError(w, http.StatusNotFound, unknownProvider(provider), "provider", "unknown")
 		return
 	case key == "":
-		c.m.reject(source, reasonMissingKey, "")
-		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key> in the webhook URL or X-Write-Key", "k", "required")
+		c.m.Reject(source, intake.ReasonMissingKey, "")
+		intake.WriteError(w, http.StatusUnauthorized, "write key required: ?k=<key> in the webhook URL or X-Write-Key", "k", "required")
 		return
 	case !ok:
-		c.m.reject(source, reasonUnknownKey, "")
+		c.m.Reject(source, intake.ReasonUnknownKey, "")
 		msg := "unknown write key"
 		if _, tenantKey := c.deps.Keys.LookupTenant(key); tenantKey {
 			msg = "tenant keys cannot write calls: use the write key of the account the calls belong to"
 		}
-		writeError(w, http.StatusUnauthorized, msg, "k", "unknown")
+		intake.WriteError(w, http.StatusUnauthorized, msg, "k", "unknown")
 		return
 	}
-	if !c.requireServerKey(w, p, source) {
+	if !c.in.RequireServerKey(w, p, source) {
 		return
 	}
 	if r.Method == http.MethodGet && !getAllowed[provider] {
-		c.m.reject(source, reasonInvalid, "method")
+		c.m.Reject(source, intake.ReasonInvalid, "method")
 		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, provider+" webhooks are POSTed", "", "")
+		intake.WriteError(w, http.StatusMethodNotAllowed, provider+" webhooks are POSTed", "", "")
 		return
 	}
 	var body []byte
 	if r.Method == http.MethodPost {
-		b, release, ok := c.readHookBody(w, r, source)
+		b, release, ok := c.in.ReadHookBody(w, r, source)
 		if !ok {
 			return
 		}
@@ -96,25 +93,27 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	query := withoutKey(r.URL.Query())
 	token := query.Get("token")
 	query.Del("token")
-	h := callHook{c: c, ctx: ctx, w: w, p: p, source: source, now: now, payload: hookPayload(body, query)}
+	h := c.in.Begin(w, r, p, source, "call webhook")
+	h.Payload = hookPayload(body, query)
+	now := h.Now
 	if !known {
-		h.refuse(http.StatusNotFound, &event.FieldError{Field: "provider", Reason: unknownProvider(provider)}, "")
+		h.Refuse(http.StatusNotFound, &event.FieldError{Field: "provider", Reason: unknownProvider(provider)}, "")
 		return
 	}
 	tenant, account := c.findAccount(p)
 	ct := callTracking(account, provider)
 	if ct == nil {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
 			"%s is not enabled for account %s: add it to the account's call_tracking in the tenants file", provider, p.Account)}, "")
 		return
 	}
-	if isRedrive(r.Context()) && (provider == "alloka" || provider == "callibri") {
+	if intake.IsRedrive(r.Context()) && (provider == "alloka" || provider == "callibri") {
 		token = ct.Secret // a re-drive is the operator's, and dead letters keep no token
 	}
 	req := calls.Request{Method: r.Method, ContentType: r.Header.Get("Content-Type"), Query: query, Body: body,
 		Path: withoutPathKey(r.PathValue("rest")), Token: token}
 	settings := calls.Settings{Secret: ct.Secret, Region: tenant.Region(account), Location: accountLocation(tenant, account), Now: now}
-	if !isRedrive(r.Context()) {
+	if !intake.IsRedrive(r.Context()) {
 		settings.ReplayWindow = c.cfg.ReplayWindow // an operator re-drives on purpose
 	}
 	call, err := calls.Parse(provider, req, settings)
@@ -123,71 +122,28 @@ func (c *Collector) serveCallHook(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ignored):
 		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
 			Str("reason", ignored.Reason).Msg("call webhook ignored")
-		writeJSON(w, http.StatusOK, callReply{Ignored: ignored.Reason})
+		intake.WriteJSON(w, http.StatusOK, callReply{Ignored: ignored.Reason})
 		return
 	case errors.Is(err, calls.ErrSignature):
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "sign", Reason: err.Error()}, reasonPrefixUnauthenticated)
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "sign", Reason: err.Error()}, intake.ReasonPrefixUnauthenticated)
 		return
 	case errors.Is(err, calls.ErrReplay):
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "json", Reason: err.Error()}, "")
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "json", Reason: err.Error()}, "")
 		return
 	case err != nil:
-		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
+		h.Refuse(http.StatusBadRequest, intake.AsFieldError("body", err), "")
 		return
 	}
 	if call.Account != "" && call.Account != p.Account {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "account", Reason: fmt.Sprintf(
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "account", Reason: fmt.Sprintf(
 			"the payload names account %q; this key writes for %q only", call.Account, p.Account)}, "")
 		return
 	}
 	env := calls.Envelope(call, calls.Meta{Tenant: p.Tenant, Account: p.Account, Provider: provider,
 		ReceivedAt: now, Static: ct.StaticNumbers})
-	if err := env.Validate(); err != nil {
-		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
-		return
+	if h.Publish([]event.Envelope{env}, "call", "call not acknowledged by kafka, retry later") {
+		intake.WriteJSON(w, http.StatusOK, callReply{Accepted: 1, ID: env.ID})
 	}
-	recs, err := c.envelopeRecords([]event.Envelope{env})
-	if err != nil {
-		c.m.reject(source, reasonInternal, "")
-		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("call not encoded")
-		writeError(w, http.StatusInternalServerError, "internal error", "", "")
-		return
-	}
-	err = c.pub.Publish(ctx, recs)
-	switch {
-	case err == nil:
-		c.m.accept(source, 1)
-		writeJSON(w, http.StatusOK, callReply{Accepted: 1, ID: env.ID})
-	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(source, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
-	default:
-		c.m.reject(source, reasonKafka, "")
-		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
-			Msg("call not published")
-		c.writeUnavailable(w, "call not acknowledged by kafka, retry later")
-	}
-}
-
-// callHook is one call webhook being refused.
-type callHook struct {
-	c       *Collector
-	ctx     context.Context
-	w       http.ResponseWriter
-	p       tenants.Principal
-	source  string
-	now     time.Time
-	payload []byte
-}
-
-// refuse answers status naming the field, and dead-letters the delivery;
-// prefix marks reasons re-drive must skip (a failed signature).
-func (h callHook) refuse(status int, fe *event.FieldError, prefix string) {
-	h.c.m.reject(h.source, reasonInvalid, fe.Field)
-	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("call webhook refused")
-	h.c.deadLetter(h.ctx, h.p, h.source, prefix+fe.Error(), h.payload, h.now, true)
-	writeError(h.w, status, fe.Error(), fe.Field, fe.Reason)
 }
 
 func unknownProvider(p string) string {
@@ -195,15 +151,6 @@ func unknownProvider(p string) string {
 		p = p[:40]
 	}
 	return fmt.Sprintf("unknown call-tracking provider %q: use %s", p, strings.Join(calls.Providers, ", "))
-}
-
-// fieldErrorOf presents any parse error as a field error.
-func fieldErrorOf(err error) *event.FieldError {
-	var fe *event.FieldError
-	if errors.As(err, &fe) {
-		return fe
-	}
-	return &event.FieldError{Field: "body", Reason: err.Error()}
 }
 
 // callTracking is the account's configuration of provider, or nil.

@@ -1,18 +1,15 @@
 package collector
 
 import (
-	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/hooks/chats"
-	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const routeChatHooks = "/v1/hooks/chats"
@@ -25,6 +22,14 @@ var chatSources = func() []string {
 	}
 	return out
 }()
+
+// chatSource is the metrics source of a chat webhook request.
+func chatSource(r *http.Request) string {
+	if p := r.PathValue("provider"); chats.Known(p) {
+		return "chat:" + p
+	}
+	return "chat:unknown"
+}
 
 // chatReply is the body of a chat webhook's 200. Jivo reads "result": "ok"
 // as success; the other fields are for people and the generic format.
@@ -43,73 +48,43 @@ type chatReply struct {
 func (c *Collector) serveChatHook(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
 	if !chats.Known(provider) {
-		c.m.reject("chat:unknown", reasonInvalid, "provider")
-		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown chat provider: use %s", strings.Join(chats.Providers, ", ")),
+		c.m.Reject("chat:unknown", intake.ReasonInvalid, "provider")
+		intake.WriteError(w, http.StatusNotFound, fmt.Sprintf("unknown chat provider: use %s", strings.Join(chats.Providers, ", ")),
 			"provider", "unknown")
 		return
 	}
-	source := "chat:" + provider
-	now := time.Now()
-	ctx := context.WithoutCancel(r.Context())
-	p, ok := c.crmPrincipal(w, r, source)
-	if !ok {
-		return
-	}
-	body, release, ok := c.readHookBody(w, r, source)
+	q, release, ok := c.in.Server(w, r, "chat:"+provider, "chat webhook")
 	if !ok {
 		return
 	}
 	defer release()
-	h := callHook{c: c, ctx: ctx, w: w, p: p, source: source, now: now, payload: body}
-	tenant, account := c.findAccount(p)
+	tenant, account := c.findAccount(q.P)
 	cw := chatWidget(account, provider)
 	if cw == nil {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
-			"%s is not enabled for account %s: add it to the account's chats in the tenants file", provider, p.Account)}, "")
+		q.Refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+			"%s is not enabled for account %s: add it to the account's chats in the tenants file", provider, q.P.Account)}, "")
 		return
 	}
-	if cw.Token != "" && !isRedrive(r.Context()) &&
+	if cw.Token != "" && !q.Redriven &&
 		subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(cw.Token)) != 1 {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "token", Reason: "missing or wrong: put ?token=<the account's chat token> in the webhook URL"},
-			reasonPrefixUnauthenticated)
+		q.Refuse(http.StatusForbidden, &event.FieldError{Field: "token", Reason: "missing or wrong: put ?token=<the account's chat token> in the webhook URL"},
+			intake.ReasonPrefixUnauthenticated)
 		return
 	}
-	chat, err := chats.Parse(provider, body, tenant.Region(account), now)
+	chat, err := chats.Parse(provider, q.Payload, tenant.Region(account), q.Now)
 	if ig, ok := chats.IsIgnored(err); ok {
-		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
+		c.log.Debug().Str("tenant", q.P.Tenant).Str("account", q.P.Account).Str("source", q.Source).
 			Str("reason", ig.Reason).Msg("chat webhook ignored")
-		writeJSON(w, http.StatusOK, chatReply{Result: "ok", Ignored: ig.Reason})
+		intake.WriteJSON(w, http.StatusOK, chatReply{Result: "ok", Ignored: ig.Reason})
 		return
 	}
 	if err != nil {
-		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
+		q.Refuse(http.StatusBadRequest, intake.AsFieldError("body", err), "")
 		return
 	}
-	env := chats.Envelope(chat, chats.Meta{Tenant: p.Tenant, Account: p.Account, Provider: provider, ReceivedAt: now})
-	if err := env.Validate(); err != nil {
-		h.refuse(http.StatusBadRequest, fieldErrorOf(err), "")
-		return
-	}
-	recs, err := c.envelopeRecords([]event.Envelope{env})
-	if err != nil {
-		c.m.reject(source, reasonInternal, "")
-		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("chat not encoded")
-		writeError(w, http.StatusInternalServerError, "internal error", "", "")
-		return
-	}
-	err = c.pub.Publish(ctx, recs)
-	switch {
-	case err == nil:
-		c.m.accept(source, 1)
-		writeJSON(w, http.StatusOK, chatReply{Result: "ok", Accepted: 1, ID: env.ID})
-	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(source, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
-	default:
-		c.m.reject(source, reasonKafka, "")
-		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).
-			Msg("chat not published")
-		c.writeUnavailable(w, "chat not acknowledged by kafka, retry later")
+	env := chats.Envelope(chat, chats.Meta{Tenant: q.P.Tenant, Account: q.P.Account, Provider: provider, ReceivedAt: q.Now})
+	if q.Publish([]event.Envelope{env}, "chat", "chat not acknowledged by kafka, retry later") {
+		intake.WriteJSON(w, http.StatusOK, chatReply{Result: "ok", Accepted: 1, ID: env.ID})
 	}
 }
 

@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/throughline/throughline/services/collector/internal/redrive"
+
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const (
@@ -78,7 +81,7 @@ func TestChatHooksEndToEnd(t *testing.T) {
 	}
 	unauthenticated := 0
 	for _, dl := range dls {
-		if strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated) {
+		if strings.HasPrefix(dl.Reason, intake.ReasonPrefixUnauthenticated) {
 			unauthenticated++
 		}
 	}
@@ -101,7 +104,7 @@ func TestChatHooksEndToEnd(t *testing.T) {
 
 // TestRedriveChatTarget: a chat dead letter is re-driven to its own route.
 func TestRedriveChatTarget(t *testing.T) {
-	req, err := redriveRequest(t.Context(), &event.DeadLetter{Source: "chat:jivo", Payload: `{"event_name":"chat_accepted"}`}, "k1")
+	req, err := redrive.Request(t.Context(), &event.DeadLetter{Source: "chat:jivo", Payload: `{"event_name":"chat_accepted"}`}, "k1")
 	if err != nil || req.Method != http.MethodPost || req.URL.String() != "/v1/hooks/chats/jivo?k=k1" {
 		t.Fatalf("%v %v", req, err)
 	}

@@ -12,20 +12,23 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/leases"
+
+	"github.com/throughline/throughline/services/collector/internal/redrive"
+
 	"github.com/rs/zerolog"
+	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/clientip"
 	"github.com/throughline/throughline/services/collector/internal/costpull"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
-	"github.com/throughline/throughline/services/collector/internal/ingest"
-	"github.com/throughline/throughline/services/collector/internal/numbers"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/publish"
-	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/throughline/throughline/services/collector/internal/tracker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -50,35 +53,26 @@ type Deps struct {
 
 // Collector serves the collector's HTTP API.
 type Collector struct {
-	cfg    Config
-	deps   Deps
-	log    zerolog.Logger
-	warn   zerolog.Logger // sampled, for failures that repeat under load
-	pub    *publish.Publisher
-	ips    *clientip.Resolver
-	m      *metrics
-	limits *limits
-	// dlqLimit holds the accounts' dead-letter buckets (deadLetterAllowed).
-	dlqLimit *ratelimit.Limiter
-	// leaseByClient and leaseByKey hold the new-lease buckets (admitLease).
-	leaseByClient, leaseByKey *ratelimit.Limiter
-	crmPool                   *fetch.Pool
-	pools                     *numbers.Pools // number pools, leased in this process's memory
+	cfg  Config
+	deps Deps
+	log  zerolog.Logger
+	warn zerolog.Logger // sampled, for failures that repeat under load
+	pub  *publish.Publisher
+	ips  *clientip.Resolver
+	// in is the request pipeline every route's requests take (key, rate
+	// limit, body, refusal and dead letter, publish, answer); m its metrics.
+	in      *intake.Pipeline
+	m       *intake.Metrics
+	crmPool *fetch.Pool
 	// personal is each account's phone region and each tenant's hasher
 	// of phones and e-mails (personal.go).
 	personal *personal
-	nm       *numberMetrics
 	handler  http.Handler
-
-	// The lease tables are read back from Kafka once (RestoreLeases,
-	// RunLeases, Serve); meanwhile GET /v1/numbers answers 503. Then
-	// RunLeases applies the other collectors' leases as they come.
-	restoreOnce sync.Once
-	leasesReady atomic.Bool
-	rm          *restoreMetrics
-	fm          *followMetrics
-	instance    []byte // this process, on the leases it publishes to TopicNumbers
-	ids         *recentIDs
+	// leases are the number pools: GET /v1/numbers, the lease tables read
+	// back at start and the other collectors' leases followed (RestoreLeases,
+	// RunLeases, Serve).
+	leases *leases.Leases
+	ids    *recentIDs
 
 	costs       *costpull.Puller // the cost connectors' daily pulls; nil when none run here
 	costLeading atomic.Bool      // while leading CostPullGroup (with CostPull.Elect)
@@ -105,41 +99,30 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(deps.Tel.Meter, pub.InFlight)
-	if err != nil {
-		return nil, err
-	}
 	crmPool, err := fetch.New(cfg.CRM.Fetch, nil, deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	m.declareSources(crmSources...)
-	m.declareSources(callSources...)
-	m.declareSources(chatSources...)
-	m.declareSources(costSources...)
-	m.declareSources(sourceNumbers)
-	nm, err := newNumberMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	rm, err := newRestoreMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	fm, err := newFollowMetrics(deps.Tel.Meter)
-	if err != nil {
-		return nil, err
-	}
-	lim, err := newLimits(deps, deps.Tel.Meter)
 	if err != nil {
 		return nil, err
 	}
 	log := deps.Tel.Log.With().Str("component", "collector").Logger()
 	c := &Collector{
-		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, m: m, crmPool: crmPool,
+		cfg: cfg, deps: deps, log: log, pub: pub, ips: ips, crmPool: crmPool,
 		warn: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 	}
-	c.limits = lim
+	c.personal = newPersonal(deps.Tenants)
+	c.in, err = intake.New(intake.Config{
+		MaxBodyBytes: int64(cfg.MaxBodyBytes), BodyReadTimeout: cfg.BodyReadTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout,
+		RetryAfter: cfg.RetryAfter, DeadLetterRate: cfg.DeadLetterRate,
+	}, intake.Deps{
+		Tracer: deps.Tel.Tracer, Meter: deps.Tel.Meter, Pub: pub, Keys: deps.Keys, Tenants: deps.Tenants,
+		Log: log, Warn: c.warn, Encode: c.envelopeRecords, Scrub: c.scrubbed, Clean: c.clean,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.m = c.in.M
+	for _, sources := range [][]string{crmSources, callSources, chatSources, costSources, {leases.Source}} {
+		c.m.DeclareSources(sources...)
+	}
 	if deps.Tenants != nil {
 		for _, acc := range deps.Tenants.LegacyKeyAccounts() {
 			log.Warn().Str("account", acc).Msg("account still uses write_keys, one key for site and server: split them into site_keys (public) and server_keys (secret); write_keys stop working in the next release (docs/security.md)")
@@ -148,15 +131,18 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if c.ids, err = newRecentIDs(cfg.Dedup.MaxIDs, deps.Tel.Meter); err != nil {
 		return nil, err
 	}
-	c.dlqLimit = ratelimit.New()
-	c.leaseByClient, c.leaseByKey = ratelimit.NewBounded(maxLeaseClients), ratelimit.New()
-	c.personal = newPersonal(deps.Tenants)
 	if ids := unsalted(deps.Tenants); len(ids) > 0 {
 		log.Warn().Strs("tenants", ids).Msg("tenants without pii_salt: their phones and e-mails are published in clear, set pii_salt (openssl rand -hex 32)")
 	}
-	c.pools, c.nm, c.rm, c.fm = numbers.New(deps.Tenants), nm, rm, fm
-	c.instance = []byte(ingest.NewID(time.Now()))
-	c.leasesReady.Store(true) // until a restore begins
+	c.leases, err = leases.New(leases.Config{
+		RestoreTimeout: cfg.LeaseRestoreTimeout, ClientRate: cfg.LeaseClientRate, KeyRate: cfg.LeaseKeyRate,
+	}, leases.Deps{
+		Meter: deps.Tel.Meter, Producer: deps.Producer, ReaderOpts: c.readerOpts, Pub: pub, In: c.in,
+		Keys: deps.Keys, Tenants: deps.Tenants, IPs: ips, Encode: c.envelopeRecords, Log: log, Warn: c.warn,
+	})
+	if err != nil {
+		return nil, err
+	}
 	if c.costs, err = c.newCostPuller(); err != nil {
 		return nil, fmt.Errorf("cost connectors: %w", err)
 	}
@@ -171,26 +157,59 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 
 func (c *Collector) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /px.gif", c.instrument(routePixel, c.servePixel))
-	mux.Handle("POST /v1/events", c.instrument(routeEvents, c.serveEvents))
-	mux.HandleFunc("OPTIONS /v1/events", servePreflight)
-	for _, pattern := range []string{"/v1/hooks/calls/{provider}", "/v1/hooks/calls/{provider}/{rest...}"} {
-		mux.Handle("GET "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
-		mux.Handle("POST "+pattern, c.instrument(routeCallHooks, c.serveCallHook))
+	in := c.in
+	vendor := func(kind string) func(*http.Request) string { // hook:<provider>, crm:<provider>
+		return func(r *http.Request) string { return kind + ":" + r.PathValue("provider") }
 	}
-	mux.Handle("POST "+routeCosts, c.instrument(routeCosts, c.serveCosts))
-	mux.Handle("POST /v1/hooks/crm/{provider}", c.instrument(routeCRM, c.serveCRM))
-	mux.Handle("POST "+routeChatHooks+"/{provider}", c.instrument(routeChatHooks, c.serveChatHook))
-	mux.Handle("POST "+routeRedrive, c.instrument(routeRedrive, c.serveRedrive))
-	mux.Handle("GET /t.js", c.instrument(routeTracker, tracker.Handler().ServeHTTP))
-	mux.Handle("GET "+routeNumbers, c.instrument(routeNumbers, c.serveNumbers))
+	mux.Handle("GET /px.gif", in.Handle(intake.Route{Name: routePixel, Pixel: true}, c.servePixel))
+	mux.Handle("POST /v1/events", in.Handle(intake.Route{Name: routeEvents}, c.serveEvents))
+	mux.HandleFunc("OPTIONS /v1/events", intake.ServePreflight)
+	calls := intake.Route{Name: routeCallHooks, Source: vendor("hook")}
+	for _, pattern := range []string{"/v1/hooks/calls/{provider}", "/v1/hooks/calls/{provider}/{rest...}"} {
+		mux.Handle("GET "+pattern, in.Handle(calls, c.serveCallHook))
+		mux.Handle("POST "+pattern, in.Handle(calls, c.serveCallHook))
+	}
+	mux.Handle("POST "+routeCosts, in.Handle(intake.Route{Name: routeCosts,
+		Source: func(r *http.Request) string { return costsSource(r.URL.Query().Get("format")) }}, c.serveCosts))
+	mux.Handle("POST /v1/hooks/crm/{provider}", in.Handle(intake.Route{Name: routeCRM, Source: vendor("crm")}, c.serveCRM))
+	mux.Handle("POST "+routeChatHooks+"/{provider}", in.Handle(intake.Route{Name: routeChatHooks, Source: chatSource}, c.serveChatHook))
+	mux.Handle("POST "+redrive.Route, in.Handle(intake.Route{Name: redrive.Route}, (&redrive.Endpoint{
+		Token: c.cfg.Redrive.Token, MaxBytes: int64(4*c.cfg.MaxBodyBytes + 1<<20), Tenants: c.deps.Tenants,
+		Routes: mux, Log: c.log,
+	}).ServeHTTP))
+	mux.Handle("GET /t.js", in.Handle(intake.Route{Name: routeTracker, Unlimited: true}, tracker.Handler().ServeHTTP))
+	mux.Handle("GET "+leases.Route, in.Handle(intake.Route{Name: leases.Route,
+		Source: func(*http.Request) string { return leases.Source }}, c.leases.ServeNumbers))
 	health := &telemetry.Health{}
 	health.AddCheck("kafka", func(ctx context.Context) error { return c.deps.Producer.Ping(ctx) })
-	health.AddCheck("number leases", c.leasesRestoring)
+	health.AddCheck("number leases", c.leases.Restoring)
 	health.AddCheck("event ids", c.idsRestoring)
 	c.deps.Tel.Mount(mux, health)
 	return mux
 }
+
+// envelopeRecords encodes envelopes as raw-topic records keyed by account,
+// their phones and e-mails hashed with the tenant's salt.
+func (c *Collector) envelopeRecords(envs []event.Envelope) ([]*kgo.Record, error) {
+	recs := make([]*kgo.Record, len(envs))
+	for i := range envs {
+		v, err := intake.EncodeJSON(c.hashed(&envs[i]))
+		if err != nil {
+			return nil, fmt.Errorf("encoding envelope: %w", err)
+		}
+		recs[i] = &kgo.Record{Topic: kafka.TopicRaw, Key: envs[i].Key(), Value: v}
+	}
+	return recs, nil
+}
+
+// RestoreLeases reads the lease tables back from Kafka (leases.Leases.Restore):
+// for callers that serve Handler themselves, with one collector alone.
+func (c *Collector) RestoreLeases(ctx context.Context) { c.leases.Restore(ctx) }
+
+// RunLeases restores the lease tables and then follows the other
+// collectors' leases until ctx ends (leases.Leases.Run): for callers that
+// serve Handler themselves.
+func (c *Collector) RunLeases(ctx context.Context) { c.leases.Run(ctx) }
 
 // Handler is every route of the collector, including /healthz, /readyz and
 // /metrics, for callers that run their own server; they run RunLeases too
@@ -216,7 +235,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // /v1/numbers once the leases are back. And it runs the cost connectors'
 // daily pulls, when this collector leads their group (costleader.go).
 func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
-	if restore := c.beginRestore(); restore != nil {
+	if restore := c.leases.Begin(); restore != nil {
 		rctx, stopRestore := context.WithCancel(ctx)
 		restored := make(chan struct{})
 		go func() {

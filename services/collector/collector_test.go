@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"go.uber.org/goleak"
 )
 
@@ -122,7 +123,7 @@ func TestEventsInvalidIsAtomicAndDeadLettered(t *testing.T) {
 	s := newServer(t, testConfig(), k.producer(t, 1000))
 	body := strings.Replace(eventsBody(5, false), `"ts":1759999999003,`, ``, 1)
 	r := s.events(t, keyMoscow, "application/json", body)
-	var e apiError
+	var e intake.APIError
 	if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != 400 {
 		t.Fatalf("answer %d %s", r.status, r.body)
 	}
@@ -296,7 +297,7 @@ func TestLogsNeverCarryWriteKeys(t *testing.T) {
 	s.pixel(t, "k="+keySPb+"&cid=c1", nil)
 	s.pixel(t, "k=unknown-key-456", nil)
 	out := logs.String()
-	if !strings.Contains(out, "event batch rejected") || !strings.Contains(out, "pixel hit rejected") {
+	if !strings.Contains(out, "event batch refused") || !strings.Contains(out, "pixel hit rejected") {
 		t.Fatalf("expected debug logs, got:\n%s", out)
 	}
 	for _, key := range []string{keyMoscow, keySPb, "unknown-key-123", "unknown-key-456"} {

@@ -221,3 +221,22 @@ func (c Config) Validate() error {
 	}
 	return c.Redrive.validate()
 }
+
+// RedriveConfig enables the re-drive endpoint.
+type RedriveConfig struct {
+	// Token authorises POST /v1/internal/redrive (Authorization: Bearer).
+	// Empty turns the endpoint off (404).
+	Token string
+}
+
+func (c *RedriveConfig) registerFlags(fs *flag.FlagSet) {
+	flagenv.Secret(fs, &c.Token, "collector-redrive-token",
+		"Bearer token of POST /v1/internal/redrive, used by 'throughline redrive' (empty: endpoint off)")
+}
+
+func (c RedriveConfig) validate() error {
+	if c.Token != "" && len(c.Token) < 16 {
+		return errors.New("collector-redrive-token: shorter than 16 characters")
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/collector/internal/costpull"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // CostPullConfig is the daily pull of ad spend from the platforms' APIs
@@ -97,7 +98,7 @@ func (c *Collector) publishPulledCosts(ctx context.Context, rows, commits []even
 				return fmt.Errorf("publishing to %s: %w", kafka.TopicCosts, err)
 			}
 			if len(batch) > 0 && !batch[0].Cost.Commit {
-				c.m.accept(batch[0].Source, len(batch))
+				c.m.Accept(batch[0].Source, len(batch))
 			}
 		}
 	}
@@ -171,9 +172,9 @@ func (c *Collector) CostConnectorsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if q.Get("tenant") == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tenant: required"})
+			intake.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "tenant: required"})
 			return
 		}
-		writeJSON(w, http.StatusOK, c.CostConnectors(q.Get("tenant"), q.Get("account")))
+		intake.WriteJSON(w, http.StatusOK, c.CostConnectors(q.Get("tenant"), q.Get("account")))
 	})
 }

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/costs"
-	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const routeCosts = "/v1/costs"
@@ -78,14 +77,8 @@ type costsReply struct {
 
 // costUpload is one cost upload being handled.
 type costUpload struct {
-	c       *Collector
-	ctx     context.Context
-	w       http.ResponseWriter
-	p       tenants.Principal // Account "" for a tenant key
-	source  string
-	params  string // the upload's parameters, for dead-letter reasons
-	now     time.Time
-	payload []byte
+	*intake.Request
+	c *Collector
 }
 
 // serveCosts handles POST /v1/costs: an ad-spend report, authenticated by a
@@ -95,8 +88,6 @@ type costUpload struct {
 // import counts only once its commits are in, and then restates the days
 // and channels it covers (docs/costs.md). 200 means all of it is in Kafka.
 func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	ctx := context.WithoutCancel(r.Context())
 	q := r.URL.Query()
 	q.Del("k")
 	format := q.Get("format")
@@ -104,23 +95,23 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		format = "generic"
 	}
 	source := costsSource(format)
-	key := requestKey(r)
+	key := intake.Key(r)
 	var p tenants.Principal
 	if t, ok := c.deps.Keys.LookupTenant(key); ok {
 		p.Tenant = t
 	} else if ap, ok := c.deps.Keys.Lookup(key); ok {
-		if !c.requireServerKey(w, ap, source) {
+		if !c.in.RequireServerKey(w, ap, source) {
 			return
 		}
 		p = ap
 	} else {
-		reason := reasonUnknownKey
+		reason := intake.ReasonUnknownKey
 		if key == "" {
-			reason = reasonMissingKey
+			reason = intake.ReasonMissingKey
 		}
-		c.m.reject(source, reason, "")
+		c.m.Reject(source, reason, "")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline"`)
-		writeError(w, http.StatusUnauthorized, "a tenant key or an account write key is required: Authorization: Bearer <key>", "k", "required")
+		intake.WriteError(w, http.StatusUnauthorized, "a tenant key or an account write key is required: Authorization: Bearer <key>", "k", "required")
 		return
 	}
 	body, release, ok := c.readCostBody(w, r, source)
@@ -128,7 +119,9 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	u := costUpload{c: c, ctx: ctx, w: w, p: p, source: source, params: q.Encode(), now: now, payload: body}
+	u := costUpload{Request: c.in.Begin(w, r, p, source, "cost upload"), c: c}
+	u.Payload, u.Params = body, q.Encode()
+	now := u.Now
 	tenant, _ := c.findAccount(tenants.Principal{Tenant: p.Tenant})
 	currency, loc := "RUB", time.UTC
 	if tenant != nil {
@@ -138,18 +131,18 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		loc = accountLocation(tenant, nil)
 	}
 	if source == "costs:unknown" {
-		u.refuse(http.StatusBadRequest, &event.FieldError{Field: "format", Reason: fmt.Sprintf(
-			"%q is not one of %s", clipParam(format), strings.Join(costs.Formats, ", "))})
+		u.Refuse(http.StatusBadRequest, &event.FieldError{Field: "format", Reason: fmt.Sprintf(
+			"%q is not one of %s", clipParam(format), strings.Join(costs.Formats, ", "))}, "")
 		return
 	}
 	if cur := q.Get("currency"); cur != "" && !strings.EqualFold(cur, currency) {
-		u.refuse(http.StatusBadRequest, &event.FieldError{Field: "currency", Reason: fmt.Sprintf(
-			"%s: the tenant's costs are in %s; convert the amounts before uploading (they are never converted)", clipParam(cur), currency)})
+		u.Refuse(http.StatusBadRequest, &event.FieldError{Field: "currency", Reason: fmt.Sprintf(
+			"%s: the tenant's costs are in %s; convert the amounts before uploading (they are never converted)", clipParam(cur), currency)}, "")
 		return
 	}
 	target := q.Get("account")
 	if fe := u.checkAccount(target, tenant); fe != nil {
-		u.refuse(http.StatusForbidden, fe)
+		u.Refuse(http.StatusForbidden, fe, "")
 		return
 	}
 	if target == "" {
@@ -161,7 +154,7 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 	case "plain":
 		plain = true
 	default:
-		u.refuse(http.StatusBadRequest, &event.FieldError{Field: "money", Reason: fmt.Sprintf("%q is not micros or plain", clipParam(m))})
+		u.Refuse(http.StatusBadRequest, &event.FieldError{Field: "money", Reason: fmt.Sprintf("%q is not micros or plain", clipParam(m))}, "")
 		return
 	}
 	channel := q.Get("channel")
@@ -169,7 +162,7 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		channel = costs.DefaultChannel(format)
 	}
 	if len(channel) > event.MaxShort {
-		u.refuse(http.StatusBadRequest, &event.FieldError{Field: "channel", Reason: "too long"})
+		u.Refuse(http.StatusBadRequest, &event.FieldError{Field: "channel", Reason: "too long"}, "")
 		return
 	}
 	importID := q.Get("import_id")
@@ -177,13 +170,13 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 	case importID == "":
 		importID = costs.DefaultImportID(p.Tenant, p.Account, canonicalParams(q), body)
 	case !costs.ValidImportID(importID):
-		u.refuse(http.StatusBadRequest, &event.FieldError{Field: "import_id", Reason: "1-64 of A-Z, a-z, 0-9 and . _ : -"})
+		u.Refuse(http.StatusBadRequest, &event.FieldError{Field: "import_id", Reason: "1-64 of A-Z, a-z, 0-9 and . _ : -"}, "")
 		return
 	}
 	rows, err := costs.Parse(body, costs.Options{Format: format, ContentType: r.Header.Get("Content-Type"),
 		Currency: currency, PlainMoney: plain, MaxRows: c.cfg.Costs.MaxRows})
 	if err != nil {
-		u.refuse(http.StatusBadRequest, fieldErrorOf(err))
+		u.Refuse(http.StatusBadRequest, intake.AsFieldError("body", err), "")
 		return
 	}
 	for i, row := range rows {
@@ -192,7 +185,7 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		}
 		if fe := u.checkAccount(row.Account, tenant); fe != nil {
 			fe.Field = fmt.Sprintf("rows[%d].account", i)
-			u.refuse(http.StatusForbidden, fe)
+			u.Refuse(http.StatusForbidden, fe, "")
 			return
 		}
 	}
@@ -208,7 +201,7 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		u.refuse(http.StatusBadRequest, fieldErrorOf(err))
+		u.Refuse(http.StatusBadRequest, intake.AsFieldError("body", err), "")
 		return
 	}
 	release() // parsed: from here the records hold the budget
@@ -220,10 +213,10 @@ func (c *Collector) serveCosts(w http.ResponseWriter, r *http.Request) {
 		accounts = append(accounts, cm.Account)
 	}
 	sort.Strings(accounts)
-	c.m.accept(source, len(envs))
+	c.m.Accept(source, len(envs))
 	c.log.Info().Str("tenant", p.Tenant).Str("account", p.Account).Str("source", source).Str("import_id", importID).
 		Int("rows", len(envs)).Msg("costs imported")
-	writeJSON(w, http.StatusOK, costsReply{ImportID: importID, Rows: len(envs), Accounts: accounts})
+	intake.WriteJSON(w, http.StatusOK, costsReply{ImportID: importID, Rows: len(envs), Accounts: accounts})
 }
 
 // checkAccount refuses an account the key may not write for: another
@@ -232,11 +225,11 @@ func (u costUpload) checkAccount(account string, tenant *tenants.Tenant) *event.
 	switch {
 	case account == "":
 		return nil
-	case u.p.Account != "" && account != u.p.Account:
+	case u.P.Account != "" && account != u.P.Account:
 		return &event.FieldError{Field: "account", Reason: fmt.Sprintf(
-			"this key writes for account %q only; central uploads for other accounts need a tenant key", u.p.Account)}
-	case u.p.Account == "" && !hasAccount(tenant, account):
-		return &event.FieldError{Field: "account", Reason: fmt.Sprintf("%q is not an account of tenant %q", clipParam(account), u.p.Tenant)}
+			"this key writes for account %q only; central uploads for other accounts need a tenant key", u.P.Account)}
+	case u.P.Account == "" && !hasAccount(tenant, account):
+		return &event.FieldError{Field: "account", Reason: fmt.Sprintf("%q is not an account of tenant %q", clipParam(account), u.P.Tenant)}
 	}
 	return nil
 }
@@ -260,51 +253,26 @@ func hasAccount(t *tenants.Tenant, id string) bool {
 func (u costUpload) publish(envs []event.Envelope) bool {
 	c := u.c
 	for start := 0; start < len(envs); start += c.cfg.MaxBatchEvents {
-		recs, err := c.envelopeRecords(envs[start:min(start+c.cfg.MaxBatchEvents, len(envs))])
-		if err != nil {
-			c.m.reject(u.source, reasonInternal, "")
-			c.log.Error().Err(err).Str("tenant", u.p.Tenant).Msg("cost rows not encoded")
-			writeError(u.w, http.StatusInternalServerError, "internal error", "", "")
+		recs, ok := u.Records(envs[start:min(start+c.cfg.MaxBatchEvents, len(envs))], "cost rows")
+		if !ok {
 			return false
 		}
 		for _, r := range recs {
 			r.Topic = kafka.TopicCosts
 		}
-		err = c.pub.Publish(u.ctx, recs)
-		switch {
-		case err == nil:
-			continue
-		case errors.Is(err, publish.ErrOverloaded):
-			c.m.reject(u.source, reasonOverload, "")
-		default:
-			c.m.reject(u.source, reasonKafka, "")
-			c.warn.Warn().Err(err).Str("tenant", u.p.Tenant).Str("account", u.p.Account).Str("topic", kafka.TopicCosts).
-				Msg("cost rows not published")
+		if err := u.Send(recs, "cost rows"); err != nil {
+			c.in.Unavailable(u.W, "costs not acknowledged by kafka: send the same upload again (it replaces what got through)")
+			return false
 		}
-		c.writeUnavailable(u.w, "costs not acknowledged by kafka: send the same upload again (it replaces what got through)")
-		return false
 	}
 	return true
-}
-
-// refuse answers status naming the field and dead-letters the upload.
-func (u costUpload) refuse(status int, fe *event.FieldError) {
-	u.c.m.reject(u.source, reasonInvalid, fe.Field)
-	u.c.log.Debug().Str("tenant", u.p.Tenant).Str("account", u.p.Account).Str("source", u.source).
-		Str("field", fe.Field).Str("reason", fe.Reason).Msg("cost upload refused")
-	reason := fe.Error()
-	if u.params != "" {
-		reason += " (" + u.params + ")"
-	}
-	u.c.deadLetter(u.ctx, u.p, u.source, reason, u.payload, u.now, true)
-	writeError(u.w, status, fe.Error(), fe.Field, fe.Reason)
 }
 
 // readCostBody reads an upload within Costs.MaxBodyBytes — and within a
 // key's share of the in-flight budget, so one upload always fits its share
 // and never starves everything else (readBody) — and answers refusals itself.
 func (c *Collector) readCostBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
-	return c.readBody(w, r, source, min(int64(c.cfg.Costs.MaxBodyBytes), c.pub.Shares().Key))
+	return c.in.ReadBody(w, r, source, min(int64(c.cfg.Costs.MaxBodyBytes), c.pub.Shares().Key))
 }
 
 // canonicalParams are the parameters that change what an upload means, in a

@@ -15,20 +15,10 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm"
 	"github.com/throughline/throughline/services/collector/internal/hooks/crm/fetch"
-	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const routeCRM = "/v1/hooks/crm"
-
-// reasonFetchFailed labels deliveries whose entity could not be pulled.
-const reasonFetchFailed = "fetch_failed"
-
-// Reasons of CRM dead letters that re-drive treats specially: an
-// unauthenticated delivery is never re-driven; a failed pull always may be.
-const (
-	reasonPrefixUnauthenticated = "unauthenticated: "
-	reasonPrefixFetchFailed     = "fetch failed: "
-)
 
 // crmSources are the dead-letter and metric sources of the CRM webhooks.
 var crmSources = []string{"crm:" + crm.Generic, "crm:" + crm.AmoCRM, "crm:" + crm.Bitrix24,
@@ -93,24 +83,17 @@ func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 	switch provider {
 	case crm.Generic, crm.AmoCRM, crm.Bitrix24, crm.Megaplan, crm.Dynamics365:
 	default:
-		c.m.reject("crm:unknown", reasonInvalid, "provider")
-		writeError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm, bitrix24, megaplan or dynamics", "provider", "unknown")
+		c.m.Reject("crm:unknown", intake.ReasonInvalid, "provider")
+		intake.WriteError(w, http.StatusNotFound, "unknown CRM provider: use generic, amocrm, bitrix24, megaplan or dynamics", "provider", "unknown")
 		return
 	}
-	source := "crm:" + provider
-	now := time.Now()
-	ctx := context.WithoutCancel(r.Context())
-	p, ok := c.crmPrincipal(w, r, source)
-	if !ok {
-		return
-	}
-	body, release, ok := c.readHookBody(w, r, source)
+	q, release, ok := c.in.Server(w, r, "crm:"+provider, "crm webhook")
 	if !ok {
 		return
 	}
 	defer release()
-	h := crmRequest{c: c, ctx: ctx, w: w, p: p, source: source, body: body, now: now, redriven: isRedrive(r.Context())}
-	h.tenant, h.account = c.findAccount(p)
+	h := crmRequest{Request: q, c: c, body: q.Payload}
+	h.tenant, h.account = c.findAccount(q.P)
 	switch provider {
 	case crm.Generic:
 		h.generic()
@@ -133,60 +116,33 @@ func (c *Collector) serveCRM(w http.ResponseWriter, r *http.Request) {
 func (h *crmRequest) tokenChecked(provider string, r *http.Request, parse func([]byte, crm.Settings) ([]crm.Change, error)) {
 	cfg := h.integration(provider)
 	if cfg == nil {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
-			"%s is not the CRM of account %s: set crm.provider in the tenants file", provider, h.p.Account)}, h.body)
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "provider", Reason: fmt.Sprintf(
+			"%s is not the CRM of account %s: set crm.provider in the tenants file", provider, h.P.Account)}, "")
 		return
 	}
-	if cfg.AppToken != "" && !h.redriven {
+	if cfg.AppToken != "" && !h.Redriven {
 		q := r.URL.Query()
 		got := q.Get("code")
 		if got == "" {
 			got = q.Get("token")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.AppToken)) != 1 {
-			h.c.m.reject(h.source, reasonInvalid, "token")
-			h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+"token: missing or wrong", h.body, h.now, true)
-			writeError(h.w, http.StatusForbidden, "token: missing or wrong: put ?code=<crm.app_token> in the webhook URL", "token", "missing or wrong")
+			h.c.m.Reject(h.Source, intake.ReasonInvalid, "token")
+			h.DeadLetter(intake.ReasonPrefixUnauthenticated + "token: missing or wrong")
+			intake.WriteError(h.W, http.StatusForbidden, "token: missing or wrong: put ?code=<crm.app_token> in the webhook URL", "token", "missing or wrong")
 			return
 		}
 	}
 	changes, err := parse(h.body, h.settings(provider))
 	if err != nil {
-		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), h.body)
+		h.Refuse(http.StatusBadRequest, crm.AsFieldError("body", err), "")
 		return
 	}
 	ignored := 0
 	if len(changes) == 0 {
 		ignored = 1
 	}
-	h.publish(changes, ignored, "", h.body)
-}
-
-// crmPrincipal authenticates a webhook by the write key in ?k= or the
-// X-Write-Key header; it answers 401 itself.
-func (c *Collector) crmPrincipal(w http.ResponseWriter, r *http.Request, source string) (tenants.Principal, bool) {
-	key := strings.TrimSpace(r.URL.Query().Get("k"))
-	if key == "" {
-		key = writeKey(r)
-	}
-	if key == "" {
-		c.m.reject(source, reasonMissingKey, "")
-		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key> in the webhook URL or X-Write-Key", "k", "required")
-		return tenants.Principal{}, false
-	}
-	p, ok := c.deps.Keys.Lookup(key)
-	if !ok {
-		c.m.reject(source, reasonUnknownKey, "")
-		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
-		return tenants.Principal{}, false
-	}
-	return p, c.requireServerKey(w, p, source)
-}
-
-// readHookBody reads a webhook body within the in-flight budget (readBody);
-// it answers refusals itself. release gives the budget back.
-func (c *Collector) readHookBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
-	return c.readBody(w, r, source, int64(c.cfg.MaxBodyBytes))
+	h.publish(changes, ignored, "")
 }
 
 // findAccount returns the principal's tenant and account configuration;
@@ -198,18 +154,14 @@ func (c *Collector) findAccount(p tenants.Principal) (*tenants.Tenant, *tenants.
 	return c.deps.Tenants.Find(p.Tenant, p.Account)
 }
 
-// crmRequest is one CRM webhook being handled.
+// crmRequest is one CRM webhook being handled. Its Payload, what a dead
+// letter keeps, is the body (redacted, for Bitrix24).
 type crmRequest struct {
-	c        *Collector
-	ctx      context.Context
-	w        http.ResponseWriter
-	p        tenants.Principal
-	source   string
-	body     []byte
-	now      time.Time
-	redriven bool
-	tenant   *tenants.Tenant
-	account  *tenants.Account
+	*intake.Request
+	c       *Collector
+	body    []byte
+	tenant  *tenants.Tenant
+	account *tenants.Account
 }
 
 // integration is the account's CRM if it is of provider, else nil.
@@ -228,88 +180,53 @@ func (h *crmRequest) settings(provider string) crm.Settings {
 	return crm.SettingsFor(cur, h.tenant.Region(h.account), h.integration(provider))
 }
 
-// refuse answers status with the field at fault and dead-letters the body.
-func (h *crmRequest) refuse(status int, fe *event.FieldError, payload []byte) {
-	reason := fe.Error()
-	h.c.m.reject(h.source, reasonInvalid, fe.Field)
-	h.c.log.Debug().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-		Str("field", fe.Field).Str("reason", h.c.clean(h.p, fe.Reason)).Msg("crm webhook rejected")
-	h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
-	writeError(h.w, status, reason, fe.Field, fe.Reason)
-}
-
 // unauthenticated answers 403 and dead-letters the body as a delivery
 // that failed authentication (never re-driven).
 func (h *crmRequest) unauthenticated(fe *event.FieldError) {
-	h.c.m.reject(h.source, reasonUnknownKey, fe.Field)
-	h.c.deadLetter(h.ctx, h.p, h.source, reasonPrefixUnauthenticated+fe.Error(), h.body, h.now, true)
-	writeError(h.w, http.StatusForbidden, fe.Error(), fe.Field, "unauthenticated")
+	h.c.m.Reject(h.Source, intake.ReasonUnknownKey, fe.Field)
+	h.DeadLetter(intake.ReasonPrefixUnauthenticated + fe.Error())
+	intake.WriteError(h.W, http.StatusForbidden, fe.Error(), fe.Field, "unauthenticated")
 }
 
-// publish writes the changes and answers 200, dead-lettering payload with
-// dlReason first when it is set (a part of the delivery was not accepted).
-func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string, payload []byte) {
+// publish writes the changes and answers 200, dead-lettering the payload
+// with dlReason first when it is set (a part of the delivery was not
+// accepted).
+func (h *crmRequest) publish(changes []crm.Change, ignored int, dlReason string) {
 	if dlReason != "" {
-		metricReason := reasonInvalid
-		if strings.HasPrefix(dlReason, reasonPrefixFetchFailed) {
-			metricReason = reasonFetchFailed
+		metricReason := intake.ReasonInvalid
+		if strings.HasPrefix(dlReason, intake.ReasonPrefixFetchFailed) {
+			metricReason = intake.ReasonFetchFailed
 		}
-		h.c.m.reject(h.source, metricReason, "")
-		h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-			Str("reason", h.c.clean(h.p, dlReason)).Msg("crm webhook dead-lettered")
-		h.c.deadLetter(h.ctx, h.p, h.source, dlReason, payload, h.now, true)
+		h.c.m.Reject(h.Source, metricReason, "")
+		h.c.warn.Warn().Str("tenant", h.P.Tenant).Str("account", h.P.Account).Str("source", h.Source).
+			Str("reason", h.c.clean(h.P, dlReason)).Msg("crm webhook dead-lettered")
+		h.DeadLetter(dlReason)
 	}
 	reply := crmReply{Ignored: ignored, DeadLettered: dlReason != "", Reason: dlReason}
-	if len(changes) == 0 {
-		writeJSON(h.w, http.StatusOK, reply)
-		return
-	}
 	envs := make([]event.Envelope, len(changes))
 	for i, ch := range changes {
 		if ch.UnitsNote != "" {
 			// The change is good without its units; say why they are missing.
-			h.c.warn.Warn().Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-				Str("reason", h.c.clean(h.p, truncateReason(ch.UnitsNote))).Msg("crm change published without units")
+			h.c.warn.Warn().Str("tenant", h.P.Tenant).Str("account", h.P.Account).Str("source", h.Source).
+				Str("reason", h.c.clean(h.P, truncateReason(ch.UnitsNote))).Msg("crm change published without units")
 		}
-		envs[i] = crm.Envelope(h.p, ch, h.now)
-		if err := envs[i].Validate(); err != nil {
-			fe := crm.AsFieldError("body", err)
-			h.refuse(http.StatusBadRequest, fe, payload)
-			return
-		}
+		envs[i] = crm.Envelope(h.P, ch, h.Now)
 	}
-	recs, err := h.c.envelopeRecords(envs)
-	if err != nil {
-		h.c.m.reject(h.source, reasonInternal, "")
-		h.c.log.Error().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Msg("crm changes not encoded")
-		writeError(h.w, http.StatusInternalServerError, "internal error", "", "")
+	if len(envs) > 0 && !h.Publish(envs, "crm changes", "changes not acknowledged by kafka, retry later") {
 		return
 	}
-	err = h.c.pub.Publish(h.ctx, recs)
-	switch {
-	case err == nil:
-		h.c.m.accept(h.source, len(recs))
-		reply.Accepted = len(recs)
-		writeJSON(h.w, http.StatusOK, reply)
-	case errors.Is(err, publish.ErrOverloaded):
-		h.c.m.reject(h.source, reasonOverload, "")
-		h.c.writeUnavailable(h.w, "collector at capacity, retry later")
-	default:
-		h.c.m.reject(h.source, reasonKafka, "")
-		h.c.warn.Warn().Err(err).Str("tenant", h.p.Tenant).Str("account", h.p.Account).Str("source", h.source).
-			Msg("crm changes not published")
-		h.c.writeUnavailable(h.w, "changes not acknowledged by kafka, retry later")
-	}
+	reply.Accepted = len(envs)
+	intake.WriteJSON(h.W, http.StatusOK, reply)
 }
 
 // generic: all or nothing, 400 naming the field (the sender is ours to fix).
 func (h *crmRequest) generic() {
 	changes, err := crm.ParseGeneric(h.body, h.settings(crm.Generic))
 	if err != nil {
-		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), h.body)
+		h.Refuse(http.StatusBadRequest, crm.AsFieldError("body", err), "")
 		return
 	}
-	h.publish(changes, 0, "", h.body)
+	h.publish(changes, 0, "")
 }
 
 // amoCRM retries a delivery that was not answered 2xx and eventually turns
@@ -319,7 +236,7 @@ func (h *crmRequest) amoCRM() {
 	s := h.settings(crm.AmoCRM)
 	req, err := crm.ParseAmoCRM(h.body, s)
 	if err != nil {
-		h.publish(nil, 0, crm.AsFieldError("body", err).Error(), h.body)
+		h.publish(nil, 0, crm.AsFieldError("body", err).Error())
 		return
 	}
 	// amoCRM does not sign its webhooks; what it does send every time is
@@ -333,15 +250,15 @@ func (h *crmRequest) amoCRM() {
 		h.unauthenticated(&event.FieldError{Field: "account[subdomain]", Reason: "required: amoCRM names its account in every webhook"})
 		return
 	case !strings.EqualFold(cfg.AmoSubdomain(), req.Subdomain):
-		h.publish(nil, 0, reasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
-			" is not this account's amoCRM ("+cfg.AmoSubdomain()+")", h.body)
+		h.publish(nil, 0, intake.ReasonPrefixUnauthenticated+"account[subdomain]: "+truncateReason(req.Subdomain)+
+			" is not this account's amoCRM ("+cfg.AmoSubdomain()+")")
 		return
 	}
 	var api crm.AmoCRMAPI
 	if cfg != nil && cfg.BaseURL != "" {
 		api = h.c.crmPool.AmoCRM(cfg.BaseURL, cfg.AppToken, cfg.RequestsPerSecond)
 	}
-	fctx, cancel := context.WithTimeout(h.ctx, h.c.cfg.CRM.AmoCRMFetchTimeout)
+	fctx, cancel := context.WithTimeout(h.Ctx, h.c.cfg.CRM.AmoCRMFetchTimeout)
 	changes, fetchErrs := crm.ResolveAmoCRM(fctx, req, api, s, h.body)
 	cancel()
 	var reasons []string
@@ -356,9 +273,9 @@ func (h *crmRequest) amoCRM() {
 		for i, e := range fetchErrs {
 			msgs[i] = e.Error()
 		}
-		reason = joinReasons(reasonPrefixFetchFailed+strings.Join(msgs, "; "), reason)
+		reason = joinReasons(intake.ReasonPrefixFetchFailed+strings.Join(msgs, "; "), reason)
 	}
-	h.publish(changes, req.Ignored, truncateReason(reason), h.body)
+	h.publish(changes, req.Ignored, truncateReason(reason))
 }
 
 // bitrix24 events carry only an id: the entity is pulled from the portal.
@@ -366,32 +283,33 @@ func (h *crmRequest) amoCRM() {
 // dead-lettered with reason "fetch failed" for the re-drive command.
 func (h *crmRequest) bitrix24() {
 	payload := crm.RedactBitrix24(h.body)
+	h.Payload = payload // what its dead letters keep: the token redacted
 	ev, err := crm.ParseBitrix24(h.body)
 	if err != nil {
-		h.refuse(http.StatusBadRequest, crm.AsFieldError("body", err), payload)
+		h.Refuse(http.StatusBadRequest, crm.AsFieldError("body", err), "")
 		return
 	}
 	cfg := h.integration(crm.Bitrix24)
 	if cfg == nil {
-		h.refuse(http.StatusForbidden, &event.FieldError{Field: "crm",
-			Reason: "this account has no bitrix24 integration (crm: provider bitrix24, base_url, app_token)"}, payload)
+		h.Refuse(http.StatusForbidden, &event.FieldError{Field: "crm",
+			Reason: "this account has no bitrix24 integration (crm: provider bitrix24, base_url, app_token)"}, "")
 		return
 	}
 	// A re-driven event was authenticated when it arrived, or is re-driven
 	// because it failed only on configuration; its token was redacted.
-	if !h.redriven && !ev.TokenMatches(cfg.AppToken) {
-		h.c.m.reject(h.source, reasonUnknownKey, "auth")
-		reason := reasonPrefixUnauthenticated + "auth[application_token]: does not match this account's bitrix24 application token"
-		h.c.deadLetter(h.ctx, h.p, h.source, reason, payload, h.now, true)
-		writeError(h.w, http.StatusUnauthorized, "auth[application_token] does not match", "auth[application_token]", "mismatch")
+	if !h.Redriven && !ev.TokenMatches(cfg.AppToken) {
+		h.c.m.Reject(h.Source, intake.ReasonUnknownKey, "auth")
+		reason := intake.ReasonPrefixUnauthenticated + "auth[application_token]: does not match this account's bitrix24 application token"
+		h.DeadLetter(reason)
+		intake.WriteError(h.W, http.StatusUnauthorized, "auth[application_token] does not match", "auth[application_token]", "mismatch")
 		return
 	}
 	if ev.Entity == "" {
-		h.publish(nil, 1, "", payload) // an event Throughline does not map (companies, invoices, …)
+		h.publish(nil, 1, "") // an event Throughline does not map (companies, invoices, …)
 		return
 	}
 	api := h.c.crmPool.Bitrix24(cfg.BaseURL, cfg.RequestsPerSecond)
-	fctx, cancel := context.WithTimeout(h.ctx, h.c.cfg.CRM.FetchTimeout)
+	fctx, cancel := context.WithTimeout(h.Ctx, h.c.cfg.CRM.FetchTimeout)
 	ch, err := crm.ResolveBitrix24(fctx, ev, api, h.settings(crm.Bitrix24))
 	cancel()
 	switch {
@@ -399,16 +317,16 @@ func (h *crmRequest) bitrix24() {
 		if ch.UpdatedAt == 0 {
 			ch.Seed = crm.PayloadSeed(payload)
 		}
-		h.publish([]crm.Change{ch}, 0, "", payload)
+		h.publish([]crm.Change{ch}, 0, "")
 	case errors.Is(err, crm.ErrNotFound):
-		h.publish(nil, 0, "not found: "+truncateReason(err.Error())+" (deleted before it was fetched?)", payload)
+		h.publish(nil, 0, "not found: "+truncateReason(err.Error())+" (deleted before it was fetched?)")
 	default:
 		var fe *event.FieldError
 		if errors.As(err, &fe) {
-			h.publish(nil, 0, fe.Error(), payload)
+			h.publish(nil, 0, fe.Error())
 			return
 		}
-		h.publish(nil, 0, reasonPrefixFetchFailed+truncateReason(err.Error()), payload)
+		h.publish(nil, 0, intake.ReasonPrefixFetchFailed+truncateReason(err.Error()))
 	}
 }
 

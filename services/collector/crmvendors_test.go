@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const (
@@ -69,8 +70,8 @@ func TestCRMMegaplanDynamicsEndToEnd(t *testing.T) {
 	for _, dl := range dls {
 		byAccount[dl.Account+"/"+dl.Source] = dl.Reason
 	}
-	if !strings.HasPrefix(byAccount["nsk/crm:dynamics"], reasonPrefixUnauthenticated) ||
-		!strings.HasPrefix(byAccount["ekb/crm:megaplan"], reasonPrefixUnauthenticated) ||
+	if !strings.HasPrefix(byAccount["nsk/crm:dynamics"], intake.ReasonPrefixUnauthenticated) ||
+		!strings.HasPrefix(byAccount["ekb/crm:megaplan"], intake.ReasonPrefixUnauthenticated) ||
 		!strings.HasPrefix(byAccount["ekb/crm:dynamics"], "provider:") {
 		t.Fatalf("dead letters %+v", byAccount)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/topicwindow"
 )
 
 // The collector's part of idempotency by event id
@@ -219,16 +220,11 @@ func (c *Collector) restoreIDs(ctx context.Context) {
 }
 
 func (c *Collector) readRecentIDs(ctx context.Context, since time.Time) (int64, error) {
-	ends, starts, err := c.listWindow(ctx, kafka.TopicRaw, since)
+	win, err := topicwindow.List(ctx, c.deps.Producer, kafka.TopicRaw, since)
 	if err != nil {
 		return 0, err
 	}
-	assign := map[int32]kgo.Offset{}
-	left := map[int32]int64{}
-	for p, w := range windowOffsets(kafka.TopicRaw, ends, starts) {
-		assign[p] = kgo.NewOffset().At(w.start)
-		left[p] = w.end
-	}
+	assign, left := win.Reads()
 	if len(assign) == 0 {
 		return 0, nil
 	}

@@ -1,14 +1,14 @@
 package collector
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/throughline/throughline/services/collector/internal/ingest"
-	"github.com/throughline/throughline/services/collector/internal/publish"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
+
+// routeEvents labels the events API in the requests counter.
+const routeEvents = "/v1/events"
 
 // serveEvents handles POST /v1/events: a JSON array or NDJSON of events,
 // authorised by a write key. It is all or nothing: one invalid event fails the
@@ -17,73 +17,52 @@ import (
 // window are left out and counted as duplicates in the answer (dedup.go).
 func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	now := time.Now()
-	// Once read, a batch is written and counted even if the sender hangs up;
-	// the wait stays bounded by the publish timeout.
-	ctx := context.WithoutCancel(r.Context())
-	key := writeKey(r)
+	key := intake.WriteKey(r)
 	if key == "" {
-		c.m.reject(sourceAPI, reasonMissingKey, "")
+		c.m.Reject(intake.SourceAPI, intake.ReasonMissingKey, "")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline"`)
-		writeError(w, http.StatusUnauthorized, "write key required: Authorization: Bearer <key> or X-Write-Key: <key>", "", "")
+		intake.WriteError(w, http.StatusUnauthorized, "write key required: Authorization: Bearer <key> or X-Write-Key: <key>", "", "")
 		return
 	}
 	p, ok := c.deps.Keys.Lookup(key)
 	if !ok {
-		c.m.reject(sourceAPI, reasonUnknownKey, "")
+		c.m.Reject(intake.SourceAPI, intake.ReasonUnknownKey, "")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, "unknown write key", "", "")
+		intake.WriteError(w, http.StatusUnauthorized, "unknown write key", "", "")
 		return
 	}
 	if !c.ids.ready.Load() {
 		// Until the ids published before this start are read back, a retry
 		// could not be told from a new batch.
-		c.m.reject(sourceAPI, reasonRestoring, "")
-		c.writeUnavailable(w, "collector starting: restoring recent event ids, retry later")
+		c.m.Reject(intake.SourceAPI, intake.ReasonRestoring, "")
+		c.in.Unavailable(w, "collector starting: restoring recent event ids, retry later")
 		return
 	}
-	body, release, ok := c.readBody(w, r, sourceAPI, int64(c.cfg.MaxBodyBytes))
+	q := c.in.Begin(w, r, p, intake.SourceAPI, "event batch")
+	body, release, ok := c.in.ReadBody(w, r, intake.SourceAPI, int64(c.cfg.MaxBodyBytes))
 	if !ok {
 		return
 	}
 	defer release()
-	meta := ingest.Meta{Principal: p, Now: now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), PhoneRegion: c.phoneRegion(p)}
+	q.Payload = body
+	meta := ingest.Meta{Principal: p, Now: q.Now, UserAgent: r.UserAgent(), IP: c.ips.ClientIP(r), PhoneRegion: c.phoneRegion(p)}
 	envs, err := ingest.Batch(body, meta, c.cfg.MaxBatchEvents)
 	if err != nil {
-		fe := ingest.AsFieldError("body", err)
-		c.m.reject(sourceAPI, reasonInvalid, fe.Field)
-		c.log.Debug().Str("tenant", p.Tenant).Str("account", p.Account).Str("field", fe.Field).
-			Str("reason", c.clean(p, fe.Reason)).Msg("event batch rejected")
-		c.deadLetter(ctx, p, sourceAPI, fe.Error(), body, now, true)
-		writeError(w, http.StatusBadRequest, fe.Error(), fe.Field, fe.Reason)
+		q.Refuse(http.StatusBadRequest, ingest.AsFieldError("body", err), "")
 		return
 	}
-	envs, keys, dups := c.fresh(envs, sourceAPI, now)
-	recs, err := c.envelopeRecords(envs)
-	if err != nil {
-		c.m.reject(sourceAPI, reasonInternal, "")
-		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("event batch not encoded")
-		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+	envs, keys, dups := c.fresh(envs, intake.SourceAPI, q.Now)
+	recs, ok := q.Records(envs, "event batch")
+	if !ok {
 		return
 	}
 	release() // the body is parsed; from here the records hold the budget
 	if len(recs) == 0 {
-		writeJSON(w, http.StatusAccepted, dedupReply{Duplicates: dups})
+		intake.WriteJSON(w, http.StatusAccepted, dedupReply{Duplicates: dups})
 		return
 	}
-	err = c.pub.Publish(ctx, recs)
-	switch {
-	case err == nil:
-		c.remember(keys, now)
-		c.m.accept(sourceAPI, len(recs))
-		writeJSON(w, http.StatusAccepted, dedupReply{Accepted: len(recs), Duplicates: dups})
-	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(sourceAPI, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
-	default:
-		c.m.reject(sourceAPI, reasonKafka, "")
-		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Int("events", len(recs)).
-			Msg("event batch not published")
-		c.writeUnavailable(w, "events not acknowledged by kafka, retry later with the same ids")
+	if q.PublishRecords(recs, "event batch", "events not acknowledged by kafka, retry later with the same ids") {
+		c.remember(keys, q.Now)
+		intake.WriteJSON(w, http.StatusAccepted, dedupReply{Accepted: len(recs), Duplicates: dups})
 	}
 }

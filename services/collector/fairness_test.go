@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -217,7 +218,7 @@ func TestPixelHitNotPublishedIsDeadLettered(t *testing.T) {
 	if err := json.Unmarshal(recs[0].Value, &dl); err != nil {
 		t.Fatal(err)
 	}
-	if dl.Tenant != "acme" || dl.Account != "spb" || dl.Source != sourcePixel ||
+	if dl.Tenant != "acme" || dl.Account != "spb" || dl.Source != intake.SourcePixel ||
 		!strings.HasPrefix(dl.Reason, "kafka: ") || strings.Contains(dl.Payload, keySPb) ||
 		!strings.Contains(dl.Payload, "cid=c1") {
 		t.Fatalf("dead letter %+v", dl)

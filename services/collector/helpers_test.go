@@ -12,11 +12,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -37,38 +38,21 @@ tenants:
       - {id: main, write_keys: [` + keyOther + `]}
 `
 
-// testKafka is a kfake broker over real sockets with the project's topics.
+// testKafka is the shared test Kafka (kafkatest) with the project's topics.
 type testKafka struct {
-	cluster *kfake.Cluster
+	cluster *kafkatest.Cluster
 	addr    string
 }
 
 func startKafka(tb testing.TB) *testKafka {
 	tb.Helper()
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(cl.Close)
-	k := &testKafka{cluster: cl, addr: cl.ListenAddrs()[0]}
-	adm := k.client(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(adm), 1, kafka.Topics); err != nil {
-		tb.Fatal(err)
-	}
-	return k
+	c := kafkatest.Start(tb)
+	return &testKafka{cluster: c, addr: c.Brokers[0]}
 }
 
 func (k *testKafka) client(tb testing.TB, opts ...kgo.Opt) *kgo.Client {
 	tb.Helper()
-	base := kafka.BaseOpts(kafka.Config{Brokers: []string{k.addr}, ClientID: "test"}, zerolog.Nop())
-	cl, err := kgo.NewClient(append(base, opts...)...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(cl.Close)
-	return cl
+	return kafkatest.Client(tb, []string{k.addr}, opts...)
 }
 
 func (k *testKafka) producer(tb testing.TB, maxBuffered int) *kgo.Client {
@@ -234,7 +218,7 @@ func (s *testServer) metrics(tb testing.TB) string {
 
 func assertGIF(tb testing.TB, r response) {
 	tb.Helper()
-	if r.status != http.StatusOK || len(r.body) != 43 || r.body != string(gif) {
+	if r.status != http.StatusOK || len(r.body) != 43 || r.body != string(intake.GIF()) {
 		tb.Fatalf("pixel answered %d with %d bytes", r.status, len(r.body))
 	}
 	if r.header.Get("Content-Type") != "image/gif" || !strings.Contains(r.header.Get("Cache-Control"), "no-store") {

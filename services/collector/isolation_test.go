@@ -16,6 +16,7 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/redrive"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -91,7 +92,7 @@ func redriven(dl event.DeadLetter, token string) func(*testing.T, *testServer) r
 		if r.status != http.StatusOK {
 			return r
 		}
-		var inner redriveAnswer
+		var inner redrive.Answer
 		if err := json.Unmarshal([]byte(r.body), &inner); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/leases"
+
 	"github.com/rs/zerolog"
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/throughline/throughline/pkg/event"
@@ -24,7 +26,7 @@ func startFollowing(t *testing.T, k *testKafka, cfg Config, log zerolog.Logger) 
 	c := newPoolCollector(t, k, cfg, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	run := c.beginRestore() // as RunLeases does, before the test looks at readiness
+	run := c.leases.Begin() // as RunLeases does, before the test looks at readiness
 	go func() {
 		defer close(done)
 		run(ctx, true)
@@ -33,13 +35,13 @@ func startFollowing(t *testing.T, k *testKafka, cfg Config, log zerolog.Logger) 
 		cancel()
 		<-done
 	})
-	waitFor(t, "the leases to be restored", c.leasesReady.Load)
+	waitFor(t, "the leases to be restored", c.leases.Ready)
 	return serve(t, c)
 }
 
 // holder is the client holding number in s's table now ("" if none).
 func (s *testServer) holder(number string) string {
-	return s.c.pools.For("acme", "moscow").Holder(number, time.Now())
+	return s.c.leases.Pools().For("acme", "moscow").Holder(number, time.Now())
 }
 
 func TestNumbersLeasesSharedBetweenCollectors(t *testing.T) {
@@ -92,7 +94,7 @@ func publishPeerLease(t *testing.T, k *testKafka, cid, number string, from, to, 
 	t.Helper()
 	recs, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{{
 		V: event.Version, ID: "peer-" + cid, Tenant: "acme", Account: "moscow",
-		Type: event.TypeNumberLease, Source: sourceNumbers, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
+		Type: event.TypeNumberLease, Source: leases.Source, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
 		Lease: &event.NumberLease{Number: number, From: from.UnixMilli(), To: to.UnixMilli()},
 	}})
 	if err != nil {
@@ -100,7 +102,7 @@ func publishPeerLease(t *testing.T, k *testKafka, cid, number string, from, to, 
 	}
 	r := recs[0]
 	r.Topic, r.Timestamp = kafka.TopicNumbers, at
-	r.Headers = []kgo.RecordHeader{{Key: headerInstance, Value: []byte("peer")}}
+	r.Headers = []kgo.RecordHeader{{Key: leases.HeaderInstance, Value: []byte("peer")}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := k.client(t).ProduceSync(ctx, r).FirstErr(); err != nil {
@@ -248,11 +250,11 @@ func TestLeasesTopicReadableByKafkaGo(t *testing.T) {
 	}
 	var instance string
 	for _, h := range m.Headers {
-		if h.Key == headerInstance {
+		if h.Key == leases.HeaderInstance {
 			instance = string(h.Value)
 		}
 	}
-	if instance != string(s.c.instance) {
+	if instance != string(s.c.leases.Instance()) {
 		t.Fatalf("headers %v", m.Headers)
 	}
 	if r, _ := s.numbers(t, "k="+keyMoscow+"&cid=B"); r.status != http.StatusOK {

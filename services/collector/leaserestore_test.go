@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/leases"
+
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -64,7 +67,7 @@ func startPoolServer(tb testing.TB, k *testKafka, cfg Config, log zerolog.Logger
 	return serve(tb, c)
 }
 
-func (s *testServer) lease(tb testing.TB, cid string) numberReply {
+func (s *testServer) lease(tb testing.TB, cid string) leases.Reply {
 	tb.Helper()
 	r, rep := s.numbers(tb, "k="+keyMoscow+"&cid="+cid)
 	if r.status != http.StatusOK {
@@ -145,7 +148,7 @@ func publishLease(t *testing.T, k *testKafka, cid, number string, from, to, at t
 	t.Helper()
 	recs, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{{
 		V: event.Version, ID: "lease-" + cid + "-" + strconv.FormatInt(at.UnixMilli(), 10), Tenant: "acme", Account: "moscow",
-		Type: event.TypeNumberLease, Source: sourceNumbers, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
+		Type: event.TypeNumberLease, Source: leases.Source, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(), ClientID: cid,
 		Lease: &event.NumberLease{Number: number, From: from.UnixMilli(), To: to.UnixMilli()},
 	}})
 	if err != nil {
@@ -205,8 +208,8 @@ func TestNumbersUnavailableWhileRestoring(t *testing.T) {
 	k := startKafka(t)
 	c := newPoolCollector(t, k, testConfig(), zerolog.Nop())
 	s := serve(t, c)
-	restore := c.beginRestore() // as Serve does before it serves
-	if c.beginRestore() != nil {
+	restore := c.leases.Begin() // as Serve does before it serves
+	if c.leases.Begin() != nil {
 		t.Fatal("a second restore began")
 	}
 	r, _ := s.numbers(t, "k="+keyMoscow+"&cid=A")
@@ -240,10 +243,7 @@ func TestNumbersRestoreTimeout(t *testing.T) {
 	first.srv.Close()
 
 	// The broker stops answering fetches.
-	k.cluster.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		k.cluster.KeepControl()
-		return nil, nil, true
-	})
+	k.cluster.Swallow(kmsg.Fetch)
 	cfg := testConfig()
 	cfg.LeaseRestoreTimeout = time.Second
 	var log syncBuffer
@@ -274,13 +274,13 @@ func TestServeRestoresLeases(t *testing.T) {
 	go func() { done <- c.Serve(ctx, ln) }()
 	client := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
-	get := func(path string) (int, numberReply) {
+	get := func(path string) (int, leases.Reply) {
 		resp, err := client.Get(base + path)
 		if err != nil {
-			return 0, numberReply{}
+			return 0, leases.Reply{}
 		}
 		defer resp.Body.Close()
-		var rep numberReply
+		var rep leases.Reply
 		json.NewDecoder(resp.Body).Decode(&rep)
 		return resp.StatusCode, rep
 	}
@@ -309,7 +309,7 @@ func BenchmarkRestoreLeases(b *testing.B) {
 		other int
 	}{{"topic=numbers", kafka.TopicNumbers, 0}, {"topic=raw/other=0", kafka.TopicRaw, 0}, {"topic=raw/other=100000", kafka.TopicRaw, 100_000}} {
 		b.Run(bc.name, func(b *testing.B) {
-			const leases = 10_000
+			const nLeases = 10_000
 			other := bc.other
 			k := startKafka(b)
 			now := time.Now().Add(-10 * time.Minute)
@@ -321,13 +321,13 @@ func BenchmarkRestoreLeases(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			for i := range leases + other {
+			for i := range nLeases + other {
 				at := now.Add(time.Duration(i) * time.Millisecond)
 				e := event.Envelope{V: event.Version, ID: "e" + strconv.Itoa(i), Tenant: "acme", Account: "moscow",
-					Type: "page_view", Source: sourcePixel, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(),
+					Type: "page_view", Source: intake.SourcePixel, TS: at.UnixMilli(), ReceivedAt: at.UnixMilli(),
 					ClientID: "c" + strconv.Itoa(i%5000), URL: "https://shop.example/catalog?utm_source=yandex&utm_medium=cpc"}
-				if i%(1+other/leases) == 0 {
-					e.Type, e.Source = event.TypeNumberLease, sourceNumbers
+				if i%(1+other/nLeases) == 0 {
+					e.Type, e.Source = event.TypeNumberLease, leases.Source
 					e.Lease = &event.NumberLease{Number: restoreNumber1, From: at.UnixMilli(), To: at.Add(30 * time.Minute).UnixMilli()}
 				}
 				r, err := (&Collector{personal: newPersonal(nil)}).envelopeRecords([]event.Envelope{e})
@@ -345,7 +345,7 @@ func BenchmarkRestoreLeases(b *testing.B) {
 			for b.Loop() {
 				c := newPoolCollector(b, k, testConfig(), zerolog.Nop())
 				c.RestoreLeases(context.Background())
-				if c.pools.Live(time.Now()) != 1 {
+				if c.leases.Pools().Live(time.Now()) != 1 {
 					b.Fatal("the lease was not restored")
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // TestRateLimitPerKey: the "limited" tenant allows a burst of two requests
@@ -83,13 +84,13 @@ func TestRequestKey(t *testing.T) {
 	}
 	for target, want := range cases {
 		req, _ := http.NewRequest("POST", "http://collector"+target, nil)
-		if got := requestKey(req); got != want {
+		if got := intake.Key(req); got != want {
 			t.Errorf("%s: key %q, want %q", target, got, want)
 		}
 	}
 	req, _ := http.NewRequest("POST", "http://collector/v1/costs", nil)
 	req.Header.Set("Authorization", "Bearer tenant-key-1")
-	if requestKey(req) != "tenant-key-1" {
+	if intake.Key(req) != "tenant-key-1" {
 		t.Fatal("bearer key not read")
 	}
 	if got := withoutPathKey("k/KEY12345/events/summary"); got != "events/summary" {

@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/services/collector/internal/leases"
+
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 // The Moscow branch's number pool in integrationsYAML.
@@ -17,7 +20,7 @@ const (
 	poolNumber2 = "+74951110002"
 )
 
-func (s *testServer) numbers(tb testing.TB, query string) (response, numberReply) {
+func (s *testServer) numbers(tb testing.TB, query string) (response, leases.Reply) {
 	tb.Helper()
 	req, err := http.NewRequest("GET", s.srv.URL+"/v1/numbers?"+query, nil)
 	if err != nil {
@@ -25,7 +28,7 @@ func (s *testServer) numbers(tb testing.TB, query string) (response, numberReply
 	}
 	req.Header.Set("Referer", "https://www.shop.test/contacts")
 	r := s.do(tb, req)
-	var rep numberReply
+	var rep leases.Reply
 	if r.status == http.StatusOK {
 		if err := json.Unmarshal([]byte(r.body), &rep); err != nil {
 			tb.Fatalf("reply %q: %v", r.body, err)
@@ -101,7 +104,7 @@ func TestNumbersRefused(t *testing.T) {
 		"long cid":  {"k=" + keyMoscow + "&cid=" + strings.Repeat("x", 600), http.StatusBadRequest, "cid"},
 	} {
 		r, _ := s.numbers(t, c.query)
-		var body apiError
+		var body intake.APIError
 		if r.status != c.status || json.Unmarshal([]byte(r.body), &body) != nil || !strings.Contains(body.Error, c.msg) {
 			t.Errorf("%s: %d %s, want %d naming %q", name, r.status, r.body, c.status, c.msg)
 		}

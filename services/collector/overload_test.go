@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,22 +48,7 @@ func (s *testServer) postEvents(key, body string) (response, error) {
 // its GIF), then recovers when Kafka does.
 func TestOverloadShedsLoad(t *testing.T) {
 	k := startKafka(t)
-	release := make(chan struct{})
-	var released atomic.Bool
-	k.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		if released.Load() {
-			k.cluster.DropControl()
-			return nil, nil, false
-		}
-		k.cluster.KeepControl()
-		k.cluster.SleepControl(func() { <-release })
-		return nil, nil, false
-	})
-	defer func() {
-		if released.CompareAndSwap(false, true) {
-			close(release)
-		}
-	}()
+	release := k.cluster.Hold(t, kmsg.Produce)
 	cfg := testConfig()
 	cfg.MaxInFlightRecords = 4
 	cfg.MaxBatchEvents = 2
@@ -114,8 +98,7 @@ func TestOverloadShedsLoad(t *testing.T) {
 		}
 	}
 
-	released.Store(true)
-	close(release)
+	release()
 	wg.Wait()
 	for i, r := range blocked {
 		if r.status != http.StatusAccepted {

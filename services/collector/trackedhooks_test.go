@@ -7,6 +7,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
 const allokaToken = "alloka-token-0123456789"
@@ -49,7 +50,7 @@ func TestAllokaCallibriEndToEnd(t *testing.T) {
 		t.Fatalf("wrong token: %d %s", r.status, r.body)
 	}
 	dl := deadLetters(t, k, 1)[0]
-	if dl.Source != "hook:alloka" || !strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated) ||
+	if dl.Source != "hook:alloka" || !strings.HasPrefix(dl.Reason, intake.ReasonPrefixUnauthenticated) ||
 		strings.Contains(dl.Payload, "wrong") || strings.Contains(dl.Payload, keyMoscow) {
 		t.Fatalf("dead letter %+v", dl)
 	}

@@ -30,7 +30,7 @@ var AlertsColumns = []chstore.Column{
 func AlertsSink() Sink {
 	return Sink{
 		Topic: kafka.TopicAlerts, Table: "alerts", Columns: AlertsColumns,
-		Row: alertRow, DeadLetter: true, ReceivedAt: "recorded_at",
+		Row: alertRow, DeadLetter: true, ReceivedAt: "recorded_at", Quiet: true,
 	}
 }
 

@@ -44,7 +44,8 @@ func benchEnvelope(i int) event.Envelope {
 // database; the clock runs from the group join to the last row. cpu-us/row
 // is the process's CPU over the same span. With
 // LOADER_BENCH_PROFILE=file it writes a CPU profile of the timed part only;
-// LOADER_BENCH_WORKERS=n overrides Config.Workers.
+// LOADER_BENCH_WORKERS=n overrides Config.Workers; LOADER_BENCH_WIDE_BYTES=n
+// sets the events table's min_bytes_for_wide_part (the part format).
 func BenchmarkLoader(b *testing.B) { benchLoader(b, 0) }
 
 // BenchmarkLoaderDedup is BenchmarkLoader with deduplication by event id
@@ -70,6 +71,14 @@ func benchLoader(b *testing.B, dedup time.Duration) {
 	cfg.DedupWindow = dedup
 	if w, err := strconv.Atoi(os.Getenv("LOADER_BENCH_WORKERS")); err == nil {
 		cfg.Workers = w
+	}
+	if n, err := strconv.ParseUint(os.Getenv("LOADER_BENCH_WIDE_BYTES"), 10, 64); err == nil {
+		// The part format under test: parts below this many bytes are
+		// compact (one file for all columns), others wide (files per column).
+		q := fmt.Sprintf("ALTER TABLE %s.events MODIFY SETTING min_bytes_for_wide_part = %d", e.db, n)
+		if err := engine.Exec(context.Background(), q, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 	l := e.newLoader(cfg, nil)
 	// The clock starts when the group is joined: steady-state throughput.

@@ -35,10 +35,11 @@ func (l *Loader) consume(ctx context.Context, ins *inserter) error {
 			return err
 		}
 		if batches := l.takeDue(time.Now(), !ins.idle(), false); len(batches) > 0 {
-			if err := l.stage(ctx, batches, false); err != nil {
+			r := &round{batches: batches}
+			if err := l.stage(ctx, r, false); err != nil {
 				return err
 			}
-			ins.hand(&round{batches: batches})
+			ins.hand(r)
 		}
 		if idle := ins.idle(); idle || l.rebalanceWanted.Load() {
 			ins.wait()
@@ -61,7 +62,7 @@ func (l *Loader) poll(ctx context.Context, busy <-chan struct{}) kgo.Fetches {
 	wait := time.Second
 	l.mu.Lock()
 	for _, p := range l.parts {
-		if age := l.maxAge(p, busy != nil, false); age != held {
+		if age := l.maxAge(p, busy != nil, false); age != held && p.loaded {
 			if due, ok := p.due(age); ok {
 				wait = min(wait, due.Sub(now))
 			}
@@ -89,8 +90,9 @@ func (l *Loader) poll(ctx context.Context, busy <-chan struct{}) kgo.Fetches {
 	return fetches
 }
 
-// buffer adds a fetched partition's records to its state, first loading the
-// ranges recorded for it but not committed when the partition is new to us.
+// buffer adds a fetched partition's records to its state. When the
+// partition is new to us it first recovers the flushes recorded for it but
+// not committed (recover.go), and drops the records they loaded.
 func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
 	if len(f.Records) == 0 {
 		return nil
@@ -108,33 +110,68 @@ func (l *Loader) buffer(ctx context.Context, f kgo.FetchTopicPartition) error {
 	}
 	loaded := st.loaded
 	l.mu.Unlock()
-	var planned []offsetRange
+	recs := f.Records
 	if !loaded {
-		var err error
-		if planned, err = l.recordedRanges(ctx, st, f.Records[0].Offset); err != nil {
+		next, epoch, err := l.recover(ctx, st, recs[0].Offset)
+		if err != nil {
 			return err
 		}
-		if len(planned) > 0 {
-			l.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Int("batches", len(planned)).
-				Int64("from", planned[0].first).Msg("re-forming recorded batches")
+		l.mu.Lock()
+		st.loaded = true
+		if next >= 0 {
+			st.next, st.epoch = next, epoch
+			for len(recs) > 0 && recs[0].Offset < next {
+				recs = recs[1:]
+			}
 		}
+		l.mu.Unlock()
 	}
 	l.mu.Lock()
-	if !loaded {
-		st.loaded, st.planned = true, planned
-	}
-	st.add(f.Records, f.HighWatermark, time.Now())
+	st.add(recs, f.HighWatermark, time.Now())
+	st.hwm = f.HighWatermark
 	l.mu.Unlock()
 	return nil
 }
 
-// takeDue cuts the batches that are ready in every partition.
+// takeDue cuts the flushes that are due. A table is due when one of its
+// partitions holds a full batch or has waited its table's age; then all of
+// its partitions are cut, so the table costs one insert. A table at least
+// half-way to its age goes along, so one round carries what would be due
+// soon after instead of making its own. At shutdown (final) everything is.
 func (l *Loader) takeDue(now time.Time, busy, final bool) []*batch {
-	var batches []*batch
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	bySink := map[*sink][]*partState{}
 	for _, p := range l.parts {
-		batches = append(batches, p.take(now, l.cfg.MaxRows, l.maxAge(p, busy, final), final)...)
+		bySink[p.sink] = append(bySink[p.sink], p)
+	}
+	due := map[*sink]bool{}
+	for s, ps := range bySink {
+		for _, p := range ps {
+			if final || p.ready(now, l.cfg.MaxRows, l.maxAge(p, busy, false)) {
+				due[s] = true
+				break
+			}
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	for s, ps := range bySink {
+		for _, p := range ps {
+			if age := l.maxAge(p, busy, false); !due[s] && age != held && p.ready(now, l.cfg.MaxRows, age/2) {
+				due[s] = true
+			}
+		}
+	}
+	var batches []*batch
+	for s, ps := range bySink {
+		if !due[s] {
+			continue
+		}
+		for _, p := range ps {
+			batches = append(batches, p.take(l.cfg.MaxRows)...)
+		}
 	}
 	return batches
 }
@@ -142,15 +179,14 @@ func (l *Loader) takeDue(now time.Time, busy, final bool) []*batch {
 // held is the age limit of a batch that waits for the inserter.
 const held = time.Duration(math.MaxInt64)
 
-// maxAge is how old a partition's batch short of MaxRows may grow before it
-// is cut. While the inserter is busy and more of the partition is already in
-// Kafka, the batch is held: it could not be inserted sooner anyway, and it
-// grows meanwhile. Under a backlog that makes full batches — fewer, larger
-// inserts, and each insert costs the engine a part written (tens of files)
-// whatever its size. A partition that is caught up is cut by age as usual,
-// so it is decoded while the inserter works. While the inserter is idle, a
-// partition more than a batch behind is not held for its age: there is
-// nothing to wait for. The caller holds l.mu.
+// maxAge is how old a partition's records short of MaxRows may grow before
+// they make their table due. While the inserter is busy and more of the
+// partition is already in Kafka, they are held: they could not be inserted
+// sooner anyway, and they grow meanwhile. Under a backlog that makes full
+// batches — fewer, larger inserts. A partition that is caught up is due by
+// its table's age as usual, so it is decoded while the inserter works.
+// While the inserter is idle, a partition more than a batch behind is not
+// held for its age: there is nothing to wait for. The caller holds l.mu.
 func (l *Loader) maxAge(p *partState, busy, final bool) time.Duration {
 	switch behind := p.behind(); {
 	case final: // take cuts everything at shutdown
@@ -159,19 +195,30 @@ func (l *Loader) maxAge(p *partState, busy, final bool) time.Duration {
 	case !busy && behind >= int64(l.cfg.MaxRows):
 		return 0
 	}
+	return l.ageOf(p.sink)
+}
+
+// ageOf is how long a table's records wait to be flushed: Config.QuietMaxAge
+// for quiet tables (few rows; their inserts cost the same part each), else
+// Config.MaxAge.
+func (l *Loader) ageOf(s *sink) time.Duration {
+	if s.Quiet {
+		return max(l.cfg.QuietMaxAge, l.cfg.MaxAge)
+	}
 	return l.cfg.MaxAge
 }
 
 // recordedRanges reads the ranges recorded for the partition from offset on:
 // batches that were recorded (and maybe inserted) but not committed.
-func (l *Loader) recordedRanges(ctx context.Context, p *partState, from int64) ([]offsetRange, error) {
-	q := "SELECT first_offset, max(last_offset) FROM " + chstore.QuoteIdent(l.cfg.Database) + `.loader_batches
+func (l *Loader) recordedRanges(ctx context.Context, p *partState, from int64) ([]recordedRange, error) {
+	q := "SELECT first_offset, max(last_offset), max(flush) FROM " + chstore.QuoteIdent(l.cfg.Database) + `.loader_batches
 		WHERE consumer = {consumer:String} AND topic = {topic:String} AND partition = {partition:UInt32}
 		AND last_offset >= {from:UInt64} GROUP BY first_offset ORDER BY first_offset`
 	params := chstore.Params{"consumer": l.cfg.Group, "topic": p.sink.Topic,
 		"partition": strconv.Itoa(int(p.partition)), "from": strconv.FormatInt(from, 10)}
 	rt := l.newRetrier(false, "reading recorded batch ranges")
 	for {
+		l.met.statement("loader_batches", "query")
 		res, err := l.deps.Store.Query(ctx, q, params)
 		if err == nil {
 			return parseRanges(res, l.log.With().Str("topic", p.sink.Topic).Int32("partition", p.partition).Logger())
@@ -185,19 +232,23 @@ func (l *Loader) recordedRanges(ctx context.Context, p *partState, from int64) (
 // parseRanges keeps the ranges in order and drops any that overlaps the one
 // before it (only a member fenced out of the group while writing could have
 // recorded such a range).
-func parseRanges(res *chstore.Result, log zerolog.Logger) ([]offsetRange, error) {
-	var out []offsetRange
+func parseRanges(res *chstore.Result, log zerolog.Logger) ([]recordedRange, error) {
+	var out []recordedRange
 	for _, row := range res.Rows {
+		if len(row) != 3 {
+			return nil, fmt.Errorf("reading recorded batch ranges: bad row %v", row)
+		}
 		first, err1 := strconv.ParseInt(fmt.Sprint(row[0]), 10, 64)
 		last, err2 := strconv.ParseInt(fmt.Sprint(row[1]), 10, 64)
-		if err1 != nil || err2 != nil {
+		flush, err3 := strconv.ParseUint(fmt.Sprint(row[2]), 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
 			return nil, fmt.Errorf("reading recorded batch ranges: bad row %v", row)
 		}
 		if n := len(out); n > 0 && first <= out[n-1].last {
 			log.Warn().Int64("first_offset", first).Int64("last_offset", last).Msg("ignoring overlapping recorded range")
 			continue
 		}
-		out = append(out, offsetRange{first, last})
+		out = append(out, recordedRange{offsetRange{first, last}, flush})
 	}
 	return out, nil
 }

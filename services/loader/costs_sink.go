@@ -28,7 +28,7 @@ const (
 func CostsSink() Sink {
 	return Sink{
 		Topic: kafka.TopicCosts, Table: "costs", Columns: CostsColumns,
-		Row: costRow, DeadLetter: true, ReceivedAt: "imported_at",
+		Row: costRow, DeadLetter: true, ReceivedAt: "imported_at", Quiet: true,
 	}
 }
 

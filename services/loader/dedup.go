@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
@@ -97,89 +99,134 @@ func peekID(rec *kgo.Record) (string, bool) {
 	return e.ID, false
 }
 
-// dedup marks the duplicates of the batches of sinks with an IDColumn. Each
-// partition's batches are taken in offset order; partitions run in parallel.
+// dedup marks the duplicates of the batches of sinks with an IDColumn. The
+// accepted ids a table's batches may repeat are looked up in one query per
+// table (not one per partition); each partition's batches are then taken in
+// offset order.
 func (l *Loader) dedup(ctx context.Context, batches []*batch, final bool) error {
 	if l.cfg.DedupWindow <= 0 && l.deps.DedupWindow == nil {
 		return nil
 	}
-	groups := map[*partState][]*batch{}
+	bySink := map[*sink][]*batch{}
 	for _, b := range batches {
 		if b.part.sink.idCol >= 0 && b.dedup == nil {
-			groups[b.part] = append(groups[b.part], b)
+			bySink[b.part.sink] = append(bySink[b.part.sink], b)
 		}
 	}
-	if len(groups) == 0 {
-		return nil
+	for s, bs := range bySink {
+		if err := l.dedupTable(ctx, s, bs, final); err != nil {
+			return err
+		}
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, l.cfg.Workers)
-	)
-	for _, g := range groups {
-		slices.SortFunc(g, func(a, b *batch) int { return int(a.rng.first - b.rng.first) })
+	return nil
+}
+
+// peeked is a batch's records' ids and their hashes ("" and 0 when unreadable).
+type peeked struct {
+	all    []string
+	hashes []uint64
+}
+
+// dedupTable marks the duplicates of one table's batches.
+func (l *Loader) dedupTable(ctx context.Context, s *sink, batches []*batch, final bool) error {
+	peeks := make([]peeked, len(batches))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, l.cfg.Workers)
+	for i, b := range batches {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := l.dedupPartition(ctx, g, final); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+			d := &batchIDs{ids: make([]string, len(b.recs)), dup: make([]bool, len(b.recs))}
+			pk := peeked{all: make([]string, len(b.recs)), hashes: make([]uint64, len(b.recs))}
+			for j, rec := range b.recs {
+				id, ok := peekID(rec)
+				if id == "" {
+					continue
+				}
+				if ok {
+					d.ids[j] = id
+				}
+				pk.all[j], pk.hashes[j] = id, idHash(string(rec.Key), id)
 			}
+			b.dedup, peeks[i] = d, pk
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return errs[0]
+	var all []partHash
+	for i, pk := range peeks {
+		for _, h := range pk.hashes {
+			all = append(all, partHash{batches[i].part.partition, h})
+		}
 	}
-	return nil
-}
-
-// dedupPartition marks the duplicates of one partition's batches, in order.
-func (l *Loader) dedupPartition(ctx context.Context, batches []*batch, final bool) error {
-	mem := map[uint64][]seenID{} // accepted by the earlier batches of this round
-	for _, b := range batches {
-		d := &batchIDs{ids: make([]string, len(b.recs)), dup: make([]bool, len(b.recs))}
-		hashes := make([]uint64, len(b.recs))
-		all := make([]string, len(b.recs))
-		for i, rec := range b.recs {
-			id, peeked := peekID(rec)
+	prior, err := l.lookupIDs(ctx, s.Topic, all, final)
+	if err != nil {
+		for _, b := range batches {
+			b.dedup = nil
+		}
+		return err
+	}
+	order := make([]int, len(batches))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		if c := cmp.Compare(batches[i].part.partition, batches[j].part.partition); c != 0 {
+			return c
+		}
+		return cmp.Compare(batches[i].rng.first, batches[j].rng.first)
+	})
+	var mem map[uint64][]seenID // accepted by the earlier batches of this partition in the round
+	var memPart *partState
+	for _, i := range order {
+		b, pk := batches[i], peeks[i]
+		if b.part != memPart {
+			mem, memPart = map[uint64][]seenID{}, b.part
+		}
+		d := b.dedup
+		for j, rec := range b.recs {
+			id := pk.all[j]
 			if id == "" {
 				continue
 			}
-			if peeked {
-				d.ids[i] = id
-			}
-			all[i], hashes[i] = id, idHash(string(rec.Key), id)
-		}
-		prior, err := l.lookupIDs(ctx, b, hashes, final)
-		if err != nil {
-			return err
-		}
-		for i, rec := range b.recs {
-			id := all[i]
-			if id == "" {
-				continue
-			}
-			s := seenID{key: string(rec.Key), id: id, ms: rec.Timestamp.UnixMilli()}
-			h := hashes[i]
-			if repeats(prior[h], s, l.window(s.key)) || repeats(mem[h], s, l.window(s.key)) {
-				d.dup[i] = true
+			sid := seenID{key: string(rec.Key), id: id, ms: rec.Timestamp.UnixMilli()}
+			h := pk.hashes[j]
+			w := l.window(sid.key)
+			if repeats(prior[h], b, sid, w) || repeatsIn(mem[h], sid, w) {
+				d.dup[j] = true
 				d.dups++
 				continue
 			}
-			mem[h] = append(mem[h], s)
-			d.rows = append(d.rows, idRow{hash: h, seen: s, offset: rec.Offset})
+			mem[h] = append(mem[h], sid)
+			d.rows = append(d.rows, idRow{hash: h, seen: sid, offset: rec.Offset})
 		}
-		b.dedup = d
 	}
 	return nil
 }
 
-// repeats reports whether s repeats one of earlier within window.
-func repeats(earlier []seenID, s seenID, window time.Duration) bool {
+// priorID is an accepted id as event_ids holds it: where it was accepted.
+type priorID struct {
+	seenID
+	partition int32
+	offset    int64
+}
+
+// repeats reports whether s repeats, within window, an id accepted earlier
+// in b's partition: at an offset before b.
+func repeats(earlier []priorID, b *batch, s seenID, window time.Duration) bool {
+	if window <= 0 {
+		return false
+	}
+	for _, e := range earlier {
+		if e.partition == b.part.partition && e.offset < b.rng.first &&
+			e.id == s.id && e.key == s.key && e.ms >= s.ms-window.Milliseconds() {
+			return true
+		}
+	}
+	return false
+}
+
+// repeatsIn reports whether s repeats one of earlier within window.
+func repeatsIn(earlier []seenID, s seenID, window time.Duration) bool {
 	if window <= 0 {
 		return false
 	}
@@ -191,22 +238,28 @@ func repeats(earlier []seenID, s seenID, window time.Duration) bool {
 	return false
 }
 
-// lookupIDs reads the accepted ids of the batch's partition at offsets
-// before the batch with one of the hashes.
-func (l *Loader) lookupIDs(ctx context.Context, b *batch, hashes []uint64, final bool) (map[uint64][]seenID, error) {
-	uniq := make([]uint64, 0, len(hashes))
-	seen := make(map[uint64]bool, len(hashes))
+// partHash is an id's hash in the partition it was read from.
+type partHash struct {
+	partition int32
+	hash      uint64
+}
+
+// lookupIDs reads the accepted ids of the topic with one of the hashes in
+// its partition (the table's key order, so the index finds them), with
+// where they were accepted; repeats keeps those before a batch.
+func (l *Loader) lookupIDs(ctx context.Context, topic string, hashes []partHash, final bool) (map[uint64][]priorID, error) {
+	uniq := make([]partHash, 0, len(hashes))
+	seen := make(map[partHash]bool, len(hashes))
 	for _, h := range hashes {
-		if h != 0 && !seen[h] {
+		if h.hash != 0 && !seen[h] {
 			seen[h] = true
 			uniq = append(uniq, h)
 		}
 	}
-	out := map[uint64][]seenID{}
-	q := "SELECT id_hash, record_key, event_id, toUnixTimestamp64Milli(received_at) FROM " +
+	out := map[uint64][]priorID{}
+	q := "SELECT id_hash, record_key, event_id, toUnixTimestamp64Milli(received_at), _partition, _offset FROM " +
 		chstore.QuoteIdent(l.cfg.Database) + `.event_ids
-		WHERE _topic = {topic:String} AND _partition = {partition:UInt32} AND _offset < {first:UInt64}
-		AND id_hash IN {hashes:Array(UInt64)}`
+		WHERE _topic = {topic:String} AND (_partition, id_hash) IN {keys:Array(Tuple(UInt32, UInt64))}`
 	for len(uniq) > 0 {
 		chunk := uniq[:min(len(uniq), lookupChunk)]
 		uniq = uniq[len(chunk):]
@@ -216,13 +269,17 @@ func (l *Loader) lookupIDs(ctx context.Context, b *batch, hashes []uint64, final
 			if i > 0 {
 				arr.WriteByte(',')
 			}
-			arr.WriteString(strconv.FormatUint(h, 10))
+			arr.WriteByte('(')
+			arr.WriteString(strconv.FormatInt(int64(h.partition), 10))
+			arr.WriteByte(',')
+			arr.WriteString(strconv.FormatUint(h.hash, 10))
+			arr.WriteByte(')')
 		}
 		arr.WriteByte(']')
-		params := chstore.Params{"topic": b.part.sink.Topic, "partition": strconv.Itoa(int(b.part.partition)),
-			"first": strconv.FormatInt(b.rng.first, 10), "hashes": arr.String()}
+		params := chstore.Params{"topic": topic, "keys": arr.String()}
 		rt := l.newRetrier(final, "looking up event ids")
 		for {
+			l.met.statement("event_ids", "query")
 			res, err := l.deps.Store.Query(ctx, q, params)
 			if err == nil {
 				if err := parseSeen(res, out); err != nil {
@@ -230,7 +287,7 @@ func (l *Loader) lookupIDs(ctx context.Context, b *batch, hashes []uint64, final
 				}
 				break
 			}
-			if err := rt.wait(ctx, err, b.logCtx); err != nil {
+			if err := rt.wait(ctx, err, func(ev *zerolog.Event) *zerolog.Event { return ev.Str("topic", topic) }); err != nil {
 				return nil, err
 			}
 		}
@@ -238,19 +295,21 @@ func (l *Loader) lookupIDs(ctx context.Context, b *batch, hashes []uint64, final
 	return out, nil
 }
 
-func parseSeen(res *chstore.Result, out map[uint64][]seenID) error {
+func parseSeen(res *chstore.Result, out map[uint64][]priorID) error {
 	for _, row := range res.Rows {
-		if len(row) != 4 {
+		if len(row) != 6 {
 			return fmt.Errorf("looking up event ids: bad row %v", row)
 		}
 		h, err1 := strconv.ParseUint(fmt.Sprint(row[0]), 10, 64)
 		ms, err2 := strconv.ParseInt(fmt.Sprint(row[3]), 10, 64)
+		part, err3 := strconv.ParseInt(fmt.Sprint(row[4]), 10, 32)
+		off, err4 := strconv.ParseInt(fmt.Sprint(row[5]), 10, 64)
 		key, ok1 := row[1].(string)
 		id, ok2 := row[2].(string)
-		if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !ok1 || !ok2 {
 			return fmt.Errorf("looking up event ids: bad row %v", row)
 		}
-		out[h] = append(out[h], seenID{key: key, id: id, ms: ms})
+		out[h] = append(out[h], priorID{seenID{key: key, id: id, ms: ms}, int32(part), off})
 	}
 	return nil
 }
@@ -297,6 +356,7 @@ func (l *Loader) writeIDsOnce(ctx context.Context, table string, todo []*batch) 
 			}
 		}
 	}
+	l.met.statement("event_ids", "insert")
 	return ins.Send(ctx)
 }
 

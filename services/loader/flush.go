@@ -1,9 +1,13 @@
 package loader
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,15 +19,17 @@ import (
 	"github.com/throughline/throughline/pkg/chstore"
 )
 
-// batch is a contiguous run of one partition's records loaded by one insert.
+// batch is a contiguous run of one partition's records, recorded as one
+// range in loader_batches. The batches of one table in a round are inserted
+// together (tableFlush).
 type batch struct {
 	part     *partState
 	rng      offsetRange
 	recs     []*kgo.Record
-	recorded bool // its range is already in loader_batches (re-formed)
+	recorded bool   // its range is already in loader_batches (re-formed)
+	flush    uint64 // the flush it belongs to (tableFlush.id)
 
-	ins      chstore.Batch // prepared rows, nil until (re)prepared
-	rows     int
+	rows     int     // rows it added to its flush's insert
 	received []int64 // received-at of each row, Unix ms, for freshness
 	bad      []badRecord
 	links    []trace.Link
@@ -38,10 +44,84 @@ type badRecord struct {
 	err error
 }
 
-// token is the insert's deduplication token; a batch re-formed from its
-// recorded range gets the same one.
-func (b *batch) token(group string) string {
-	return fmt.Sprintf("%s/%s/%d/%d-%d", group, b.part.sink.Topic, b.part.partition, b.rng.first, b.rng.last)
+// tableFlush is one table's share of a round: the batches of all its
+// partitions, inserted by one insert under one deduplication token. One
+// insert costs the engine one part (tens of files) whatever its size, so a
+// table costs one part per flush, not one per partition.
+type tableFlush struct {
+	sink    *sink
+	batches []*batch // by partition, then offset: the same order on every attempt
+	// id names the flush in loader_batches and in the token. A flush
+	// re-formed after a crash has the id it was recorded with; 0 is a range
+	// recorded before flushes had ids, re-formed alone under its range token.
+	id  uint64
+	ins chstore.Batch // prepared rows, nil until (re)prepared
+	// rows is how many rows ins holds; received their received-at times.
+	rows     int
+	received []int64
+	err      error
+}
+
+// flushID names a new flush by its ranges: deterministic, and distinct for
+// distinct ranges of a topic. Never 0.
+func flushID(topic string, batches []*batch) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(topic))
+	var buf [20]byte
+	for _, b := range batches {
+		binary.BigEndian.PutUint32(buf[:4], uint32(b.part.partition))
+		binary.BigEndian.PutUint64(buf[4:12], uint64(b.rng.first))
+		binary.BigEndian.PutUint64(buf[12:], uint64(b.rng.last))
+		h.Write(buf[:])
+	}
+	return max(h.Sum64(), 1)
+}
+
+// token is the insert's deduplication token; a flush re-formed from its
+// recorded ranges gets the same one.
+func (f *tableFlush) token(group string) string {
+	if f.id == 0 {
+		b := f.batches[0]
+		return fmt.Sprintf("%s/%s/%d/%d-%d", group, f.sink.Topic, b.part.partition, b.rng.first, b.rng.last)
+	}
+	return fmt.Sprintf("%s/%s/flush-%016x", group, f.sink.Topic, f.id)
+}
+
+func (f *tableFlush) logCtx(ev *zerolog.Event) *zerolog.Event {
+	return ev.Str("table", f.sink.Table).Int("batches", len(f.batches)).Uint64("flush", f.id)
+}
+
+// tableFlushes groups a round's batches by table, in a fixed order. New
+// batches get their flush's id; re-formed ones keep theirs (the caller
+// passes them as one flush).
+func tableFlushes(batches []*batch) []*tableFlush {
+	by := map[*sink]*tableFlush{}
+	var out []*tableFlush
+	for _, b := range batches {
+		f := by[b.part.sink]
+		if f == nil {
+			f = &tableFlush{sink: b.part.sink, id: b.flush}
+			by[b.part.sink] = f
+			out = append(out, f)
+		}
+		f.batches = append(f.batches, b)
+	}
+	for _, f := range out {
+		slices.SortFunc(f.batches, func(a, b *batch) int {
+			if c := cmp.Compare(a.part.partition, b.part.partition); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.rng.first, b.rng.first)
+		})
+		if !f.batches[0].recorded {
+			f.id = flushID(f.sink.Topic, f.batches)
+			for _, b := range f.batches {
+				b.flush = f.id
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *tableFlush) int { return cmp.Compare(a.sink.Topic, b.sink.Topic) })
+	return out
 }
 
 func (b *batch) logCtx(ev *zerolog.Event) *zerolog.Event {
@@ -55,48 +135,52 @@ const maxLinks = 32
 var batchColumns = []chstore.Column{
 	{Name: "consumer", Type: "LowCardinality(String)"}, {Name: "topic", Type: "LowCardinality(String)"},
 	{Name: "partition", Type: "UInt32"}, {Name: "first_offset", Type: "UInt64"},
-	{Name: "last_offset", Type: "UInt64"}, {Name: "rows", Type: "UInt32"},
+	{Name: "last_offset", Type: "UInt64"}, {Name: "rows", Type: "UInt32"}, {Name: "flush", Type: "UInt64"},
 }
 
 // errCrash is returned when a test hook simulates a crash.
 var errCrash = errors.New("loader: crashed by test hook")
 
-// stage gets batches ready to insert: it finds their repeated event ids,
-// decodes them, writes the dead letters of their bad records and records
-// their ranges, in that order; meanwhile it writes the ids they accept (only
-// ids before rows matters: an id whose row is not in yet is a record at an
-// offset not committed, read again and found the same first occurrence).
-// On failure (only when ctx ends, or at shutdown) their partitions stop.
-func (l *Loader) stage(ctx context.Context, batches []*batch, final bool) error {
+// stage gets a round ready to insert: it finds its repeated event ids,
+// decodes each table's batches into one insert, writes the dead letters of
+// their bad records and records their ranges, in that order; meanwhile it
+// writes the ids they accept (only ids before rows matters: an id whose row
+// is not in yet is a record at an offset not committed, read again and found
+// the same first occurrence). On failure (only when ctx ends, or at
+// shutdown) their partitions stop.
+func (l *Loader) stage(ctx context.Context, r *round, final bool) error {
 	t0 := time.Now()
-	if err := l.dedup(ctx, batches, final); err != nil {
-		l.advance(batches, err)
+	if err := l.dedup(ctx, r.batches, final); err != nil {
+		l.advance(r.batches, err)
 		return err
 	}
 	ids := make(chan error, 1)
-	go func() { ids <- l.writeIDs(ctx, batches, final) }()
-	l.parallel(batches, func(b *batch) {
-		b.ins, b.rows, b.received, b.bad, b.err = l.prepare(ctx, b)
-		b.links = traceLinks(b.recs)
+	go func() { ids <- l.writeIDs(ctx, r.batches, final) }()
+	r.tables = tableFlushes(r.batches)
+	l.parallelTables(r.tables, func(f *tableFlush) {
+		f.err = l.prepare(ctx, f)
+		for _, b := range f.batches {
+			b.links = traceLinks(b.recs)
+		}
 	})
 	t1 := time.Now()
-	err := l.deadLetters(ctx, batches, final)
+	err := l.deadLetters(ctx, r.batches, final)
 	if err == nil {
-		err = l.record(ctx, batches, final)
+		err = l.record(ctx, r.batches, final)
 	}
 	if idsErr := <-ids; err == nil {
 		err = idsErr
 	}
 	if ev := l.log.Debug(); ev.Enabled() {
 		rows := 0
-		for _, b := range batches {
-			rows += b.rows
+		for _, f := range r.tables {
+			rows += f.rows
 		}
-		ev.Int("batches", len(batches)).Int("rows", rows).Dur("prepare", t1.Sub(t0)).
-			Dur("record", time.Since(t1)).Msg("staged")
+		ev.Int("batches", len(r.batches)).Int("tables", len(r.tables)).Int("rows", rows).
+			Dur("prepare", t1.Sub(t0)).Dur("record", time.Since(t1)).Msg("staged")
 	}
 	if err != nil {
-		l.advance(batches, err)
+		l.advance(r.batches, err)
 	}
 	return err
 }
@@ -123,22 +207,40 @@ func (l *Loader) advance(batches []*batch, err error) error {
 	return err
 }
 
-// prepare decodes the batch's records into a prepared insert. Decoding is
-// deterministic, so a retry prepares the same rows and finds the same bad
-// records. If the store cannot prepare, the records are still decoded so the
-// bad ones are known; the insert prepares again.
-func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []int64, []badRecord, error) {
-	s := b.part.sink
-	ins, err := l.deps.Store.PrepareInsert(ctx, s.table, s.cols, b.token(l.cfg.Group))
+// prepare decodes the flush's batches, in order, into one prepared insert.
+// Decoding is deterministic, so a retry prepares the same rows and finds the
+// same bad records. If the store cannot prepare, the records are still
+// decoded so the bad ones are known; the insert prepares again.
+func (l *Loader) prepare(ctx context.Context, f *tableFlush) error {
+	s := f.sink
+	ins, err := l.deps.Store.PrepareInsert(ctx, s.table, s.cols, f.token(l.cfg.Group))
 	if err != nil {
 		ins = nil
 	}
-	var received []int64
-	if s.receivedAt >= 0 {
-		received = make([]int64, 0, len(b.recs))
+	f.ins, f.rows, f.received = ins, 0, nil
+	for _, b := range f.batches {
+		l.prepareBatch(b, ins)
+		f.rows += b.rows
+		f.received = append(f.received, b.received...)
 	}
-	var bad []badRecord
-	rows, i := 0, -1
+	return err
+}
+
+// prepareBatch appends a batch's rows to ins (when not nil) and notes its
+// bad records.
+func (l *Loader) prepareBatch(b *batch, ins chstore.Batch) {
+	s := b.part.sink
+	b.received, b.bad, b.rows = nil, nil, 0
+	if s.receivedAt >= 0 {
+		b.received = make([]int64, 0, len(b.recs))
+	}
+	if s.Envelopes {
+		if tb, ok := ins.(chstore.TypedBatch); ok || ins == nil {
+			l.prepareEnvelopes(b, tb)
+			return
+		}
+	}
+	i := -1
 	l.eachRow(s, b.recs, func(rec *kgo.Record, row []any, rerr error) {
 		i++
 		if b.dedup != nil && b.dedup.dup[i] {
@@ -153,41 +255,53 @@ func (l *Loader) prepare(ctx context.Context, b *batch) (chstore.Batch, int, []i
 			}
 		}
 		if rerr != nil {
-			bad = append(bad, badRecord{rec, rerr})
+			b.bad = append(b.bad, badRecord{rec, rerr})
 			return
 		}
-		rows++
-		if received != nil {
+		b.rows++
+		if b.received != nil {
 			switch v := row[s.receivedAt].(type) {
 			case int64:
-				received = append(received, v)
+				b.received = append(b.received, v)
 			case time.Time:
-				received = append(received, v.UnixMilli())
+				b.received = append(b.received, v.UnixMilli())
 			}
 		}
 	})
-	return ins, rows, received, bad, err
 }
 
 // decodeChunk is how many records a decoding goroutine takes at a time.
 const decodeChunk = 256
 
-// eachRow calls fn with each record's row, in record order. The rows are
-// decoded ahead on up to Workers goroutines: decoding is most of a batch's
-// CPU, while appending to the insert is sequential. At most four chunks per
-// worker are decoded and not yet handed to fn, which bounds the memory.
+// eachRow calls fn with each record's row, in record order (eachDecoded).
 func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, row []any, err error)) {
+	eachDecoded(l.cfg.Workers, recs, func(rec *kgo.Record, row *[]any) (err error) {
+		*row, err = s.Row(rec)
+		return err
+	}, func(rec *kgo.Record, row *[]any, err error) { fn(rec, *row, err) })
+}
+
+// eachDecoded calls fn with each record decoded, in record order. The
+// records are decoded ahead on up to workers goroutines: decoding is most of
+// a batch's CPU, while appending to the insert is sequential. At most four
+// chunks per worker are decoded and not yet handed to fn, which bounds the
+// memory; a chunk's values are reused by the next chunk, so fn must not
+// keep v.
+func eachDecoded[T any](workers int, recs []*kgo.Record, decode func(*kgo.Record, *T) error, fn func(rec *kgo.Record, v *T, err error)) {
 	n := (len(recs) + decodeChunk - 1) / decodeChunk
-	workers := min(l.cfg.Workers, n)
+	workers = min(workers, n)
 	if workers <= 1 {
+		var v T
 		for _, rec := range recs {
-			row, err := s.Row(rec)
-			fn(rec, row, err)
+			var zero T
+			v = zero
+			err := decode(rec, &v)
+			fn(rec, &v, err)
 		}
 		return
 	}
 	type chunk struct {
-		rows [][]any
+		vals []T
 		errs []error
 		done chan struct{}
 	}
@@ -198,23 +312,38 @@ func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, r
 	recsOf := func(i int) []*kgo.Record { return recs[i*decodeChunk : min((i+1)*decodeChunk, len(recs))] }
 	// A worker takes a slot before it claims the next chunk, and chunks are
 	// claimed in order, so the chunk fn waits for is always being decoded.
-	slots := make(chan struct{}, 4*workers)
+	// A slot carries its chunk's buffers to the next chunk that takes it.
+	type bufs struct {
+		vals []T
+		errs []error
+	}
+	slots := make(chan *bufs, 4*workers)
+	for range cap(slots) {
+		slots <- &bufs{}
+	}
+	taken := make([]*bufs, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for {
-				slots <- struct{}{}
+				buf := <-slots
 				i := int(next.Add(1)) - 1
 				if i >= n {
-					<-slots
+					slots <- buf
 					return
 				}
 				c, part := &chunks[i], recsOf(i)
-				c.rows, c.errs = make([][]any, len(part)), make([]error, len(part))
-				for j, rec := range part {
-					c.rows[j], c.errs[j] = s.Row(rec)
+				if cap(buf.vals) < len(part) {
+					buf.vals, buf.errs = make([]T, decodeChunk), make([]error, decodeChunk)
 				}
+				c.vals, c.errs = buf.vals[:len(part)], buf.errs[:len(part)]
+				var zero T
+				for j, rec := range part {
+					c.vals[j] = zero
+					c.errs[j] = decode(rec, &c.vals[j])
+				}
+				taken[i] = buf
 				close(c.done)
 			}
 		})
@@ -223,10 +352,10 @@ func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, r
 		c := &chunks[i]
 		<-c.done
 		for j, rec := range recsOf(i) {
-			fn(rec, c.rows[j], c.errs[j])
+			fn(rec, &c.vals[j], c.errs[j])
 		}
-		c.rows, c.errs = nil, nil
-		<-slots
+		c.vals, c.errs = nil, nil
+		slots <- taken[i]
 	}
 	wg.Wait()
 }
@@ -308,10 +437,11 @@ func (l *Loader) recordOnce(ctx context.Context, table string, todo []*batch) er
 	}
 	for _, b := range todo {
 		err := ins.Append(l.cfg.Group, b.part.sink.Topic, uint32(b.part.partition),
-			uint64(b.rng.first), uint64(b.rng.last), uint32(len(b.recs)))
+			uint64(b.rng.first), uint64(b.rng.last), uint32(len(b.recs)), b.flush)
 		if err != nil {
 			return err
 		}
 	}
+	l.met.statement("loader_batches", "insert")
 	return ins.Send(ctx)
 }

@@ -21,6 +21,7 @@ import (
 // round is the batches of one flush, inserted together and then committed.
 type round struct {
 	batches []*batch
+	tables  []*tableFlush // the batches by table, made by stage
 	final   bool
 	done    chan struct{}
 }
@@ -90,50 +91,66 @@ func (in *inserter) close() {
 	<-in.exited
 }
 
-// insertRound inserts a round's batches, then advances and commits their
+// insertRound inserts a round's tables, then advances and commits their
 // partitions' offsets.
 func (l *Loader) insertRound(ctx, wctx context.Context, r *round) error {
 	t0 := time.Now()
-	l.parallel(r.batches, func(b *batch) { b.err = l.insert(ctx, wctx, b, r.final) })
+	if h := l.hooks.beforeInsert; h != nil && h() != nil {
+		l.crashed.Store(true)
+		return errCrash
+	}
+	l.parallelTables(r.tables, func(f *tableFlush) {
+		f.err = l.insert(ctx, wctx, f, r.final)
+		for _, b := range f.batches {
+			b.err = f.err
+		}
+	})
 	if h := l.hooks.afterInsert; h != nil && h() != nil {
 		l.crashed.Store(true)
 		return errCrash
 	}
-	l.log.Debug().Int("batches", len(r.batches)).Dur("insert", time.Since(t0)).Msg("inserted")
+	l.log.Debug().Int("tables", len(r.tables)).Int("batches", len(r.batches)).Dur("insert", time.Since(t0)).Msg("inserted")
 	err := l.advance(r.batches, nil)
 	l.commit(wctx)
 	return err
 }
 
-// insert sends the batch's rows with its token, retrying with backoff until
+// insert sends the flush's rows with its token, retrying with backoff until
 // ClickHouse accepts them or ctx ends (or once, at shutdown).
-func (l *Loader) insert(ctx, wctx context.Context, b *batch, final bool) error {
-	s := b.part.sink
+func (l *Loader) insert(ctx, wctx context.Context, f *tableFlush, final bool) error {
+	s := f.sink
 	rt := l.newRetrier(final, "inserting batch")
 	for {
-		if l.broken(b.part) {
-			return fmt.Errorf("inserting batch: an earlier batch of %s/%d failed", s.Topic, b.part.partition)
+		for _, b := range f.batches {
+			if l.broken(b.part) {
+				return fmt.Errorf("inserting batch: an earlier batch of %s/%d failed", s.Topic, b.part.partition)
+			}
 		}
-		if b.ins == nil {
-			var err error
-			b.ins, _, _, _, err = l.prepare(wctx, b)
-			if err != nil {
-				b.ins = nil
-				if err := rt.wait(ctx, fmt.Errorf("preparing insert into %s: %w", s.Table, err), b.logCtx); err != nil {
+		if f.ins == nil {
+			if err := l.prepare(wctx, f); err != nil {
+				f.ins = nil
+				if err := rt.wait(ctx, fmt.Errorf("preparing insert into %s: %w", s.Table, err), f.logCtx); err != nil {
 					return err
 				}
 				continue
 			}
 		}
-		ins := b.ins
-		b.ins = nil // a batch is sent at most once; a retry prepares again
-		_, span := l.deps.Tel.Tracer.Start(wctx, "loader insert", trace.WithLinks(b.links...),
+		ins := f.ins
+		f.ins = nil // a flush is sent at most once; a retry prepares again
+		if f.rows == 0 {
+			return nil // every record was bad or a repeat
+		}
+		var links []trace.Link
+		for _, b := range f.batches {
+			links = append(links, b.links[:min(len(b.links), maxLinks-len(links))]...)
+		}
+		_, span := l.deps.Tel.Tracer.Start(wctx, "loader insert", trace.WithLinks(links...),
 			trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("messaging.destination.name", s.Topic),
-				attribute.Int("messaging.destination.partition.id", int(b.part.partition)),
-				attribute.String("db.collection.name", s.Table), attribute.Int("db.rows", b.rows),
-				attribute.Int64("first_offset", b.rng.first), attribute.Int64("last_offset", b.rng.last)))
+				attribute.Int("messaging.batch.partitions", len(f.batches)),
+				attribute.String("db.collection.name", s.Table), attribute.Int("db.rows", f.rows)))
 		start := time.Now()
+		l.met.statement(s.Table, "insert")
 		err := ins.Send(wctx)
 		took := time.Since(start)
 		if err != nil {
@@ -142,14 +159,20 @@ func (l *Loader) insert(ctx, wctx context.Context, b *batch, final bool) error {
 		}
 		span.End()
 		if err == nil {
-			l.met.inserted(s.Table, b.rows, took, b.received)
-			if b.dedup != nil && b.dedup.dups > 0 {
-				l.met.duplicates.Add(context.Background(), int64(b.dedup.dups), l.met.tableAttr(s.Table))
+			l.met.inserted(s.Table, f.rows, took, f.received)
+			dups := 0
+			for _, b := range f.batches {
+				if b.dedup != nil {
+					dups += b.dedup.dups
+				}
+			}
+			if dups > 0 {
+				l.met.duplicates.Add(context.Background(), int64(dups), l.met.tableAttr(s.Table))
 			}
 			return nil
 		}
 		l.met.insertRetries.Add(context.Background(), 1, l.met.tableAttr(s.Table))
-		if err := rt.wait(ctx, err, b.logCtx); err != nil {
+		if err := rt.wait(ctx, err, f.logCtx); err != nil {
 			return err
 		}
 	}
@@ -208,21 +231,21 @@ func (r *retrier) wait(ctx context.Context, err error, fields func(*zerolog.Even
 	}
 }
 
-// parallel runs fn on every batch, at most Workers at a time.
-func (l *Loader) parallel(batches []*batch, fn func(*batch)) {
-	if len(batches) == 1 || l.cfg.Workers == 1 {
-		for _, b := range batches {
-			fn(b)
+// parallelTables runs fn on every table's flush, at most Workers at a time.
+func (l *Loader) parallelTables(tables []*tableFlush, fn func(*tableFlush)) {
+	if len(tables) == 1 || l.cfg.Workers == 1 {
+		for _, f := range tables {
+			fn(f)
 		}
 		return
 	}
 	sem := make(chan struct{}, l.cfg.Workers)
 	var wg sync.WaitGroup
-	for _, b := range batches {
+	for _, f := range tables {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			fn(b)
+			fn(f)
 		})
 	}
 	wg.Wait()

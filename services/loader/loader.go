@@ -42,14 +42,21 @@ type Config struct {
 	// waiting out its dead predecessor's session timeout. Empty: dynamic
 	// membership.
 	InstanceID string
-	// MaxRows flushes a partition's batch when it holds this many records.
+	// MaxRows flushes a table when one of its partitions holds this many
+	// records; it also bounds one partition's batch.
 	MaxRows int
-	// MaxAge flushes a partition's batch this long after its first record
-	// arrived, which bounds end-to-end freshness under light load. Under a
-	// backlog age does not cut: a batch waits for the running insert (and
-	// grows) while more of its partition is in Kafka, and is cut at once
-	// when no insert is running and more than MaxRows wait.
+	// MaxAge flushes a table this long after the oldest record of any of its
+	// partitions arrived, which bounds end-to-end freshness under light load.
+	// A flush inserts every partition of the table at once: one insert, one
+	// part in the engine, whatever the number of partitions. Under a backlog
+	// age does not cut: a batch waits for the running insert (and grows)
+	// while more of its partition is in Kafka, and is cut at once when no
+	// insert is running and more than MaxRows wait.
 	MaxAge time.Duration
+	// QuietMaxAge is MaxAge for the quiet tables (Sink.Quiet: dead letters,
+	// costs, alerts), which get a few rows at a time: each insert costs the
+	// engine a part whatever its size. Never below MaxAge.
+	QuietMaxAge time.Duration
 	// Database holds the tables (flag clickhouse-database, shared with the store).
 	Database string
 	// MaxPollRecords bounds the records taken from the client per poll.
@@ -77,7 +84,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	flagenv.String(fs, &c.InstanceID, "loader-instance-id", "throughline-loader-"+cmp.Or(host, "local"),
 		"static group membership id: unique per instance, stable across its restarts (empty: dynamic membership)")
 	flagenv.Int(fs, &c.MaxRows, "loader-max-rows", 20000, "flush a partition's batch at this many records")
-	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a partition's batch this long after its first record (under a backlog, batches are cut by size)")
+	flagenv.Duration(fs, &c.MaxAge, "loader-max-age", 200*time.Millisecond, "flush a table this long after its oldest unflushed record (under a backlog, batches are cut by size)")
+	flagenv.Duration(fs, &c.QuietMaxAge, "loader-quiet-max-age", 5*time.Second, "loader-max-age of the quiet tables: dead letters, costs, alerts")
 	flagenv.String(fs, &c.Database, "clickhouse-database", "throughline", "database of Throughline's tables")
 	flagenv.Int(fs, &c.MaxPollRecords, "loader-max-poll-records", 10000, "records taken from Kafka per poll")
 	flagenv.Int(fs, &c.Workers, "loader-workers", runtime.GOMAXPROCS(0), "batches decoded and inserted concurrently")
@@ -107,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("loader-max-age: %s, must be positive", c.MaxAge))
+	}
+	if c.QuietMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("loader-quiet-max-age: %s, must not be negative", c.QuietMaxAge))
 	}
 	if c.Database == "" {
 		errs = append(errs, errors.New("clickhouse-database: required"))
@@ -164,6 +175,9 @@ type Loader struct {
 	// rebalanceWanted is set when a rebalance waits for the consume loop.
 	rebalanceWanted atomic.Bool
 	crashed         atomic.Bool // a test hook stopped the loader
+	// recovered are the flushes re-inserted since start (recover.go): a
+	// partition of one found later only skips past its range.
+	recovered map[uint64]bool
 }
 
 // hooks let tests stop the loader at the points where a crash hurts most.
@@ -172,6 +186,10 @@ type hooks struct {
 	// offsets are committed; an error makes Run return at once, committing
 	// nothing, as a crash would.
 	afterInsert func() error
+	// beforeInsert runs after a round's ranges were recorded and before its
+	// rows are inserted; an error makes Run return at once, inserting and
+	// committing nothing, as a crash would.
+	beforeInsert func() error
 	// clientOpts are added to the Kafka client's options.
 	clientOpts []kgo.Opt
 }
@@ -199,11 +217,12 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 		deps.Tel = telemetry.Nop()
 	}
 	l := &Loader{
-		cfg:   cfg,
-		deps:  deps,
-		log:   deps.Tel.Log.With().Str("component", "loader").Logger(),
-		sinks: map[string]*sink{},
-		parts: map[tp]*partState{},
+		cfg:       cfg,
+		deps:      deps,
+		log:       deps.Tel.Log.With().Str("component", "loader").Logger(),
+		sinks:     map[string]*sink{},
+		parts:     map[tp]*partState{},
+		recovered: map[uint64]bool{},
 	}
 	for i := range cfg.Sinks {
 		s, err := newSink(cfg.Sinks[i], cfg.Database)
@@ -292,8 +311,9 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	err = nil
 	if batches := l.takeDue(time.Now(), false, true); len(batches) > 0 {
-		if err = l.stage(wctx, batches, true); err == nil {
-			err = l.insertRound(wctx, wctx, &round{batches: batches, final: true})
+		r := &round{batches: batches, final: true}
+		if err = l.stage(wctx, r, true); err == nil {
+			err = l.insertRound(wctx, wctx, r)
 		}
 	}
 	l.commit(wctx)

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,11 +25,16 @@ type metrics struct {
 	commitFailures metric.Int64Counter
 	lag            metric.Int64ObservableGauge
 	duplicates     metric.Int64Counter
+	statements     metric.Int64Counter
+	// stmts counts the statements the loader sent to the engine, by table and
+	// kind ("insert", "query"), for tests and the bench.
+	stmtMu sync.Mutex
+	stmts  map[string]int64
 }
 
 func newMetrics(tel *telemetry.Telemetry) (*metrics, error) {
 	m := &metrics{meter: tel.Meter}
-	var errs [9]error
+	var errs [10]error
 	m.rowsInserted, errs[0] = m.meter.Int64Counter("loader.rows.inserted",
 		metric.WithDescription("Rows inserted into ClickHouse, by table."), metric.WithUnit("{row}"))
 	m.batchRows, errs[1] = m.meter.Int64Histogram("loader.batch.rows",
@@ -53,6 +59,10 @@ func newMetrics(tel *telemetry.Telemetry) (*metrics, error) {
 	m.duplicates, errs[8] = m.meter.Int64Counter("loader.duplicates",
 		metric.WithDescription("Records not loaded because they repeat an event id accepted within the window, by table."),
 		metric.WithUnit("{record}"))
+	m.statements, errs[9] = m.meter.Int64Counter("loader.statements",
+		metric.WithDescription("Statements the loader sent to ClickHouse, by table and kind (insert, query): the engine's work per flush."),
+		metric.WithUnit("{statement}"))
+	m.stmts = map[string]int64{}
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
@@ -65,6 +75,22 @@ func (m *metrics) tableAttr(table string) metric.MeasurementOption {
 
 func (m *metrics) topicAction(topic, action string) metric.MeasurementOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String("topic", topic), attribute.String("action", action)))
+}
+
+// statement counts one statement sent to the engine.
+func (m *metrics) statement(table, kind string) {
+	m.statements.Add(context.Background(), 1, metric.WithAttributeSet(
+		attribute.NewSet(attribute.String("table", table), attribute.String("kind", kind))))
+	m.stmtMu.Lock()
+	m.stmts[kind+" "+table]++
+	m.stmtMu.Unlock()
+}
+
+// statementCount is how many statements of kind went to table so far.
+func (m *metrics) statementCount(kind, table string) int64 {
+	m.stmtMu.Lock()
+	defer m.stmtMu.Unlock()
+	return m.stmts[kind+" "+table]
 }
 
 // inserted records one accepted batch.

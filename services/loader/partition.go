@@ -7,7 +7,7 @@ import (
 )
 
 // offsetRange is a batch's boundaries: the offsets of its first and last
-// record. It names the batch in loader_batches and in the dedup token.
+// record. It names the batch in loader_batches.
 type offsetRange struct{ first, last int64 }
 
 // partState is what the loader holds for one assigned topic-partition.
@@ -16,12 +16,9 @@ type partState struct {
 	partition int32
 	recs      []*kgo.Record // buffered, in offset order
 	since     time.Time     // when the oldest buffered record arrived
-	// planned are ranges recorded in loader_batches but not committed: they
-	// are re-formed exactly, before any new batch.
-	planned []offsetRange
-	loaded  bool // planned was read for this assignment
-	broken  bool // a batch failed at shutdown: nothing after it may commit
-	hwm     int64
+	loaded    bool          // its recorded, uncommitted flushes were recovered (recover.go)
+	broken    bool          // a batch failed at shutdown: nothing after it may commit
+	hwm       int64
 	// next is the offset to commit (one past the last loaded record), with
 	// the leader epoch of that record; committed is what Kafka has.
 	next, committed int64
@@ -46,10 +43,9 @@ func (p *partState) add(recs []*kgo.Record, hwm int64, now time.Time) {
 	p.hwm = hwm
 }
 
-// due reports when the buffered records must be flushed by age. A planned
-// range is flushed when complete, not by age.
+// due reports when the buffered records must be flushed by age.
 func (p *partState) due(maxAge time.Duration) (time.Time, bool) {
-	if len(p.recs) == 0 || len(p.planned) > 0 || p.broken {
+	if len(p.recs) == 0 || p.broken {
 		return time.Time{}, false
 	}
 	return p.since.Add(maxAge), true
@@ -72,51 +68,27 @@ func (p *partState) lag() int64 {
 	return max(p.hwm-p.next, 0)
 }
 
-// take cuts the batches that are ready: planned ranges once a record at or
-// past their end is buffered, then new batches of maxRows records, then the
-// rest when it is older than maxAge or final is set (shutdown).
-func (p *partState) take(now time.Time, maxRows int, maxAge time.Duration, final bool) []*batch {
+// ready reports whether the partition makes its table's flush due: it holds
+// a full batch, or its oldest record is maxAge old.
+func (p *partState) ready(now time.Time, maxRows int, maxAge time.Duration) bool {
+	if len(p.recs) == 0 || p.broken {
+		return false
+	}
+	return len(p.recs) >= maxRows || (maxAge != held && now.Sub(p.since) >= maxAge)
+}
+
+// take cuts everything buffered into batches of at most maxRows records.
+func (p *partState) take(maxRows int) []*batch {
 	var out []*batch
 	for len(p.recs) > 0 && !p.broken {
-		if len(p.planned) > 0 {
-			r := p.planned[0]
-			if p.recs[0].Offset < r.first {
-				// Records before the recorded range were never recorded:
-				// a new batch that ends where the range starts.
-				n := p.countUpTo(r.first - 1)
-				out = append(out, p.cut(n, offsetRange{p.recs[0].Offset, p.recs[n-1].Offset}, false))
-				continue
-			}
-			if p.recs[len(p.recs)-1].Offset < r.last {
-				break // the range is not complete yet
-			}
-			p.planned = p.planned[1:]
-			if n := p.countUpTo(r.last); n > 0 {
-				out = append(out, p.cut(n, r, true))
-			}
-			continue
-		}
-		n := len(p.recs)
-		if n > maxRows {
-			n = maxRows
-		} else if n < maxRows && !final && now.Sub(p.since) < maxAge {
-			break
-		}
-		out = append(out, p.cut(n, offsetRange{p.recs[0].Offset, p.recs[n-1].Offset}, false))
+		n := min(len(p.recs), maxRows)
+		out = append(out, p.cut(n))
 	}
 	return out
 }
 
-func (p *partState) countUpTo(last int64) int {
-	n := 0
-	for n < len(p.recs) && p.recs[n].Offset <= last {
-		n++
-	}
-	return n
-}
-
-func (p *partState) cut(n int, r offsetRange, recorded bool) *batch {
-	b := &batch{part: p, rng: r, recs: p.recs[:n:n], recorded: recorded}
+func (p *partState) cut(n int) *batch {
+	b := &batch{part: p, rng: offsetRange{p.recs[0].Offset, p.recs[n-1].Offset}, recs: p.recs[:n:n]}
 	// The batch's slice is capped, so appending to the rest never writes
 	// into it.
 	if p.recs = p.recs[n:]; len(p.recs) == 0 {

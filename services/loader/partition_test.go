@@ -38,43 +38,24 @@ func describe(bs []*batch) string {
 }
 
 func TestTakeFormsBatches(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	age := 200 * time.Millisecond
 	cases := []struct {
 		name    string
-		planned []offsetRange
 		offsets []int64
-		now     time.Duration
-		final   bool
 		want    string
 	}{
-		{name: "young and small waits", offsets: span(0, 8), now: 10 * time.Millisecond, want: ""},
-		{name: "old enough flushes", offsets: span(0, 8), now: age, want: "0-8/9"},
-		{name: "full flushes at once", offsets: span(0, 24), want: "0-9/10 10-19/10"},
-		{name: "final flushes the rest", offsets: span(0, 24), final: true, want: "0-9/10 10-19/10 20-24/5"},
-		{name: "recorded range is re-formed before a bigger batch", planned: []offsetRange{{0, 4}},
-			offsets: span(0, 8), now: age, want: "0-4/5r 5-8/4"},
-		{name: "recorded ranges larger than max rows are kept whole", planned: []offsetRange{{0, 14}, {15, 16}},
-			offsets: span(0, 20), want: "0-14/15r 15-16/2r"},
-		{name: "incomplete recorded range waits, even at shutdown", planned: []offsetRange{{0, 14}},
-			offsets: span(0, 9), now: time.Hour, final: true, want: ""},
-		{name: "gaps in offsets (transaction markers) stay inside the range", planned: []offsetRange{{0, 9}},
-			offsets: []int64{0, 2, 4, 9, 11}, now: age, want: "0-9/4r 11-11/1"},
-		{name: "records before a recorded range form their own batch", planned: []offsetRange{{5, 6}},
-			offsets: span(2, 7), now: age, want: "2-4/3 5-6/2r 7-7/1"},
-		{name: "a range whose records are gone is dropped", planned: []offsetRange{{0, 3}},
-			offsets: span(5, 6), now: age, want: "5-6/2"},
-		{name: "a range cut at its start keeps its token", planned: []offsetRange{{0, 6}},
-			offsets: span(3, 8), now: age, want: "0-6/4r 7-8/2"},
+		{name: "small", offsets: span(0, 8), want: "0-8/9"},
+		{name: "cut by max rows", offsets: span(0, 24), want: "0-9/10 10-19/10 20-24/5"},
+		{name: "gaps in offsets (transaction markers) stay inside the range", offsets: []int64{0, 2, 4, 9, 11}, want: "0-11/5"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPartState(&sink{}, 0)
-			p.loaded, p.planned = true, c.planned
-			p.add(recs(c.offsets...), 100, t0)
-			got := describe(p.take(t0.Add(c.now), 10, age, c.final))
-			if got != c.want {
+			p.add(recs(c.offsets...), 100, time.Now())
+			if got := describe(p.take(10)); got != c.want {
 				t.Fatalf("got %q want %q", got, c.want)
+			}
+			if len(p.recs) != 0 {
+				t.Fatalf("%d records left", len(p.recs))
 			}
 		})
 	}
@@ -93,9 +74,58 @@ func TestDueAndLag(t *testing.T) {
 	if lag := p.lag(); lag != 40 {
 		t.Fatalf("lag %d want 40", lag)
 	}
-	p.planned = []offsetRange{{10, 20}}
-	if _, ok := p.due(time.Second); ok {
-		t.Fatal("a recorded range waiting for its records is due by age")
+}
+
+// describeTables lists a round's batches per table, in partition order.
+func describeTables(bs []*batch) string {
+	var out []string
+	for _, f := range tableFlushes(bs) {
+		var parts []string
+		for _, b := range f.batches {
+			parts = append(parts, fmt.Sprintf("%d:%d-%d", b.part.partition, b.rng.first, b.rng.last))
+		}
+		out = append(out, f.sink.Table+"["+strings.Join(parts, " ")+"]")
+	}
+	return strings.Join(out, " ")
+}
+
+// TestTakeDueCutsWholeTables: a table is due when one of its partitions is
+// (full, or old enough); then every partition of it is cut, into one
+// flush; a table half-way to its age goes along; a table not due waits.
+func TestTakeDueCutsWholeTables(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	age := time.Second
+	l := &Loader{cfg: Config{MaxRows: 10, MaxAge: age, QuietMaxAge: 5 * time.Second}, parts: map[tp]*partState{}}
+	events, sessions, quiet := &sink{Sink: Sink{Topic: "raw", Table: "events"}}, &sink{Sink: Sink{Topic: "s", Table: "sessions"}},
+		&sink{Sink: Sink{Topic: "c", Table: "costs", Quiet: true}}
+	add := func(s *sink, part int32, at time.Time, offsets ...int64) {
+		p := l.parts[tp{s.Topic, part}]
+		if p == nil {
+			p = newPartState(s, part)
+			p.loaded = true
+			l.parts[tp{s.Topic, part}] = p
+		}
+		p.add(recs(offsets...), offsets[len(offsets)-1]+1, at)
+	}
+	add(events, 0, t0, 0, 1)
+	add(events, 1, t0.Add(900*time.Millisecond), 5)
+	add(sessions, 3, t0.Add(400*time.Millisecond), 7)
+	add(sessions, 4, t0.Add(600*time.Millisecond), 8)
+	add(quiet, 0, t0, 3)
+	if got := describeTables(l.takeDue(t0.Add(500*time.Millisecond), false, false)); got != "" {
+		t.Fatalf("nothing old enough: got %q", got)
+	}
+	// events' partition 0 is a second old: all of events goes, and sessions
+	// (600 ms, past half its age) with it; costs (1 s of its 5 s) waits.
+	if got, want := describeTables(l.takeDue(t0.Add(age), false, false)), "events[0:0-1 1:5-5] sessions[3:7-7 4:8-8]"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	add(events, 2, t0.Add(age), span(10, 19)...)
+	if got, want := describeTables(l.takeDue(t0.Add(age), false, false)), "events[2:10-19]"; got != want {
+		t.Fatalf("a full batch: got %q want %q", got, want)
+	}
+	if got, want := describeTables(l.takeDue(t0.Add(5*time.Second), false, false)), "costs[0:3-3]"; got != want {
+		t.Fatalf("quiet table at its own age: got %q want %q", got, want)
 	}
 }
 
@@ -111,11 +141,14 @@ func TestTakeDueHoldsWhileBusy(t *testing.T) {
 	l.parts[tp{"t", 0}] = p
 	p.add(recs(span(0, 14)...), 100, t0)
 	later := t0.Add(time.Second)
-	if got := describe(l.takeDue(later, true, false)); got != "0-9/10" {
-		t.Fatalf("busy: got %q, want only the full batch", got)
+	if got := describe(l.takeDue(later, true, false)); got != "0-9/10 10-14/5" {
+		t.Fatalf("busy, full: got %q, want everything cut", got)
 	}
 	p.add(recs(span(15, 16)...), 100, later)
-	if got := describe(l.takeDue(later, true, true)); got != "10-16/7" {
+	if got := describe(l.takeDue(later.Add(time.Hour), true, false)); got != "" {
+		t.Fatalf("busy, behind: got %q, want it held", got)
+	}
+	if got := describe(l.takeDue(later, true, true)); got != "15-16/2" {
 		t.Fatalf("busy at shutdown: got %q, want the rest", got)
 	}
 	p.add(recs(span(17, 18)...), 20, t0)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -37,6 +38,13 @@ type Sink struct {
 	// sink drops repeated ids (docs/design/event-idempotency.md): the
 	// topic's values are envelopes and its keys "tenant/account". Optional.
 	IDColumn string
+	// Envelopes marks a sink whose records are event envelopes laid out as
+	// EventsColumns: on a store whose batches are typed (chstore.TypedBatch)
+	// the loader writes them without Row's []any (typed.go).
+	Envelopes bool
+	// Quiet marks a table that gets a few rows at a time (dead letters,
+	// costs, alerts): it is flushed after Config.QuietMaxAge, not MaxAge.
+	Quiet bool
 }
 
 func (s Sink) validate() error {
@@ -49,6 +57,8 @@ func (s Sink) validate() error {
 		return fmt.Errorf("loader sink %s: columns required", s.Topic)
 	case s.Row == nil:
 		return fmt.Errorf("loader sink %s: row function required", s.Topic)
+	case s.Envelopes && !slices.Equal(s.Columns, EventsColumns):
+		return fmt.Errorf("loader sink %s: envelopes are written as EventsColumns only", s.Topic)
 	}
 	return nil
 }
@@ -117,7 +127,7 @@ var EventsColumns = []chstore.Column{
 func EventsSink() Sink {
 	return Sink{
 		Topic: kafka.TopicRaw, Table: "events", Columns: EventsColumns,
-		Row: eventRow, DeadLetter: true, ReceivedAt: "received_at", IDColumn: "event_id",
+		Row: eventRow, DeadLetter: true, ReceivedAt: "received_at", IDColumn: "event_id", Envelopes: true,
 	}
 }
 
@@ -157,7 +167,7 @@ var DeadLettersColumns = []chstore.Column{
 func DeadLettersSink() Sink {
 	return Sink{
 		Topic: kafka.TopicDeadLetter, Table: "dead_letters", Columns: DeadLettersColumns,
-		Row: deadLetterRow, ReceivedAt: "received_at",
+		Row: deadLetterRow, ReceivedAt: "received_at", Quiet: true,
 	}
 }
 

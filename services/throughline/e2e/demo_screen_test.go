@@ -95,8 +95,8 @@ func TestDemoFirstScreen(t *testing.T) {
 	// seconds of the wall clock: --alerter-idle-lag 5s, where the demo's
 	// default is 2 minutes) and a few of its ticks passed, none of the
 	// alerts the demo's own data used to raise. (Today's spend re-uploaded
-	// live is TestLiveSpendContinuesTheHistory's; the spend rules are off in
-	// the demo, docs/demo.md says why.)
+	// live is TestLiveSpendContinuesTheHistory's; the spend rules learn
+	// their usual day from the history, docs/alerts.md.)
 	deadline = time.Now().Add(2 * time.Minute)
 	for lag := n.metric(t, "throughline_alerter_event_time_lag_seconds"); lag < 0 || lag > 10; lag = n.metric(t, "throughline_alerter_event_time_lag_seconds") {
 		if time.Now().After(deadline) {

@@ -14,13 +14,16 @@ import (
 const costCentralAccount = "*"
 
 const (
-	// dayGrace is how long after a day ends its spend may still be restated
-	// before it goes into the baselines.
+	// dayGrace is how long after a day ends before it counts in the
+	// baselines (its spend can still be restated later: it counts anew).
 	dayGrace = 3 * time.Hour
 	// costAlpha weights a finished day in the daily cost and CPL baselines.
 	costAlpha = 0.2
-	// costKeepDays are the days of spend and lead counts kept in full.
-	costKeepDays = 3
+	// costKeepDays are the days of spend and lead counts kept in full: the
+	// baselines are learned from them (0.8^28 ≈ 0.2%: older days would
+	// weigh nothing), and the alerter reads as much history at start
+	// (--alerter-history), so a restart learns the same baselines.
+	costKeepDays = rules.BaselineDays
 )
 
 type cellKey struct{ account, day, channel string }
@@ -37,18 +40,30 @@ type dayBase struct{ cost, cpl ewma }
 
 // costBook is a tenant's spend and leads per day and channel, and the
 // baselines of finished days.
+//
+// The baselines are learned again from the kept days whenever a finished
+// day's spend or leads change, not folded once when a day ends: cost
+// history arrives in any order (a month uploaded branch by branch in a
+// minute, a connector restating last week), and a day's usual spend is the
+// sum of every account's latest import of it, whenever that arrived.
 type costBook struct {
-	cells    map[cellKey]*costCell
-	imports  map[string]map[cellKey]bool // account + "\x00" + import id → cells it has rows in
-	leads    map[cellKey]int             // account "" = the whole network
+	cells    map[string]map[cellKey]*costCell // by day
+	imports  map[string]map[cellKey]bool      // account + "\x00" + import id → cells it has rows in
+	leads    map[cellKey]int                  // account "" = the whole network
 	channels map[string]bool
 	base     map[string]*dayBase // channel, or account + "\x00" + channel
-	folded   map[string]bool     // days in the baselines
+	through  string              // the last day in the baselines ("" = none)
+	stale    bool                // a day up to through changed since the baselines were learned
 }
 
 func newCostBook() costBook {
-	return costBook{cells: map[cellKey]*costCell{}, imports: map[string]map[cellKey]bool{},
-		leads: map[cellKey]int{}, channels: map[string]bool{}, base: map[string]*dayBase{}, folded: map[string]bool{}}
+	return costBook{cells: map[string]map[cellKey]*costCell{}, imports: map[string]map[cellKey]bool{},
+		leads: map[cellKey]int{}, channels: map[string]bool{}, base: map[string]*dayBase{}}
+}
+
+// cell is the spend of an account, day and channel, or nil.
+func (b *costBook) cell(k cellKey) *costCell {
+	return b.cells[k.day][k]
 }
 
 func (b *costBook) add(env *event.Envelope) {
@@ -59,10 +74,14 @@ func (b *costBook) add(env *event.Envelope) {
 	ik := env.Account + "\x00" + c.ImportID
 	if c.Commit {
 		for k := range b.imports[ik] {
-			cell := b.cells[k]
+			cell := b.cell(k)
+			if cell == nil {
+				continue // its day is forgotten
+			}
 			cell.current = cell.pending[c.ImportID]
 			cell.committed = true
 			delete(cell.pending, c.ImportID)
+			b.changed(k.day)
 		}
 		delete(b.imports, ik)
 		return
@@ -71,10 +90,15 @@ func (b *costBook) add(env *event.Envelope) {
 		return
 	}
 	k := cellKey{env.Account, c.Date, c.Channel}
-	cell := b.cells[k]
+	day := b.cells[c.Date]
+	if day == nil {
+		day = map[cellKey]*costCell{}
+		b.cells[c.Date] = day
+	}
+	cell := day[k]
 	if cell == nil {
 		cell = &costCell{pending: map[string]int64{}}
-		b.cells[k] = cell
+		day[k] = cell
 	}
 	cell.pending[c.ImportID] += c.Amount
 	if b.imports[ik] == nil {
@@ -87,20 +111,28 @@ func (b *costBook) add(env *event.Envelope) {
 func (b *costBook) lead(day, account, channel string) {
 	b.leads[cellKey{"", day, channel}]++
 	b.leads[cellKey{account, day, channel}]++
+	b.changed(day)
+}
+
+// changed marks the baselines to be learned again if day is in them.
+func (b *costBook) changed(day string) {
+	if day <= b.through {
+		b.stale = true
+	}
 }
 
 // spent is the committed spend of a day and channel: of one account, or
 // with account "" of the whole network (central spend included).
 func (b *costBook) spent(account, day, channel string) int64 {
 	if account != "" {
-		if c := b.cells[cellKey{account, day, channel}]; c != nil {
+		if c := b.cell(cellKey{account, day, channel}); c != nil {
 			return c.current
 		}
 		return 0
 	}
 	var sum int64
-	for k, c := range b.cells {
-		if k.day == day && k.channel == channel {
+	for k, c := range b.cells[day] {
+		if k.channel == channel {
 			sum += c.current
 		}
 	}
@@ -114,31 +146,13 @@ func baseKey(account, channel string) string {
 	return account + "\x00" + channel
 }
 
-// advance folds every finished day into the baselines and forgets days no
-// rule reads.
+// advance forgets days no rule reads and, when a day has finished or a
+// finished day changed, learns the baselines again.
 func (b *costBook) advance(now time.Time, loc *time.Location) {
-	today := now.In(loc).Format(time.DateOnly)
-	days := map[string]bool{}
-	for k := range b.cells {
-		days[k.day] = true
-	}
-	for k := range b.leads {
-		days[k.day] = true
-	}
-	for _, day := range sortedKeys(days) {
-		if day >= today || b.folded[day] {
-			continue
-		}
-		start, err := time.ParseInLocation(time.DateOnly, day, loc)
-		if err != nil || now.Before(start.AddDate(0, 0, 1).Add(dayGrace)) {
-			continue
-		}
-		b.fold(day)
-	}
 	oldest := now.In(loc).AddDate(0, 0, -costKeepDays).Format(time.DateOnly)
-	for k := range b.cells {
-		if k.day < oldest {
-			delete(b.cells, k)
+	for day := range b.cells {
+		if day < oldest {
+			delete(b.cells, day)
 		}
 	}
 	for ik, cells := range b.imports {
@@ -156,38 +170,44 @@ func (b *costBook) advance(now time.Time, loc *time.Location) {
 			delete(b.leads, k)
 		}
 	}
-	for day := range b.folded {
-		if day < oldest {
-			delete(b.folded, day)
-		}
+	// The last finished day: the day before the one that ended dayGrace ago.
+	through := now.Add(-dayGrace).In(loc).AddDate(0, 0, -1).Format(time.DateOnly)
+	if through != b.through || b.stale {
+		b.through, b.stale = through, false
+		b.learn(oldest)
 	}
 }
 
-// fold adds a finished day to the baselines of every channel that spent on
-// it, network-wide and per account.
-func (b *costBook) fold(day string) {
-	b.folded[day] = true
+// learn sets the baselines from the kept finished days, oldest first: for
+// every channel that spent on a day, network-wide and per account.
+func (b *costBook) learn(oldest string) {
+	clear(b.base)
 	type acc struct{ account, channel string }
-	spend := map[acc]int64{}
-	for k, c := range b.cells {
-		if k.day != day || c.current == 0 {
+	for _, day := range sortedKeys(b.cells) {
+		if day < oldest || day > b.through {
 			continue
 		}
-		spend[acc{"", k.channel}] += c.current
-		if k.account != costCentralAccount {
-			spend[acc{k.account, k.channel}] += c.current
+		spend := map[acc]int64{}
+		for k, c := range b.cells[day] {
+			if c.current == 0 {
+				continue
+			}
+			spend[acc{"", k.channel}] += c.current
+			if k.account != costCentralAccount {
+				spend[acc{k.account, k.channel}] += c.current
+			}
 		}
-	}
-	for k, cost := range spend {
-		bk := baseKey(k.account, k.channel)
-		d := b.base[bk]
-		if d == nil {
-			d = &dayBase{}
-			b.base[bk] = d
-		}
-		d.cost.add(float64(cost), costAlpha)
-		if n := b.leads[cellKey{k.account, day, k.channel}]; n > 0 {
-			d.cpl.add(float64(cost)/float64(n), costAlpha)
+		for k, cost := range spend {
+			bk := baseKey(k.account, k.channel)
+			d := b.base[bk]
+			if d == nil {
+				d = &dayBase{}
+				b.base[bk] = d
+			}
+			d.cost.add(float64(cost), costAlpha)
+			if n := b.leads[cellKey{k.account, day, k.channel}]; n > 0 {
+				d.cpl.add(float64(cost)/float64(n), costAlpha)
+			}
 		}
 	}
 }

@@ -69,7 +69,7 @@ func (t *tenantState) costsMissing(r *rules.Rule, now time.Time, account string,
 		c.Labels["connector"] = x.connector
 		c.Labels["day"] = day
 		c.Threshold = r.By.D().Hours()
-		if cell := t.costs.cells[cellKey{account, day, x.channel}]; cell != nil && cell.committed {
+		if cell := t.costs.cell(cellKey{account, day, x.channel}); cell != nil && cell.committed {
 			c.State = Clear
 			out = append(out, c)
 			continue

@@ -246,3 +246,54 @@ func TestBusinessHoursHoldEveryRule(t *testing.T) {
 		})
 	}
 }
+
+// TestSpendBaselineSumsUploadsArrivingLate: a month of history uploaded
+// branch by branch, one upload per branch and day, arrives in minutes.
+// Every past day is long finished when its first upload commits; the
+// uploads of the other branches (and a restatement) for that day still
+// count in its usual spend, so a normal today is no spike and a real one is.
+func TestSpendBaselineSumsUploadsArrivingLate(t *testing.T) {
+	h := newHarness(t, "", "cpl-spike", "cost-spike")
+	branches := []string{"msk", "nsk", "ekb", "*"} // "*": bought centrally
+	h.now = monday.Add(9 * time.Hour)
+	h.to(h.now)
+	at := h.now
+	for d := 8; d >= 1; d-- {
+		day := monday.AddDate(0, 0, -d)
+		for _, b := range branches[:3] {
+			for i := range 20 {
+				h.lead(b, "yandex_direct", day.Add(10*time.Hour+time.Duration(i)*10*time.Minute), 1)
+			}
+		}
+		for _, b := range branches {
+			if b == "ekb" {
+				// a wrong first figure, restated by the next upload of the day
+				h.spend(b, day.Format(time.DateOnly), "yandex_direct", 1_000_000, at)
+				at = at.Add(time.Second)
+				h.to(at)
+			}
+			h.spend(b, day.Format(time.DateOnly), "yandex_direct", 10000, at)
+			at = at.Add(time.Second)
+			h.to(at) // a tick between two uploads: the day is folded in between
+		}
+	}
+	expect(t, "history", h.versions)
+	// Today: 10 000 RUB from each of the four, 60 leads: the usual day.
+	h.to(monday.Add(11 * time.Hour))
+	for _, b := range branches[:3] {
+		for i := range 20 {
+			h.lead(b, "yandex_direct", monday.Add(10*time.Hour+time.Duration(i)*time.Minute), 1)
+		}
+	}
+	for _, b := range branches {
+		h.spend(b, monday.Format(time.DateOnly), "yandex_direct", 10000, h.now)
+	}
+	expect(t, "a usual day", h.changed())
+	expect(t, "a usual day, next tick", h.to(monday.Add(12*time.Hour)))
+	// msk restates today at 60 000 RUB: 90 000 network-wide, over twice the usual 40 000.
+	h.spend("msk", monday.Format(time.DateOnly), "yandex_direct", 60000, h.now)
+	expect(t, "a real spike", h.changed(), "firing /cost-spike/yandex_direct")
+	if a := active(h, "", "cost-spike", "yandex_direct"); a.Value != 90000 || a.Threshold != 80000 {
+		t.Fatalf("cost %v against %v, want 90000 against 80000", a.Value, a.Threshold)
+	}
+}

@@ -14,6 +14,10 @@ import (
 )
 
 // Kind is what a rule watches.
+// BaselineDays are the finished days the cpl and cost rules learn a
+// channel's usual day from (the alerter's --alerter-history default).
+const BaselineDays = 28
+
 type Kind string
 
 // The rule kinds.
@@ -260,8 +264,8 @@ func (r *Rule) validate() error {
 		if r.Factor != 0 && r.Factor <= 1 {
 			return ferr("factor", "%v must be above 1 (times the baseline)", r.Factor)
 		}
-		if r.MinDays < 1 {
-			return ferr("min_days", "%d, must be at least 1", r.MinDays)
+		if r.MinDays < 1 || r.MinDays > BaselineDays {
+			return ferr("min_days", "%d, must be 1 to %d (the days the baseline is learned from)", r.MinDays, BaselineDays)
 		}
 	case KindMissedCalls, KindDeadLetters, KindUnlinkedLeads:
 		if err := positive("window", r.Window); err != nil {

@@ -174,6 +174,7 @@ func TestErrorsNameFileRuleAndField(t *testing.T) {
 		{"share", "rules:\n  - {name: missed-calls, max_share: 1.5}\n", `rule "missed-calls": max_share: 1.5`},
 		{"scope", "rules:\n  - {name: cpl-spike, scope: account}\n", `rule "cpl-spike": scope: "account" is not one of`},
 		{"neither max nor factor", "rules:\n  - {name: c, kind: cost, factor: 0}\n", `rule "c": max: set max`},
+		{"min_days over the kept days", "rules:\n  - {name: cost-spike, min_days: 29}\n", `rule "cost-spike": min_days: 29, must be 1 to 28`},
 		{"kind change", "rules:\n  - {name: missed-calls, kind: cost}\n", `rule "missed-calls": kind: missed_calls cannot change to cost`},
 		{"unknown account", "rules:\n  - {name: missed-calls, accounts: {kzn: {enabled: false}}}\n", `rule "missed-calls": accounts.kzn: no such account`},
 		{"account field", "rules:\n  - {name: missed-calls, accounts: {msk: {max_share: -1}}}\n", `rule "missed-calls": accounts.msk.max_share: -1`},

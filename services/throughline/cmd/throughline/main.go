@@ -95,6 +95,8 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	if withDemo {
 		dcfg.RegisterFlags(fs)
 	}
+	var pprofAddr string
+	flagenv.String(fs, &pprofAddr, "pprof-addr", "", "loopback address serving Go's /debug/pprof/ profiles, e.g. 127.0.0.1:6060 (empty: off)")
 	if err := flagenv.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -109,6 +111,14 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if pprofAddr != "" {
+		closePprof, err := servePprof(pprofAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "throughline:", err)
+			return 2
+		}
+		defer closePprof()
+	}
 	prepared, rulesPrepared := "", ""
 	var alerts *demo.AlertReceiver
 	if withDemo {

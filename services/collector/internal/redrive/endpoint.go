@@ -1,4 +1,10 @@
-package collector
+// Package redrive is the collector's re-drive endpoint, POST
+// /v1/internal/redrive: it takes a dead letter as read from the dead-letter
+// topic and sends its payload through the collector's own route for its
+// source, as the account it was received for, inside the process
+// (intake.WithRedrive marks it). The command that reads the topic and calls
+// the endpoint is services/collector/redrive.
+package redrive
 
 import (
 	"bytes"
@@ -7,65 +13,53 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/pkg/flagenv"
+	"github.com/throughline/throughline/pkg/tenants"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 )
 
-// routeRedrive is the operators' endpoint that re-submits a dead letter to
-// the route of its source, as the account it was received for.
-const routeRedrive = "/v1/internal/redrive"
+// Route is the operators' endpoint that re-submits a dead letter to the
+// route of its source, as the account it was received for.
+const Route = "/v1/internal/redrive"
 
-// RedriveConfig enables the re-drive endpoint.
-type RedriveConfig struct {
-	// Token authorises POST /v1/internal/redrive (Authorization: Bearer).
-	// Empty turns the endpoint off (404).
+// Endpoint serves Route.
+type Endpoint struct {
+	// Token authorises requests (Authorization: Bearer); empty turns the
+	// endpoint off (404).
 	Token string
+	// MaxBytes bounds a dead letter's record.
+	MaxBytes int64
+	// Tenants finds the write key of a dead letter's account; nil: nothing
+	// can be re-driven.
+	Tenants *tenants.Config
+	// Routes are the collector's routes the payload is sent through.
+	Routes http.Handler
+	Log    zerolog.Logger
 }
 
-func (c *RedriveConfig) registerFlags(fs *flag.FlagSet) {
-	flagenv.Secret(fs, &c.Token, "collector-redrive-token",
-		"Bearer token of POST /v1/internal/redrive, used by 'throughline redrive' (empty: endpoint off)")
-}
-
-func (c RedriveConfig) validate() error {
-	if c.Token != "" && len(c.Token) < 16 {
-		return errors.New("collector-redrive-token: shorter than 16 characters")
-	}
-	return nil
-}
-
-// redriveAnswer is the re-drive endpoint's 200: what the source's route
+// Answer is the re-drive endpoint's 200: what the source's route
 // answered to the re-submitted payload.
-type redriveAnswer struct {
+type Answer struct {
 	Status int    `json:"status"`
 	Body   string `json:"body"`
 }
 
-type redriveCtxKey struct{}
-
-// isRedrive reports whether a request is a dead letter re-submitted by the
-// re-drive endpoint: only that endpoint sets the mark, inside the process.
-func isRedrive(ctx context.Context) bool {
-	_, ok := ctx.Value(redriveCtxKey{}).(*event.DeadLetter)
-	return ok
-}
-
-// serveRedrive handles POST /v1/internal/redrive: the body is a dead letter
+// ServeHTTP handles POST /v1/internal/redrive: the body is a dead letter
 // as read from the dead-letter topic. Its payload is sent through the
 // collector's own handler for its source, authenticated with a write key of
 // its account (never leaving the process), so the fixed pipeline processes
 // it exactly as a new delivery — and derives the same event ids.
-func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
-	want := c.cfg.Redrive.Token
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	want := e.Token
 	if want == "" {
-		writeError(w, http.StatusNotFound, "re-drive is off: set --collector-redrive-token", "", "")
+		intake.WriteError(w, http.StatusNotFound, "re-drive is off: set --collector-redrive-token", "", "")
 		return
 	}
 	got := ""
@@ -75,39 +69,38 @@ func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
 	gs, ws := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	if got == "" || subtle.ConstantTimeCompare(gs[:], ws[:]) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="throughline-redrive"`)
-		writeError(w, http.StatusUnauthorized, "re-drive token required", "", "")
+		intake.WriteError(w, http.StatusUnauthorized, "re-drive token required", "", "")
 		return
 	}
-	max := int64(4*c.cfg.MaxBodyBytes + 1<<20)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.MaxBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "dead letter too large or unreadable", "body", "")
+		intake.WriteError(w, http.StatusRequestEntityTooLarge, "dead letter too large or unreadable", "body", "")
 		return
 	}
 	var dl event.DeadLetter
 	if err := json.Unmarshal(body, &dl); err != nil || dl.Source == "" || dl.Tenant == "" {
-		writeError(w, http.StatusBadRequest, "body must be a dead-letter record with tenant and source", "body", "invalid")
+		intake.WriteError(w, http.StatusBadRequest, "body must be a dead-letter record with tenant and source", "body", "invalid")
 		return
 	}
 	if reason, ok := notRedrivable(&dl); ok {
-		writeError(w, http.StatusUnprocessableEntity, reason, "reason", "not re-drivable")
+		intake.WriteError(w, http.StatusUnprocessableEntity, reason, "reason", "not re-drivable")
 		return
 	}
-	key, err := c.redriveKey(&dl)
+	key, err := e.key(&dl)
 	if err != nil {
-		writeError(w, http.StatusNotFound, err.Error(), "account", "unknown")
+		intake.WriteError(w, http.StatusNotFound, err.Error(), "account", "unknown")
 		return
 	}
-	req, err := redriveRequest(r.Context(), &dl, key)
+	req, err := Request(r.Context(), &dl, key)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error(), "source", "not re-drivable")
+		intake.WriteError(w, http.StatusUnprocessableEntity, err.Error(), "source", "not re-drivable")
 		return
 	}
 	rec := &recorder{header: http.Header{}}
-	c.handler.ServeHTTP(rec, req)
-	c.log.Info().Str("tenant", dl.Tenant).Str("account", dl.Account).Str("source", dl.Source).
+	e.Routes.ServeHTTP(rec, req)
+	e.Log.Info().Str("tenant", dl.Tenant).Str("account", dl.Account).Str("source", dl.Source).
 		Int("status", rec.status).Msg("dead letter re-driven")
-	writeJSON(w, http.StatusOK, redriveAnswer{Status: rec.status, Body: strings.TrimSpace(rec.body.String())})
+	intake.WriteJSON(w, http.StatusOK, Answer{Status: rec.status, Body: strings.TrimSpace(rec.body.String())})
 }
 
 // notRedrivable says why a dead letter must not be re-driven: deliveries
@@ -115,7 +108,7 @@ func (c *Collector) serveRedrive(w http.ResponseWriter, r *http.Request) {
 // what was sent.
 func notRedrivable(dl *event.DeadLetter) (string, bool) {
 	switch {
-	case strings.HasPrefix(dl.Reason, reasonPrefixUnauthenticated):
+	case strings.HasPrefix(dl.Reason, intake.ReasonPrefixUnauthenticated):
 		return "dead letters that failed authentication are not re-driven", true
 	case strings.Contains(dl.Reason, "(payload truncated to its first"):
 		return "the payload was truncated when it was dead-lettered", true
@@ -123,13 +116,13 @@ func notRedrivable(dl *event.DeadLetter) (string, bool) {
 	return "", false
 }
 
-// redriveKey is a write key of the dead letter's account (a tenant key for
+// key is a write key of the dead letter's account (a tenant key for
 // a tenant-level dead letter), used only inside this process.
-func (c *Collector) redriveKey(dl *event.DeadLetter) (string, error) {
-	if c.deps.Tenants == nil {
+func (e *Endpoint) key(dl *event.DeadLetter) (string, error) {
+	if e.Tenants == nil {
 		return "", errors.New("the collector runs without the tenants configuration")
 	}
-	t, a := c.deps.Tenants.Find(dl.Tenant, dl.Account)
+	t, a := e.Tenants.Find(dl.Tenant, dl.Account)
 	switch {
 	case t == nil:
 		return "", fmt.Errorf("tenant %q is not configured", dl.Tenant)
@@ -141,20 +134,20 @@ func (c *Collector) redriveKey(dl *event.DeadLetter) (string, error) {
 		return "", fmt.Errorf("account %q of tenant %q is not configured", dl.Account, dl.Tenant)
 	case a.ServerKey() != "":
 		return a.ServerKey(), nil
-	case a.SiteKey() != "" && (dl.Source == sourcePixel || dl.Source == sourceAPI):
+	case a.SiteKey() != "" && (dl.Source == intake.SourcePixel || dl.Source == intake.SourceAPI):
 		return a.SiteKey(), nil
 	}
 	return "", fmt.Errorf("account %q of tenant %q has no server key", dl.Account, dl.Tenant)
 }
 
-// redriveRequest builds the request a dead letter's source's route receives.
-func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*http.Request, error) {
+// Request builds the request a dead letter's source's route receives.
+func Request(ctx context.Context, dl *event.DeadLetter, key string) (*http.Request, error) {
 	method, target := http.MethodPost, ""
 	kind, provider, _ := strings.Cut(dl.Source, ":")
 	switch {
-	case dl.Source == sourcePixel:
+	case dl.Source == intake.SourcePixel:
 		method, target = http.MethodGet, "/px.gif?"+dl.Payload
-	case dl.Source == sourceAPI:
+	case dl.Source == intake.SourceAPI:
 		target = "/v1/events"
 	case kind == "crm" && provider != "":
 		target = "/v1/hooks/crm/" + url.PathEscape(provider)
@@ -176,7 +169,7 @@ func redriveRequest(ctx context.Context, dl *event.DeadLetter, key string) (*htt
 	if method == http.MethodPost {
 		body = strings.NewReader(dl.Payload)
 	}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, redriveCtxKey{}, dl), method, target, body)
+	req, err := http.NewRequestWithContext(intake.WithRedrive(ctx, dl), method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("building the re-drive request: %w", err)
 	}

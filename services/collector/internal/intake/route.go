@@ -1,20 +1,15 @@
-package collector
+package intake
 
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-)
-
-// Route labels of the requests counter.
-const (
-	routePixel  = "/px.gif"
-	routeEvents = "/v1/events"
 )
 
 // gif is the 43-byte 1x1 transparent GIF the pixel always answers with.
@@ -26,8 +21,11 @@ var gif = []byte{
 
 var gifLength = strconv.Itoa(len(gif))
 
-// writeGIF answers a pixel request: always 200 and the GIF, never cached.
-func writeGIF(w http.ResponseWriter) {
+// GIF is a copy of the pixel's answer, for tests.
+func GIF() []byte { return slices.Clone(gif) }
+
+// WriteGIF answers a pixel request: always 200 and the GIF, never cached.
+func WriteGIF(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "image/gif")
 	h.Set("Content-Length", gifLength)
@@ -61,60 +59,73 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// instrument counts requests by route and status, continues the sender's
+// Route is how Handle treats a route's requests.
+type Route struct {
+	Name string // the requests counter's route label
+	// Source is the metrics source of a request refused by its key's rate
+	// limit; nil: SourceAPI.
+	Source func(*http.Request) string
+	// Pixel: the answer is always the GIF (a browser cannot retry or read
+	// an error), and a request over its rate limit is counted, not refused.
+	Pixel bool
+	// Unlimited: no rate limit (the tracker script writes nothing).
+	Unlimited bool
+}
+
+// Handle counts requests by route and status, continues the sender's
 // trace (W3C traceparent) in a server span, applies the key's rate limit
-// (admit) and turns a panic into a proper answer — the GIF on the pixel
-// route — instead of a dropped connection.
-func (c *Collector) instrument(route string, h http.HandlerFunc) http.Handler {
+// (admit), tells ReadBody whom the body is charged to, and turns a panic
+// into a proper answer — the GIF on the pixel route — instead of a dropped
+// connection.
+func (p *Pipeline) Handle(rt Route, h http.HandlerFunc) http.Handler {
 	prop := otel.GetTextMapPropagator()
+	panicSource := SourceAPI
+	if rt.Pixel {
+		panicSource = SourcePixel
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := c.deps.Tel.Tracer.Start(ctx, "collector "+route, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := p.deps.Tracer.Start(ctx, "collector "+rt.Name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			if p := recover(); p != nil {
-				c.log.Error().Str("route", route).Interface("panic", p).Msg("handler panicked")
-				c.m.reject(sourceOf(route), reasonInternal, "")
+			if v := recover(); v != nil {
+				p.deps.Log.Error().Str("route", rt.Name).Interface("panic", v).Msg("handler panicked")
+				p.M.Reject(panicSource, ReasonInternal, "")
 				if sw.status == 0 {
-					if route == routePixel {
-						writeGIF(sw)
+					if rt.Pixel {
+						WriteGIF(sw)
 					} else {
-						writeError(sw, http.StatusInternalServerError, "internal error", "", "")
+						WriteError(sw, http.StatusInternalServerError, "internal error", "", "")
 					}
 				}
 			}
-			c.m.request(route, sw.status)
+			p.M.Request(rt.Name, sw.status)
 		}()
-		if !c.admit(sw, r, route) {
+		if !p.admit(sw, r, rt) {
 			return
 		}
-		if o, ok := c.owner(r); ok {
-			ctx = withBodyOwner(ctx, o) // whom readBody charges the body to
+		if o, ok := p.Owner(r); ok {
+			ctx = withBodyOwner(ctx, o) // whom ReadBody charges the body to
 		}
 		h(sw, r.WithContext(ctx))
 	})
 }
 
-func sourceOf(route string) string {
-	if route == routePixel {
-		return sourcePixel
-	}
-	return sourceAPI
-}
-
-// apiError is the JSON body of every error answer of the events API.
-type apiError struct {
+// APIError is the JSON body of every error answer.
+type APIError struct {
 	Error  string `json:"error"`
 	Field  string `json:"field,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, status int, msg, field, reason string) {
-	writeJSON(w, status, apiError{Error: msg, Field: field, Reason: reason})
+// WriteError answers status with msg, naming the field at fault and why.
+func WriteError(w http.ResponseWriter, status int, msg, field, reason string) {
+	WriteJSON(w, status, APIError{Error: msg, Field: field, Reason: reason})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers status with v, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store") // answers may name accounts and numbers
@@ -123,15 +134,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// writeUnavailable answers 503 with the Retry-After the sender should honour.
-func (c *Collector) writeUnavailable(w http.ResponseWriter, msg string) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(c.cfg.RetryAfter.Seconds())))
-	writeError(w, http.StatusServiceUnavailable, msg, "", "")
+// Unavailable answers 503 with the Retry-After the sender should honour.
+func (p *Pipeline) Unavailable(w http.ResponseWriter, msg string) {
+	p.retryAfter(w)
+	WriteError(w, http.StatusServiceUnavailable, msg, "", "")
 }
 
-// writeKey reads the events API write key: "Authorization: Bearer <key>" or
+func (p *Pipeline) retryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(p.cfg.RetryAfter.Seconds())))
+}
+
+// WriteKey reads the events API write key: "Authorization: Bearer <key>" or
 // "X-Write-Key: <key>".
-func writeKey(r *http.Request) string {
+func WriteKey(r *http.Request) string {
 	if k := strings.TrimSpace(r.Header.Get("X-Write-Key")); k != "" {
 		return k
 	}
@@ -142,9 +157,9 @@ func writeKey(r *http.Request) string {
 	return ""
 }
 
-// servePreflight lets browsers call the events API from any origin; the
+// ServePreflight lets browsers call the events API from any origin; the
 // write key, not the origin, is what authorises a request.
-func servePreflight(w http.ResponseWriter, _ *http.Request) {
+func ServePreflight(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")

@@ -1,9 +1,8 @@
-package collector
+package intake
 
 import (
 	"context"
 	"fmt"
-	"github.com/throughline/throughline/services/collector/internal/hooks/chats"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,9 +15,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
-
-// reasonRateLimited labels requests refused by a key's rate limit.
-const reasonRateLimited = "rate_limited"
 
 // limits applies each tenant's per-key rate limit (tenants.Tenant.RateLimit)
 // to every authenticated request, before its handler runs.
@@ -51,17 +47,17 @@ func newLimits(deps Deps, m metric.Meter) (*limits, error) {
 // admit spends one token of the request's key. Over the limit it answers
 // 429 with Retry-After and returns false — except on the pixel, which must
 // always answer its GIF (a browser cannot retry): there the hit is counted
-// as over the limit and let through. The tracker script (/t.js) writes
-// nothing and is not limited. Requests without a key, or with a key
+// as over the limit and let through. Unlimited routes (the tracker script
+// writes nothing) are not limited. Requests without a key, or with a key
 // no tenant owns, pass: their handler refuses them with 401, and no bucket
 // is ever made for a key nobody configured. Re-driven dead letters are not
 // limited.
-func (c *Collector) admit(w http.ResponseWriter, r *http.Request, route string) bool {
-	l := c.limits
-	if len(l.byTen) == 0 || route == routeTracker || isRedrive(r.Context()) {
+func (p *Pipeline) admit(w http.ResponseWriter, r *http.Request, rt Route) bool {
+	l := p.limits
+	if len(l.byTen) == 0 || rt.Unlimited || IsRedrive(r.Context()) {
 		return true
 	}
-	o, ok := c.owner(r)
+	o, ok := p.Owner(r)
 	if !ok {
 		return true
 	}
@@ -75,77 +71,60 @@ func (c *Collector) admit(w http.ResponseWriter, r *http.Request, route string) 
 		return true
 	}
 	action := "rejected"
-	if route == routePixel {
+	if rt.Pixel {
 		action = "counted"
 	}
-	l.limited.Add(context.Background(), 1, metric.WithAttributes(attribute.String("route", route),
+	l.limited.Add(context.Background(), 1, metric.WithAttributes(attribute.String("route", rt.Name),
 		attribute.String("tenant", tenant), attribute.String("action", action)))
-	if route == routePixel {
+	if rt.Pixel {
 		return true
 	}
-	c.m.reject(sourceOfRoute(r, route), reasonRateLimited, "")
+	source := SourceAPI
+	if rt.Source != nil {
+		source = rt.Source(r)
+	}
+	p.M.Reject(source, ReasonRateLimited, "")
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	writeError(w, http.StatusTooManyRequests,
+	WriteError(w, http.StatusTooManyRequests,
 		fmt.Sprintf("rate limit of this key exceeded (%g requests/s, burst %d): retry later", lim.PerSecond, lim.Burst), "", "")
 	return false
 }
 
-// owner is the tenant and key a request authenticates with (an account's
+// Owner is the tenant and key a request authenticates with (an account's
 // key or a tenant key, wherever the route takes it); false when it has
 // none that a tenant owns — its handler then refuses it with 401.
-func (c *Collector) owner(r *http.Request) (bodyOwner, bool) {
-	key := requestKey(r)
+func (p *Pipeline) Owner(r *http.Request) (bodyOwner, bool) {
+	key := Key(r)
 	if key == "" {
 		return bodyOwner{}, false
 	}
-	if p, ok := c.deps.Keys.Lookup(key); ok {
-		return bodyOwner{tenant: p.Tenant, key: key}, true
+	if pr, ok := p.deps.Keys.Lookup(key); ok {
+		return bodyOwner{tenant: pr.Tenant, key: key}, true
 	}
-	if t, ok := c.deps.Keys.LookupTenant(key); ok {
+	if t, ok := p.deps.Keys.LookupTenant(key); ok {
 		return bodyOwner{tenant: t, key: key}, true
 	}
 	return bodyOwner{}, false
 }
 
-// sourceOfRoute is the metrics source of a request: the vendor's for
-// webhooks, costs:<format> for cost uploads.
-func sourceOfRoute(r *http.Request, route string) string {
-	switch route {
-	case routeCallHooks:
-		return "hook:" + r.PathValue("provider")
-	case routeCRM:
-		return "crm:" + r.PathValue("provider")
-	case routeChatHooks:
-		if p := r.PathValue("provider"); chats.Known(p) {
-			return "chat:" + p
-		}
-		return "chat:unknown"
-	case routeCosts:
-		return costsSource(r.URL.Query().Get("format"))
-	case routeNumbers:
-		return sourceNumbers
-	}
-	return sourceOf(route)
-}
-
-// requestKey finds a request's key wherever a route accepts one: ?k=,
+// Key finds a request's key wherever a route accepts one: ?k=,
 // X-Write-Key, Authorization: Bearer, or a "k/<key>" path segment of the
 // call-tracking webhooks (for vendors that append to the URL they were
 // given, as Mango does).
-func requestKey(r *http.Request) string {
-	if k := queryKey(r.URL.RawQuery); k != "" {
+func Key(r *http.Request) string {
+	if k := QueryKey(r.URL.RawQuery); k != "" {
 		return k
 	}
-	if k := writeKey(r); k != "" {
+	if k := WriteKey(r); k != "" {
 		return k
 	}
 	return pathKey(r.URL.Path)
 }
 
-// queryKey reads ?k= from a raw query, cutting what Mango appends to the URL
+// QueryKey reads ?k= from a raw query, cutting what Mango appends to the URL
 // it was given ("?k=KEY/events/summary").
-func queryKey(raw string) string {
+func QueryKey(raw string) string {
 	if !strings.Contains(raw, "k=") {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package collector
+package leases
 
 import (
 	"bytes"
@@ -27,9 +27,9 @@ import (
 // one of the two leases, and the other visitor moves to another number the
 // next time it asks (docs/tracker.md, "More than one collector").
 
-// headerInstance names the collector process that made a lease, on its
+// HeaderInstance names the collector process that made a lease, on its
 // TopicNumbers record: a collector skips its own.
-const headerInstance = "throughline-collector"
+const HeaderInstance = "throughline-collector"
 
 // Outcomes of a lease published to TopicNumbers.
 const (
@@ -111,25 +111,25 @@ func (m *followMetrics) totalLag() int64 {
 // it waits for the raw topic, the record of the lease — and a failure only
 // keeps the others from learning of the lease (until it is extended): it is
 // logged and counted.
-func (c *Collector) announceLease(ctx context.Context, raw *kgo.Record, p tenants.Principal) {
+func (s *Leases) announceLease(ctx context.Context, raw *kgo.Record, p tenants.Principal) {
 	rec := &kgo.Record{Topic: kafka.TopicNumbers, Key: raw.Key, Value: raw.Value,
-		Headers: []kgo.RecordHeader{{Key: headerInstance, Value: c.instance}}}
+		Headers: []kgo.RecordHeader{{Key: HeaderInstance, Value: s.instance}}}
 	failed := func(err error) {
-		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("topic", kafka.TopicNumbers).
+		s.deps.Warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Str("topic", kafka.TopicNumbers).
 			Msg("number lease not announced to the other collectors")
-		c.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announceFailed)))
+		s.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announceFailed)))
 	}
-	_, err := c.pub.Start(ctx, []*kgo.Record{rec}, func(err error) {
+	_, err := s.deps.Pub.Start(ctx, []*kgo.Record{rec}, func(err error) {
 		if err != nil {
 			failed(err)
 			return
 		}
-		c.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announcePublished)))
+		s.fm.announced.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", announcePublished)))
 	})
 	switch {
 	case errors.Is(err, publish.ErrOverloaded):
-		c.fm.announced.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", announceDropped)))
-		c.warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Str("topic", kafka.TopicNumbers).
+		s.fm.announced.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", announceDropped)))
+		s.deps.Warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Str("topic", kafka.TopicNumbers).
 			Msg("number lease not announced to the other collectors: collector at capacity")
 	case err != nil:
 		failed(err)
@@ -143,10 +143,10 @@ type leaseFollower struct {
 	cl *kgo.Client
 }
 
-func (c *Collector) newLeaseFollower(since time.Time) (*leaseFollower, error) {
+func (s *Leases) newLeaseFollower(since time.Time) (*leaseFollower, error) {
 	// The producer's options reach the same cluster the same way (brokers,
 	// TLS, SASL, logger).
-	cl, err := kgo.NewClient(c.readerOpts(
+	cl, err := kgo.NewClient(s.deps.ReaderOpts(
 		kgo.ConsumeTopics(kafka.TopicNumbers),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())),
 		kgo.KeepControlRecords(), // offsets count to the restore's end offsets
@@ -160,9 +160,9 @@ func (c *Collector) newLeaseFollower(since time.Time) (*leaseFollower, error) {
 func (f *leaseFollower) close() { f.cl.Close() }
 
 // followLeases applies the leases other collectors publish until ctx ends.
-func (c *Collector) followLeases(ctx context.Context, f *leaseFollower) {
-	c.log.Info().Str("topic", kafka.TopicNumbers).Msg("following the number leases of the other collectors")
-	defer c.log.Info().Str("topic", kafka.TopicNumbers).Msg("stopped following number leases")
+func (s *Leases) followLeases(ctx context.Context, f *leaseFollower) {
+	s.deps.Log.Info().Str("topic", kafka.TopicNumbers).Msg("following the number leases of the other collectors")
+	defer s.deps.Log.Info().Str("topic", kafka.TopicNumbers).Msg("stopped following number leases")
 	for {
 		fs := f.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -171,15 +171,15 @@ func (c *Collector) followLeases(ctx context.Context, f *leaseFollower) {
 		failed := false
 		fs.EachError(func(t string, p int32, err error) {
 			failed = true
-			c.fm.errors.Add(ctx, 1)
-			c.warn.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("following number leases: fetch failed")
+			s.fm.errors.Add(ctx, 1)
+			s.deps.Warn.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("following number leases: fetch failed")
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if n := len(p.Records); n > 0 {
-				c.fm.setLag(p.Partition, p.HighWatermark-p.Records[n-1].Offset-1)
+				s.fm.setLag(p.Partition, p.HighWatermark-p.Records[n-1].Offset-1)
 			}
 		})
-		fs.EachRecord(func(r *kgo.Record) { c.applyLease(r, nil) })
+		fs.EachRecord(func(r *kgo.Record) { s.applyLease(r, nil) })
 		if failed {
 			select {
 			case <-ctx.Done():
@@ -193,23 +193,23 @@ func (c *Collector) followLeases(ctx context.Context, f *leaseFollower) {
 // applyLease applies the lease a record of TopicNumbers or TopicRaw holds, if
 // it holds one. With st it is read back at start and counted in st;
 // without, it is another collector's, just published.
-func (c *Collector) applyLease(r *kgo.Record, st *restoreStats) {
+func (s *Leases) applyLease(r *kgo.Record, st *restoreStats) {
 	if r.Attrs.IsControl() || !bytes.Contains(r.Value, leaseMarker) {
 		return
 	}
 	for _, h := range r.Headers {
-		if h.Key == headerInstance && bytes.Equal(h.Value, c.instance) {
+		if h.Key == HeaderInstance && bytes.Equal(h.Value, s.instance) {
 			return // our own: the table has it
 		}
 	}
 	e, err := event.Decode(r.Value)
 	// Only the collector's own leases count: the events API cannot write a lease.
-	if err != nil || e.Type != event.TypeNumberLease || e.Source != sourceNumbers || e.Lease == nil || e.ClientID == "" {
+	if err != nil || e.Type != event.TypeNumberLease || e.Source != Source || e.Lease == nil || e.ClientID == "" {
 		return
 	}
 	l := numbers.Lease{Number: e.Lease.Number, From: time.UnixMilli(e.Lease.From), To: time.UnixMilli(e.Lease.To), Shared: e.Lease.Shared}
 	got := numbers.Unknown
-	if pool := c.pools.For(e.Tenant, e.Account); pool != nil {
+	if pool := s.pools.For(e.Tenant, e.Account); pool != nil {
 		got = pool.Apply(e.ClientID, l)
 	}
 	if st != nil {
@@ -220,13 +220,13 @@ func (c *Collector) applyLease(r *kgo.Record, st *restoreStats) {
 		return
 	}
 	ctx := context.Background()
-	c.fm.delay.Record(ctx, max(time.Since(r.Timestamp), 0).Seconds())
+	s.fm.delay.Record(ctx, max(time.Since(r.Timestamp), 0).Seconds())
 	if got == numbers.Conflict {
-		c.warn.Warn().Str("tenant", e.Tenant).Str("account", e.Account).Str("number", l.Number).
+		s.deps.Warn.Warn().Str("tenant", e.Tenant).Str("account", e.Account).Str("number", l.Number).
 			Msg("number leased by two collectors at once, the later lease keeps it")
-		c.fm.conflicts.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", e.Tenant), attribute.String("account", e.Account)))
+		s.fm.conflicts.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", e.Tenant), attribute.String("account", e.Account)))
 	}
-	c.fm.peers.Add(ctx, 1, metric.WithAttributes(attribute.String("result", appliedLabel(got)))) // last: tests wait for it
+	s.fm.peers.Add(ctx, 1, metric.WithAttributes(attribute.String("result", appliedLabel(got)))) // last: tests wait for it
 }
 
 func appliedLabel(a numbers.Applied) string {

@@ -1,4 +1,4 @@
-package collector
+package intake
 
 import (
 	"context"
@@ -15,14 +15,27 @@ import (
 // Reasons a hit or batch was not accepted: the bounded label set of the
 // rejected counter. The field at fault is a separate, equally bounded label.
 const (
-	reasonMissingKey = "missing_key"
-	reasonUnknownKey = "unknown_key"
-	reasonInvalid    = "invalid"
-	reasonTooLarge   = "too_large"
-	reasonOverload   = "overload"
-	reasonKafka      = "kafka_unavailable"
-	reasonInternal   = "internal_error"
-	reasonRestoring  = "restoring" // number leases are being read back at start
+	ReasonMissingKey = "missing_key"
+	ReasonUnknownKey = "unknown_key"
+	ReasonInvalid    = "invalid"
+	ReasonTooLarge   = "too_large"
+	ReasonOverload   = "overload"
+	ReasonKafka      = "kafka_unavailable"
+	ReasonInternal   = "internal_error"
+	ReasonRestoring  = "restoring" // number leases or event ids are being read back at start
+	// ReasonRateLimited: over the key's rate limit.
+	ReasonRateLimited = "rate_limited"
+	// ReasonSiteKey: a site key where a server key is needed.
+	ReasonSiteKey = "site_key"
+	// ReasonFetchFailed: a CRM entity could not be pulled.
+	ReasonFetchFailed = "fetch_failed"
+)
+
+// Prefixes of dead-letter reasons that re-drive treats specially: an
+// unauthenticated delivery is never re-driven; a failed pull always may be.
+const (
+	ReasonPrefixUnauthenticated = "unauthenticated: "
+	ReasonPrefixFetchFailed     = "fetch failed: "
 )
 
 // Outcomes of a dead letter.
@@ -34,7 +47,10 @@ const (
 	dlqRateLimited = "rate_limited"
 )
 
-type metrics struct {
+// Metrics are the counters every route shares: requests by route and
+// status, events accepted and requests rejected by source, dead letters by
+// outcome; and the in-flight gauges.
+type Metrics struct {
 	requests    metric.Int64Counter
 	accepted    metric.Int64Counter
 	rejected    metric.Int64Counter
@@ -51,9 +67,10 @@ type routeStatus struct {
 	status int
 }
 
-func newMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*metrics, error) {
+// NewMetrics registers the counters, and the gauges that read inFlight.
+func NewMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*Metrics, error) {
 	var (
-		out  metrics
+		out  Metrics
 		errs [6]error
 	)
 	out.requests, errs[0] = m.Int64Counter("throughline.collector.requests",
@@ -75,7 +92,7 @@ func newMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*metric
 			return nil, fmt.Errorf("creating collector metrics: %w", err)
 		}
 	}
-	out.declareSources(sourcePixel, sourceAPI)
+	out.DeclareSources(SourcePixel, SourceAPI)
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		r, b := inFlight()
 		o.ObserveInt64(recs, r)
@@ -88,7 +105,8 @@ func newMetrics(m metric.Meter, inFlight func() (records, bytes int64)) (*metric
 	return &out, nil
 }
 
-func (m *metrics) request(route string, status int) {
+// Request counts one answered request.
+func (m *Metrics) Request(route string, status int) {
 	k := routeStatus{route, status}
 	opt, ok := m.requestAttrs.Load(k)
 	if !ok {
@@ -98,7 +116,8 @@ func (m *metrics) request(route string, status int) {
 	m.requests.Add(context.Background(), 1, opt.(metric.AddOption))
 }
 
-func (m *metrics) accept(source string, n int) {
+// Accept counts n events of source acknowledged by Kafka.
+func (m *Metrics) Accept(source string, n int) {
 	opt, ok := m.acceptAttrs.Load(source)
 	if !ok {
 		opt, _ = m.acceptAttrs.LoadOrStore(source, metric.WithAttributeSet(attribute.NewSet(attribute.String("source", source))))
@@ -106,14 +125,15 @@ func (m *metrics) accept(source string, n int) {
 	m.accepted.Add(context.Background(), int64(n), opt.(metric.AddOption))
 }
 
-func (m *metrics) reject(source, reason, field string) {
+// Reject counts one request of source not accepted, by reason and field.
+func (m *Metrics) Reject(source, reason, field string) {
 	m.rejected.Add(context.Background(), 1, metric.WithAttributes(attribute.String("source", source),
 		attribute.String("reason", reason), attribute.String("field", fieldLabel(field))))
 }
 
-// declareSources starts the dead-letter and accepted counts of sources at
+// DeclareSources starts the dead-letter and accepted counts of sources at
 // zero, so /metrics shows every source before its first dead letter.
-func (m *metrics) declareSources(sources ...string) {
+func (m *Metrics) DeclareSources(sources ...string) {
 	for _, s := range sources {
 		m.deadLetters.Add(context.Background(), 0, metric.WithAttributes(
 			attribute.String("source", s), attribute.String("outcome", dlqPublished)))
@@ -121,7 +141,8 @@ func (m *metrics) declareSources(sources ...string) {
 	}
 }
 
-func (m *metrics) deadLetter(source, outcome string) {
+// DeadLetter counts one dead letter of source by outcome.
+func (m *Metrics) DeadLetter(source, outcome string) {
 	m.deadLetters.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("source", source), attribute.String("outcome", outcome)))
 }

@@ -1,4 +1,4 @@
-package collector
+package leases
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/services/collector/internal/topicwindow"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
@@ -66,8 +67,8 @@ func newRestoreMetrics(m metric.Meter) (*restoreMetrics, error) {
 // Handler themselves run RunLeases (or RestoreLeases, for a collector alone)
 // before or while they do, or their leases start empty. Only the first of
 // RestoreLeases, RunLeases and Serve's reads.
-func (c *Collector) RestoreLeases(ctx context.Context) {
-	if run := c.beginRestore(); run != nil {
+func (s *Leases) Restore(ctx context.Context) {
+	if run := s.Begin(); run != nil {
 		run(ctx, false)
 	}
 }
@@ -77,67 +78,67 @@ func (c *Collector) RestoreLeases(ctx context.Context) {
 // until ctx ends — past the restore timeout it goes on reading where the
 // restore stopped. Collectors serving the same pools so lease from the same
 // table, Kafka's latency behind each other.
-func (c *Collector) RunLeases(ctx context.Context) {
-	if run := c.beginRestore(); run != nil {
+func (s *Leases) Run(ctx context.Context) {
+	if run := s.Begin(); run != nil {
 		run(ctx, true)
 	}
 }
 
-// beginRestore marks the lease tables as being restored and returns the
+// Begin marks the lease tables as being restored and returns the
 // restore to run (following afterwards or not), or nil if one has begun.
-func (c *Collector) beginRestore() func(ctx context.Context, follow bool) {
+func (s *Leases) Begin() func(ctx context.Context, follow bool) {
 	var run func(context.Context, bool)
-	c.restoreOnce.Do(func() {
-		c.leasesReady.Store(false)
+	s.restoreOnce.Do(func() {
+		s.ready.Store(false)
 		run = func(ctx context.Context, follow bool) {
-			defer c.leasesReady.Store(true)
-			c.runLeases(ctx, follow)
+			defer s.ready.Store(true)
+			s.runLeases(ctx, follow)
 		}
 	})
 	return run
 }
 
-// leasesRestoring is the readiness check of the lease tables.
-func (c *Collector) leasesRestoring(context.Context) error {
-	if !c.leasesReady.Load() {
+// Restoring is the readiness check of the lease tables.
+func (s *Leases) Restoring(context.Context) error {
+	if !s.ready.Load() {
 		return errors.New("restoring number leases")
 	}
 	return nil
 }
 
-func (c *Collector) runLeases(ctx context.Context, follow bool) {
-	if c.pools.Len() == 0 {
+func (s *Leases) runLeases(ctx context.Context, follow bool) {
+	if s.pools.Len() == 0 {
 		return
 	}
 	start := time.Now()
-	since := start.Add(-c.pools.MaxLease() - leaseRestoreMargin)
-	f, err := c.newLeaseFollower(since)
+	since := start.Add(-s.pools.MaxLease() - leaseRestoreMargin)
+	f, err := s.newLeaseFollower(since)
 	if err != nil {
-		c.log.Error().Err(err).Msg("number leases not restored")
+		s.deps.Log.Error().Err(err).Msg("number leases not restored")
 		return
 	}
 	defer f.close()
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.LeaseRestoreTimeout)
-	st, err := c.readLeases(rctx, f, since)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RestoreTimeout)
+	st, err := s.readLeases(rctx, f, since)
 	cancel()
 	took := time.Since(start)
-	live := c.pools.Live(time.Now())
+	live := s.pools.Live(time.Now())
 	outcome := restoreComplete
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		c.log.Info().Int("leases", live).Msg("number lease restore stopped: shutting down")
+		s.deps.Log.Info().Int("leases", live).Msg("number lease restore stopped: shutting down")
 		return
 	case errors.Is(err, context.DeadlineExceeded):
 		outcome = restoreTimeout
 	default:
 		outcome = restoreFailed
 	}
-	c.rm.duration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("outcome", outcome)))
-	c.rm.leases.Add(ctx, int64(live))
-	ev := c.log.Info()
+	s.rm.duration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("outcome", outcome)))
+	s.rm.leases.Add(ctx, int64(live))
+	ev := s.deps.Log.Info()
 	if err != nil {
-		ev = c.log.Warn().Err(err).Dur("timeout", c.cfg.LeaseRestoreTimeout)
+		ev = s.deps.Log.Warn().Err(err).Dur("timeout", s.cfg.RestoreTimeout)
 	}
 	if st.fallback {
 		ev = ev.Str("fallback_topic", kafka.TopicRaw).Int64("fallback_records", st.rawRecords)
@@ -146,8 +147,8 @@ func (c *Collector) runLeases(ctx context.Context, follow bool) {
 		Int64("lease_events", st.events).Int64("unknown_numbers", st.unknown).Int("leases", live).
 		Dur("took", took).Str("outcome", outcome).Msg("number leases restored")
 	if follow {
-		c.leasesReady.Store(true)
-		c.followLeases(ctx, f)
+		s.ready.Store(true)
+		s.followLeases(ctx, f)
 	}
 }
 
@@ -167,13 +168,13 @@ type restoreStats struct {
 // Nothing leases meanwhile, so those ends hold every lease this collector
 // made. Neither topic is written with transactions: every offset below the
 // end is a record to read.
-func (c *Collector) readLeases(ctx context.Context, f *leaseFollower, since time.Time) (restoreStats, error) {
+func (s *Leases) readLeases(ctx context.Context, f *leaseFollower, since time.Time) (restoreStats, error) {
 	var st restoreStats
-	ends, starts, err := c.listWindow(ctx, kafka.TopicNumbers, since)
+	win, err := topicwindow.List(ctx, s.deps.Producer, kafka.TopicNumbers, since)
 	if err != nil {
 		return st, err
 	}
-	adm := kadm.NewClient(c.deps.Producer)
+	adm := kadm.NewClient(s.deps.Producer)
 	firsts, err := adm.ListStartOffsets(ctx, kafka.TopicNumbers)
 	if err == nil {
 		err = firsts.Error()
@@ -184,14 +185,11 @@ func (c *Collector) readLeases(ctx context.Context, f *leaseFollower, since time
 	// Leases older than the window mean the topic was written for all of it.
 	st.fallback = true
 	firsts.Each(func(o kadm.ListedOffset) {
-		if s, ok := starts.Lookup(kafka.TopicNumbers, o.Partition); ok && o.Offset < s.Offset {
+		if start, ok := win.Start(o.Partition); ok && o.Offset < start {
 			st.fallback = false
 		}
 	})
-	left := map[int32]int64{} // partition → end offset, until read
-	for p, off := range windowOffsets(kafka.TopicNumbers, ends, starts) {
-		left[p] = off.end
-	}
+	_, left := win.Reads() // partition → end offset, until read
 	st.partitions = len(left)
 	for len(left) > 0 {
 		fs := f.cl.PollFetches(ctx)
@@ -207,68 +205,30 @@ func (c *Collector) readLeases(ctx context.Context, f *leaseFollower, since time
 			if !r.Attrs.IsControl() {
 				st.records++
 			}
-			c.applyLease(r, &st) // later records too: they are just as true
+			s.applyLease(r, &st) // later records too: they are just as true
 			if end, ok := left[r.Partition]; ok && r.Offset >= end-1 {
 				delete(left, r.Partition)
 			}
 		})
 	}
 	if st.fallback {
-		return st, c.readRawLeases(ctx, since, &st)
+		return st, s.readRawLeases(ctx, since, &st)
 	}
 	return st, nil
 }
 
-// listWindow lists topic's end offsets and the first offsets at or after since.
-func (c *Collector) listWindow(ctx context.Context, topic string, since time.Time) (ends, starts kadm.ListedOffsets, err error) {
-	adm := kadm.NewClient(c.deps.Producer)
-	ends, err = adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing %s end offsets: %w", topic, err)
-	}
-	starts, err = adm.ListOffsetsAfterMilli(ctx, since.UnixMilli(), topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing %s offsets after %v: %w", topic, since, err)
-	}
-	return ends, starts, nil
-}
-
-type window struct{ start, end int64 }
-
-// windowOffsets are the partitions of topic with records in the window.
-func windowOffsets(topic string, ends, starts kadm.ListedOffsets) map[int32]window {
-	out := map[int32]window{}
-	starts.Each(func(o kadm.ListedOffset) {
-		if end, ok := ends.Lookup(topic, o.Partition); ok && o.Offset < end.Offset {
-			out[o.Partition] = window{start: o.Offset, end: end.Offset}
-		}
-	})
-	return out
-}
-
 // readRawLeases reads the number_lease events of TopicRaw from since to its
 // end offsets, as collectors wrote them before TopicNumbers existed.
-func (c *Collector) readRawLeases(ctx context.Context, since time.Time, st *restoreStats) error {
-	ends, starts, err := c.listWindow(ctx, kafka.TopicRaw, since)
+func (s *Leases) readRawLeases(ctx context.Context, since time.Time, st *restoreStats) error {
+	win, err := topicwindow.List(ctx, s.deps.Producer, kafka.TopicRaw, since)
 	if err != nil {
 		return err
 	}
-	assign := map[int32]kgo.Offset{}
-	left := map[int32]int64{}
-	for p, w := range windowOffsets(kafka.TopicRaw, ends, starts) {
-		assign[p] = kgo.NewOffset().At(w.start)
-		left[p] = w.end
-	}
+	assign, left := win.Reads()
 	if len(assign) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(c.readerOpts(
+	cl, err := kgo.NewClient(s.deps.ReaderOpts(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{kafka.TopicRaw: assign}),
 		kgo.KeepControlRecords(), // a transaction marker is an offset, too
 	)...)
@@ -293,7 +253,7 @@ func (c *Collector) readRawLeases(ctx context.Context, since time.Time, st *rest
 			}
 			if !r.Attrs.IsControl() {
 				st.rawRecords++
-				c.applyLease(r, st)
+				s.applyLease(r, st)
 			}
 			if r.Offset == end-1 {
 				delete(left, r.Partition)

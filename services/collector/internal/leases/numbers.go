@@ -1,4 +1,4 @@
-package collector
+package leases
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/services/collector/internal/ingest"
+	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/numbers"
 	"github.com/throughline/throughline/services/collector/internal/publish"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
@@ -20,13 +21,13 @@ import (
 )
 
 const (
-	routeNumbers  = "/v1/numbers"
-	sourceNumbers = "numbers"
+	Route  = "/v1/numbers"
+	Source = "numbers"
 )
 
-// numberReply is the body of GET /v1/numbers: the leased number, how to
+// Reply is the body of GET /v1/numbers: the leased number, how to
 // show it, until when it is the visitor's, and the texts it replaces.
-type numberReply struct {
+type Reply struct {
 	Number    string   `json:"number"`
 	Display   string   `json:"display"`
 	ExpiresAt int64    `json:"expires_at"` // Unix ms
@@ -55,12 +56,12 @@ func newNumberMetrics(m metric.Meter) (*numberMetrics, error) {
 	return &out, nil
 }
 
-// serveNumbers handles GET /v1/numbers?k=<write key>&cid=<client id>: it
+// ServeNumbers handles GET /v1/numbers?k=<write key>&cid=<client id>: it
 // leases a number of the key's account pool to the client id and publishes
 // the lease (a number_lease event) to the raw topic before answering, so the
 // stitcher knows who was shown the number before anyone can dial it — and,
 // alongside, to the leases topic for the other collectors (announceLease).
-func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
+func (s *Leases) ServeNumbers(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cache-Control", "no-store")
@@ -72,42 +73,42 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := q.Get(ingest.ParamKey)
 	if key == "" {
-		c.m.reject(sourceNumbers, reasonMissingKey, "k")
-		writeError(w, http.StatusUnauthorized, "write key required: ?k=<key>", "k", "required")
+		s.deps.In.M.Reject(Source, intake.ReasonMissingKey, "k")
+		intake.WriteError(w, http.StatusUnauthorized, "write key required: ?k=<key>", "k", "required")
 		return
 	}
-	p, ok := c.deps.Keys.Lookup(key)
+	p, ok := s.deps.Keys.Lookup(key)
 	if !ok {
-		c.m.reject(sourceNumbers, reasonUnknownKey, "k")
-		writeError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
+		s.deps.In.M.Reject(Source, intake.ReasonUnknownKey, "k")
+		intake.WriteError(w, http.StatusUnauthorized, "unknown write key", "k", "unknown")
 		return
 	}
-	pool := c.pools.For(p.Tenant, p.Account)
+	pool := s.pools.For(p.Tenant, p.Account)
 	if pool == nil {
-		c.m.reject(sourceNumbers, reasonInvalid, "k")
-		writeError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
+		s.deps.In.M.Reject(Source, intake.ReasonInvalid, "k")
+		intake.WriteError(w, http.StatusNotFound, "this account has no number pool (call_tracking[].number_pool)", "", "")
 		return
 	}
-	if !c.leasesReady.Load() {
+	if !s.ready.Load() {
 		// Leasing now could hand out a number still shown to a visitor.
-		c.m.reject(sourceNumbers, reasonRestoring, "")
-		c.writeUnavailable(w, "number leases are being restored after a restart, retry later")
+		s.deps.In.M.Reject(Source, intake.ReasonRestoring, "")
+		s.deps.In.Unavailable(w, "number leases are being restored after a restart, retry later")
 		return
 	}
 	cid := q.Get("cid")
 	if cid == "" || len(cid) > event.MaxShort {
-		c.m.reject(sourceNumbers, reasonInvalid, "cid")
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
+		s.deps.In.M.Reject(Source, intake.ReasonInvalid, "cid")
+		intake.WriteError(w, http.StatusBadRequest, fmt.Sprintf("cid: the client id is required, at most %d bytes", event.MaxShort), "cid", "required")
 		return
 	}
-	if !pool.Holds(cid, now) && !c.admitLease(w, r, p.Tenant, key, now) {
+	if !pool.Holds(cid, now) && !s.admitLease(w, r, p.Tenant, key, now) {
 		return
 	}
 	l := pool.Lease(cid, now)
 	env := event.Envelope{
 		V: event.Version, ID: ingest.NewID(now), Tenant: p.Tenant, Account: p.Account,
-		Type: event.TypeNumberLease, Source: sourceNumbers, TS: now.UnixMilli(), ReceivedAt: now.UnixMilli(),
-		ClientID: cid, URL: trimTo(r.Referer(), event.MaxURL), UserAgent: trimTo(r.UserAgent(), event.MaxURL), IP: c.ips.ClientIP(r),
+		Type: event.TypeNumberLease, Source: Source, TS: now.UnixMilli(), ReceivedAt: now.UnixMilli(),
+		ClientID: cid, URL: trimTo(r.Referer(), event.MaxURL), UserAgent: trimTo(r.UserAgent(), event.MaxURL), IP: s.deps.IPs.ClientIP(r),
 		Lease: &event.NumberLease{Number: l.Number, From: l.From.UnixMilli(), To: l.To.UnixMilli(), Shared: l.Shared},
 		// The same in props, which the events table keeps: data teams read
 		// leases there without a schema change.
@@ -117,46 +118,46 @@ func (c *Collector) serveNumbers(w http.ResponseWriter, r *http.Request) {
 	if l.Shared {
 		env.Props["shared"] = "true"
 	}
-	recs, err := c.envelopeRecords([]event.Envelope{env})
+	recs, err := s.deps.Encode([]event.Envelope{env})
 	if err != nil {
-		c.m.reject(sourceNumbers, reasonInternal, "")
-		c.log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not encoded")
-		writeError(w, http.StatusInternalServerError, "internal error", "", "")
+		s.deps.In.M.Reject(Source, intake.ReasonInternal, "")
+		s.deps.Log.Error().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not encoded")
+		intake.WriteError(w, http.StatusInternalServerError, "internal error", "", "")
 		return
 	}
 	// The raw record first: refused (overload), the lease is published
 	// nowhere. Then the other collectors' copy, in flight together with it;
 	// the answer waits for the raw topic alone.
-	pd, err := c.pub.Start(ctx, recs, nil)
+	pd, err := s.deps.Pub.Start(ctx, recs, nil)
 	if err == nil {
-		c.announceLease(ctx, recs[0], p)
+		s.announceLease(ctx, recs[0], p)
 		err = pd.Wait(ctx)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(sourceNumbers, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
+		s.deps.In.M.Reject(Source, intake.ReasonOverload, "")
+		s.deps.In.Unavailable(w, "collector at capacity, retry later")
 		return
 	default:
-		c.m.reject(sourceNumbers, reasonKafka, "")
-		c.warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not published")
-		c.writeUnavailable(w, "lease not acknowledged by kafka, retry later")
+		s.deps.In.M.Reject(Source, intake.ReasonKafka, "")
+		s.deps.Warn.Warn().Err(err).Str("tenant", p.Tenant).Str("account", p.Account).Msg("number lease not published")
+		s.deps.In.Unavailable(w, "lease not acknowledged by kafka, retry later")
 		return
 	}
-	c.m.accept(sourceNumbers, 1)
+	s.deps.In.M.Accept(Source, 1)
 	kind := "new"
 	switch {
 	case l.Extended:
 		kind = "extended"
 	case l.Shared:
 		kind = "shared"
-		c.nm.exhausted.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("account", p.Account)))
-		c.warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Int("pool_size", pool.Size()).
+		s.nm.exhausted.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("account", p.Account)))
+		s.deps.Warn.Warn().Str("tenant", p.Tenant).Str("account", p.Account).Int("pool_size", pool.Size()).
 			Str("number", l.Number).Msg("number pool exhausted, a leased number is shared")
 	}
-	c.nm.leases.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("kind", kind)))
-	writeJSON(w, http.StatusOK, numberReply{
+	s.nm.leases.Add(ctx, 1, metric.WithAttributes(attribute.String("tenant", p.Tenant), attribute.String("kind", kind)))
+	intake.WriteJSON(w, http.StatusOK, Reply{
 		Number: l.Number, Display: numbers.FormatLike(pool.Display, l.Number), ExpiresAt: l.To.UnixMilli(), Replace: pool.Replace,
 	})
 }
@@ -167,25 +168,25 @@ const maxLeaseClients = 100_000
 // admitLease spends a token of the client address's and the key's new-lease
 // limits (Config.LeaseClientRate, LeaseKeyRate); over either it answers 429
 // with Retry-After, and the page keeps its own phone number.
-func (c *Collector) admitLease(w http.ResponseWriter, r *http.Request, tenant, key string, now time.Time) bool {
+func (s *Leases) admitLease(w http.ResponseWriter, r *http.Request, tenant, key string, now time.Time) bool {
 	checks := []struct {
 		by  string
 		lim *ratelimit.Limiter
 		id  string
 		rl  ratelimit.Limit
 	}{
-		{"client", c.leaseByClient, clientBucket(c.ips.ClientIP(r)), c.cfg.LeaseClientRate},
-		{"key", c.leaseByKey, key, c.cfg.LeaseKeyRate},
+		{"client", s.byClient, clientBucket(s.deps.IPs.ClientIP(r)), s.cfg.ClientRate},
+		{"key", s.byKey, key, s.cfg.KeyRate},
 	}
 	for _, ch := range checks {
 		ok, wait := ch.lim.Allow(ch.id, ch.rl, now)
 		if ok {
 			continue
 		}
-		c.m.reject(sourceNumbers, reasonRateLimited, "")
-		c.nm.limited.Add(r.Context(), 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("by", ch.by)))
+		s.deps.In.M.Reject(Source, intake.ReasonRateLimited, "")
+		s.nm.limited.Add(r.Context(), 1, metric.WithAttributes(attribute.String("tenant", tenant), attribute.String("by", ch.by)))
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1)))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+		intake.WriteError(w, http.StatusTooManyRequests, fmt.Sprintf(
 			"too many new number leases from this %s: retry later (the page keeps its own number meanwhile)", ch.by), "", "")
 		return false
 	}

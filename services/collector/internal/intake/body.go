@@ -1,4 +1,4 @@
-package collector
+package intake
 
 import (
 	"compress/gzip"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +25,7 @@ const (
 const firstChunk = 8 << 10
 
 // bodyOwner is whom a request's body is charged to: the tenant and the key
-// the request authenticates with. instrument puts it in the context.
+// the request authenticates with. Handle puts it in the context.
 type bodyOwner struct{ tenant, key string }
 
 type bodyOwnerKey struct{}
@@ -45,7 +44,7 @@ var (
 	errBodyTimeout     = errors.New("body not received in time")
 )
 
-// readBody reads a request body of at most max bytes (decompressed, when
+// ReadBody reads a request body of at most max bytes (decompressed, when
 // sent gzipped) within the in-flight budget; it answers the refusal itself
 // (413 too large, 429 over the tenant's or key's share, 503 collector at
 // capacity, 408 too slow, 400 unreadable) and returns ok false. release
@@ -56,18 +55,18 @@ var (
 // only what it has sent. A body must keep arriving — no pause longer than
 // BodyIdleTimeout, all of it within BodyReadTimeout — or it is answered 408,
 // so a trickle cannot hold a connection and its memory for long either.
-func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, source string, max int64) (body []byte, release func(), ok bool) {
+func (p *Pipeline) ReadBody(w http.ResponseWriter, r *http.Request, source string, max int64) (body []byte, release func(), ok bool) {
 	tooLarge := func() {
-		c.m.reject(source, reasonTooLarge, "body")
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes: split it", max), "body", "too large")
+		p.M.Reject(source, ReasonTooLarge, "body")
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes: split it", max), "body", "too large")
 	}
 	if r.ContentLength > max {
 		tooLarge()
 		return nil, nil, false
 	}
 	owner := bodyOwnerOf(r.Context())
-	res := c.pub.Reserve(owner.tenant, owner.key)
-	body, err := c.readReserved(w, r, res, max)
+	res := p.deps.Pub.Reserve(owner.tenant, owner.key)
+	body, err := p.readReserved(w, r, res, max)
 	if err == nil {
 		return body, res.Release, true
 	}
@@ -80,32 +79,37 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request, source stri
 	case errors.As(err, &tooBig) || errors.Is(err, errDecodedTooLarge):
 		tooLarge()
 	case errors.Is(err, publish.ErrTenantShare) || errors.Is(err, publish.ErrKeyShare):
-		c.m.reject(source, reasonOverShare, "body")
-		c.warn.Warn().Str("tenant", owner.tenant).Str("source", source).Err(err).Msg("body refused: over its share of memory")
-		w.Header().Set("Retry-After", strconv.Itoa(int(c.cfg.RetryAfter.Seconds())))
+		p.M.Reject(source, reasonOverShare, "body")
+		p.deps.Warn.Warn().Str("tenant", owner.tenant).Str("source", source).Err(err).Msg("body refused: over its share of memory")
+		p.retryAfter(w)
 		who := "tenant's"
 		if errors.Is(err, publish.ErrKeyShare) {
 			who = "key's"
 		}
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+		WriteError(w, http.StatusTooManyRequests, fmt.Sprintf(
 			"this %s uploads in progress hold their share of the collector's memory: retry when they are done", who), "body", "over share")
 	case errors.Is(err, publish.ErrOverloaded):
-		c.m.reject(source, reasonOverload, "")
-		c.writeUnavailable(w, "collector at capacity, retry later")
+		p.M.Reject(source, ReasonOverload, "")
+		p.Unavailable(w, "collector at capacity, retry later")
 	case errors.Is(err, errBodyTimeout):
-		c.m.reject(source, reasonBodyTimeout, "body")
-		writeError(w, http.StatusRequestTimeout, fmt.Sprintf(
-			"body not received in time (a pause over %v, or over %v in all)", c.cfg.BodyIdleTimeout, c.cfg.BodyReadTimeout), "body", "too slow")
+		p.M.Reject(source, reasonBodyTimeout, "body")
+		WriteError(w, http.StatusRequestTimeout, fmt.Sprintf(
+			"body not received in time (a pause over %v, or over %v in all)", p.cfg.BodyIdleTimeout, p.cfg.BodyReadTimeout), "body", "too slow")
 	default:
-		c.m.reject(source, reasonInvalid, "body")
-		writeError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
+		p.M.Reject(source, ReasonInvalid, "body")
+		WriteError(w, http.StatusBadRequest, "body could not be read: "+err.Error(), "body", "unreadable")
 	}
 	return nil, nil, false
 }
 
+// ReadHookBody reads a webhook's body of at most MaxBodyBytes (ReadBody).
+func (p *Pipeline) ReadHookBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, func(), bool) {
+	return p.ReadBody(w, r, source, p.cfg.MaxBodyBytes)
+}
+
 // readReserved reads the body into a buffer whose capacity res holds.
-func (c *Collector) readReserved(w http.ResponseWriter, r *http.Request, res *publish.Reservation, max int64) ([]byte, error) {
-	dl := newReadDeadline(w, c.cfg.BodyReadTimeout, c.cfg.BodyIdleTimeout)
+func (p *Pipeline) readReserved(w http.ResponseWriter, r *http.Request, res *publish.Reservation, max int64) ([]byte, error) {
+	dl := newReadDeadline(w, p.cfg.BodyReadTimeout, p.cfg.BodyIdleTimeout)
 	defer dl.clear()
 	var src io.Reader = &deadlineReader{r: http.MaxBytesReader(w, r.Body, max), dl: dl}
 	if strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip") {
