@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -220,24 +219,11 @@ func (d *Dashboard) alertsTable(ctx context.Context) bool {
 	return err == nil && len(res.Rows) == 1 && len(res.Rows[0]) == 1 && num(res.Rows[0][0]) == 1
 }
 
-// Values of a chstore.Result: numbers come as json.Number, 64-bit integers
-// as quoted strings.
-func str(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	}
-	return fmt.Sprint(v)
-}
+// Values of a chstore.Result, read as chstore reads them; num also takes a
+// whole number written as a float.
+func str(v any) string { return chstore.AsString(v) }
 
-func float(v any) float64 {
-	f, _ := strconv.ParseFloat(str(v), 64)
-	return f
-}
+func float(v any) float64 { return chstore.AsFloat64(v) }
 
 func num(v any) int64 {
 	s := str(v)

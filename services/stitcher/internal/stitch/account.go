@@ -1,7 +1,9 @@
 // Package stitch ties the domain rules together for one account: it orders
 // the account's events, resolves identities, keeps per-person state and
 // re-derives a person's sessions, calls, leads, deals and attribution whenever
-// an event changes it, emitting only what changed, each with a new version.
+// an event changes it, emitting only what changed, each with a new version
+// (a page view that can change only its client's sessions re-derives just
+// those: incremental.go).
 //
 // Order and lateness: events are buffered in event time and applied in
 // (ts, id) order once the account's watermark (the newest event time seen,
@@ -55,6 +57,12 @@ type Account struct {
 	// chunks is how many pending chunk keys the changelog holds (state.go).
 	chunks  int
 	clients int // client ids kept, over all persons
+	// full: derive every change in full, without the incremental shortcut
+	// (for the test that compares the two).
+	full bool
+	// hits counts page views and goals applied since the account was
+	// created or restored, shortcuts those derived incrementally (for tests).
+	hits, shortcuts uint64
 }
 
 // Meta is the account-level state: the version counter, the watermark and

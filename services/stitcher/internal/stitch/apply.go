@@ -68,9 +68,15 @@ func (a *Account) applyHit(e event.Envelope) []Record {
 		}
 		if kind != "" {
 			p.addContact(lead.Contact{TS: e.TS, ID: e.ID, Kind: kind, ClientID: e.ClientID})
+			p.derived = false // a contact can make or change a lead: derived in full
 		}
 	}
 	p.touch(e.TS)
+	a.hits++
+	if out, ok := a.restateClient(p, e.ClientID, e.TS); ok {
+		a.shortcuts++
+		return out
+	}
 	return a.restate(p)
 }
 
@@ -196,13 +202,17 @@ func (a *Account) link(explicit, matched []string) *Person {
 		a.persons[id] = p
 	}
 	for _, q := range absorbed {
+		p.derived = false // merged: derived in full
 		if qp := a.persons[q]; qp != nil {
 			p.absorb(qp)
 			delete(a.persons, q)
 		}
 		a.dirty[q] = false
 	}
-	p.Keys = a.graph.Keys(id)
+	if keys := a.graph.Keys(id); !slices.Equal(keys, p.Keys) {
+		p.Keys = keys
+		p.derived = false // new keys (web-analytics ids) can change sessions and call matching: derived in full
+	}
 	a.dirty[id] = true
 	return p
 }

@@ -97,3 +97,40 @@ func BenchmarkApplyHashed(b *testing.B) {
 	n := activeClientsWith(s, len(phones), func(i int) string { return phones[i] })
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkReturningVisitors is the shape incremental derivation is for:
+// clients who left a form and a call on their first visit and come back
+// from ads for weeks — every later page view used to re-derive the person's
+// leads and attribution. Sub-benchmarks: incremental, and full derivation
+// of every event (the same-run baseline).
+func BenchmarkReturningVisitors(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		name := "incremental"
+		if full {
+			name = "full"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := NewSet(DefaultRules())
+			s.full = full
+			const clients = 500
+			b.ResetTimer()
+			for i := range b.N {
+				c, visit := i%clients, i/clients
+				client, phone := fmt.Sprintf("client-%05d", c), fmt.Sprintf("+7916%07d", c)
+				at := int64(visit)*180*minute + int64(c)*1000
+				switch {
+				case visit == 1:
+					s.Add(form(fmt.Sprintf("f%d", c), client, at, phone, ""))
+				case visit == 2:
+					s.Add(call(fmt.Sprintf("k%d", c), fmt.Sprintf("ct%d", c), at, phone, 60, []string{client}, ""))
+				default:
+					s.Add(hit(fmt.Sprintf("h%d-%d", c, visit), client, at, fmt.Sprintf("https://shop.example.ru/p%d?yclid=%d", visit%4, visit), ""))
+				}
+				if i%2000 == 1999 {
+					s.TakeChanges()
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -20,6 +20,8 @@ type derived struct {
 	leads    []*entity.Lead
 	deals    []*entity.Deal
 	attr     map[string][]*entity.Attribution // lead id → rows, model-major
+	// clientSessions are the sessions by client id.
+	clientSessions map[string][]*entity.Session
 }
 
 // touch is one touchpoint of a person: a session, or a static-number call.
@@ -52,22 +54,11 @@ func (a *Account) derive(p *Person) derived {
 	// Sessions, per client.
 	clientSessions := map[string][]*entity.Session{}
 	for _, cid := range sortedKeys(p.Clients) {
-		c := p.Clients[cid]
-		ym, ga := clientWebIDs(p.Keys, cid)
-		for _, s := range session.Sessionize(c.Hits, c.Origins, set.SessionGap) {
-			e := &entity.Session{
-				YMClientID: ym, GAClientID: ga,
-				Meta: meta, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
-				Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
-				Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,
-				Campaign: s.Origin.Campaign, Content: s.Origin.Content, Term: s.Origin.Term,
-				ClickParam: s.Origin.ClickParam, ClickID: s.Origin.ClickID,
-				LandingPage: s.Landing, Referrer: s.Origin.Referrer, FirstEvent: s.FirstID,
-			}
-			d.sessions = append(d.sessions, e)
-			clientSessions[cid] = append(clientSessions[cid], e)
-		}
+		ss := a.sessions(p, cid)
+		d.sessions = append(d.sessions, ss...)
+		clientSessions[cid] = ss
 	}
+	d.clientSessions = clientSessions
 	var touches []touch
 	for _, s := range d.sessions {
 		touches = append(touches, touch{ts: s.Start, sessionID: s.SessionID, src: channel.Source{
@@ -185,6 +176,34 @@ func (a *Account) derive(p *Person) derived {
 		d.attr[l.LeadID] = a.attribute(l, touches)
 	}
 	return d
+}
+
+// sessions derives the sessions of one client of p, in time order.
+func (a *Account) sessions(p *Person, cid string) []*entity.Session {
+	c := p.Clients[cid]
+	ss := session.Sessionize(c.Hits, c.Origins, a.settings.SessionGap)
+	ym, ga := clientWebIDs(p.Keys, cid)
+	out := make([]*entity.Session, len(ss))
+	es := make([]entity.Session, len(ss)) // one allocation for the client's sessions
+	for i, s := range ss {
+		es[i] = a.session(p, cid, ym, ga, s)
+		out[i] = &es[i]
+	}
+	return out
+}
+
+// session is the entity of session s of client cid of p, who carried the
+// web-analytics ids ym and ga.
+func (a *Account) session(p *Person, cid, ym, ga string, s session.Session) entity.Session {
+	return entity.Session{
+		YMClientID: ym, GAClientID: ga,
+		Meta: entity.Meta{Tenant: a.Tenant, Account: a.Account}, SessionID: a.id("session", cid, s.FirstID), ClientID: cid, PersonID: p.ID,
+		Start: s.Start, End: s.End, DurationMS: s.End - s.Start, Hits: s.Hits,
+		Channel: s.Origin.Channel, Source: s.Origin.Source.Source, Medium: s.Origin.Medium,
+		Campaign: s.Origin.Campaign, Content: s.Origin.Content, Term: s.Origin.Term,
+		ClickParam: s.Origin.ClickParam, ClickID: s.Origin.ClickID,
+		LandingPage: s.Landing, Referrer: s.Origin.Referrer, FirstEvent: s.FirstID,
+	}
 }
 
 // attribute computes a lead's rows under every model, and sets the lead's

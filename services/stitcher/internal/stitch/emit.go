@@ -13,33 +13,47 @@ import (
 // exist (after a merge, a late hit that re-cut sessions, a folded lead).
 func (a *Account) restate(p *Person) []Record {
 	d := a.derive(p)
+	p.summarize(&d)
 	var out []Record
-	seen := map[string]bool{}
-	put := func(kind, id string, v any, meta *entity.Meta, h uint64) {
-		key := kind + ":" + id
-		seen[key] = true
-		if old, ok := p.Emitted[key]; ok && old == h {
-			return
-		}
-		p.Emitted[key] = h
-		a.meta.Seq++
-		meta.Version = a.meta.Seq
-		out = append(out, Record{Kind: kind, ID: id, Value: v})
-	}
 	for _, s := range d.sessions {
-		put(KindSession, s.SessionID, s, &s.Meta, fpSession(s))
+		out = a.put(p, out, KindSession, s.SessionID, s, &s.Meta, fpSession(s))
 	}
 	for _, c := range d.calls {
-		put(KindCall, c.CallID, c, &c.Meta, fpCall(c))
+		out = a.put(p, out, KindCall, c.CallID, c, &c.Meta, fpCall(c))
 	}
 	for _, l := range d.leads {
-		put(KindLead, l.LeadID, l, &l.Meta, fpLead(l))
+		out = a.put(p, out, KindLead, l.LeadID, l, &l.Meta, fpLead(l))
 	}
 	for _, dl := range d.deals {
-		put(KindDeal, dl.DealID, dl, &dl.Meta, fpDeal(dl))
+		out = a.put(p, out, KindDeal, dl.DealID, dl, &dl.Meta, fpDeal(dl))
 	}
 	for _, l := range d.leads {
-		out = append(out, a.restateAttribution(p, l.LeadID, d.attr[l.LeadID], seen)...)
+		out = append(out, a.restateAttribution(p, l.LeadID, d.attr[l.LeadID])...)
+	}
+	// Entity ids are distinct, so Emitted holds one key per entity derived
+	// now, plus those that no longer exist.
+	if len(p.Emitted) == len(d.sessions)+len(d.calls)+2*len(d.leads)+len(d.deals) {
+		return out
+	}
+	return a.supersede(p, &d, out)
+}
+
+// supersede appends deletions of p's entities emitted before that d no
+// longer has.
+func (a *Account) supersede(p *Person, d *derived, out []Record) []Record {
+	seen := make(map[string]bool, len(p.Emitted))
+	for _, s := range d.sessions {
+		seen[KindSession+":"+s.SessionID] = true
+	}
+	for _, c := range d.calls {
+		seen[KindCall+":"+c.CallID] = true
+	}
+	for _, l := range d.leads {
+		seen[KindLead+":"+l.LeadID] = true
+		seen[KindAttribution+":"+l.LeadID] = true
+	}
+	for _, dl := range d.deals {
+		seen[KindDeal+":"+dl.DealID] = true
 	}
 	var gone []string
 	for key := range p.Emitted {
@@ -63,14 +77,28 @@ func (a *Account) restate(p *Person) []Record {
 	return out
 }
 
-func (a *Account) restateAttribution(p *Person, leadID string, rows []*entity.Attribution, seen map[string]bool) []Record {
-	key := KindAttribution + ":" + leadID
-	seen[key] = true
+// put appends a new version of entity kind:id to out unless its content
+// hash h is that of the version emitted last.
+func (a *Account) put(p *Person, out []Record, kind, id string, v any, meta *entity.Meta, h uint64) []Record {
+	var buf [64]byte
+	key := append(append(append(buf[:0], kind...), ':'), id...)
+	if old, ok := p.Emitted[string(key)]; ok && old == h {
+		return out
+	}
+	p.Emitted[string(key)] = h
+	a.meta.Seq++
+	meta.Version = a.meta.Seq
+	return append(out, Record{Kind: kind, ID: id, Value: v})
+}
+
+func (a *Account) restateAttribution(p *Person, leadID string, rows []*entity.Attribution) []Record {
+	var buf [64]byte
+	key := append(append(buf[:0], KindAttribution+":"...), leadID...)
 	h := fpAttribution(rows)
-	if old, ok := p.Emitted[key]; ok && old == h {
+	if old, ok := p.Emitted[string(key)]; ok && old == h {
 		return nil
 	}
-	p.Emitted[key] = h
+	p.Emitted[string(key)] = h
 	var out []Record
 	for _, r := range rows {
 		a.meta.Seq++

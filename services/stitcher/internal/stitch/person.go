@@ -22,12 +22,26 @@ type Person struct {
 	LastTS   int64                 `json:"last_ts"`
 	Emitted  map[string]uint64     `json:"emitted,omitempty"`   // entity key → content hash
 	AttrRows map[string]int        `json:"attr_rows,omitempty"` // lead id → touches of its emitted rows
+
+	// What a hit can change, as of the last full derivation (incremental.go);
+	// kept in memory only: a person restored or merged is derived in full
+	// on its next event, which sets them again.
+	derived    bool
+	lastLeadTS int64 // the newest lead's time
+	lastCallTS int64 // the newest call's time
+	// valueLen is the length of its last changelog value.
+	valueLen int
 }
 
 // Client is one device's hits.
 type Client struct {
 	Hits    []session.Hit    `json:"hits"`
 	Origins []session.Origin `json:"origins,omitempty"`
+
+	// The touches of its sessions as of the last derivation: how many,
+	// and their hash (incremental.go). In memory only.
+	touches    int
+	touchesSum uint64
 }
 
 func newPerson(id string) *Person {

@@ -34,6 +34,7 @@ type Set struct {
 	rules    Rules
 	accounts map[string]*Account
 	touched  map[string]bool
+	full     bool // see Account.full
 }
 
 // NewSet returns an empty set.
@@ -51,6 +52,7 @@ func (s *Set) account(tenant, account string) *Account {
 			Lateness:   s.rules.Lateness,
 			Rekey:      s.rules.Hashers[tenant],
 		})
+		a.full = s.full
 		s.accounts[k] = a
 	}
 	s.touched[k] = true

@@ -42,7 +42,9 @@ func (a *Account) TakeChanges() []StateChange {
 		c := StateChange{Key: a.StateKey() + "p/" + id}
 		if a.dirty[id] {
 			if p := a.persons[id]; p != nil {
-				c.Value = encodePerson(make([]byte, 0, 256), p)
+				// Sized as its last value: a person grows by an event or two between writes.
+				c.Value = encodePerson(make([]byte, 0, max(256, p.valueLen+p.valueLen/4)), p)
+				p.valueLen = len(c.Value)
 			}
 		}
 		out = append(out, c)
