@@ -124,11 +124,6 @@ func tableFlushes(batches []*batch) []*tableFlush {
 	return out
 }
 
-func (b *batch) logCtx(ev *zerolog.Event) *zerolog.Event {
-	return ev.Str("topic", b.part.sink.Topic).Int32("partition", b.part.partition).
-		Int64("first_offset", b.rng.first).Int64("last_offset", b.rng.last)
-}
-
 // maxLinks bounds the trace links of one insert span.
 const maxLinks = 32
 

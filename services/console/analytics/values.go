@@ -6,6 +6,5 @@ import "github.com/throughline/throughline/pkg/chstore"
 
 func toString(v any) string         { return chstore.AsString(v) }
 func toInt64(v any) int64           { return chstore.AsInt64(v) }
-func toUint64(v any) uint64         { return chstore.AsUint64(v) }
 func toFloat(v any) float64         { return chstore.AsFloat64(v) }
 func arrayParam(ss []string) string { return chstore.StringArray(ss) }
