@@ -45,15 +45,7 @@ func (d *Dashboard) serveAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.alerts != nil {
-		q := url.Values{"tenant": {tenant}}
-		if account != "" {
-			q.Set("account", account)
-		}
-		r2 := r.Clone(r.Context())
-		r2.URL = &url.URL{Path: "/v1/alerts", RawQuery: q.Encode()}
-		r2.RequestURI = r2.URL.RequestURI()
-		r2.Header.Del("Authorization") // the alerter does not need the tenant's token
-		d.alerts.ServeHTTP(w, r2)
+		forward(w, r, d.alerts, "/v1/alerts", tenant, account)
 		return
 	}
 	view := AlertsView{Tenant: tenant, State: "unavailable", Active: []TableAlert{}, Recent: []TableAlert{}}
@@ -99,4 +91,20 @@ LIMIT {limit:UInt32}`), chstore.Params{"tenant": tenant, "account": account,
 		}
 	}
 	writeJSON(w, view)
+}
+
+// forward answers r with h, an in-process handler of another service (the
+// alerter's alerts, the collector's cost connectors), asked at path for the
+// token's tenant and the checked account only. The tenant's token stays
+// here: h does not need it.
+func forward(w http.ResponseWriter, r *http.Request, h http.Handler, path, tenant, account string) {
+	q := url.Values{"tenant": {tenant}}
+	if account != "" {
+		q.Set("account", account)
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL = &url.URL{Path: path, RawQuery: q.Encode()}
+	r2.RequestURI = r2.URL.RequestURI()
+	r2.Header.Del("Authorization")
+	h.ServeHTTP(w, r2)
 }

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"net/http"
-	"net/url"
 )
 
 // ConnectorsView is the body of GET /v1/dashboard/costs/connectors when no
@@ -39,15 +38,7 @@ func (d *Dashboard) serveCostConnectors(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if d.costConnectors != nil {
-		q := url.Values{"tenant": {tenant}}
-		if account != "" {
-			q.Set("account", account)
-		}
-		r2 := r.Clone(r.Context())
-		r2.URL = &url.URL{Path: "/", RawQuery: q.Encode()}
-		r2.RequestURI = r2.URL.RequestURI()
-		r2.Header.Del("Authorization") // the collector does not need the tenant's token
-		d.costConnectors.ServeHTTP(w, r2)
+		forward(w, r, d.costConnectors, "/", tenant, account)
 		return
 	}
 	view := ConnectorsView{Tenant: tenant, State: "unavailable", Connectors: []ConnectorInfo{}}
