@@ -37,7 +37,7 @@ func TestDemoFirstScreen(t *testing.T) {
 	n := newNode(t)
 	start := time.Now()
 	n.startAs("demo", "--demo-crm-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--demo-alerts-addr", "",
-		"--demo-backfill", "168h", "--demo-backfill-per-day", "1500",
+		"--demo-backfill", "336h", "--demo-backfill-per-day", "2000",
 		"--demo-silence-for", "0", "--demo-no-amounts-for", "0", "--demo-summary-every", "1h",
 		"--alerter-tick", "1s", "--alerter-idle-lag", "5s")
 	tc, err := tenants.Load(filepath.Join(n.dataDir, "tenants.yaml"))
@@ -45,32 +45,27 @@ func TestDemoFirstScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := tc.Tenants[0].ReadTokens[0]
-	from := time.Now().AddDate(0, 0, -8).Format(time.DateOnly)
+	from := time.Now().AddDate(0, 0, -15).Format(time.DateOnly)
 	to := time.Now().Format(time.DateOnly)
 
-	// Wait for the history on the first screen: every paid channel with its
-	// cost and its leads, the two largest with revenue (the demo goes live
-	// only once the pipeline took the history, so this is the moment a
-	// newcomer sees the dashboard; a week of history is too little for the
-	// small channels to have won deals for sure).
-	paid := []string{"yandex_direct", "google_ads", "vk_ads", "telegram"}
-	var rows map[string]screenRow
+	// The first screen is what a newcomer sees once the demo went live:
+	// the whole history delivered and taken by the pipeline
+	// (throughline_demo_live). Every paid channel has its cost and its
+	// leads, the two largest their revenue (two weeks of history are too
+	// little for the small channels to have won deals for sure).
 	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		rows = n.channelReport(t, token, from, to)
-		ready := true
-		for _, ch := range paid {
-			if r := rows[ch]; r.Cost <= 0 || r.Leads <= 0 || r.Revenue <= 0 && (ch == "yandex_direct" || ch == "google_ads") {
-				ready = false
-			}
-		}
-		if ready {
-			break
-		}
+	for n.metric(t, "throughline_demo_live") != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the report never showed every paid channel with cost, leads and revenue: %+v\n%s", rows, tail(n.logs.String(), 4000))
+			t.Fatalf("the demo never went live\n%s", tail(n.logs.String(), 4000))
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(time.Second)
+	}
+	paid := []string{"yandex_direct", "google_ads", "vk_ads", "telegram"}
+	rows := n.channelReport(t, token, from, to)
+	for _, ch := range paid {
+		if r := rows[ch]; r.Cost <= 0 || r.Leads <= 0 || r.Revenue <= 0 && (ch == "yandex_direct" || ch == "google_ads") {
+			t.Fatalf("the first screen lacks %s's cost, leads or revenue: %+v", ch, rows)
+		}
 	}
 	t.Logf("first screen after %v: %+v", time.Since(start).Round(time.Second), rows)
 	cpl := func(ch string) float64 { return rows[ch].Cost / rows[ch].Leads }

@@ -24,6 +24,9 @@ const (
 	// weigh nothing), and the alerter reads as much history at start
 	// (--alerter-history), so a restart learns the same baselines.
 	costKeepDays = rules.BaselineDays
+	// paceMinLeads are the leads of finished days a channel needs before
+	// its hour-of-day profile paces today's spend (spendConditions).
+	paceMinLeads = 20
 )
 
 type cellKey struct{ account, day, channel string }
@@ -38,6 +41,9 @@ type costCell struct {
 
 type dayBase struct{ cost, cpl ewma }
 
+// hourly counts leads by hour of the day (tenant's zone).
+type hourly [24]int
+
 // costBook is a tenant's spend and leads per day and channel, and the
 // baselines of finished days.
 //
@@ -50,15 +56,18 @@ type costBook struct {
 	cells    map[string]map[cellKey]*costCell // by day
 	imports  map[string]map[cellKey]bool      // account + "\x00" + import id → cells it has rows in
 	leads    map[cellKey]int                  // account "" = the whole network
+	hours    map[cellKey]*hourly              // network-wide (account "")
 	channels map[string]bool
 	base     map[string]*dayBase // channel, or account + "\x00" + channel
+	profile  map[string]*hourly  // channel → its finished days' leads by hour
 	through  string              // the last day in the baselines ("" = none)
 	stale    bool                // a day up to through changed since the baselines were learned
 }
 
 func newCostBook() costBook {
 	return costBook{cells: map[string]map[cellKey]*costCell{}, imports: map[string]map[cellKey]bool{},
-		leads: map[cellKey]int{}, channels: map[string]bool{}, base: map[string]*dayBase{}}
+		leads: map[cellKey]int{}, hours: map[cellKey]*hourly{}, channels: map[string]bool{},
+		base: map[string]*dayBase{}, profile: map[string]*hourly{}}
 }
 
 // cell is the spend of an account, day and channel, or nil.
@@ -108,9 +117,18 @@ func (b *costBook) add(env *event.Envelope) {
 	b.channels[c.Channel] = true
 }
 
-func (b *costBook) lead(day, account, channel string) {
+// lead counts a lead at local (its time in the tenant's zone).
+func (b *costBook) lead(local time.Time, account, channel string) {
+	day := local.Format(time.DateOnly)
 	b.leads[cellKey{"", day, channel}]++
 	b.leads[cellKey{account, day, channel}]++
+	k := cellKey{"", day, channel}
+	h := b.hours[k]
+	if h == nil {
+		h = &hourly{}
+		b.hours[k] = h
+	}
+	h[local.Hour()]++
 	b.changed(day)
 }
 
@@ -170,6 +188,11 @@ func (b *costBook) advance(now time.Time, loc *time.Location) {
 			delete(b.leads, k)
 		}
 	}
+	for k := range b.hours {
+		if k.day < oldest {
+			delete(b.hours, k)
+		}
+	}
 	// The last finished day: the day before the one that ended dayGrace ago.
 	through := now.Add(-dayGrace).In(loc).AddDate(0, 0, -1).Format(time.DateOnly)
 	if through != b.through || b.stale {
@@ -182,6 +205,20 @@ func (b *costBook) advance(now time.Time, loc *time.Location) {
 // every channel that spent on a day, network-wide and per account.
 func (b *costBook) learn(oldest string) {
 	clear(b.base)
+	clear(b.profile)
+	for k, h := range b.hours {
+		if k.day < oldest || k.day > b.through {
+			continue
+		}
+		p := b.profile[k.channel]
+		if p == nil {
+			p = &hourly{}
+			b.profile[k.channel] = p
+		}
+		for i, n := range h {
+			p[i] += n
+		}
+	}
 	type acc struct{ account, channel string }
 	for _, day := range sortedKeys(b.cells) {
 		if day < oldest || day > b.through {
@@ -242,14 +279,45 @@ func spendConditions(r *rules.Rule, now time.Time, b *costBook, account string, 
 		if base == nil {
 			base = &dayBase{}
 		}
-		if spendVerdict(r, cost, leads, base, currency, &c) {
+		paced := cost
+		if base.cost.n > 0 {
+			paced = min(cost, base.cost.v*b.share(ch, now.In(loc)))
+		}
+		if spendVerdict(r, cost, paced, leads, base, currency, &c) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func spendVerdict(r *rules.Rule, cost float64, leads int, base *dayBase, currency string, c *Condition) bool {
+// share is the part of a usual day's leads of channel that arrived by
+// local's time of day; 1 until its finished days had paceMinLeads.
+func (b *costBook) share(channel string, local time.Time) float64 {
+	p := b.profile[channel]
+	if p == nil {
+		return 1
+	}
+	total, before := 0, 0
+	for i, n := range p {
+		total += n
+		if i < local.Hour() {
+			before += n
+		}
+	}
+	if total < paceMinLeads {
+		return 1
+	}
+	inHour := float64(local.Minute()*60+local.Second()) / 3600
+	return (float64(before) + inHour*float64(p[local.Hour()])) / float64(total)
+}
+
+// spendVerdict judges cost (the day's spend) against the rule. A CPL
+// breaches only when paced spend breaches too: paced is the spend counted
+// at most at the usual day's pace (its spend times the share of its leads
+// due by now), so a day's spend paid ahead — a billboard's rent uploaded
+// at midnight — is no spike at 1 a.m. before the day's leads could come.
+// The CPL shown is the day's as it stands.
+func spendVerdict(r *rules.Rule, cost, paced float64, leads int, base *dayBase, currency string, c *Condition) bool {
 	ch := c.Subject
 	limit, baseline := -1.0, -1.0
 	if r.Max > 0 {
@@ -265,19 +333,19 @@ func spendVerdict(r *rules.Rule, cost float64, leads int, base *dayBase, currenc
 			limit = t
 		}
 	}
-	value := cost
+	value, judged := cost, cost
 	if r.Kind == rules.KindCPL {
-		value = cost / float64(max(leads, 1))
+		value, judged = cost/float64(max(leads, 1)), paced/float64(max(leads, 1))
 	}
 	c.Value, c.Threshold = value/100, limit/100
-	if value == 0 || r.Kind == rules.KindCPL && cost < r.MinCost*100 {
+	if value == 0 || r.Kind == rules.KindCPL && paced < r.MinCost*100 {
 		c.State = Clear
 		return true
 	}
 	if limit < 0 {
 		return false // no fixed limit and not enough finished days for a baseline
 	}
-	if value <= limit {
+	if value <= limit || judged <= limit {
 		c.State = Clear
 		return true
 	}

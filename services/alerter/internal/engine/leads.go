@@ -36,7 +36,7 @@ func (a *accountState) lead(l *entity.Lead) {
 	a.seriesOf("").add(l.TS, a.sched.Loc)
 	t.seriesOf(ch).add(l.TS, t.sched.Loc)
 	t.seriesOf("").add(l.TS, t.sched.Loc)
-	t.costs.lead(fromMS(l.TS).In(t.sched.Loc).Format(time.DateOnly), a.id, ch)
+	t.costs.lead(fromMS(l.TS).In(t.sched.Loc), a.id, ch)
 }
 
 func (a *accountState) seriesOf(ch string) *series {

@@ -214,6 +214,38 @@ func TestCPLAndCostAgainstTheirBaselines(t *testing.T) {
 	expect(t, "midnight in Moscow", h.to(monday.Add(24*time.Hour)), "resolved /cost-spike/yandex_direct")
 }
 
+// TestCPLOfSpendPaidAhead: a billboard's rent is the day's spend uploaded
+// at midnight. At 1 a.m. no lead could have come yet: no spike. The day
+// whose leads stay far too few by the evening is one.
+func TestCPLOfSpendPaidAhead(t *testing.T) {
+	h := newHarness(t, "", "cpl-spike")
+	// Eight days of 30 000 RUB rent and 20 leads between 10:00 and 13:10: CPL 1 500.
+	start := monday.AddDate(0, 0, -8)
+	h.now = start
+	for d := range 8 {
+		day := start.AddDate(0, 0, d)
+		h.spend("msk", day.Format(time.DateOnly), "offline", 30000, day.Add(5*time.Minute))
+		for i := range 20 {
+			h.lead("msk", "offline", day.Add(10*time.Hour+time.Duration(i)*10*time.Minute), 1)
+		}
+		h.to(day.Add(23 * time.Hour))
+	}
+	h.to(monday)
+	expect(t, "history", h.versions)
+	h.spend("msk", monday.Format(time.DateOnly), "offline", 30000, monday.Add(5*time.Minute))
+	expect(t, "the rent at 1 a.m., no lead yet", h.to(monday.Add(time.Hour)))
+	// By 11:00 six leads were due and five came: CPL 6 000, paced 1 800.
+	for i := range 5 {
+		h.lead("msk", "offline", monday.Add(10*time.Hour+time.Duration(i)*10*time.Minute), 1)
+	}
+	expect(t, "a usual morning", h.to(monday.Add(11*time.Hour)))
+	// 17:00: every lead of a usual day was due, five came: CPL 6 000, 4× the usual.
+	expect(t, "a poor day", h.to(monday.Add(17*time.Hour)), "firing /cpl-spike/offline")
+	if a := active(h, "", "cpl-spike", "offline"); a.Value != 6000 || a.Threshold != 4500 {
+		t.Fatalf("CPL %v against %v, want 6000 against 4500", a.Value, a.Threshold)
+	}
+}
+
 func TestFixedCPLLimitWithoutHistory(t *testing.T) {
 	h := newHarness(t, "rules:\n  - {name: cpl-direct, kind: cpl, channels: [yandex_direct], max: 2000, factor: 0, scope: account_channel}\n", "cpl-direct")
 	h.now = monday.Add(12 * time.Hour)

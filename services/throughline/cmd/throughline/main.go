@@ -198,6 +198,7 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			defer closeLag()
 			dcfg.Behind = behind
 		}
+		dcfg.Meter = a.Meter()
 		go func() {
 			if err := demo.Run(ctx, dcfg, a.Tenants(), log.With().Str("component", "demo").Logger()); err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("demo generator stopped")

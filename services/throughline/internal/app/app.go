@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/throughline/throughline/pkg/chhttp"
@@ -205,6 +206,9 @@ func (a *App) ClickHouseHTTPAddr() string {
 	}
 	return a.chhttp.Addr()
 }
+
+// Meter is the process's meter: what it records is on the collector's /metrics.
+func (a *App) Meter() metric.Meter { return a.tel.Meter }
 
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }

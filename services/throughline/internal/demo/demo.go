@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/tenants"
@@ -80,6 +82,10 @@ type Config struct {
 	// AlertsAddr is where the demo's alert receiver listens (ListenAlerts);
 	// empty: no receiver. The caller runs it.
 	AlertsAddr string
+	// Meter, when set, gets the gauge throughline_demo_live: 1 once the
+	// history is delivered and the pipeline took it (the first screen is
+	// complete), 0 before.
+	Meter metric.Meter
 
 	transport http.RoundTripper // tests
 }
@@ -253,6 +259,25 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 		client: &http.Client{Timeout: cfg.RequestTimeout, Transport: cfg.transport},
 	}
 	r := &runner{cfg: cfg, sim: s, log: log, st: st, batches: make([][]hit, len(s.branches))}
+	if cfg.Meter != nil {
+		g, err := cfg.Meter.Int64ObservableGauge("throughline_demo_live",
+			metric.WithDescription("1 once the demo's history is delivered and taken by the pipeline and live traffic runs"))
+		if err != nil {
+			return err
+		}
+		reg, err := cfg.Meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+			var v int64
+			if r.live.Load() {
+				v = 1
+			}
+			o.ObserveInt64(g, v)
+			return nil
+		}, g)
+		if err != nil {
+			return err
+		}
+		defer reg.Unregister()
+	}
 	var wg sync.WaitGroup
 	work := func(jobs <-chan job) {
 		for j := range jobs {
@@ -305,6 +330,7 @@ type runner struct {
 	log      zerolog.Logger
 	st       *stats
 	batches  [][]hit // pending server-side events per account
+	live     atomic.Bool
 }
 
 func (r *runner) run(ctx context.Context, start time.Time) error {
@@ -314,7 +340,8 @@ func (r *runner) run(ctx context.Context, start time.Time) error {
 		}
 	}
 	r.sim.w.store.setDirectReady() // the pulled Direct reports are "built"
-	return r.live(ctx)
+	r.live.Store(true)
+	return r.goLive(ctx)
 }
 
 // backfill replays history on a simulated clock, busier by day than by
@@ -356,8 +383,8 @@ func (r *runner) backfill(ctx context.Context, end time.Time) bool {
 var diurnal = [24]float64{0.25, 0.15, 0.1, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.3, 1.5, 1.6,
 	1.6, 1.6, 1.5, 1.5, 1.5, 1.5, 1.6, 1.7, 1.6, 1.3, 0.9, 0.5}
 
-// live sends cfg.Rate events per second, paced on a 100 ms tick.
-func (r *runner) live(ctx context.Context) error {
+// goLive sends cfg.Rate events per second, paced on a 100 ms tick.
+func (r *runner) goLive(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	last := time.Now()
