@@ -26,6 +26,7 @@ import (
 	"github.com/throughline/throughline/services/stitcher/internal/attribution"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/identity"
+	"github.com/throughline/throughline/services/stitcher/internal/session"
 )
 
 // Env is what an account needs from outside: its settings and channel rules.
@@ -60,6 +61,13 @@ type Account struct {
 	// full: derive every change in full, without the incremental shortcut
 	// (for the test that compares the two).
 	full bool
+	// personKey is StateKey()+"p/"; slab, when set, is the set's chunk
+	// person values are carved from (state.go).
+	personKey string
+	slab      *slab
+	// sessBuf is reused by every sessionizing of the account: sessions are
+	// copied into their entities at once (derive.go, incremental.go).
+	sessBuf []session.Session
 	// hits counts page views and goals applied since the account was
 	// created or restored, shortcuts those derived incrementally (for tests).
 	hits, shortcuts uint64

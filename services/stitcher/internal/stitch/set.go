@@ -35,6 +35,7 @@ type Set struct {
 	accounts map[string]*Account
 	touched  map[string]bool
 	full     bool // see Account.full
+	slab     slab // its accounts' person values (state.go)
 }
 
 // NewSet returns an empty set.
@@ -53,6 +54,7 @@ func (s *Set) account(tenant, account string) *Account {
 			Rekey:      s.rules.Hashers[tenant],
 		})
 		a.full = s.full
+		a.slab = &s.slab
 		s.accounts[k] = a
 	}
 	s.touched[k] = true
