@@ -206,6 +206,7 @@ func (a *Account) Restore(key string, value []byte) error {
 			a.dirty[id] = true // written back hashed with the next changes
 		}
 		a.persons[id] = p
+		a.expiry.file(id, p, p.LastTS)
 		a.clients += len(p.Clients)
 		a.graph.Restore(id, p.Keys)
 	default:
