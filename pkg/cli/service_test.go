@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,22 +15,22 @@ import (
 	"github.com/throughline/throughline/pkg/flagenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// stderrFile is a file to stand for stderr: safe for the logger's
+// concurrent writes; read back by String.
+type stderrFile struct{ *os.File }
+
+func newStderr(t *testing.T) stderrFile {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return stderrFile{f}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (f stderrFile) String() string {
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
 }
 
 type closer func() error
@@ -83,9 +84,9 @@ func TestRunServesAndStopsInOrder(t *testing.T) {
 			}, nil
 		},
 	}
-	var stderr syncBuffer
-	err := Run(ctx, s, []string{"-svc-level", "high", "-log-level", "warn"}, &stderr)
-	if code := s.Exit(err, &stderr); code != 0 {
+	stderr := newStderr(t)
+	err := Run(ctx, s, []string{"-svc-level", "high", "-log-level", "warn"}, stderr)
+	if code := s.Exit(err, stderr); code != 0 {
 		t.Fatalf("exit %d: %v", code, err)
 	}
 	if got := strings.Join(order, ", "); got != "run returned, second opened, first opened" {
@@ -126,8 +127,8 @@ func TestExitStatus(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.s.Name = "svc"
-			var stderr syncBuffer
-			code := c.s.Exit(Run(context.Background(), c.s, c.args, &stderr), &stderr)
+			stderr := newStderr(t)
+			code := c.s.Exit(Run(context.Background(), c.s, c.args, stderr), stderr)
 			if code != c.code {
 				t.Errorf("exit %d, want %d; stderr: %s", code, c.code, stderr.String())
 			}
