@@ -85,8 +85,9 @@ type Config struct {
 	AlertsAddr string
 	// Meter, when set, gets the gauge throughline_demo_live: 1 once the
 	// history is delivered and the pipeline took it (the first screen is
-	// complete), 0 before; and throughline_demo_story_timestamp_seconds:
-	// when each step of the live story happened (see storyStep).
+	// complete), 0 before; throughline_demo_story_timestamp_seconds: when
+	// each step of the live story happened (see storyStep); and
+	// throughline_demo_events_total by outcome (see runner.gauges).
 	Meter metric.Meter
 
 	transport http.RoundTripper // tests
@@ -343,10 +344,11 @@ func storyStep(episode string, begins bool) int {
 	panic("demo: unknown story episode " + episode)
 }
 
-// gauges registers the demo's gauges with m: throughline_demo_live, and
+// gauges registers the demo's metrics with m: throughline_demo_live,
 // throughline_demo_story_timestamp_seconds{episode, phase} for each step of
-// the story that happened (none before). They say on /metrics what the
-// logs say in prose, for scripts and tests to wait on.
+// the story that happened (none before) and the sender's counters,
+// throughline_demo_events_total{outcome}. They say on /metrics what the
+// logs say in prose, for scripts and tests to wait on and check.
 func (r *runner) gauges(m metric.Meter) (unregister func() error, err error) {
 	live, err := m.Int64ObservableGauge("throughline_demo_live",
 		metric.WithDescription("1 once the demo's history is delivered and taken by the pipeline and live traffic runs"))
@@ -358,6 +360,15 @@ func (r *runner) gauges(m metric.Meter) (unregister func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
+	events, err := m.Int64ObservableCounter("throughline_demo_events_total",
+		metric.WithDescription("events the demo handed to the collector (sent), that it took (accepted) and that it refused or that ran out of attempts (failed)"))
+	if err != nil {
+		return nil, err
+	}
+	outcome := func(o string) metric.ObserveOption {
+		return metric.WithAttributes(attribute.String("outcome", o))
+	}
+	sent, accepted, failed := outcome("sent"), outcome("accepted"), outcome("failed")
 	attrs := make([]metric.ObserveOption, len(storySteps))
 	for i, s := range storySteps {
 		attrs[i] = metric.WithAttributes(attribute.String("episode", s.episode), attribute.String("phase", s.phase))
@@ -368,13 +379,16 @@ func (r *runner) gauges(m metric.Meter) (unregister func() error, err error) {
 			v = 1
 		}
 		o.ObserveInt64(live, v)
+		o.ObserveInt64(events, r.st.sent.Load(), sent)
+		o.ObserveInt64(events, r.st.accepted.Load(), accepted)
+		o.ObserveInt64(events, r.st.failed.Load(), failed)
 		for i := range storySteps {
 			if ms := r.storyAt[i].Load(); ms > 0 {
 				o.ObserveFloat64(story, float64(ms)/1000, attrs[i])
 			}
 		}
 		return nil
-	}, live, story)
+	}, live, story, events)
 	if err != nil {
 		return nil, err
 	}
