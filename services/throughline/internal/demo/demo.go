@@ -263,7 +263,7 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 	}
 	r := &runner{cfg: cfg, sim: s, log: log, st: st, batches: make([][]hit, len(s.branches))}
 	if cfg.Meter != nil {
-		unregister, err := r.gauges(cfg.Meter)
+		unregister, err := r.metrics(cfg.Meter)
 		if err != nil {
 			return err
 		}
@@ -344,12 +344,12 @@ func storyStep(episode string, begins bool) int {
 	panic("demo: unknown story episode " + episode)
 }
 
-// gauges registers the demo's metrics with m: throughline_demo_live,
+// metrics registers the demo's metrics with m: throughline_demo_live,
 // throughline_demo_story_timestamp_seconds{episode, phase} for each step of
 // the story that happened (none before) and the sender's counters,
 // throughline_demo_events_total{outcome}. They say on /metrics what the
 // logs say in prose, for scripts and tests to wait on and check.
-func (r *runner) gauges(m metric.Meter) (unregister func() error, err error) {
+func (r *runner) metrics(m metric.Meter) (unregister func() error, err error) {
 	live, err := m.Int64ObservableGauge("throughline_demo_live",
 		metric.WithDescription("1 once the demo's history is delivered and taken by the pipeline and live traffic runs"))
 	if err != nil {

@@ -90,14 +90,17 @@ func waitLive(t *testing.T, live func() int64, within time.Duration, describe fu
 
 // TestLiveGauge: throughline_demo_live is 0 while the pipeline has still
 // to take the history (Config.Behind above zero), 1 once it took it and the
-// demo runs live.
+// demo runs live. By then every event of the history was answered: the
+// counters say the collector (a fake that takes all) accepted exactly what
+// the demo sent.
 func TestLiveGauge(t *testing.T) {
 	crm := startCRM(t)
 	tc := TenantsFor(1, 2, crm.URL())
 	fake := newFake(tc)
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	meter, live := liveGauge(t)
+	meter, read := demoGauges(t)
+	live := func() int64 { return int64(read()["throughline_demo_live"]) }
 	var behind atomic.Int64
 	behind.Store(7)
 	asked := make(chan struct{}, 1)
@@ -119,8 +122,13 @@ func TestLiveGauge(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the demo never asked how far behind the pipeline is")
 	}
-	if v := live(); v != 0 {
-		t.Errorf("throughline_demo_live = %d while the pipeline is 7 records behind, want 0", v)
+	m := read()
+	if v := m["throughline_demo_live"]; v != 0 {
+		t.Errorf("throughline_demo_live = %v while the pipeline is 7 records behind, want 0", v)
+	}
+	sent, accepted := m["throughline_demo_events_total{outcome=sent}"], m["throughline_demo_events_total{outcome=accepted}"]
+	if sent == 0 || accepted != sent || m["throughline_demo_events_total{outcome=failed}"] != 0 {
+		t.Errorf("after the history: %v", m)
 	}
 	behind.Store(0)
 	waitLive(t, live, 30*time.Second, func() string { return "the pipeline caught up" })
@@ -147,7 +155,7 @@ func TestStoryGauge(t *testing.T) {
 	s.w.story = d.episodes()
 	r := &runner{sim: s, log: zerolog.Nop(), st: &stats{}}
 	meter, read := demoGauges(t)
-	unregister, err := r.gauges(meter)
+	unregister, err := r.metrics(meter)
 	if err != nil {
 		t.Fatal(err)
 	}
