@@ -1,6 +1,10 @@
 #include <dlfcn.h>
+#include <malloc.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "shim.h"
 
 // chdb_connection is an opaque pointer; chdb_connect returns a pointer to it.
@@ -56,10 +60,9 @@ const char *tl_load(const char *path) {
 	return NULL;
 }
 
-tl_conn *tl_connect(const char *path_arg) {
-	char *argv[] = {"clickhouse", (char *)path_arg};
+tl_conn *tl_connect(int argc, char **argv) {
 	save_signals();
-	void *c = p_connect(2, argv);
+	void *c = p_connect(argc, argv);
 	restore_signals();
 	return (tl_conn *)c;
 }
@@ -81,3 +84,28 @@ void tl_free(tl_result *r) { p_destroy((void *)r); }
 const char *tl_error(tl_result *r) { return p_error((void *)r); }
 char *tl_buffer(tl_result *r) { return p_buffer((void *)r); }
 size_t tl_length(tl_result *r) { return p_length((void *)r); }
+
+int tl_malloc_arenas(int n) {
+	const char *tun = getenv("GLIBC_TUNABLES");
+	if (getenv("MALLOC_ARENA_MAX") != NULL || (tun != NULL && strstr(tun, "glibc.malloc.arena_max") != NULL)) return 0;
+	return mallopt(M_ARENA_MAX, n);
+}
+
+size_t tl_release_text(const char *path) {
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL) return 0;
+	char line[4096], perms[8], name[4096];
+	unsigned long lo, hi;
+	size_t total = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &lo, &hi, perms, name) < 3) continue;
+		// Only code: clean, read-only file pages the engine can fault back
+		// in. Never writable or relocated (r--p RELRO) pages, whose
+		// private changes MADV_DONTNEED would drop.
+		if (strcmp(perms, "r-xp") != 0 || strcmp(name, path) != 0) continue;
+		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) total += hi - lo;
+	}
+	fclose(f);
+	return total;
+}
