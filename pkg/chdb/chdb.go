@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -97,7 +98,8 @@ type Conn struct {
 	mu   sync.Mutex
 	conn *C.tl_conn
 	path string
-	args []string // the engine's arguments, --path first
+	args []string      // the engine's arguments, --path first
+	stop chan struct{} // ends releaseEvery; nil on a Session
 	// session: a second connection from Session, whose Close leaves the
 	// engine (and the data path's claim) to the Conn that Open returned.
 	session bool
@@ -137,25 +139,49 @@ func OpenArgs(dataDir string, args ...string) (*Conn, error) {
 		return nil, fmt.Errorf("chdb: connecting to %s failed", abs)
 	}
 	openPath = abs
-	releaseCode()
-	return &Conn{conn: c, path: abs, args: all}, nil
+	conn := &Conn{conn: c, path: abs, args: all, stop: make(chan struct{})}
+	if releaseCode() {
+		go conn.releaseEvery(codeReleaseInterval)
+	}
+	return conn, nil
 }
 
-// releaseCode unmaps the library's code pages from the process once the
-// engine has started. Starting runs the static initialisers scattered over
-// its ~140 MiB of code: every page they touched stays mapped and counts in
-// the process's RSS, although most is never run again. The pages stay in
-// the kernel's page cache (they are the library file's, clean and shared),
-// and the code the engine runs afterwards maps back in on first use, a minor
-// fault each, so RSS shows the engine's working set. THROUGHLINE_CHDB_KEEP_CODE=1
-// leaves them mapped.
-func releaseCode() {
+// codeReleaseInterval is how often the library's pages that ran once (a
+// statement of a kind seen once, start-up) are released again.
+const codeReleaseInterval = 2 * time.Minute
+
+func (c *Conn) releaseEvery(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			releaseCode()
+		}
+	}
+}
+
+// releaseCode unmaps the library's code and constant pages from the
+// process: once the engine has started, and then every
+// codeReleaseInterval. Starting runs the static initialisers scattered over
+// its ~140 MiB of code and reads ~40 MiB of its constants: every page they
+// touched stays mapped and counts in the process's RSS (~150 MiB), although
+// most is never used again; so do the pages of statements run once. The
+// pages stay in the kernel's page cache (they are the library file's, clean
+// and shared) and what the engine uses afterwards maps back in on first use,
+// a minor fault each, so RSS shows the engine's working set. Pages the
+// process changed (relocations) are never released (shim.c). It reports
+// whether it ran: THROUGHLINE_CHDB_KEEP_CODE=1 leaves the pages mapped.
+func releaseCode() bool {
 	if loadedAt == "" || os.Getenv("THROUGHLINE_CHDB_KEEP_CODE") == "1" {
-		return
+		return false
 	}
 	p := C.CString(loadedAt)
 	defer C.free(unsafe.Pointer(p))
 	C.tl_release_text(p)
+	return true
 }
 
 // Session opens another connection to the same engine: its statements run
@@ -333,6 +359,9 @@ func (c *Conn) Close() error {
 	c.conn = nil
 	if c.session {
 		return nil
+	}
+	if c.stop != nil {
+		close(c.stop)
 	}
 	openMu.Lock()
 	openPath = ""
