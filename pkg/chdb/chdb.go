@@ -148,7 +148,7 @@ func OpenArgs(dataDir string, args ...string) (*Conn, error) {
 
 // codeReleaseInterval is how often the library's pages that ran once (a
 // statement of a kind seen once, start-up) are released again.
-const codeReleaseInterval = 2 * time.Minute
+const codeReleaseInterval = time.Minute
 
 func (c *Conn) releaseEvery(d time.Duration) {
 	t := time.NewTicker(d)
