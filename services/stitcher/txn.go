@@ -307,6 +307,15 @@ func (t *txn) commit(ctx context.Context) (committed bool, err error) {
 		committed, err = s.endWithoutOffsets(ctx, t.sess)
 	} else {
 		s.revocationsAtEnd = s.revocations.Load()
+		// Nothing touches partition state from here on: let a rebalance
+		// that waits for this poll go on now, not after End. End forces a
+		// heartbeat and waits for it, or for a revoke or loss; a group
+		// whose heartbeat or join failed runs no heartbeats, and waits for
+		// the poll to allow its loss callback — without this, End and the
+		// group waited for each other until the stitcher stopped. A revoke
+		// or loss during End aborts the transaction or waits for its
+		// commit (the session's own lock, as without BlockRebalanceOnPoll).
+		t.sess.AllowRebalance()
 		committed, err = t.sess.End(ctx, how)
 	}
 	if committed {
