@@ -1,6 +1,13 @@
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <malloc.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "shim.h"
 
 // chdb_connection is an opaque pointer; chdb_connect returns a pointer to it.
@@ -56,10 +63,9 @@ const char *tl_load(const char *path) {
 	return NULL;
 }
 
-tl_conn *tl_connect(const char *path_arg) {
-	char *argv[] = {"clickhouse", (char *)path_arg};
+tl_conn *tl_connect(int argc, char **argv) {
 	save_signals();
-	void *c = p_connect(2, argv);
+	void *c = p_connect(argc, argv);
 	restore_signals();
 	return (tl_conn *)c;
 }
@@ -81,3 +87,61 @@ void tl_free(tl_result *r) { p_destroy((void *)r); }
 const char *tl_error(tl_result *r) { return p_error((void *)r); }
 char *tl_buffer(tl_result *r) { return p_buffer((void *)r); }
 size_t tl_length(tl_result *r) { return p_length((void *)r); }
+
+int tl_malloc_arenas(int n) {
+	const char *tun = getenv("GLIBC_TUNABLES");
+	if (getenv("MALLOC_ARENA_MAX") != NULL || (tun != NULL && strstr(tun, "glibc.malloc.arena_max") != NULL)) return 0;
+	return mallopt(M_ARENA_MAX, n);
+}
+
+// release_clean drops the present, file-backed (never copied-on-write)
+// pages of [lo, hi) from this process's mappings: runs of them found with
+// /proc/self/pagemap (bit 63 present, bit 61 file page or shared).
+static size_t release_clean(int pm, unsigned long lo, unsigned long hi) {
+	const unsigned long pg = 4096;
+	size_t total = 0;
+	unsigned long run = 0;
+	uint64_t ent[512];
+	for (unsigned long a = lo; a < hi;) {
+		size_t n = (hi - a) / pg;
+		if (n > 512) n = 512;
+		ssize_t got = pread(pm, ent, n * 8, (off_t)(a / pg * 8));
+		if (got <= 0) break;
+		n = (size_t)got / 8;
+		for (size_t i = 0; i < n; i++, a += pg) {
+			int clean = (ent[i] >> 63 & 1) && (ent[i] >> 61 & 1);
+			if (clean && run == 0) run = a;
+			if (!clean && run != 0) {
+				if (madvise((void *)run, a - run, MADV_DONTNEED) == 0) total += a - run;
+				run = 0;
+			}
+		}
+	}
+	if (run != 0 && madvise((void *)run, hi - run, MADV_DONTNEED) == 0) total += hi - run;
+	return total;
+}
+
+size_t tl_release_text(const char *path) {
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL) return 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		fclose(f);
+		return 0;
+	}
+	char line[4096], perms[8], name[4096];
+	unsigned long lo, hi;
+	size_t total = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &lo, &hi, perms, name) < 3) continue;
+		// Read-only mappings only (code, constants), and in them only pages
+		// still the file's: a relocated (RELRO) page is the process's own
+		// copy, which MADV_DONTNEED would drop.
+		if (perms[1] != '-' || perms[3] != 'p' || strcmp(name, path) != 0) continue;
+		total += release_clean(pm, lo, hi);
+	}
+	close(pm);
+	fclose(f);
+	return total;
+}
