@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 	"unsafe"
 )
 
@@ -59,7 +58,6 @@ func CacheDir() string {
 var (
 	loadOnce sync.Once
 	loadErr  error
-	loadedAt string // the library's resolved path, as /proc/self/maps names it
 )
 
 // mallocArenas caps glibc's malloc arenas, which libchdb allocates from
@@ -79,9 +77,6 @@ func load(path string) error {
 	}
 	loadOnce.Do(func() {
 		C.tl_malloc_arenas(mallocArenas)
-		if real, err := filepath.EvalSymlinks(path); err == nil {
-			loadedAt = real
-		}
 		cpath := C.CString(path)
 		defer C.free(unsafe.Pointer(cpath))
 		if msg := C.tl_load(cpath); msg != nil {
@@ -98,8 +93,7 @@ type Conn struct {
 	mu   sync.Mutex
 	conn *C.tl_conn
 	path string
-	args []string      // the engine's arguments, --path first
-	stop chan struct{} // ends releaseEvery; nil on a Session
+	args []string // the engine's arguments, --path first
 	// session: a second connection from Session, whose Close leaves the
 	// engine (and the data path's claim) to the Conn that Open returned.
 	session bool
@@ -139,49 +133,7 @@ func OpenArgs(dataDir string, args ...string) (*Conn, error) {
 		return nil, fmt.Errorf("chdb: connecting to %s failed", abs)
 	}
 	openPath = abs
-	conn := &Conn{conn: c, path: abs, args: all, stop: make(chan struct{})}
-	if releaseCode() {
-		go conn.releaseEvery(codeReleaseInterval)
-	}
-	return conn, nil
-}
-
-// codeReleaseInterval is how often the library's pages that ran once (a
-// statement of a kind seen once, start-up) are released again.
-const codeReleaseInterval = time.Minute
-
-func (c *Conn) releaseEvery(d time.Duration) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-			releaseCode()
-		}
-	}
-}
-
-// releaseCode unmaps the library's code and constant pages from the
-// process: once the engine has started, and then every
-// codeReleaseInterval. Starting runs the static initialisers scattered over
-// its ~140 MiB of code and reads ~40 MiB of its constants: every page they
-// touched stays mapped and counts in the process's RSS (~150 MiB), although
-// most is never used again; so do the pages of statements run once. The
-// pages stay in the kernel's page cache (they are the library file's, clean
-// and shared) and what the engine uses afterwards maps back in on first use,
-// a minor fault each, so RSS shows the engine's working set. Pages the
-// process changed (relocations) are never released (shim.c). It reports
-// whether it ran: THROUGHLINE_CHDB_KEEP_CODE=1 leaves the pages mapped.
-func releaseCode() bool {
-	if loadedAt == "" || os.Getenv("THROUGHLINE_CHDB_KEEP_CODE") == "1" {
-		return false
-	}
-	p := C.CString(loadedAt)
-	defer C.free(unsafe.Pointer(p))
-	C.tl_release_text(p)
-	return true
+	return &Conn{conn: c, path: abs, args: all}, nil
 }
 
 // Session opens another connection to the same engine: its statements run
@@ -359,9 +311,6 @@ func (c *Conn) Close() error {
 	c.conn = nil
 	if c.session {
 		return nil
-	}
-	if c.stop != nil {
-		close(c.stop)
 	}
 	openMu.Lock()
 	openPath = ""

@@ -19,7 +19,4 @@ size_t tl_length(tl_result *r);
 // tl_malloc_arenas caps glibc's malloc arenas at n unless MALLOC_ARENA_MAX or
 // GLIBC_TUNABLES (glibc.malloc.arena_max) set them; 0 when left alone.
 int tl_malloc_arenas(int n);
-// tl_release_text drops this process's mappings of the code pages of the
-// library at path (MADV_DONTNEED); returns the bytes of address space advised.
-size_t tl_release_text(const char *path);
 #endif
