@@ -14,6 +14,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -88,7 +89,7 @@ func TestEndToEnd(t *testing.T) {
 	if got.Event != StatusResolved || got.Alert.Rule != "missed-calls" || got.Alert.ResolvedAt == 0 {
 		t.Fatalf("third notification: %+v", got)
 	}
-	waitUntil(t, 10*time.Second, "three alert records", func() bool { return len(e.alertRecords()) == 3 })
+	eventually.True(t, 10*time.Second, "three alert records", func() bool { return len(e.alertRecords()) == 3 })
 	recs := e.alertRecords()
 	if recs[0].Status != StatusFiring || recs[2].Status != StatusResolved || recs[2].ID != recs[0].ID || recs[2].Version != 2 {
 		t.Fatalf("alert records: %+v", recs)
@@ -221,7 +222,7 @@ func TestHistoryBeingSentWithholdsVerdicts(t *testing.T) {
 		}
 	}
 	backfill(3)
-	waitUntil(t, 10*time.Second, "the alerter sees history being sent", func() bool { return a.State() == StateReplaying })
+	eventually.True(t, 10*time.Second, "the alerter sees history being sent", func() bool { return a.State() == StateReplaying })
 
 	// A won deal without an amount, now: withheld while history flows.
 	e.wonWithoutAmount("spb", "deal-during-backfill", time.Now())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -40,7 +41,7 @@ func TestAlertsSink(t *testing.T) {
 	cfg := e.config()
 	cfg.Sinks = []Sink{AlertsSink()}
 	r := start(e.newLoader(cfg, nil))
-	eventually(t, 60*time.Second, "the alerts topic loaded and committed", func() bool {
+	eventually.True(t, 60*time.Second, "the alerts topic loaded and committed", func() bool {
 		offs, err := e.adm.FetchOffsets(ctx, cfg.Group)
 		if err != nil {
 			return false // the group is not there before its first commit

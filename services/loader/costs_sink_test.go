@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -108,7 +109,7 @@ func TestCostsReimportRestatesTheDay(t *testing.T) {
 	cfg := e.config()
 	cfg.Sinks = DefaultSinks()
 	r := start(e.newLoader(cfg, nil))
-	eventually(t, 60*time.Second, "the costs topic loaded and committed", func() bool {
+	eventually.True(t, 60*time.Second, "the costs topic loaded and committed", func() bool {
 		offs, err := e.adm.FetchOffsets(ctx, cfg.Group)
 		if err != nil {
 			return false // the group is not there before its first commit
@@ -123,7 +124,7 @@ func TestCostsReimportRestatesTheDay(t *testing.T) {
 	})
 	// The non-cost record goes the long way round: dead-letter topic, then
 	// the loader's own dead-letter sink; wait for it while the loader runs.
-	eventually(t, 30*time.Second, "the non-cost record dead-lettered", func() bool {
+	eventually.True(t, 30*time.Second, "the non-cost record dead-lettered", func() bool {
 		return e.count("SELECT count() FROM "+e.db+".dead_letters WHERE source = 'loader'") >= 1
 	})
 	if err := r.stop(t); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -63,7 +64,7 @@ func TestCrashBetweenInsertAndCommit(t *testing.T) {
 	e.waitEvents(800)
 	e.waitCommitted("loader", kafka.TopicRaw, 801)
 	q := "SELECT count() FROM " + e.db + ".dead_letters"
-	eventually(t, 30*time.Second, "the dead letter loaded", func() bool { return e.count(q) >= 1 })
+	eventually.True(t, 30*time.Second, "the dead letter loaded", func() bool { return e.count(q) >= 1 })
 	if err := r2.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestCommitFailures(t *testing.T) {
 	e.produceEvents(500, accounts, 3)
 	r1 := start(e.newLoader(cfg, nil))
 	e.waitEvents(500)
-	eventually(t, 30*time.Second, "refused commits", func() bool { return refused.Load() > 0 })
+	eventually.True(t, 30*time.Second, "refused commits", func() bool { return refused.Load() > 0 })
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}

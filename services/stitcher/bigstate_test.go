@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 )
 
 // TestBusyAccountState: one account with more than Kafka's 1 MB of events
@@ -41,7 +42,7 @@ func TestBusyAccountState(t *testing.T) {
 	cfg.MaxPollRecords = 2000
 	s := e.newStitcher(cfg)
 	r := start(s)
-	eventually(t, 30*time.Second, "the busy account's input committed", func() bool {
+	eventually.True(t, 30*time.Second, "the busy account's input committed", func() bool {
 		return e.committed(cfg.Group) == e.total()
 	})
 	if pending, _, _ := s.sizes(); pending != 3000 {
@@ -81,7 +82,7 @@ func TestOversizeRecord(t *testing.T) {
 	}()
 	count := regexp.MustCompile(`(?m)^throughline_stitcher_oversize_records_total\{[^}]*topic="([^"]+)"[^}]*\} (\d+)`)
 	var topics []string
-	eventually(t, 30*time.Second, "oversize records counted", func() bool {
+	eventually.True(t, 30*time.Second, "oversize records counted", func() bool {
 		rec := httptest.NewRecorder()
 		s.deps.Tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		topics = topics[:0]

@@ -29,18 +29,25 @@ type Cluster struct {
 // kafka.Topics that opts (kfake.SeedTopics, say) did not.
 func Start(tb testing.TB, opts ...kfake.Opt) *Cluster {
 	tb.Helper()
-	cl, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(cl.Close)
-	c := &Cluster{Cluster: cl, Brokers: cl.ListenAddrs()}
+	c := StartEmpty(tb, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, kadm.NewClient(c.Client(tb)), 1, kafka.Topics); err != nil {
 		tb.Fatal(err)
 	}
 	return c
+}
+
+// StartEmpty starts a one-broker cluster with only the topics opts seed:
+// for the tests of a binary, which creates the topics itself.
+func StartEmpty(tb testing.TB, opts ...kfake.Opt) *Cluster {
+	tb.Helper()
+	cl, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	return &Cluster{Cluster: cl, Brokers: cl.ListenAddrs()}
 }
 
 // Config is a kafka.Config of the cluster.

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,5 +32,17 @@ func TestStartHoldRelease(t *testing.T) {
 	release()
 	if err := <-acked; err != nil {
 		t.Fatalf("after release: %v", err)
+	}
+}
+
+// An empty cluster has only the topics its options seed.
+func TestStartEmpty(t *testing.T) {
+	c := StartEmpty(t, kfake.SeedTopics(2, "seeded"))
+	topics, err := kadm.NewClient(c.Client(t)).ListTopics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := topics.Names(); len(got) != 1 || got[0] != "seeded" || len(topics["seeded"].Partitions) != 2 {
+		t.Fatalf("topics %v, want only seeded with 2 partitions", got)
 	}
 }

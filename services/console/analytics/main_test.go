@@ -7,13 +7,14 @@ import (
 
 	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/schemas/chstoretest"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
 
 // One engine per test process: libchdb allows a single session.
 var engine *chstore.Embedded
 
-func TestMain(m *testing.M) { testnet.Main(m, &engine) }
+func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
 
 func refresher(t testing.TB, w *testnet.World, zones Zones) *aggregates.Refresher {
 	t.Helper()
