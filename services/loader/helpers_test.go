@@ -23,12 +23,6 @@ import (
 	"github.com/throughline/throughline/schemas/chstoretest"
 )
 
-// The embedded engine allows one session per process: every test shares it
-// and works in a database of its own.
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
-
 // env is one test's broker and database.
 type env struct {
 	t       testing.TB

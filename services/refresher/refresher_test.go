@@ -15,10 +15,6 @@ import (
 	"github.com/throughline/throughline/schemas/chstoretest"
 )
 
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
-
 // putSession writes one session the way the loader does (its insert leaves
 // a change-log row).
 func putSession(t *testing.T, db, account string, offset int) {

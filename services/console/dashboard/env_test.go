@@ -21,16 +21,10 @@ import (
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/tenants"
-	"github.com/throughline/throughline/schemas/chstoretest"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/console/dashboard"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
-
-// One engine per test process: libchdb allows a single session.
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
 
 // Tokens of the test tenants. net is testnet's hand-computed network.
 const (

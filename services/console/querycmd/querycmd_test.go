@@ -8,15 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/throughline/throughline/pkg/chstore"
-	"github.com/throughline/throughline/schemas/chstoretest"
 	"github.com/throughline/throughline/services/console"
 )
-
-var engine *chstore.Embedded
-
-// The command is tested against a real console over the real engine.
-func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
 
 const adminToken = "querycmd-admin-token-0123"
 

@@ -14,10 +14,6 @@ import (
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }
-
 // TestTablesReadLatest loads every version the stitcher emitted, including
 // superseding deletions, into the real engine and checks that FINAL (and the
 // *_latest views) show exactly the latest entities.
