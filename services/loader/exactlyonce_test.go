@@ -56,8 +56,8 @@ func TestCrashBetweenInsertAndCommit(t *testing.T) {
 	crashOnRound(l1, 1)
 	waitCrash(t, start(l1))
 	loaded := e.count("SELECT count() FROM " + e.db + ".events")
-	if loaded == 0 || e.committed("loader", kafka.TopicRaw) != 0 {
-		t.Fatalf("before restart: %d rows loaded, %d committed; want some rows and no commit", loaded, e.committed("loader", kafka.TopicRaw))
+	if loaded == 0 || e.cluster.Committed("loader", kafka.TopicRaw) != 0 {
+		t.Fatalf("before restart: %d rows loaded, %d committed; want some rows and no commit", loaded, e.cluster.Committed("loader", kafka.TopicRaw))
 	}
 	e.produceEvents(200, accounts, 3)
 	r2 := start(e.newLoader(cfg, nil))
@@ -206,7 +206,7 @@ func TestCommitFailures(t *testing.T) {
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	if c := e.committed("loader", kafka.TopicRaw); c != 0 {
+	if c := e.cluster.Committed("loader", kafka.TopicRaw); c != 0 {
 		t.Fatalf("%d offsets committed through a refusing broker", c)
 	}
 	e.exactlyOnce(500)

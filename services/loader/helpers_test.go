@@ -167,27 +167,10 @@ func (e *env) waitEvents(n int) {
 	eventually.True(e.t, 60*time.Second, fmt.Sprintf("%d events", n), func() bool { return e.count(q) >= n })
 }
 
-// committed is the sum over the topic's partitions of the group's committed
-// offsets, which equals the records consumed when each partition starts at 0.
-func (e *env) committed(group, topic string) int64 {
-	e.t.Helper()
-	offs, err := e.adm.FetchOffsets(context.Background(), group)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var sum int64
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == topic && o.Err == nil && o.At > 0 {
-			sum += o.At
-		}
-	})
-	return sum
-}
-
 func (e *env) waitCommitted(group, topic string, n int64) {
 	e.t.Helper()
 	eventually.True(e.t, 60*time.Second, fmt.Sprintf("%d offsets committed on %s", n, topic), func() bool {
-		return e.committed(group, topic) >= n
+		return e.cluster.Committed(group, topic) >= n
 	})
 }
 

@@ -97,7 +97,7 @@ func TestCommitOnlyAfterInsert(t *testing.T) {
 			t.Fatal("no insert attempted")
 		}
 	}
-	if c := e.committed("loader", kafka.TopicRaw); c != 0 {
+	if c := e.cluster.Committed("loader", kafka.TopicRaw); c != 0 {
 		t.Fatalf("committed %d offsets while every insert failed", c)
 	}
 	if n := e.count("SELECT count() FROM " + e.db + ".events"); n != 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/eventually"
+	"github.com/throughline/throughline/pkg/kafka"
 )
 
 // TestBusyAccountState: one account with more than Kafka's 1 MB of events
@@ -43,7 +44,7 @@ func TestBusyAccountState(t *testing.T) {
 	s := e.newStitcher(cfg)
 	r := start(s)
 	eventually.True(t, 30*time.Second, "the busy account's input committed", func() bool {
-		return e.committed(cfg.Group) == e.total()
+		return e.cluster.Committed(cfg.Group, kafka.TopicRaw) == e.total()
 	})
 	if pending, _, _ := s.sizes(); pending != 3000 {
 		t.Fatalf("%d events pending, want 3000", pending)
@@ -94,7 +95,7 @@ func TestOversizeRecord(t *testing.T) {
 		return len(topics) > 0
 	})
 	t.Logf("oversize records on %v", topics)
-	if n := e.committed(cfg.Group); n > 0 {
+	if n := e.cluster.Committed(cfg.Group, kafka.TopicRaw); n > 0 {
 		t.Fatalf("%d input records committed with an oversize record", n)
 	}
 }

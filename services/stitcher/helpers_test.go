@@ -304,21 +304,6 @@ func (r *running) stop() error {
 }
 
 // committed is the group's committed offsets summed over the raw topic.
-func (e *env) committed(group string) int64 {
-	adm := kadm.NewClient(e.prod)
-	offs, err := adm.FetchOffsets(context.Background(), group)
-	if err != nil {
-		return -1
-	}
-	var n int64
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == kafka.TopicRaw && o.Err == nil {
-			n += o.At
-		}
-	})
-	return n
-}
-
 func (e *env) total() int64 {
 	n := 0
 	for _, evs := range e.events {
@@ -337,6 +322,6 @@ func (e *env) waitDone(s *Stitcher, group string) {
 		owned := len(s.parts)
 		s.mu.Unlock()
 		return owned == testPartitions && unrestored == 0 && pending == 0 && s.idle.Load() &&
-			e.committed(group) == e.total()+e.bad
+			e.cluster.Committed(group, kafka.TopicRaw) == e.total()+e.bad
 	})
 }

@@ -6,6 +6,7 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,6 +25,7 @@ type Cluster struct {
 	*kfake.Cluster
 	// Brokers are the cluster's addresses (127.0.0.1 and an ephemeral port).
 	Brokers []string
+	adm     *kadm.Client
 }
 
 // Start starts a one-broker cluster and creates every topic of
@@ -32,7 +35,7 @@ func Start(tb testing.TB, opts ...kfake.Opt) *Cluster {
 	c := StartEmpty(tb, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(c.Client(tb)), 1, kafka.Topics); err != nil {
+	if err := kafka.EnsureTopics(ctx, c.adm, 1, kafka.Topics); err != nil {
 		tb.Fatal(err)
 	}
 	return c
@@ -47,7 +50,9 @@ func StartEmpty(tb testing.TB, opts ...kfake.Opt) *Cluster {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(cl.Close)
-	return &Cluster{Cluster: cl, Brokers: cl.ListenAddrs()}
+	c := &Cluster{Cluster: cl, Brokers: cl.ListenAddrs()}
+	c.adm = kadm.NewClient(c.Client(tb))
+	return c
 }
 
 // Config is a kafka.Config of the cluster.
@@ -74,6 +79,50 @@ func Client(tb testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 	}
 	tb.Cleanup(cl.Close)
 	return cl
+}
+
+// EndOffset is the number of records written to topic: its end offsets
+// summed over the partitions.
+func (c *Cluster) EndOffset(tb testing.TB, topic string) int64 {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := c.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			tb.Fatal(o.Err)
+		}
+		n += o.Offset
+	})
+	return n
+}
+
+// Committed is group's committed offsets in topic summed over the
+// partitions — the records the group consumed, each partition starting at
+// 0; none for a group the broker does not know — or -1 when the broker does
+// not tell (a coordinator still loading, an injected fault), so that a wait
+// on it asks again.
+func (c *Cluster) Committed(group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := c.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0
+	}
+	if err != nil {
+		return -1
+	}
+	var n int64
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil && o.At > 0 {
+			n += o.At
+		}
+	})
+	return n
 }
 
 // Hold makes the broker wait with every request of kind key (kmsg.Produce,

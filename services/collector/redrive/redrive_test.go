@@ -19,7 +19,6 @@ import (
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
@@ -38,6 +37,7 @@ const (
 // local server answering like Bitrix24's REST API) can be made to fail.
 type pipeline struct {
 	brokers   string
+	cluster   *kafkatest.Cluster
 	collector *httptest.Server
 	portalUp  atomic.Bool
 	client    func(opts ...kgo.Opt) *kgo.Client
@@ -46,7 +46,7 @@ type pipeline struct {
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	cluster := kafkatest.Start(t)
-	p := &pipeline{brokers: cluster.Brokers[0]}
+	p := &pipeline{brokers: cluster.Brokers[0], cluster: cluster}
 	p.client = func(opts ...kgo.Opt) *kgo.Client { return cluster.Client(t, opts...) }
 	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.portalUp.Load() {
@@ -102,13 +102,7 @@ func (p *pipeline) deliver(t *testing.T, body string) string {
 
 func (p *pipeline) records(t *testing.T, topic string) int64 {
 	t.Helper()
-	offs, err := kadm.NewClient(p.client()).ListEndOffsets(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
+	return p.cluster.EndOffset(t, topic)
 }
 
 func (p *pipeline) run(t *testing.T, args ...string) (int, string) {
