@@ -89,8 +89,10 @@ func TestEndToEnd(t *testing.T) {
 	if got.Event != StatusResolved || got.Alert.Rule != "missed-calls" || got.Alert.ResolvedAt == 0 {
 		t.Fatalf("third notification: %+v", got)
 	}
-	eventually.True(t, 10*time.Second, "three alert records", func() bool { return len(e.alertRecords()) == 3 })
-	recs := e.alertRecords()
+	// The read that found three is the one checked: a read is bounded in
+	// time, and on a loaded machine a second one may come back short.
+	var recs []Alert
+	eventually.True(t, 10*time.Second, "three alert records", func() bool { recs = e.alertRecords(); return len(recs) == 3 })
 	if recs[0].Status != StatusFiring || recs[2].Status != StatusResolved || recs[2].ID != recs[0].ID || recs[2].Version != 2 {
 		t.Fatalf("alert records: %+v", recs)
 	}
