@@ -19,9 +19,6 @@ import (
 func TestAlertsSink(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.adm.CreateTopic(ctx, 1, 1, nil, kafka.TopicAlerts); err != nil {
-		t.Fatal(err)
-	}
 	fired := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC).UnixMilli()
 	alert := func(id string, version uint64, status string, resolved int64) *kgo.Record {
 		v, _ := json.Marshal(map[string]any{

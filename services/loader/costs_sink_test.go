@@ -74,9 +74,6 @@ func (e *env) sums(query string) map[string]int64 {
 func TestCostsReimportRestatesTheDay(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.adm.CreateTopic(ctx, 2, 1, nil, kafka.TopicCosts); err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
 	first := costImport("acme", "moscow", "imp-a", t0, []costLine{
 		{"2026-03-01", "yandex_direct", "x", 10000}, {"2026-03-01", "yandex_direct", "y", 20000},

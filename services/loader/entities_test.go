@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -17,11 +16,6 @@ import (
 // and reads the latest ones back with FINAL.
 func TestEntitySinks(t *testing.T) {
 	e := newEnv(t)
-	for _, s := range EntitySinks() {
-		if _, err := e.adm.CreateTopic(context.Background(), 2, 1, nil, s.Topic); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rec := func(topic string, v any) *kgo.Record {
 		b, _ := json.Marshal(v)
 		return &kgo.Record{Topic: topic, Key: []byte("t/a"), Value: b}

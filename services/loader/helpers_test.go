@@ -56,7 +56,14 @@ func testTel() *telemetry.Telemetry {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	cluster := kafkatest.Start(t, kfake.SeedTopics(rawPartitions, kafka.TopicRaw), kfake.SeedTopics(2, kafka.TopicDeadLetter))
+	// The raw topic has four partitions, the others the tests read two,
+	// and alerts one (its test reads partition 0); the rest as declared.
+	two := []string{kafka.TopicDeadLetter, kafka.TopicCosts}
+	for _, s := range EntitySinks() {
+		two = append(two, s.Topic)
+	}
+	cluster := kafkatest.Start(t, kfake.SeedTopics(rawPartitions, kafka.TopicRaw), kfake.SeedTopics(2, two...),
+		kfake.SeedTopics(1, kafka.TopicAlerts))
 	e := &env{t: t, cluster: cluster, store: engine, kcfg: cluster.Config("loader-test"), db: chstoretest.Database(t, engine)}
 	e.prod = cluster.Client(t, kgo.ProducerLinger(0))
 	e.adm = kadm.NewClient(e.prod)
