@@ -88,7 +88,10 @@ func isContact(key string) bool {
 // PersonID is the id a person created from key gets.
 func PersonID(key string) string {
 	h := sha256.Sum256([]byte(key))
-	return "p" + hex.EncodeToString(h[:8])
+	var id [17]byte
+	id[0] = 'p'
+	hex.Encode(id[1:], h[:8])
+	return string(id[:])
 }
 
 // Graph maps every known key of an account to its person.
@@ -136,13 +139,15 @@ func (g *Graph) Remove(person string) {
 // id among the absorbed. With no keys at all it returns "".
 func (g *Graph) Link(explicit, matched []string) (person string, absorbed []string) {
 	g.grew = false
+	var created, createdID string // a person created here: from key created, id PersonID(created)
 	for _, k := range explicit {
 		if p, ok := g.owner[k]; ok {
 			person, absorbed = g.join(person, p, absorbed)
 		}
 	}
 	if person == "" && len(explicit) > 0 {
-		person = g.create(explicit[0])
+		person, created = g.create(explicit[0]), explicit[0]
+		createdID = person
 	}
 	for _, k := range explicit {
 		g.add(person, k)
@@ -151,7 +156,8 @@ func (g *Graph) Link(explicit, matched []string) (person string, absorbed []stri
 		p, ok := g.owner[k]
 		switch {
 		case !ok && person == "":
-			person = g.create(k)
+			person, created = g.create(k), k
+			createdID = person
 			g.add(person, k)
 		case !ok:
 			g.add(person, k)
@@ -161,7 +167,9 @@ func (g *Graph) Link(explicit, matched []string) (person string, absorbed []stri
 			person, absorbed = g.join(person, p, absorbed)
 		}
 	}
-	if person != "" && (len(absorbed) > 0 || g.grew) {
+	// A person created here from its smallest key already has its id;
+	// otherwise the id follows the smallest key.
+	if person != "" && (len(absorbed) > 0 || g.grew) && (person != createdID || g.members[person][0] != created) {
 		if want := PersonID(g.members[person][0]); want != person {
 			g.members[want] = g.members[person]
 			delete(g.members, person)

@@ -58,7 +58,14 @@ func Insert(hits []Hit, h Hit) []Hit {
 // Sessionize splits ordered hits into sessions. origins[h.Src] is each hit's
 // source; a hit with Src < 0 is direct.
 func Sessionize(hits []Hit, origins []Origin, gap time.Duration) []Session {
-	var out []Session
+	return SessionizeInto(nil, hits, origins, gap)
+}
+
+// SessionizeInto is Sessionize reusing out's storage (its contents are
+// overwritten): a caller that sessionizes on every event and copies the
+// sessions out at once keeps one buffer instead of growing a new one.
+func SessionizeInto(out []Session, hits []Hit, origins []Origin, gap time.Duration) []Session {
+	out = out[:0]
 	gapMS := gap.Milliseconds()
 	var cur *Session
 	for _, h := range hits {

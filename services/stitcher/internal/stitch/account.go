@@ -26,6 +26,7 @@ import (
 	"github.com/throughline/throughline/services/stitcher/internal/attribution"
 	"github.com/throughline/throughline/services/stitcher/internal/channel"
 	"github.com/throughline/throughline/services/stitcher/internal/identity"
+	"github.com/throughline/throughline/services/stitcher/internal/session"
 )
 
 // Env is what an account needs from outside: its settings and channel rules.
@@ -51,6 +52,10 @@ type Account struct {
 	graph   *identity.Graph
 	persons map[string]*Person
 	meta    Meta
+	// expiry files the persons for prune; applying is the time of the
+	// event being applied, at which a person it creates is filed.
+	expiry   expiry
+	applying int64
 
 	dirty   map[string]bool // persons changed since TakeChanges (false: deleted)
 	metaMod bool
@@ -60,6 +65,16 @@ type Account struct {
 	// full: derive every change in full, without the incremental shortcut
 	// (for the test that compares the two).
 	full bool
+	// scanPrune: prune by scanning every person (for the test that
+	// compares it with expiry).
+	scanPrune bool
+	// personKey is StateKey()+"p/"; slab, when set, is the set's chunk
+	// person values are carved from (state.go).
+	personKey string
+	slab      *slab
+	// sessBuf is reused by every sessionizing of the account: sessions are
+	// copied into their entities at once (derive.go, incremental.go).
+	sessBuf []session.Session
 	// hits counts page views and goals applied since the account was
 	// created or restored, shortcuts those derived incrementally (for tests).
 	hits, shortcuts uint64
@@ -92,6 +107,7 @@ func NewAccount(tenant, account string, env Env) *Account {
 		Tenant: tenant, Account: account, settings: s, cls: env.Classifier, lateness: env.Lateness.Milliseconds(), rekey: env.Rekey,
 		params: attribution.Params{HalfLife: s.HalfLife, PositionFirst: s.PositionFirst, PositionLast: s.PositionLast},
 		graph:  identity.NewGraph(), persons: map[string]*Person{}, dirty: map[string]bool{},
+		expiry: expiry{width: max(24*time.Hour, s.PersonTTL/16).Milliseconds()},
 	}
 }
 
@@ -199,13 +215,35 @@ func insertPending(p []event.Envelope, e event.Envelope) []event.Envelope {
 // starts a new one.
 func (a *Account) prune() {
 	now := a.meta.AppliedTS
-	if now-a.meta.PrunedAt < max(24*time.Hour, a.settings.PersonTTL/16).Milliseconds() {
+	if now-a.meta.PrunedAt < a.expiry.width {
 		return
 	}
 	a.meta.PrunedAt = now
 	a.pruneLeases()
 	cutoff := now - a.settings.PersonTTL.Milliseconds()
-	for id, p := range a.persons { // order does not matter: the changes are sorted when taken
+	if a.scanPrune {
+		a.pruneScan(cutoff)
+		return
+	}
+	// Order does not matter: the changes are sorted when taken.
+	for _, e := range a.expiry.take(cutoff) {
+		switch p := e.p; {
+		case a.persons[e.id] != p: // gone since it was filed
+		case p.LastTS < cutoff:
+			a.clients -= len(p.Clients)
+			a.graph.Remove(e.id)
+			delete(a.persons, e.id)
+			a.dirty[e.id] = false
+		default:
+			a.expiry.file(e.id, p, p.LastTS)
+		}
+	}
+}
+
+// pruneScan is prune by a scan of every person, as before expiry (for the
+// test that compares the two).
+func (a *Account) pruneScan(cutoff int64) {
+	for id, p := range a.persons {
 		if p.LastTS < cutoff {
 			a.clients -= len(p.Clients)
 			a.graph.Remove(id)

@@ -14,6 +14,7 @@ import (
 // the entities that changed.
 func (a *Account) apply(e event.Envelope) []Record {
 	a.meta.Applied++
+	a.applying = e.TS
 	if e.TS > a.meta.AppliedTS {
 		a.meta.AppliedTS = e.TS
 	}
@@ -200,12 +201,14 @@ func (a *Account) link(explicit, matched []string) *Person {
 	if p == nil {
 		p = newPerson(id)
 		a.persons[id] = p
+		a.expiry.file(id, p, a.applying) // it is touched at that time
 	}
 	for _, q := range absorbed {
 		p.derived = false // merged: derived in full
 		if qp := a.persons[q]; qp != nil {
 			p.absorb(qp)
 			delete(a.persons, q)
+			*qp = Person{} // its expiry entry keeps it until its bucket is due: keep nothing
 		}
 		a.dirty[q] = false
 	}

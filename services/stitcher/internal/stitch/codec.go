@@ -30,10 +30,11 @@ var errPersonValue = errors.New("malformed person value")
 // encodePerson appends p's changelog value to b.
 func encodePerson(b []byte, p *Person) []byte {
 	w := writer{b: append(b, personFormatV2)}
+	var scratch [8]string // the maps' sorted keys, on the stack for a small person
 	w.str(p.ID)
 	w.strs(p.Keys)
 	w.uint(uint64(len(p.Clients)))
-	for _, id := range sortedKeys(p.Clients) {
+	for _, id := range appendSortedKeys(scratch[:0], p.Clients) {
 		c := p.Clients[id]
 		w.str(id)
 		w.uint(uint64(len(c.Hits)))
@@ -76,7 +77,7 @@ func encodePerson(b []byte, p *Person) []byte {
 		w.str(c.CRMLeadID)
 	}
 	w.uint(uint64(len(p.Deals)))
-	for _, k := range sortedKeys(p.Deals) {
+	for _, k := range appendSortedKeys(scratch[:0], p.Deals) {
 		d := p.Deals[k]
 		w.str(k)
 		w.str(d.Provider)
@@ -100,12 +101,12 @@ func encodePerson(b []byte, p *Person) []byte {
 	}
 	w.int(p.LastTS)
 	w.uint(uint64(len(p.Emitted)))
-	for _, k := range sortedKeys(p.Emitted) {
+	for _, k := range appendSortedKeys(scratch[:0], p.Emitted) {
 		w.str(k)
 		w.b = binary.LittleEndian.AppendUint64(w.b, p.Emitted[k])
 	}
 	w.uint(uint64(len(p.AttrRows)))
-	for _, k := range sortedKeys(p.AttrRows) {
+	for _, k := range appendSortedKeys(scratch[:0], p.AttrRows) {
 		w.str(k)
 		w.int(int64(p.AttrRows[k]))
 	}
@@ -188,8 +189,9 @@ func decodePerson(v []byte, p *Person) error {
 		k := r.str()
 		p.Emitted[k] = r.uint64()
 	}
-	n = r.count()
-	p.AttrRows = make(map[string]int, n)
+	if n = r.count(); n > 0 {
+		p.AttrRows = make(map[string]int, n)
+	}
 	for range n {
 		k := r.str()
 		p.AttrRows[k] = r.intN()

@@ -19,9 +19,26 @@ type derived struct {
 	calls    []*entity.Call
 	leads    []*entity.Lead
 	deals    []*entity.Deal
-	attr     map[string][]*entity.Attribution // lead id → rows, model-major
-	// clientSessions are the sessions by client id.
-	clientSessions map[string][]*entity.Session
+	attr     [][]*entity.Attribution // rows of leads[i], model-major
+	// clients are the person's client ids, sorted, with their sessions.
+	clients []clientSessions
+}
+
+// clientSessions are the sessions of one client of a person. derive keeps
+// lists, not maps, of what it looks up: a person has a handful of clients,
+// calls and leads, and a derivation runs on every event.
+type clientSessions struct {
+	id       string
+	sessions []*entity.Session
+}
+
+// sessionsOf are the sessions of client cid in d.
+func (d *derived) sessionsOf(cid string) []*entity.Session {
+	i := sort.Search(len(d.clients), func(i int) bool { return d.clients[i].id >= cid })
+	if i < len(d.clients) && d.clients[i].id == cid {
+		return d.clients[i].sessions
+	}
+	return nil
 }
 
 // touch is one touchpoint of a person: a session, or a static-number call.
@@ -52,14 +69,13 @@ func (a *Account) derive(p *Person) derived {
 	set := a.settings
 
 	// Sessions, per client.
-	clientSessions := map[string][]*entity.Session{}
+	d.clients = make([]clientSessions, 0, len(p.Clients))
 	for _, cid := range sortedKeys(p.Clients) {
 		ss := a.sessions(p, cid)
 		d.sessions = append(d.sessions, ss...)
-		clientSessions[cid] = ss
+		d.clients = append(d.clients, clientSessions{id: cid, sessions: ss})
 	}
-	d.clientSessions = clientSessions
-	var touches []touch
+	touches := make([]touch, 0, len(d.sessions)+len(p.Calls))
 	for _, s := range d.sessions {
 		touches = append(touches, touch{ts: s.Start, sessionID: s.SessionID, src: channel.Source{
 			Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign}})
@@ -67,8 +83,11 @@ func (a *Account) derive(p *Person) derived {
 
 	// Calls: matched to the latest session of their clients that started
 	// before the call, else to the static number's channel.
-	contacts := append([]lead.Contact(nil), p.Contacts...)
-	callByVendor := map[string]*entity.Call{}
+	contacts := make([]lead.Contact, len(p.Contacts), len(p.Contacts)+len(p.Calls))
+	copy(contacts, p.Contacts)
+	if len(p.Calls) > 0 {
+		d.calls = make([]*entity.Call, 0, len(p.Calls))
+	}
 	for i, c := range p.Calls {
 		e := &entity.Call{
 			Meta: meta, CallID: a.id("call", c.Provider, c.CallID), Provider: c.Provider, VendorCallID: c.CallID,
@@ -79,7 +98,7 @@ func (a *Account) derive(p *Person) derived {
 		}
 		var best *entity.Session
 		for _, cid := range callClients(p.Keys, c.ClientIDs) {
-			for _, s := range clientSessions[cid] {
+			for _, s := range d.sessionsOf(cid) {
 				if s.Start <= c.TS && (best == nil || s.Start > best.Start) {
 					best = s
 				}
@@ -93,7 +112,6 @@ func (a *Account) derive(p *Person) derived {
 			touches = append(touches, touch{ts: c.TS, src: channel.Source{Channel: c.Channel, Source: c.TrackingNumber, Medium: "call"}})
 		}
 		d.calls = append(d.calls, e)
-		callByVendor[c.CallID] = e
 		if e.Target {
 			contacts = append(contacts, lead.Contact{TS: c.TS, ID: e.CallID, Kind: lead.KindCall, CallID: c.CallID})
 		}
@@ -108,31 +126,28 @@ func (a *Account) derive(p *Person) derived {
 	// Leads.
 	lead.Sort(contacts)
 	folded := lead.Fold(contacts, set.LeadWindow)
-	leadByCall, leadByCRM := map[string]*entity.Lead{}, map[string]*entity.Lead{}
+	if len(folded) > 0 {
+		d.leads = make([]*entity.Lead, 0, len(folded))
+	}
 	for _, l := range folded {
 		e := &entity.Lead{
 			Meta: meta, LeadID: a.id("lead", l.First.ID), PersonID: p.ID, TS: l.First.TS, Kind: l.First.Kind,
 			FirstEvent: l.First.ID, Contacts: len(l.Members), LastContactAt: l.LastTS, ClientID: l.First.ClientID,
 		}
 		if len(l.CallIDs) > 0 {
-			e.CallID = callByVendor[l.CallIDs[0]].CallID
+			e.CallID = d.callByVendor(p, l.CallIDs[0]).CallID
 		}
 		if len(l.CRMLeads) > 0 {
 			e.CRMLeadID = l.CRMLeads[0]
 		}
 		for _, id := range l.CallIDs {
-			leadByCall[id] = e
-			callByVendor[id].LeadID = e.LeadID
-		}
-		for _, id := range l.CRMLeads {
-			leadByCRM[id] = e
+			d.callByVendor(p, id).LeadID = e.LeadID
 		}
 		d.leads = append(d.leads, e)
 	}
 
 	// Deals: linked by the CRM lead or call they carry, else to the person's
 	// latest lead before the deal was created, else its first lead.
-	revenue := map[string]int64{}
 	for _, k := range sortedKeys(p.Deals) {
 		dl := p.Deals[k]
 		st := dl.State()
@@ -143,11 +158,14 @@ func (a *Account) derive(p *Person) derived {
 			WonAt: st.WonAt, Changes: len(dl.Changes), Units: st.Units,
 		}
 		var l *entity.Lead
+		if st.CRMLeadID != "" {
+			l = leadOf(d.leads, folded, func(f *lead.Lead) []string { return f.CRMLeads }, dl.Provider+":"+st.CRMLeadID)
+		}
+		if l == nil && st.CallID != "" {
+			l = leadOf(d.leads, folded, func(f *lead.Lead) []string { return f.CallIDs }, st.CallID)
+		}
 		switch {
-		case st.CRMLeadID != "" && leadByCRM[dl.Provider+":"+st.CRMLeadID] != nil:
-			l = leadByCRM[dl.Provider+":"+st.CRMLeadID]
-		case st.CallID != "" && leadByCall[st.CallID] != nil:
-			l = leadByCall[st.CallID]
+		case l != nil:
 		default:
 			for _, x := range d.leads {
 				if x.TS <= st.CreatedAt || l == nil {
@@ -165,23 +183,49 @@ func (a *Account) derive(p *Person) derived {
 				l.WonDeals++
 			}
 			l.RevenueMinor += st.Revenue
-			revenue[l.LeadID] += st.Revenue
 		}
 		d.deals = append(d.deals, e)
 	}
 
 	// Attribution of every lead over its touches in the lookback window.
-	d.attr = map[string][]*entity.Attribution{}
-	for _, l := range d.leads {
-		d.attr[l.LeadID] = a.attribute(l, touches)
+	if len(d.leads) > 0 {
+		d.attr = make([][]*entity.Attribution, len(d.leads))
+		for i, l := range d.leads {
+			d.attr[i] = a.attribute(l, touches)
+		}
 	}
 	return d
+}
+
+// callByVendor is the derived call of vendor call id id: of p.Calls (one per
+// id, addCall keeps it so) the one with that id; d.calls[i] is p.Calls[i].
+func (d *derived) callByVendor(p *Person, id string) *entity.Call {
+	for i := len(p.Calls) - 1; i >= 0; i-- {
+		if p.Calls[i].CallID == id {
+			return d.calls[i]
+		}
+	}
+	return nil
+}
+
+// leadOf is the lead whose folded contacts list id among ids(f), the last
+// such lead when several do.
+func leadOf(leads []*entity.Lead, folded []lead.Lead, ids func(*lead.Lead) []string, id string) *entity.Lead {
+	for i := len(folded) - 1; i >= 0; i-- {
+		for _, x := range ids(&folded[i]) {
+			if x == id {
+				return leads[i]
+			}
+		}
+	}
+	return nil
 }
 
 // sessions derives the sessions of one client of p, in time order.
 func (a *Account) sessions(p *Person, cid string) []*entity.Session {
 	c := p.Clients[cid]
-	ss := session.Sessionize(c.Hits, c.Origins, a.settings.SessionGap)
+	ss := session.SessionizeInto(a.sessBuf, c.Hits, c.Origins, a.settings.SessionGap)
+	a.sessBuf = ss
 	ym, ga := clientWebIDs(p.Keys, cid)
 	out := make([]*entity.Session, len(ss))
 	es := make([]entity.Session, len(ss)) // one allocation for the client's sessions
@@ -210,31 +254,55 @@ func (a *Account) session(p *Person, cid, ym, ga string, s session.Session) enti
 // channel from last_non_direct.
 func (a *Account) attribute(l *entity.Lead, all []touch) []*entity.Attribution {
 	from := l.TS - a.settings.Lookback.Milliseconds()
+	first, last, n := -1, -1, 0 // touches are in time order: those in the window are a run
+	for i, t := range all {
+		if t.ts >= from && t.ts <= l.TS {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			n++
+		}
+	}
 	var ts []touch
 	var mt []attribution.Touch
-	for _, t := range all {
-		if t.ts >= from && t.ts <= l.TS {
-			ts = append(ts, t)
-			mt = append(mt, attribution.Touch{TS: t.ts, Direct: t.src.IsDirect()})
+	if n > 0 && last-first+1 == n { // a run, as expected: no copy
+		ts = all[first : last+1 : last+1]
+	} else {
+		for _, t := range all {
+			if t.ts >= from && t.ts <= l.TS {
+				ts = append(ts, t)
+			}
+		}
+	}
+	if len(ts) > 0 {
+		mt = make([]attribution.Touch, len(ts))
+		for i, t := range ts {
+			mt[i] = attribution.Touch{TS: t.ts, Direct: t.src.IsDirect()}
 		}
 	}
 	l.Touches = len(ts)
 	if len(ts) == 0 {
 		ts = []touch{{ts: l.TS, src: channel.Source{Channel: channel.None, Source: channel.None, Medium: channel.None}}}
 	}
-	var rows []*entity.Attribution
+	// One allocation for the lead's rows.
+	vals := make([]entity.Attribution, len(attribution.Models)*len(ts))
+	rows := make([]*entity.Attribution, 0, len(vals))
+	one := []float64{1}
 	for _, m := range attribution.Models {
-		w := []float64{1}
+		w := one
 		if len(mt) > 0 {
 			w = attribution.Weights(m, mt, l.TS, a.params)
 		}
 		for i, t := range ts {
-			rows = append(rows, &entity.Attribution{
+			v := &vals[len(rows)]
+			*v = entity.Attribution{
 				Meta: entity.Meta{Tenant: a.Tenant, Account: a.Account}, LeadID: l.LeadID, Model: m,
 				Touch: i, Touches: len(ts), LeadTS: l.TS, TouchTS: t.ts, SessionID: t.sessionID,
 				Channel: t.src.Channel, Source: t.src.Source, Medium: t.src.Medium, Campaign: t.src.Campaign,
 				Weight: w[i], RevenueMinor: float64(l.RevenueMinor) * w[i],
-			})
+			}
+			rows = append(rows, v)
 			if m == attribution.LastNonDirect && w[i] == 1 {
 				l.Channel, l.Source, l.Medium, l.Campaign = t.src.Channel, t.src.Source, t.src.Medium, t.src.Campaign
 			}
@@ -244,10 +312,15 @@ func (a *Account) attribute(l *entity.Lead, all []touch) []*entity.Attribution {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys is sortedKeys appending to dst (a buffer on the caller's stack).
+func appendSortedKeys[V any](dst []string, m map[string]V) []string {
+	out := dst
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	sort.Strings(out[len(dst):])
 	return out
 }

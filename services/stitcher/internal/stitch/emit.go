@@ -27,8 +27,8 @@ func (a *Account) restate(p *Person) []Record {
 	for _, dl := range d.deals {
 		out = a.put(p, out, KindDeal, dl.DealID, dl, &dl.Meta, fpDeal(dl))
 	}
-	for _, l := range d.leads {
-		out = append(out, a.restateAttribution(p, l.LeadID, d.attr[l.LeadID])...)
+	for i, l := range d.leads {
+		out = append(out, a.restateAttribution(p, l.LeadID, d.attr[i])...)
 	}
 	// Entity ids are distinct, so Emitted holds one key per entity derived
 	// now, plus those that no longer exist.
@@ -110,7 +110,7 @@ func (a *Account) restateAttribution(p *Person, leadID string, rows []*entity.At
 		touches = rows[0].Touches
 	}
 	out = append(out, a.deleteAttribution(leadID, touches, p.AttrRows[leadID])...)
-	p.AttrRows[leadID] = touches
+	p.setAttrRows(leadID, touches)
 	return out
 }
 

@@ -40,7 +40,8 @@ func (a *Account) restateClient(p *Person, cid string, ts int64) (out []Record, 
 	if !p.derived || c == nil || c.touches == 0 || a.full || len(c.Hits) >= a.settings.MaxHitsPerClient {
 		return nil, false // a client new to the person has no touches summarized
 	}
-	ss := session.Sessionize(c.Hits, c.Origins, a.settings.SessionGap)
+	ss := session.SessionizeInto(a.sessBuf, c.Hits, c.Origins, a.settings.SessionGap)
+	a.sessBuf = ss
 	if len(ss) < c.touches {
 		return nil, false
 	}
@@ -72,13 +73,13 @@ func (a *Account) restateClient(p *Person, cid string, ts int64) (out []Record, 
 // summarize records what restateClient compares with: each client's
 // touches and the person's newest lead and call, as derived in d.
 func (p *Person) summarize(d *derived) {
-	for cid, c := range p.Clients {
+	for _, cs := range d.clients {
 		h := newHasher()
-		ss := d.clientSessions[cid]
-		for _, s := range ss {
+		for _, s := range cs.sessions {
 			h.touchEntity(s)
 		}
-		c.touches, c.touchesSum = len(ss), uint64(h)
+		c := p.Clients[cs.id]
+		c.touches, c.touchesSum = len(cs.sessions), uint64(h)
 	}
 	p.lastLeadTS, p.lastCallTS = math.MinInt64, math.MinInt64
 	for _, l := range d.leads {

@@ -45,7 +45,15 @@ type Client struct {
 }
 
 func newPerson(id string) *Person {
-	return &Person{ID: id, Emitted: map[string]uint64{}, AttrRows: map[string]int{}}
+	return &Person{ID: id, Emitted: map[string]uint64{}} // AttrRows: made with the first lead
+}
+
+// setAttrRows records how many touches lead id's emitted rows have.
+func (p *Person) setAttrRows(id string, n int) {
+	if p.AttrRows == nil {
+		p.AttrRows = map[string]int{}
+	}
+	p.AttrRows[id] = n
 }
 
 func (p *Person) touch(ts int64) {
@@ -168,7 +176,7 @@ func (p *Person) absorb(q *Person) {
 		p.Emitted[k] = h
 	}
 	for k, n := range q.AttrRows {
-		p.AttrRows[k] = n
+		p.setAttrRows(k, n)
 	}
 	p.touch(q.LastTS)
 }

@@ -35,6 +35,8 @@ type Set struct {
 	accounts map[string]*Account
 	touched  map[string]bool
 	full     bool // see Account.full
+	scan     bool // see Account.scanPrune
+	slab     slab // its accounts' person values (state.go)
 }
 
 // NewSet returns an empty set.
@@ -52,7 +54,8 @@ func (s *Set) account(tenant, account string) *Account {
 			Lateness:   s.rules.Lateness,
 			Rekey:      s.rules.Hashers[tenant],
 		})
-		a.full = s.full
+		a.full, a.scanPrune = s.full, s.scan
+		a.slab = &s.slab
 		s.accounts[k] = a
 	}
 	s.touched[k] = true

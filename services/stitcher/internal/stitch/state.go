@@ -33,24 +33,63 @@ func (a *Account) StateKey() string { return a.Tenant + "/" + a.Account + "/" }
 // TakeChanges returns the state changed since the last call (meta first,
 // then persons in id order) and forgets it.
 func (a *Account) TakeChanges() []StateChange {
-	var out []StateChange
+	out := make([]StateChange, 0, len(a.dirty)+1)
 	if a.metaMod {
 		out = a.metaChanges(out)
 		a.metaMod = false
 	}
+	if a.personKey == "" {
+		a.personKey = a.StateKey() + "p/"
+	}
 	for _, id := range sortedKeys(a.dirty) {
-		c := StateChange{Key: a.StateKey() + "p/" + id}
+		c := StateChange{Key: a.personKey + id}
 		if a.dirty[id] {
 			if p := a.persons[id]; p != nil {
-				// Sized as its last value: a person grows by an event or two between writes.
-				c.Value = encodePerson(make([]byte, 0, max(256, p.valueLen+p.valueLen/4)), p)
-				p.valueLen = len(c.Value)
+				c.Value = a.encodePerson(p)
 			}
 		}
 		out = append(out, c)
 	}
 	clear(a.dirty)
 	return out
+}
+
+// encodePerson is p's changelog value, carved out of the set's slab (an
+// account of no set allocates it alone).
+func (a *Account) encodePerson(p *Person) []byte {
+	// Sized as its last value: a person grows by an event or two between writes.
+	need := max(256, p.valueLen+p.valueLen/4)
+	var v []byte
+	if a.slab == nil {
+		v = encodePerson(make([]byte, 0, need), p)
+	} else {
+		v = a.slab.encode(need, p)
+	}
+	p.valueLen = len(v)
+	return v
+}
+
+// slab is the chunk a set's person values are carved out of: values live
+// until their transaction is produced, and one chunk for many persons is
+// fewer objects for the collector than one allocation each. A chunk is only
+// ever appended to, so a value handed out is never overwritten; one set (a
+// partition, used by one goroutine at a time) shares one slab.
+type slab struct{ b []byte }
+
+// slabBytes is the size of a slab's chunks.
+const slabBytes = 32 << 10
+
+// encode appends p's value to the chunk (a new chunk when need bytes do not fit).
+func (s *slab) encode(need int, p *Person) []byte {
+	if cap(s.b)-len(s.b) < need {
+		s.b = make([]byte, 0, max(slabBytes, need))
+	}
+	free := s.b[len(s.b):]
+	v := encodePerson(free, p)
+	if len(v) <= cap(free) { // written in place
+		s.b = s.b[:len(s.b)+len(v)]
+	}
+	return v[:len(v):len(v)]
 }
 
 // metaChanges appends the meta record to out: the pending events inline
@@ -163,13 +202,11 @@ func (a *Account) Restore(key string, value []byte) error {
 		if p.Emitted == nil {
 			p.Emitted = map[string]uint64{}
 		}
-		if p.AttrRows == nil {
-			p.AttrRows = map[string]int{}
-		}
 		if a.rekey != nil && rekey(p, a.rekey) {
 			a.dirty[id] = true // written back hashed with the next changes
 		}
 		a.persons[id] = p
+		a.expiry.file(id, p, p.LastTS)
 		a.clients += len(p.Clients)
 		a.graph.Restore(id, p.Keys)
 	default:
