@@ -61,26 +61,34 @@ func Main(m *testing.M, engine **chstore.Embedded) {
 
 var dbSeq atomic.Int64
 
-// Database creates a database of its own for the test on store, applies
-// the migrations, and drops it when the test ends.
+// Database creates a database of its own for the test on store and applies
+// the migrations. It is not dropped: its name is never used again, the
+// engine's directory goes at the end of the run, and a drop would cost each
+// test about as much as the migrations.
 func Database(tb testing.TB, store chstore.Store) string {
 	tb.Helper()
 	db := fmt.Sprintf("test_%d", dbSeq.Add(1))
-	Migrate(tb, store, db)
+	migrate(tb, store, db)
 	return db
 }
 
 // Migrate applies the migrations to database db of store (created if
-// needed) and drops it when the test ends: for tests that name their
-// database, e.g. "throughline" for queries written as users write them.
+// needed) and drops it when the test ends, so the next test may use the
+// name again: for tests that name their database, e.g. "throughline" for
+// queries written as users write them.
 func Migrate(tb testing.TB, store chstore.Store, db string) {
 	tb.Helper()
-	if err := schemas.Migrate(context.Background(), store, db); err != nil {
-		tb.Fatal(err)
-	}
+	migrate(tb, store, db)
 	tb.Cleanup(func() {
 		if err := store.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db, nil); err != nil {
 			tb.Errorf("dropping test database %s: %v", db, err)
 		}
 	})
+}
+
+func migrate(tb testing.TB, store chstore.Store, db string) {
+	tb.Helper()
+	if err := schemas.Migrate(context.Background(), store, db); err != nil {
+		tb.Fatal(err)
+	}
 }

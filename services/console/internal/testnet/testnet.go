@@ -32,8 +32,8 @@ type World struct {
 	version map[string]uint64 // per tenant/account
 }
 
-// New creates a database on store with the migrations applied
-// (chstoretest), dropped when the test ends.
+// New creates a database of the test's own on store with the migrations
+// applied (chstoretest.Database).
 func New(t testing.TB, store chstore.Store) *World {
 	t.Helper()
 	return &World{t: t, Store: store, DB: chstoretest.Database(t, store), version: map[string]uint64{}}
