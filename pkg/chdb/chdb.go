@@ -60,6 +60,15 @@ var (
 	loadErr  error
 )
 
+// mallocArenas caps glibc's malloc arenas, which libchdb allocates from
+// (it is built without jemalloc). glibc makes up to 8 per core, one per
+// thread that finds the others busy, and each keeps what its threads freed:
+// the engine's pools of threads left a dozen arenas holding tens of MiB at
+// rest. Two keep the engine's allocations from contending on one lock on a
+// small machine. MALLOC_ARENA_MAX (or GLIBC_TUNABLES) in the environment
+// wins: https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html
+const mallocArenas = 2
+
 func load(path string) error {
 	// A missing file is checked before the once, so installing the library
 	// while the process runs (or a test pointing elsewhere) is noticed.
@@ -67,6 +76,7 @@ func load(path string) error {
 		return fmt.Errorf("%w at %s: install it with %s, or point THROUGHLINE_LIBCHDB at it", ErrNotInstalled, path, InstallHint)
 	}
 	loadOnce.Do(func() {
+		C.tl_malloc_arenas(mallocArenas)
 		cpath := C.CString(path)
 		defer C.free(unsafe.Pointer(cpath))
 		if msg := C.tl_load(cpath); msg != nil {
@@ -83,6 +93,7 @@ type Conn struct {
 	mu   sync.Mutex
 	conn *C.tl_conn
 	path string
+	args []string // the engine's arguments, --path first
 	// session: a second connection from Session, whose Close leaves the
 	// engine (and the data path's claim) to the Conn that Open returned.
 	session bool
@@ -94,7 +105,13 @@ var (
 )
 
 // Open loads libchdb (once per process) and opens a session on dataDir.
-func Open(dataDir string) (*Conn, error) {
+func Open(dataDir string) (*Conn, error) { return OpenArgs(dataDir) }
+
+// OpenArgs is Open with more command-line arguments for the engine, as
+// clickhouse-local takes them (e.g. "--config-file=/path/config.xml"). They
+// apply to the engine, which is made once per process: a Session gets the
+// same ones.
+func OpenArgs(dataDir string, args ...string) (*Conn, error) {
 	if err := load(LibraryPath()); err != nil {
 		return nil, err
 	}
@@ -110,14 +127,13 @@ func Open(dataDir string) (*Conn, error) {
 	if openPath != "" {
 		return nil, fmt.Errorf("chdb: %s is already open in this process (one session per process)", openPath)
 	}
-	arg := C.CString("--path=" + abs)
-	defer C.free(unsafe.Pointer(arg))
-	c := C.tl_connect(arg)
+	all := append([]string{"--path=" + abs}, args...)
+	c := connect(all)
 	if c == nil {
 		return nil, fmt.Errorf("chdb: connecting to %s failed", abs)
 	}
 	openPath = abs
-	return &Conn{conn: c, path: abs}, nil
+	return &Conn{conn: c, path: abs, args: all}, nil
 }
 
 // Session opens another connection to the same engine: its statements run
@@ -131,13 +147,30 @@ func (c *Conn) Session() (*Conn, error) {
 	if closed {
 		return nil, errors.New("chdb: connection is closed")
 	}
-	arg := C.CString("--path=" + c.path)
-	defer C.free(unsafe.Pointer(arg))
-	s := C.tl_connect(arg)
+	s := connect(c.args)
 	if s == nil {
 		return nil, fmt.Errorf("chdb: opening a second connection to %s failed", c.path)
 	}
-	return &Conn{conn: s, path: c.path, session: true}, nil
+	return &Conn{conn: s, path: c.path, args: c.args, session: true}, nil
+}
+
+// connect calls chdb_connect with argv "clickhouse" followed by args.
+func connect(args []string) *C.tl_conn {
+	argv := make([]*C.char, 0, len(args)+1)
+	argv = append(argv, C.CString("clickhouse"))
+	for _, a := range args {
+		argv = append(argv, C.CString(a))
+	}
+	defer func() {
+		for _, a := range argv {
+			C.free(unsafe.Pointer(a))
+		}
+	}()
+	// cgo forbids passing Go memory holding Go pointers; C strings are not.
+	cargv := (*[1 << 16]*C.char)(C.malloc(C.size_t(len(argv)) * C.size_t(unsafe.Sizeof(uintptr(0)))))[:len(argv):len(argv)]
+	defer C.free(unsafe.Pointer(&cargv[0]))
+	copy(cargv, argv)
+	return C.tl_connect(C.int(len(argv)), &cargv[0])
 }
 
 // Path is the data directory of the session.

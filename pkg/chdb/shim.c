@@ -1,6 +1,13 @@
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <malloc.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "shim.h"
 
 // chdb_connection is an opaque pointer; chdb_connect returns a pointer to it.
@@ -56,10 +63,9 @@ const char *tl_load(const char *path) {
 	return NULL;
 }
 
-tl_conn *tl_connect(const char *path_arg) {
-	char *argv[] = {"clickhouse", (char *)path_arg};
+tl_conn *tl_connect(int argc, char **argv) {
 	save_signals();
-	void *c = p_connect(2, argv);
+	void *c = p_connect(argc, argv);
 	restore_signals();
 	return (tl_conn *)c;
 }
@@ -81,3 +87,10 @@ void tl_free(tl_result *r) { p_destroy((void *)r); }
 const char *tl_error(tl_result *r) { return p_error((void *)r); }
 char *tl_buffer(tl_result *r) { return p_buffer((void *)r); }
 size_t tl_length(tl_result *r) { return p_length((void *)r); }
+
+int tl_malloc_arenas(int n) {
+	const char *tun = getenv("GLIBC_TUNABLES");
+	if (getenv("MALLOC_ARENA_MAX") != NULL || (tun != NULL && strstr(tun, "glibc.malloc.arena_max") != NULL)) return 0;
+	return mallopt(M_ARENA_MAX, n);
+}
+

@@ -25,9 +25,6 @@ import (
 //     filter through additional_table_filters, which the planner applies to
 //     each read of the table — in subqueries, joins, CTEs and inside views.
 
-// readingKinds are the statements a read-only user may run.
-var readingKinds = map[string]bool{"SELECT": true, "WITH": true, "SHOW": true, "DESCRIBE": true, "DESC": true, "EXPLAIN": true, "EXISTS": true}
-
 // astRoots are the parsed statements a tenant user may run.
 var astRoots = map[string]bool{
 	"SelectWithUnionQuery": true, "SelectIntersectExceptQuery": true, "Explain": true, "DescribeQuery": true,

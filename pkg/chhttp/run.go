@@ -5,13 +5,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/throughline/throughline/pkg/sqlguard"
 )
 
 var formatName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
-
-// externalCall finds a call of a function or table function that reads
-// files, reaches the network or other servers, or runs programs.
-var externalCall = regexp.MustCompile(`(?i)(?:^|[^\w.$])(file|filecluster|url|urlcluster|s3\w*|gcs\w*|oss|cosn|hdfs\w*|remote|remotesecure|cluster|clusterallreplicas|mysql|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azure\w*|iceberg\w*|deltalake\w*|hudi\w*|paimon\w*|arrowflight\w*|ytsaurus|input|catboostevaluate|dictionary)\s*\(`)
 
 // Statements no user may run: each would change the one engine session
 // every caller shares, or reach this machine's files. ClickHouse's HTTP
@@ -37,8 +35,8 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 		return nil, exception(codeSyntaxError, "Empty query")
 	}
 	st := &statement{}
-	kind := firstWord(maskLiterals(text))
-	if !u.admin() && !readingKinds[kind] {
+	kind := sqlguard.FirstWord(sqlguard.Mask(text))
+	if !u.admin() && !sqlguard.Reading(kind) {
 		return nil, exception(codeReadonly, "%s: Cannot execute query in readonly mode", u.name)
 	}
 	if kind == "INSERT" {
@@ -62,9 +60,9 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 		return nil, ex
 	}
 	st.text = norm
-	masked := maskLiterals(norm)
-	st.kind = firstWord(masked)
-	if st.kind == "CREATE" && secondWord(masked) == "TEMPORARY" {
+	masked := sqlguard.Mask(norm)
+	st.kind = sqlguard.FirstWord(masked)
+	if st.kind == "CREATE" && sqlguard.SecondWord(masked) == "TEMPORARY" {
 		return nil, exception(codeNotImplemented, "CREATE TEMPORARY TABLE is not served: there are no sessions")
 	}
 	if why, ok := sessionKinds[st.kind]; ok {
@@ -73,17 +71,17 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 		}
 		return nil, exception(codeNotImplemented, "%s", why)
 	}
-	if loc := externalCall.FindStringSubmatchIndex(masked); loc != nil {
+	if start, end, ok := sqlguard.ExternalCall(masked); ok {
 		// Not even the admin: a leaked admin password must not read this
 		// machine's files or reach its network through the engine, which
 		// (unlike a server) has no user_files_path to confine file().
-		name := norm[loc[2]:loc[3]]
+		name := norm[start:end]
 		return nil, exception(codeAccessDenied, "%s: Not enough privileges. To execute this query, it's necessary to have the grant %s ON *.*", u.name, strings.ToUpper(name))
 	}
-	if outfileClause.MatchString(masked) || infileClause.MatchString(masked) {
+	if sqlguard.LocalFiles(masked) {
 		return nil, exception(codeNotImplemented, "INTO OUTFILE and FROM INFILE are not served over HTTP: they would reach this machine's files")
 	}
-	reading := readingKinds[st.kind]
+	reading := sqlguard.Reading(st.kind)
 	if !reading && !u.admin() {
 		return nil, exception(codeReadonly, "%s: Cannot execute query in readonly mode", u.name)
 	}
@@ -107,7 +105,7 @@ func (s *Server) parse(r *http.Request, u *user, p params, body []byte) (*statem
 // line, without comments. A syntax error, or a second statement, comes
 // back as the engine's error; what was checked is what runs.
 func (s *Server) normalise(text string) (string, *Exception) {
-	out, err := s.store.Engine().QueryParams("SELECT formatQuerySingleLine({q:String})", "TabSeparatedRaw",
+	out, err := s.store.Engine().QueryParams(sqlguard.NormaliseQuery, "TabSeparatedRaw",
 		map[string]string{"q": escapeParam(text)})
 	if err != nil {
 		return "", engineException(stripScope(err))
@@ -221,19 +219,17 @@ func escapeParam(v string) string {
 }
 
 // stripScope removes the engine's mention of the wrapping formatQuery
-// call, so a syntax error reads as if the statement had been run as written.
+// call (sqlguard.StripScope), so a syntax error reads as if the statement
+// had been run as written.
 func stripScope(err error) error {
-	msg := err.Error()
-	const marker = ": In scope SELECT formatQuerySingleLine("
-	i := strings.Index(msg, marker)
-	if i < 0 {
+	text, named := sqlguard.StripScope(err.Error())
+	switch {
+	case !named:
+		return &Exception{Code: codeSyntaxError, Name: "SYNTAX_ERROR", Text: text}
+	case text == err.Error():
 		return err
 	}
-	j := strings.LastIndex(msg, ". (")
-	if j < i {
-		return &Exception{Code: codeSyntaxError, Name: "SYNTAX_ERROR", Text: msg[:i]}
-	}
-	return rawError(msg[:i] + msg[j:])
+	return rawError(text)
 }
 
 type rawError string

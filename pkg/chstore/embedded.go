@@ -27,8 +27,13 @@ type Embedded struct {
 }
 
 // OpenEmbedded opens (creating if needed) the engine's data directory.
+// Its server settings are Throughline's embedded defaults (embedded_config.go).
 func OpenEmbedded(dataDir string) (*Embedded, error) {
-	conn, err := chdb.Open(dataDir)
+	args, err := writeEmbeddedConfig(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := chdb.OpenArgs(dataDir, args...)
 	if err != nil {
 		return nil, fmt.Errorf("opening embedded clickhouse: %w", err)
 	}

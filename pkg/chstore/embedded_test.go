@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,15 @@ func testStore(t testing.TB) *Embedded {
 		dir, err := os.MkdirTemp("", "chstore-test-")
 		if err != nil {
 			sharedErr = err
+			return
+		}
+		// An operator's override, as docs/operations.md describes it
+		// (TestEmbeddedServerSettings).
+		over := filepath.Join(dir, EmbeddedConfigOverrides)
+		if sharedErr = os.MkdirAll(over, 0o700); sharedErr != nil {
+			return
+		}
+		if sharedErr = os.WriteFile(filepath.Join(over, "operator.xml"), []byte(testOverride), 0o600); sharedErr != nil {
 			return
 		}
 		sharedStore, sharedErr = OpenEmbedded(dir)

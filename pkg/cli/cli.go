@@ -1,6 +1,8 @@
 // Package cli is what every Throughline command does around its own work:
 // the logging flags, a context cancelled by SIGINT/SIGTERM, and the exit
-// status.
+// status (Main); for a service binary (services/*/cmd/*) the whole run
+// sequence — flags, logger, telemetry, the /healthz /readyz /metrics
+// server, shutdown in a documented order — is Service and Run.
 package cli
 
 import (

@@ -20,19 +20,37 @@ func DecodeFast(b []byte) (Envelope, error) {
 // strings that needed no unescaping are views of b, valid only while b is
 // neither modified nor reused. For a caller that copies the values out at
 // once (the loader writing them into an insert block) it saves the one copy
-// per record DecodeFast makes. e is overwritten.
-func DecodeView(b []byte, e *Envelope) (err error) {
-	*e, err = decodeFast(b, unsafe.String(unsafe.SliceData(b), len(b)))
+// per record DecodeFast makes. e is overwritten, except that its ClickIDs
+// and Props maps, when not nil, are cleared and reused (a decoder run over
+// many records allocates no maps per record): where Decode gives a nil map
+// for an absent object, DecodeView may give an empty one.
+func DecodeView(b []byte, e *Envelope) error {
+	clickIDs, props := e.ClickIDs, e.Props
+	clear(clickIDs)
+	clear(props)
+	*e = Envelope{ClickIDs: clickIDs, Props: props}
+	s := scanner{b: unsafe.String(unsafe.SliceData(b), len(b))}
+	if s.envelope(e) && e.fastOK() {
+		return nil
+	}
+	var err error
+	*e, err = Decode(b)
 	return err
 }
 
 func decodeFast(b []byte, str string) (Envelope, error) {
 	var e Envelope
 	s := scanner{b: str}
-	if s.envelope(&e) && e.V == Version && e.Tenant != "" && e.Account != "" && e.Type != "" && e.ID != "" {
+	if s.envelope(&e) && e.fastOK() {
 		return e, nil
 	}
 	return Decode(b)
+}
+
+// fastOK is the check an envelope the fast path read must pass; any other
+// goes to Decode for its error.
+func (e *Envelope) fastOK() bool {
+	return e.V == Version && e.Tenant != "" && e.Account != "" && e.Type != "" && e.ID != ""
 }
 
 // envelopeFields are the envelope's keys the fast path reads;

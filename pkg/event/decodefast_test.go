@@ -136,6 +136,24 @@ func FuzzDecodeFast(f *testing.F) {
 		if verr == nil && !reflect.DeepEqual(v, want) {
 			t.Fatalf("input %q:\nview %+v\njson %+v", b, v, want)
 		}
+		// And into an envelope whose maps it reuses: the same, but for an
+		// empty map where Decode leaves none.
+		r := Envelope{ClickIDs: map[string]string{"gclid": "old"}, Props: map[string]string{"old": "1"}}
+		rerr := DecodeView(view, &r)
+		if (rerr == nil) != (werr == nil) {
+			t.Fatalf("input %q: reused view error %v, encoding/json error %v", b, rerr, werr)
+		}
+		if rerr == nil {
+			if len(r.ClickIDs) == 0 && want.ClickIDs == nil {
+				r.ClickIDs = nil
+			}
+			if len(r.Props) == 0 && want.Props == nil {
+				r.Props = nil
+			}
+			if !reflect.DeepEqual(r, want) {
+				t.Fatalf("input %q:\nreused view %+v\njson %+v", b, r, want)
+			}
+		}
 	})
 }
 

@@ -3,14 +3,14 @@ package event
 import (
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // scanner reads JSON from b; every method returns false when the input is
 // not what the fast path handles.
 type scanner struct {
-	b   string
-	i   int
-	buf []byte // scratch for unescaping
+	b string
+	i int
 }
 
 func (s *scanner) ws() {
@@ -110,8 +110,11 @@ func (s *scanner) str() (string, bool) {
 	return s.unescape(raw)
 }
 
+// unescape decodes raw's escapes into a string of its own: one allocation
+// of raw's length (an escape never decodes longer than it is written), and
+// the string is that buffer, not a copy of it.
 func (s *scanner) unescape(raw string) (string, bool) {
-	out := s.buf[:0]
+	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c != '\\' {
@@ -146,8 +149,10 @@ func (s *scanner) unescape(raw string) (string, bool) {
 			return "", false
 		}
 	}
-	s.buf = out
-	return string(out), true
+	if len(out) == 0 {
+		return "", true
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), true
 }
 
 func hex4(b string) (rune, bool) {

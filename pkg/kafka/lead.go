@@ -14,8 +14,8 @@ import (
 // nothing, the assignment is the lease. The member that leads gets every
 // partition and runs the work; the others stand by and one of them takes
 // over when the leader leaves (at once when it leaves the group cleanly,
-// after the session timeout when it dies). The collectors' cost pulls use
-// the same scheme (services/collector/costleader.go).
+// after the session timeout when it dies). The refresher and the
+// collectors' cost pulls (services/collector/costleader.go) run under it.
 type Leadership struct {
 	// Opts connect to the cluster (BaseOpts); the group's own options are
 	// added.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Topic is the declaration of one topic: the single place its settings live.
@@ -118,4 +119,25 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, replication int16, topi
 		}
 	}
 	return nil
+}
+
+// Admin runs f with an admin client of the cluster c names, for at most 30
+// seconds: what a service binary does at start (creating its topics).
+func (c Config) Admin(ctx context.Context, f func(context.Context, *kadm.Client) error) error {
+	cl, err := kgo.NewClient(c.ConnOpts()...)
+	if err != nil {
+		return fmt.Errorf("creating kafka admin client: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return f(ctx, kadm.NewClient(cl))
+}
+
+// CreateTopics creates the declared topics (Topics) that do not exist yet
+// on the cluster c names, with its replication factor.
+func (c Config) CreateTopics(ctx context.Context) error {
+	return c.Admin(ctx, func(ctx context.Context, adm *kadm.Client) error {
+		return EnsureTopics(ctx, adm, c.Replication, Topics)
+	})
 }

@@ -2,10 +2,8 @@ package collector
 
 import (
 	"context"
-	"sync"
 
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -13,22 +11,11 @@ import (
 // connectors: with several collectors, exactly one pulls (docs/costs.md).
 const CostPullGroup = "throughline-costpull"
 
-// costLeader runs the puller while this collector leads CostPullGroup. The
-// group consumes the costs topic with fetching paused — it reads nothing,
-// the assignment is the lease: the leader balancer gives every partition to
-// the group's leader, which pulls; the others stand by and take over when
-// it leaves (a pull cut short by the hand-over never commits, and the new
-// leader pulls at once).
-type costLeader struct {
-	c    *Collector
-	ctx  context.Context
-	mu   sync.Mutex
-	stop func() // the running puller's; nil when standing by
-}
-
-// runCostPulls runs the puller until ctx ends — led by the group when
-// CostPull.Elect, else at once; nothing when there is no connector. The
-// returned func stops it and waits.
+// runCostPulls runs the puller until ctx ends — while this collector leads
+// CostPullGroup (kafka.Leadership) when CostPull.Elect, else at once;
+// nothing when there is no connector. The returned func waits for it to
+// stop. Under election a pull cut short by the hand-over never commits, and
+// the new leader pulls at once.
 func (c *Collector) runCostPulls(ctx context.Context) func() {
 	if c.costs == nil {
 		return func() {}
@@ -37,61 +24,21 @@ func (c *Collector) runCostPulls(ctx context.Context) func() {
 		c.log.Info().Int("connectors", c.costs.Jobs()).Msg("cost pulls running")
 		return c.startPuller(ctx)
 	}
-	l := &costLeader{c: c, ctx: ctx}
-	cl, err := kgo.NewClient(c.readerOpts(
-		kgo.ConsumerGroup(CostPullGroup),
-		kgo.ConsumeTopics(kafka.TopicCosts),
-		kgo.Balancers(kafka.LeaderBalancer{}),
-		kgo.DisableAutoCommit(),
-		kgo.OnPartitionsAssigned(l.assigned),
-		kgo.OnPartitionsRevoked(l.revoked),
-		kgo.OnPartitionsLost(l.revoked),
-	)...)
-	if err != nil {
-		c.log.Error().Err(err).Str("group", CostPullGroup).Msg("cost pulls not started: no group client")
-		return func() {}
+	l := kafka.Leadership{
+		Opts:     c.readerOpts(),
+		Group:    CostPullGroup,
+		Topic:    kafka.TopicCosts,
+		Log:      c.log.With().Str("work", "cost pulls").Int("connectors", c.costs.Jobs()).Logger(),
+		OnChange: c.costLeading.Store,
 	}
-	cl.PauseFetchTopics(kafka.TopicCosts)
-	c.log.Info().Int("connectors", c.costs.Jobs()).Str("group", CostPullGroup).Msg("cost pulls waiting for group leadership")
-	// The group is managed while the client polls; polls return nothing
-	// (fetching is paused) until the client closes.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ctx.Err() == nil {
-			cl.PollFetches(ctx)
+		if err := l.Run(ctx, c.costs.Run); err != nil {
+			c.log.Error().Err(err).Str("group", CostPullGroup).Msg("cost pulls not started: no group client")
 		}
 	}()
-	return func() {
-		<-done
-		cl.LeaveGroup() // the others take over without waiting for a session timeout
-		cl.Close()
-		l.revoked(context.Background(), nil, nil)
-	}
-}
-
-func (l *costLeader) assigned(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
-	if len(parts[kafka.TopicCosts]) == 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stop == nil && l.ctx.Err() == nil {
-		l.c.log.Info().Str("group", CostPullGroup).Msg("leading the cost pulls")
-		l.stop = l.c.startPuller(l.ctx)
-		l.c.costLeading.Store(true)
-	}
-}
-
-func (l *costLeader) revoked(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stop != nil {
-		l.stop()
-		l.stop = nil
-		l.c.costLeading.Store(false)
-		l.c.log.Info().Str("group", CostPullGroup).Msg("cost pulls handed over")
-	}
+	return func() { <-done }
 }
 
 // startPuller runs the puller until ctx ends or the returned func is called.

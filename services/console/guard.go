@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/sqlguard"
 )
 
 // The SQL endpoint runs one reading statement with the engine's own guard,
@@ -37,34 +37,27 @@ type Rejected struct{ Reason string }
 
 func (r *Rejected) Error() string { return r.Reason }
 
-// readingKinds are the statements the console runs.
-var readingKinds = map[string]bool{
-	"SELECT": true, "WITH": true, "SHOW": true, "DESCRIBE": true, "EXPLAIN": true, "EXISTS": true,
-}
-
 var (
 	settingsRe = regexp.MustCompile(`(^|[^\w.$])SETTINGS\b`)
-	outfileRe  = regexp.MustCompile(`\bINTO\s+OUTFILE\b`)
 	// The engine prints a format that is also a keyword quoted (FORMAT
 	// `Null`, FORMAT `Values`), and the quotes stay after masking.
 	formatRe = regexp.MustCompile("(^|[^\\w.$])FORMAT\\s+[A-Za-z_`\"]")
-	// Functions and table functions that read or write files, reach the
-	// network or run programs. Matching is case-insensitive: some are
-	// registered so.
-	externalRe = regexp.MustCompile(`(?i)(?:^|[^\w.$])(file|filecluster|url|urlcluster|s3\w*|gcs\w*|oss|cosn|hdfs\w*|remote|remotesecure|cluster|clusterallreplicas|mysql|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azure\w*|iceberg\w*|deltalake\w*|hudi\w*|paimon\w*|arrowflight\w*|ytsaurus|input|catboostevaluate)\s*\(`)
 )
 
 // checkReading refuses a normalised statement that is not a plain read.
+// The checks both SQL front doors share (kind, files, external calls) are
+// pkg/sqlguard's; SETTINGS and FORMAT are refused here only: the HTTP
+// interface lets its users set them, the console sets them itself.
 func checkReading(normalised string) error {
-	m := maskLiterals(normalised)
-	kind := firstWord(m)
-	if !readingKinds[kind] {
+	m := sqlguard.Mask(normalised)
+	kind := sqlguard.FirstWord(m)
+	if !sqlguard.Reading(kind) {
 		if kind == "" {
-			return &Rejected{"only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)"}
+			return &Rejected{"only reading statements are allowed (" + sqlguard.ReadingKinds + ")"}
 		}
-		return &Rejected{fmt.Sprintf("only reading statements are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), not %s", kind)}
+		return &Rejected{fmt.Sprintf("only reading statements are allowed (%s), not %s", sqlguard.ReadingKinds, kind)}
 	}
-	if outfileRe.MatchString(m) {
+	if sqlguard.LocalFiles(m) { // FROM INFILE only follows an INSERT, refused above
 		return &Rejected{"INTO OUTFILE is not allowed: the console does not write files"}
 	}
 	if settingsRe.MatchString(m) {
@@ -73,52 +66,16 @@ func checkReading(normalised string) error {
 	if formatRe.MatchString(m) {
 		return &Rejected{"FORMAT clauses are not allowed: choose the output with ?format=json|csv|tsv"}
 	}
-	if loc := externalRe.FindStringSubmatchIndex(m); loc != nil {
-		name := normalised[loc[2]:loc[3]]
-		return &Rejected{fmt.Sprintf("%s() is not allowed: the SQL console does not read files, the network or other servers", name)}
+	if start, end, ok := sqlguard.ExternalCall(m); ok {
+		return &Rejected{fmt.Sprintf("%s() is not allowed: the SQL console does not read files, the network or other servers", normalised[start:end])}
 	}
 	return nil
-}
-
-// maskLiterals blanks the insides of string literals and quoted identifiers,
-// keeping the quotes and every byte offset, so keyword searches see only the
-// statement's structure. The input is the engine's normalised text, whose
-// literals escape with a backslash.
-func maskLiterals(s string) string {
-	b := []byte(s)
-	for i := 0; i < len(b); i++ {
-		q := b[i]
-		if q != '\'' && q != '`' && q != '"' {
-			continue
-		}
-		j := i + 1
-		for ; j < len(b) && b[j] != q; j++ {
-			if b[j] == '\\' && j+1 < len(b) {
-				b[j] = ' '
-				j++
-			}
-			b[j] = ' '
-		}
-		i = j
-	}
-	return string(b)
-}
-
-// firstWord is the statement's leading keyword, upper-cased, past any
-// opening parentheses.
-func firstWord(s string) string {
-	s = strings.TrimLeft(s, " \t\r\n(")
-	end := 0
-	for end < len(s) && (s[end] >= 'A' && s[end] <= 'Z' || s[end] >= 'a' && s[end] <= 'z') {
-		end++
-	}
-	return strings.ToUpper(s[:end])
 }
 
 // normalise has the engine parse q and print it back on one line. A syntax
 // error, or more than one statement, comes back as the engine's error.
 func normalise(ctx context.Context, store chstore.Store, q string) (string, error) {
-	res, err := store.Query(ctx, "SELECT formatQuerySingleLine({q:String})", chstore.Params{"q": q})
+	res, err := store.Query(ctx, sqlguard.NormaliseQuery, chstore.Params{"q": q})
 	if err != nil {
 		return "", &engineError{msg: stripScope(err.Error())}
 	}
@@ -132,19 +89,12 @@ func normalise(ctx context.Context, store chstore.Store, q string) (string, erro
 	return s, nil
 }
 
-// stripScope removes the engine's mention of the wrapping formatQuery call,
-// so a syntax error reads as if the statement had been run as written.
+// stripScope removes the engine's mention of the wrapping formatQuery call
+// (sqlguard.StripScope), so a syntax error reads as if the statement had
+// been run as written.
 func stripScope(msg string) string {
-	const marker = ": In scope SELECT formatQuerySingleLine("
-	i := strings.Index(msg, marker)
-	if i < 0 {
-		return msg
-	}
-	j := strings.LastIndex(msg, ". (")
-	if j < i {
-		return msg[:i]
-	}
-	return msg[:i] + msg[j:]
+	text, _ := sqlguard.StripScope(msg)
+	return text
 }
 
 // limitSettings is the SETTINGS clause appended to every statement: the

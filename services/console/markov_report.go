@@ -65,21 +65,12 @@ func (c *Console) handleMarkov(w http.ResponseWriter, r *http.Request) {
 // tenant's zone), to excluded; the default is the last DefaultMarkovDays
 // days up to the end of today.
 func markovQuery(r *http.Request, id, account string, loc *time.Location, now time.Time) (analytics.MarkovQuery, *reportError) {
-	v := r.URL.Query()
 	q := analytics.MarkovQuery{Tenant: id, Account: account}
 	today := now.In(loc)
-	q.To = time.Date(today.Year(), today.Month(), today.Day()+1, 0, 0, 0, 0, loc)
-	var err error
-	if s := v.Get("to"); s != "" {
-		if q.To, err = parseInstant(s, loc); err != nil {
-			return q, badRequest("to: %v", err)
-		}
-	}
-	q.From = q.To.AddDate(0, 0, -DefaultMarkovDays)
-	if s := v.Get("from"); s != "" {
-		if q.From, err = parseInstant(s, loc); err != nil {
-			return q, badRequest("from: %v", err)
-		}
+	var rerr *reportError
+	back := func(to time.Time) time.Time { return to.AddDate(0, 0, -DefaultMarkovDays) }
+	if q.From, q.To, rerr = instantWindow(r, loc, time.Date(today.Year(), today.Month(), today.Day()+1, 0, 0, 0, 0, loc), back); rerr != nil {
+		return q, rerr
 	}
 	if err := q.Validate(); err != nil {
 		return q, badRequest("%s", err.Error())

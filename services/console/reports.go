@@ -267,25 +267,36 @@ func (c *Console) handleLeadFlow(w http.ResponseWriter, r *http.Request) {
 // flowQuery reads from/to as RFC 3339 times or days (midnight in the
 // tenant's zone); the default is the last 24 hours to the end of this hour.
 func flowQuery(r *http.Request, id, account string, loc *time.Location, now time.Time) (analytics.FlowQuery, *reportError) {
-	v := r.URL.Query()
 	q := analytics.FlowQuery{Tenant: id, Account: account}
-	q.To = now.Truncate(time.Hour).Add(time.Hour)
-	var err error
-	if s := v.Get("to"); s != "" {
-		if q.To, err = parseInstant(s, loc); err != nil {
-			return q, badRequest("to: %v", err)
-		}
-	}
-	q.From = q.To.Add(-24 * time.Hour)
-	if s := v.Get("from"); s != "" {
-		if q.From, err = parseInstant(s, loc); err != nil {
-			return q, badRequest("from: %v", err)
-		}
+	var rerr *reportError
+	back := func(to time.Time) time.Time { return to.Add(-24 * time.Hour) }
+	if q.From, q.To, rerr = instantWindow(r, loc, now.Truncate(time.Hour).Add(time.Hour), back); rerr != nil {
+		return q, rerr
 	}
 	if err := q.Validate(); err != nil {
 		return q, badRequest("%s", err.Error())
 	}
 	return q, nil
+}
+
+// instantWindow reads ?to= and ?from= as RFC 3339 times or days (midnight
+// in loc); to defaults to defTo, from to back(to).
+func instantWindow(r *http.Request, loc *time.Location, defTo time.Time, back func(time.Time) time.Time) (from, to time.Time, rerr *reportError) {
+	v := r.URL.Query()
+	to = defTo
+	var err error
+	if s := v.Get("to"); s != "" {
+		if to, err = parseInstant(s, loc); err != nil {
+			return from, to, badRequest("to: %v", err)
+		}
+	}
+	from = back(to)
+	if s := v.Get("from"); s != "" {
+		if from, err = parseInstant(s, loc); err != nil {
+			return from, to, badRequest("from: %v", err)
+		}
+	}
+	return from, to, nil
 }
 
 func parseInstant(s string, loc *time.Location) (time.Time, error) {

@@ -281,15 +281,14 @@ func (l *Loader) eachRow(s *sink, recs []*kgo.Record, fn func(rec *kgo.Record, r
 // a batch's CPU, while appending to the insert is sequential. At most four
 // chunks per worker are decoded and not yet handed to fn, which bounds the
 // memory; a chunk's values are reused by the next chunk, so fn must not
-// keep v.
+// keep v. decode must set all of *v: v holds what an earlier record
+// decoded to, so a decoder may reuse it (event.DecodeView reuses maps).
 func eachDecoded[T any](workers int, recs []*kgo.Record, decode func(*kgo.Record, *T) error, fn func(rec *kgo.Record, v *T, err error)) {
 	n := (len(recs) + decodeChunk - 1) / decodeChunk
 	workers = min(workers, n)
 	if workers <= 1 {
 		var v T
 		for _, rec := range recs {
-			var zero T
-			v = zero
 			err := decode(rec, &v)
 			fn(rec, &v, err)
 		}
@@ -333,9 +332,7 @@ func eachDecoded[T any](workers int, recs []*kgo.Record, decode func(*kgo.Record
 					buf.vals, buf.errs = make([]T, decodeChunk), make([]error, decodeChunk)
 				}
 				c.vals, c.errs = buf.vals[:len(part)], buf.errs[:len(part)]
-				var zero T
 				for j, rec := range part {
-					c.vals[j] = zero
 					c.errs[j] = decode(rec, &c.vals[j])
 				}
 				taken[i] = buf

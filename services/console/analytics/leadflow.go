@@ -22,14 +22,20 @@ type FlowQuery struct {
 
 // Validate names the parameter that is wrong.
 func (q FlowQuery) Validate() error {
+	return validateWindow(q.Tenant, q.From, q.To, MaxFlowRange, MaxFlowRange.String())
+}
+
+// validateWindow names what is wrong with a query of a tenant's [from, to)
+// that may span at most max (maxText says it in the error).
+func validateWindow(tenant string, from, to time.Time, max time.Duration, maxText string) error {
 	var errs []error
-	if q.Tenant == "" {
+	if tenant == "" {
 		errs = append(errs, errors.New("tenant: required"))
 	}
-	if !q.To.After(q.From) {
+	if !to.After(from) {
 		errs = append(errs, errors.New("from, to: to must be after from"))
-	} else if q.To.Sub(q.From) > MaxFlowRange {
-		errs = append(errs, fmt.Errorf("from, to: at most %v", MaxFlowRange))
+	} else if to.Sub(from) > max {
+		errs = append(errs, fmt.Errorf("from, to: at most %s", maxText))
 	}
 	return errors.Join(errs...)
 }

@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,16 +33,7 @@ type MarkovQuery struct {
 
 // Validate names the parameter that is wrong.
 func (q MarkovQuery) Validate() error {
-	var errs []error
-	if q.Tenant == "" {
-		errs = append(errs, errors.New("tenant: required"))
-	}
-	if !q.To.After(q.From) {
-		errs = append(errs, errors.New("from, to: to must be after from"))
-	} else if q.To.Sub(q.From) > MaxMarkovRange {
-		errs = append(errs, fmt.Errorf("from, to: at most %d days", MaxMarkovRange/(24*time.Hour)))
-	}
-	return errors.Join(errs...)
+	return validateWindow(q.Tenant, q.From, q.To, MaxMarkovRange, fmt.Sprintf("%d days", MaxMarkovRange/(24*time.Hour)))
 }
 
 // MarkovReport is the data-driven attribution of a tenant's period.

@@ -36,11 +36,7 @@ const maxTableAlerts = 1000
 // and recently resolved alerts, from the alerter when the console has it,
 // else from the alerts table. The tenant is always the token's.
 func (d *Dashboard) serveAlerts(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
-	if !ok {
-		return
-	}
-	account, ok := d.account(w, r, tenant)
+	tenant, account, ok := d.scope(w, r)
 	if !ok {
 		return
 	}

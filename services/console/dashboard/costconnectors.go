@@ -29,11 +29,7 @@ type ConnectorInfo struct {
 // spend arrived is the alerter's costs_missing alert, which the page shows
 // beside each connector.
 func (d *Dashboard) serveCostConnectors(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
-	if !ok {
-		return
-	}
-	account, ok := d.account(w, r, tenant)
+	tenant, account, ok := d.scope(w, r)
 	if !ok {
 		return
 	}

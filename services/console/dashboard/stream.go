@@ -35,11 +35,7 @@ type Hello struct {
 // LiveLead each, and ": ping" comments while idle). A stream that falls
 // behind gets "dropped" and ends; the page reconnects.
 func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
-	if !ok {
-		return
-	}
-	account, ok := d.account(w, r, tenant)
+	tenant, account, ok := d.scope(w, r)
 	if !ok {
 		return
 	}
@@ -134,6 +130,18 @@ func (d *Dashboard) authorized(w http.ResponseWriter, r *http.Request) (string, 
 		return "", false
 	}
 	return tenant, true
+}
+
+// scope resolves the request's tenant and its ?account=, or answers the
+// refusal: what every dashboard endpoint does first.
+func (d *Dashboard) scope(w http.ResponseWriter, r *http.Request) (tenant, account string, ok bool) {
+	if tenant, ok = d.authorized(w, r); !ok {
+		return "", "", false
+	}
+	if account, ok = d.account(w, r, tenant); !ok {
+		return "", "", false
+	}
+	return tenant, account, true
 }
 
 // account checks ?account= against the tenant's branches (when the

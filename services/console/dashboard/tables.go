@@ -38,11 +38,8 @@ type Account struct {
 }
 
 func (d *Dashboard) serveTenant(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
+	tenant, _, ok := d.scope(w, r)
 	if !ok {
-		return
-	}
-	if _, ok := d.account(w, r, tenant); !ok {
 		return
 	}
 	info := TenantInfo{Tenant: tenant, Timezone: "UTC", Currency: "RUB", Accounts: []Account{},
@@ -117,11 +114,7 @@ type DeadLetterSource struct {
 }
 
 func (d *Dashboard) serveDeadLetters(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
-	if !ok {
-		return
-	}
-	account, ok := d.account(w, r, tenant)
+	tenant, account, ok := d.scope(w, r)
 	if !ok {
 		return
 	}
@@ -160,11 +153,7 @@ type RecentLeads struct {
 const MaxRecentLeads = 200
 
 func (d *Dashboard) serveRecentLeads(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := d.authorized(w, r)
-	if !ok {
-		return
-	}
-	account, ok := d.account(w, r, tenant)
+	tenant, account, ok := d.scope(w, r)
 	if !ok {
 		return
 	}

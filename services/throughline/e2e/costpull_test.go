@@ -18,6 +18,26 @@ type fakeDirect struct {
 	mu    sync.Mutex
 	spend [2]int64
 	pulls int
+	to    time.Time // the last report's DateTo: yesterday on the collector's clock
+}
+
+// waitPull waits until the fake served more than after reports and returns
+// the last one's DateTo and the count. Tests date their expectations by it,
+// not by their own clock, so that a pull on one side of midnight and a check
+// on the other agree.
+func (f *fakeDirect) waitPull(t *testing.T, after int) (to time.Time, pulls int) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		f.mu.Lock()
+		to, pulls = f.to, f.pulls
+		f.mu.Unlock()
+		if pulls > after {
+			return to, pulls
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cost connector did not pull within 60s (%d pulls)", pulls)
+		}
+	}
 }
 
 func (f *fakeDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +58,7 @@ func (f *fakeDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.pulls++
+	f.to = to
 	fmt.Fprintf(w, "Date\tCampaignId\tCampaignName\tImpressions\tClicks\tCost\n%s\t7\twindscreens\t100\t10\t%d\n%s\t7\twindscreens\t100\t10\t%d\nTotal rows: 2\n",
 		to.Format(time.DateOnly), f.spend[0], to.AddDate(0, 0, -1).Format(time.DateOnly), f.spend[1])
 }
@@ -64,12 +85,12 @@ func TestCostPullRestatesInClickHouse(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(n.dataDir, "tenants.yaml"), []byte(tenantsYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
-	day := func(back int) string { return now.AddDate(0, 0, -back).Format(time.DateOnly) }
 	sum := func(d string) string {
 		return "SELECT sum(amount_minor) FROM throughline.costs_current WHERE tenant = 'pull' AND account = 'branch' AND channel = 'yandex_direct' AND date = '" + d + "'"
 	}
 	n.start("--collector-cost-pull-spread", "0s")
+	to, pulls := direct.waitPull(t, 0)
+	day := func(back int) string { return to.AddDate(0, 0, 1-back).Format(time.DateOnly) }
 	n.waitCount(sum(day(2)), 200000, 60*time.Second)
 	n.waitCount(sum(day(1)), 150000, 10*time.Second)
 	n.waitCount("SELECT count() FROM throughline.costs_current WHERE tenant = 'pull' AND date = '"+day(3)+"' AND amount_minor = 0", 1, 10*time.Second)
@@ -79,6 +100,7 @@ func TestCostPullRestatesInClickHouse(t *testing.T) {
 	direct.spend[1] = 1_750_000_000
 	direct.mu.Unlock()
 	n.start("--collector-cost-pull-spread", "0s")
+	to, _ = direct.waitPull(t, pulls)
 	n.waitCount(sum(day(2)), 175000, 60*time.Second)
 	n.waitCount(sum(day(1)), 150000, 10*time.Second)
 	n.waitCount("SELECT uniqExact(import_id) FROM throughline.costs WHERE tenant = 'pull' AND kind = 'commit'", 2, 10*time.Second)

@@ -152,7 +152,10 @@ func TestScenarioDealerCostPerCallChatUnit(t *testing.T) {
 			LastError                    string `json:"last_error"`
 		} `json:"connectors"`
 	}
-	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
+	// Dated by the pull (yesterday on the collector's clock), not by ours:
+	// the two may stand on either side of midnight.
+	to, _ := direct.waitPull(t, 0)
+	day := func(back int) string { return to.AddDate(0, 0, 1-back).Format(time.DateOnly) }
 	n.getJSON(t, "/v1/dashboard/costs/connectors", dealerRead, &conns)
 	if c := conns.Connectors; conns.State != "pulling" || len(c) != 1 || c[0].Account != "dealer" || c[0].Connector != "yandex_direct" ||
 		c[0].From != day(3) || c[0].To != day(1) || c[0].Rows != 3 || c[0].LastSuccess == 0 || c[0].NextRun <= c[0].LastSuccess ||
@@ -208,12 +211,14 @@ func (n *node) hook(t testing.TB, u string, body any) {
 }
 
 // waitChannelRow polls the channel report of tenant glass (last_non_direct,
-// the last three days and today) until channel ch's row satisfies ok.
+// the last four days to tomorrow: the pulled days and the call and deal
+// sent a minute ahead, on whichever side of midnight the test runs) until
+// channel ch's row satisfies ok.
 func (n *node) waitChannelRow(t testing.TB, ch string, ok func(channelRow) bool) channelRow {
 	t.Helper()
 	now := time.Now().UTC()
-	q := url.Values{"tenant": {"glass"}, "from": {now.AddDate(0, 0, -3).Format(time.DateOnly)},
-		"to": {now.Format(time.DateOnly)}, "model": {"last_non_direct"}}
+	q := url.Values{"tenant": {"glass"}, "from": {now.AddDate(0, 0, -4).Format(time.DateOnly)},
+		"to": {now.AddDate(0, 0, 1).Format(time.DateOnly)}, "model": {"last_non_direct"}}
 	var last []byte
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {

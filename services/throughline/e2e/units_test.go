@@ -86,7 +86,6 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 	if v := n.query("SELECT units FROM throughline.deals_latest WHERE tenant = 'glass'"); fmt.Sprint(v) != "[[2]]" {
 		t.Fatalf("deals_latest: %v, want units through the view", v)
 	}
-	today := now.Format(time.DateOnly)
 	for _, c := range []struct{ report, dim, want string }{
 		{"channels", "channel", "yandex_direct"},
 		{"accounts", "account", "dealer"},
@@ -98,7 +97,7 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 				t.Fatalf("%s report: %v, want %s with 2 units\nlogs:\n%s", c.report, row, c.want, tail(n.logs.String(), 3000))
 			}
 			time.Sleep(100 * time.Millisecond)
-			row = reportRow(t, n, "glass", "glass-read-token-0001", c.report, today, c.dim, c.want)
+			row = reportRow(t, n, "glass", "glass-read-token-0001", c.report, c.dim, c.want)
 		}
 		if row["revenue"] != 30000.0 || row["won_deals"] != 1.0 {
 			t.Fatalf("%s report row %v: want revenue 30000 of one won deal", c.report, row)
@@ -106,11 +105,15 @@ func TestAmoCRMWindscreensReachTheReport(t *testing.T) {
 	}
 }
 
-// reportRow reads GET /v1/reports/<name> of tenant for one day with token
-// and returns the row whose dim is want (nil if none).
-func reportRow(t *testing.T, n *node, tenant, token, name, day, dim, want string) map[string]any {
+// reportRow reads GET /v1/reports/<name> of tenant (in UTC) from yesterday
+// to tomorrow with token and returns the row whose dim is want (nil if
+// none). The span holds a test's visits and deals of the last hour and the
+// next minutes at any time of day: one sent before midnight is read after.
+func reportRow(t *testing.T, n *node, tenant, token, name, dim, want string) map[string]any {
 	t.Helper()
-	q := url.Values{"tenant": {tenant}, "from": {day}, "to": {day}}
+	now := time.Now().UTC()
+	q := url.Values{"tenant": {tenant}, "from": {now.AddDate(0, 0, -1).Format(time.DateOnly)},
+		"to": {now.AddDate(0, 0, 1).Format(time.DateOnly)}}
 	req, _ := http.NewRequest("GET", "http://"+n.console+"/v1/reports/"+name+"?"+q.Encode(), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)

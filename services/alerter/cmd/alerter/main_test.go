@@ -12,9 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/services/alerter"
 )
+
+// run runs the binary as main does, to its error.
+func run(ctx context.Context, args []string, ready func(addr string)) error {
+	return cli.Run(ctx, service(ready), args, os.Stderr)
+}
 
 func TestRunServesAlertsAndStops(t *testing.T) {
 	cluster := kafkatest.StartEmpty(t)

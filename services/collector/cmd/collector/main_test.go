@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,6 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// run runs the binary as main does, to its error.
+func run(ctx context.Context, args []string) error {
+	return cli.Run(ctx, service(), args, os.Stderr)
+}
 
 // The binary creates the topics, serves a hit into Kafka and stops cleanly.
 func TestRun(t *testing.T) {

@@ -9,30 +9,23 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
-
-	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/schemas"
 	"github.com/throughline/throughline/services/loader"
 )
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+func main() { cli.Serve(service()) }
+
+// run runs the binary as main does and gives its exit status.
+func run(args []string, stderr io.Writer) int {
+	s := service()
+	return s.Exit(cli.Run(context.Background(), s, args, stderr), stderr)
 }
 
 type config struct {
@@ -40,7 +33,6 @@ type config struct {
 	kafka      kafka.Config
 	clickhouse chstore.Config
 	addr       string
-	logs       cli.LogFlags
 	tenants    string // optional: per-tenant dedup windows
 }
 
@@ -57,98 +49,46 @@ func (c *config) register(fs *flag.FlagSet) {
 	})
 	flagenv.String(fs, &c.addr, "loader-http-addr", ":8082", "address of /healthz, /readyz and /metrics")
 	flagenv.String(fs, &c.tenants, "tenants-file", "", "tenants file whose dedup_window settings override --loader-dedup-window per tenant (optional)")
-	c.logs.RegisterFlags(fs, false)
 }
 
-func run(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("loader", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func service() cli.Service {
 	var cfg config
-	cfg.register(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "loader:", err)
-		return 2
+	return cli.Service{
+		Name:  "loader",
+		Flags: cfg.register,
+		Check: func() error {
+			cfg.kafka.Resolve()
+			cfg.clickhouse.Database = cfg.loader.Database
+			return errors.Join(cfg.loader.Validate(), cfg.kafka.Validate(), cfg.clickhouse.Validate())
+		},
+		Addr: &cfg.addr, AddrFlag: "loader-http-addr",
+		UsageExit: 2, FailedMsg: "loader failed",
+		Start: func(ctx context.Context, env *cli.Env) (func(context.Context) error, error) {
+			store, err := chstore.Open(ctx, cfg.clickhouse)
+			if err != nil {
+				return nil, err
+			}
+			env.CloseOnStop("clickhouse store", store)
+			if err := schemas.Migrate(ctx, store, cfg.loader.Database); err != nil {
+				return nil, err
+			}
+			if err := cfg.kafka.CreateTopics(ctx); err != nil {
+				return nil, err
+			}
+			deps := loader.Deps{Tel: env.Tel, Store: store, Kafka: cfg.kafka}
+			if cfg.tenants != "" {
+				tc, err := tenants.Load(cfg.tenants)
+				if err != nil {
+					return nil, err
+				}
+				deps.DedupWindow = tc.DedupWindow
+			}
+			l, err := loader.New(cfg.loader, deps)
+			if err != nil {
+				return nil, err
+			}
+			env.Health.AddCheck("clickhouse", store.Ping)
+			return l.Run, nil
+		},
 	}
-	cfg.kafka.Resolve()
-	cfg.clickhouse.Database = cfg.loader.Database
-	if err := errors.Join(cfg.loader.Validate(), cfg.kafka.Validate(), cfg.clickhouse.Validate()); err != nil {
-		fmt.Fprintln(stderr, "loader:", err)
-		return 2
-	}
-	log, err := cfg.logs.Logger(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "loader:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error().Err(err).Msg("loader failed")
-		return 1
-	}
-	return 0
-}
-
-func serve(ctx context.Context, cfg config, log zerolog.Logger) error {
-	ctx, stopCtx := context.WithCancel(ctx)
-	defer stopCtx()
-	tel, err := telemetry.New(log, "loader")
-	if err != nil {
-		return err
-	}
-	defer tel.Shutdown(context.Background())
-	store, err := chstore.Open(ctx, cfg.clickhouse)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := schemas.Migrate(ctx, store, cfg.loader.Database); err != nil {
-		return err
-	}
-	if err := ensureTopics(ctx, cfg.kafka, log); err != nil {
-		return err
-	}
-	deps := loader.Deps{Tel: tel, Store: store, Kafka: cfg.kafka}
-	if cfg.tenants != "" {
-		tc, err := tenants.Load(cfg.tenants)
-		if err != nil {
-			return err
-		}
-		deps.DedupWindow = tc.DedupWindow
-	}
-	l, err := loader.New(cfg.loader, deps)
-	if err != nil {
-		return err
-	}
-
-	var health telemetry.Health
-	health.AddCheck("clickhouse", store.Ping)
-	mux := http.NewServeMux()
-	tel.Mount(mux, &health)
-	srv := &http.Server{Addr: cfg.addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	srvErr := make(chan error, 1)
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			srvErr <- fmt.Errorf("serving %s: %w", cfg.addr, err)
-			stopCtx()
-		}
-		close(srvErr)
-	}()
-	runErr := l.Run(ctx)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	return errors.Join(runErr, <-srvErr)
-}
-
-func ensureTopics(ctx context.Context, kcfg kafka.Config, log zerolog.Logger) error {
-	cl, err := kgo.NewClient(kafka.BaseOpts(kcfg, log)...)
-	if err != nil {
-		return fmt.Errorf("creating admin client: %w", err)
-	}
-	defer cl.Close()
-	return kafka.EnsureTopics(ctx, kadm.NewClient(cl), kcfg.Replication, kafka.Topics)
 }

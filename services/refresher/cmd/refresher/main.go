@@ -12,108 +12,59 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/refresher"
 )
 
-func main() {
-	cli.Main("refresher", func(ctx context.Context, args []string) error { return run(ctx, args) })
-}
+func main() { cli.Serve(service()) }
 
-func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("refresher", flag.ContinueOnError)
+func service() cli.Service {
 	var (
 		cfg         refresher.Config
 		kcfg        kafka.Config
 		ch          chstore.Config
 		addr        string
 		tenantsFile string
-		logs        cli.LogFlags
 	)
-	cfg.RegisterFlags(fs)
-	kcfg.RegisterFlags(fs, "throughline-refresher")
-	ch.RegisterFlags(fs)
-	flagenv.String(fs, &addr, "refresher-http-addr", ":8085", "address of /healthz, /readyz and /metrics (empty: none)")
-	flagenv.String(fs, &tenantsFile, "tenants-file", "tenants.yaml", "YAML file of tenants and accounts (the time zones days are cut in)")
-	logs.RegisterFlags(fs, false)
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err // -h: flag.ErrHelp, exits 0
-	}
-	kcfg.Resolve()
-	if err := errors.Join(cfg.Validate(), kcfg.Validate(), ch.Validate()); err != nil {
-		return err
-	}
-	log, err := logs.Logger(os.Stderr)
-	if err != nil {
-		return err
-	}
-	ten, err := tenants.Load(tenantsFile)
-	if err != nil {
-		return fmt.Errorf("tenants-file: %w", err)
-	}
-	tel, err := telemetry.New(log, "refresher")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		tel.Shutdown(sctx)
-	}()
-	store, err := chstore.Open(ctx, ch)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	r, err := refresher.New(cfg, refresher.Deps{Tel: tel, Store: store, Database: ch.Database, Zones: ten.Zone, Kafka: kcfg})
-	if err != nil {
-		return err
-	}
-	if err := ensureTopics(ctx, kcfg); err != nil {
-		return err
-	}
-	if addr != "" {
-		mux := http.NewServeMux()
-		health := &telemetry.Health{}
-		health.AddCheck("clickhouse", store.Ping)
-		tel.Mount(mux, health)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("refresher-http-addr: %w", err)
-		}
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error().Err(err).Msg("http server failed")
+	return cli.Service{
+		Name: "refresher",
+		Flags: func(fs *flag.FlagSet) {
+			cfg.RegisterFlags(fs)
+			kcfg.RegisterFlags(fs, "throughline-refresher")
+			ch.RegisterFlags(fs)
+			flagenv.String(fs, &addr, "refresher-http-addr", ":8085", "address of /healthz, /readyz and /metrics (empty: none)")
+			flagenv.String(fs, &tenantsFile, "tenants-file", "tenants.yaml", "YAML file of tenants and accounts (the time zones days are cut in)")
+		},
+		Check: func() error {
+			kcfg.Resolve()
+			return errors.Join(cfg.Validate(), kcfg.Validate(), ch.Validate())
+		},
+		Addr: &addr, AddrFlag: "refresher-http-addr",
+		Start: func(ctx context.Context, env *cli.Env) (func(context.Context) error, error) {
+			ten, err := tenants.Load(tenantsFile)
+			if err != nil {
+				return nil, fmt.Errorf("tenants-file: %w", err)
 			}
-		}()
-		defer srv.Close()
+			store, err := chstore.Open(ctx, ch)
+			if err != nil {
+				return nil, err
+			}
+			env.CloseOnStop("clickhouse store", store)
+			r, err := refresher.New(cfg, refresher.Deps{Tel: env.Tel, Store: store, Database: ch.Database, Zones: ten.Zone, Kafka: kcfg})
+			if err != nil {
+				return nil, err
+			}
+			// The group's lease is a topic's partitions.
+			if err := kcfg.CreateTopics(ctx); err != nil {
+				return nil, err
+			}
+			env.Health.AddCheck("clickhouse", store.Ping)
+			return r.Run, nil
+		},
 	}
-	return r.Run(ctx)
-}
-
-// ensureTopics creates the declared topics that do not exist yet: the
-// group's lease is a topic's partitions.
-func ensureTopics(ctx context.Context, kcfg kafka.Config) error {
-	cl, err := kgo.NewClient(kcfg.ConnOpts()...)
-	if err != nil {
-		return fmt.Errorf("creating kafka admin client: %w", err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return kafka.EnsureTopics(ctx, kadm.NewClient(cl), kcfg.Replication, kafka.Topics)
 }

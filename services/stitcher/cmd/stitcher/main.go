@@ -10,97 +10,64 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
-	"os"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/flagenv"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/stitcher"
 )
 
-func main() { cli.Main("stitcher", run) }
+func main() { cli.Serve(service()) }
 
-func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("stitcher", flag.ContinueOnError)
+func service() cli.Service {
 	var (
 		cfg         stitcher.Config
 		kcfg        kafka.Config
 		metricsAddr string
 		tenantsFile string
-		logs        cli.LogFlags
 	)
-	cfg.RegisterFlags(fs)
-	kcfg.RegisterFlags(fs, "throughline-stitcher")
-	flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
-	flagenv.String(fs, &tenantsFile, "stitcher-tenants-file", "", "tenants file: its own_domains are internal referrers, its pii_salt re-keys state written with phones and e-mails in clear (empty: neither)")
-	logs.RegisterFlags(fs, false)
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err // -h: flag.ErrHelp, exits 0
-	}
-	kcfg.Resolve()
-	if cfg.Replay {
-		cfg = cfg.ForReplay(cfg.TopicSuffix)
-	}
-	if err := errors.Join(kcfg.Validate(), cfg.Validate()); err != nil {
-		return err
-	}
-	log, err := logs.Logger(os.Stderr)
-	if err != nil {
-		return err
-	}
-	tel, err := telemetry.New(log, "stitcher")
-	if err != nil {
-		return err
-	}
-	if err := ensureTopics(ctx, cfg, kcfg); err != nil {
-		return err
-	}
-	deps := stitcher.Deps{Tel: tel, Kafka: kcfg}
-	if tenantsFile != "" {
-		tc, err := tenants.Load(tenantsFile)
-		if err != nil {
-			return fmt.Errorf("stitcher-tenants-file: %w", err)
-		}
-		deps.Tenants = tc
-	}
-	s, err := stitcher.New(cfg, deps)
-	if err != nil {
-		return err
-	}
-	if metricsAddr != "" {
-		mux := http.NewServeMux()
-		tel.Mount(mux, &telemetry.Health{})
-		srv := &http.Server{Addr: metricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error().Err(err).Msg("metrics server failed")
+	return cli.Service{
+		Name: "stitcher",
+		Flags: func(fs *flag.FlagSet) {
+			cfg.RegisterFlags(fs)
+			kcfg.RegisterFlags(fs, "throughline-stitcher")
+			flagenv.String(fs, &metricsAddr, "stitcher-metrics-addr", ":9102", "listen address of /metrics, /healthz, /readyz (empty: none)")
+			flagenv.String(fs, &tenantsFile, "stitcher-tenants-file", "", "tenants file: its own_domains are internal referrers, its pii_salt re-keys state written with phones and e-mails in clear (empty: neither)")
+		},
+		Check: func() error {
+			kcfg.Resolve()
+			if cfg.Replay {
+				cfg = cfg.ForReplay(cfg.TopicSuffix)
 			}
-		}()
-		defer srv.Close()
+			return errors.Join(kcfg.Validate(), cfg.Validate())
+		},
+		Addr: &metricsAddr, AddrFlag: "stitcher-metrics-addr",
+		Start: func(ctx context.Context, env *cli.Env) (func(context.Context) error, error) {
+			if err := kcfg.Admin(ctx, func(ctx context.Context, adm *kadm.Client) error { return ensureTopics(ctx, adm, cfg, kcfg) }); err != nil {
+				return nil, err
+			}
+			deps := stitcher.Deps{Tel: env.Tel, Kafka: kcfg}
+			if tenantsFile != "" {
+				tc, err := tenants.Load(tenantsFile)
+				if err != nil {
+					return nil, fmt.Errorf("stitcher-tenants-file: %w", err)
+				}
+				deps.Tenants = tc
+			}
+			s, err := stitcher.New(cfg, deps)
+			if err != nil {
+				return nil, err
+			}
+			return s.Run, nil
+		},
 	}
-	runErr := s.Run(ctx)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return errors.Join(runErr, tel.Shutdown(sctx))
 }
 
 // ensureTopics creates the raw topic and the configuration's output topics.
-func ensureTopics(ctx context.Context, cfg stitcher.Config, kcfg kafka.Config) error {
-	cl, err := kgo.NewClient(kcfg.ConnOpts()...)
-	if err != nil {
-		return fmt.Errorf("creating kafka admin client: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+func ensureTopics(ctx context.Context, adm *kadm.Client, cfg stitcher.Config, kcfg kafka.Config) error {
 	if err := kafka.EnsureTopics(ctx, adm, kcfg.Replication, kafka.Topics); err != nil {
 		return err
 	}

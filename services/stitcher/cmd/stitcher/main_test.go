@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 )
+
+// run runs the binary as main does, to its error.
+func run(ctx context.Context, args []string) error {
+	return cli.Run(ctx, service(), args, os.Stderr)
+}
 
 // TestReplayCommand runs the binary's replay against a fresh broker: it
 // creates the topics, replays the (empty) raw topic and exits.

@@ -46,8 +46,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "run":
+		setGCDefaults()
 		return serve(args, false, stdout, stderr)
 	case "demo":
+		setGCDefaults()
 		return serve(args, true, stdout, stderr)
 	case "kafka":
 		return serveKafka(args, stdout, stderr)

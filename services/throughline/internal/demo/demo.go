@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/throughline/throughline/pkg/flagenv"
@@ -84,7 +85,9 @@ type Config struct {
 	AlertsAddr string
 	// Meter, when set, gets the gauge throughline_demo_live: 1 once the
 	// history is delivered and the pipeline took it (the first screen is
-	// complete), 0 before.
+	// complete), 0 before; throughline_demo_story_timestamp_seconds: when
+	// each step of the live story happened (see storyStep); and
+	// throughline_demo_events_total by outcome (see runner.gauges).
 	Meter metric.Meter
 
 	transport http.RoundTripper // tests
@@ -260,23 +263,11 @@ func Run(ctx context.Context, cfg Config, tc *tenants.Config, log zerolog.Logger
 	}
 	r := &runner{cfg: cfg, sim: s, log: log, st: st, batches: make([][]hit, len(s.branches))}
 	if cfg.Meter != nil {
-		g, err := cfg.Meter.Int64ObservableGauge("throughline_demo_live",
-			metric.WithDescription("1 once the demo's history is delivered and taken by the pipeline and live traffic runs"))
+		unregister, err := r.metrics(cfg.Meter)
 		if err != nil {
 			return err
 		}
-		reg, err := cfg.Meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-			var v int64
-			if r.live.Load() {
-				v = 1
-			}
-			o.ObserveInt64(g, v)
-			return nil
-		}, g)
-		if err != nil {
-			return err
-		}
-		defer reg.Unregister()
+		defer unregister()
 	}
 	var wg sync.WaitGroup
 	work := func(jobs <-chan job) {
@@ -331,6 +322,77 @@ type runner struct {
 	st       *stats
 	batches  [][]hit // pending server-side events per account
 	live     atomic.Bool
+	// storyAt is when each step of the live story happened (Unix ms; 0:
+	// not yet), by storyStep.
+	storyAt [len(storySteps)]atomic.Int64
+}
+
+// storySteps are the live story's steps as throughline_demo_story_timestamp_seconds
+// labels them: episode and phase.
+var storySteps = [...]struct{ episode, phase string }{
+	{"channel silent", "begins"}, {"channel silent", "ends"},
+	{"no deal amounts", "begins"}, {"no deal amounts", "ends"},
+}
+
+// storyStep is the index in storySteps of an episode's beginning or end.
+func storyStep(episode string, begins bool) int {
+	for i, s := range storySteps {
+		if s.episode == episode && (s.phase == "begins") == begins {
+			return i
+		}
+	}
+	panic("demo: unknown story episode " + episode)
+}
+
+// metrics registers the demo's metrics with m: throughline_demo_live,
+// throughline_demo_story_timestamp_seconds{episode, phase} for each step of
+// the story that happened (none before) and the sender's counters,
+// throughline_demo_events_total{outcome}. They say on /metrics what the
+// logs say in prose, for scripts and tests to wait on and check.
+func (r *runner) metrics(m metric.Meter) (unregister func() error, err error) {
+	live, err := m.Int64ObservableGauge("throughline_demo_live",
+		metric.WithDescription("1 once the demo's history is delivered and taken by the pipeline and live traffic runs"))
+	if err != nil {
+		return nil, err
+	}
+	story, err := m.Float64ObservableGauge("throughline_demo_story_timestamp_seconds",
+		metric.WithDescription("when a step of the demo's live story happened (Unix time): a channel goes silent and is back, a branch's crm stops sending amounts and its managers enter them"))
+	if err != nil {
+		return nil, err
+	}
+	events, err := m.Int64ObservableCounter("throughline_demo_events_total",
+		metric.WithDescription("events the demo handed to the collector (sent), that it took (accepted) and that it refused or that ran out of attempts (failed)"))
+	if err != nil {
+		return nil, err
+	}
+	outcome := func(o string) metric.ObserveOption {
+		return metric.WithAttributes(attribute.String("outcome", o))
+	}
+	sent, accepted, failed := outcome("sent"), outcome("accepted"), outcome("failed")
+	attrs := make([]metric.ObserveOption, len(storySteps))
+	for i, s := range storySteps {
+		attrs[i] = metric.WithAttributes(attribute.String("episode", s.episode), attribute.String("phase", s.phase))
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		var v int64
+		if r.live.Load() {
+			v = 1
+		}
+		o.ObserveInt64(live, v)
+		o.ObserveInt64(events, r.st.sent.Load(), sent)
+		o.ObserveInt64(events, r.st.accepted.Load(), accepted)
+		o.ObserveInt64(events, r.st.failed.Load(), failed)
+		for i := range storySteps {
+			if ms := r.storyAt[i].Load(); ms > 0 {
+				o.ObserveFloat64(story, float64(ms)/1000, attrs[i])
+			}
+		}
+		return nil
+	}, live, story, events)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Unregister, nil
 }
 
 func (r *runner) run(ctx context.Context, start time.Time) error {
@@ -439,6 +501,7 @@ func (r *runner) goLive(ctx context.Context) error {
 // the alerts that follow are about.
 func (r *runner) logStory(now time.Time) {
 	for _, n := range r.sim.w.storyNews(now) {
+		r.storyAt[storyStep(n.episode, n.begins)].Store(now.UnixMilli())
 		ev := r.log.Info().Str("episode", n.episode).Bool("begins", n.begins)
 		switch {
 		case n.channel != "" && n.begins:

@@ -65,18 +65,14 @@ func TestDirectSpendIsPulled(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	var logs syncBuffer
+	meter, live := liveGauge(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{CollectorURL: srv.URL, Rate: 50, Seed: 2, Backfill: 72 * time.Hour, BackfillPerDay: 3000,
-			BatchSize: 50, SummaryEvery: time.Hour, CRM: crm, CRMTrickle: 2 * time.Second}, tc, zerolog.New(&logs))
+			BatchSize: 50, SummaryEvery: time.Hour, CRM: crm, CRMTrickle: 2 * time.Second, Meter: meter}, tc, zerolog.New(&logs))
 	}()
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(logs.String(), `"message":"demo backfill delivered"`); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no backfill:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitLive(t, live, 60*time.Second, logs.String)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
