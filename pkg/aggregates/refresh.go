@@ -188,14 +188,33 @@ func NewRefresher(cfg RefreshConfig, deps RefreshDeps) (*Refresher, error) {
 	return r, nil
 }
 
-// Run refreshes every Interval until ctx ends. A failed round is logged and
-// retried at the next tick; nothing it did is lost or counted twice, since
-// every round recomputes from the entity tables.
+// refreshDuty paces the rounds: after a round that took d, the next starts
+// no sooner than refreshDuty × d later (and Interval at least), so rounds
+// take at most a fifth of the time. A round recomputes each changed
+// account's whole history in the engine; under a steady stream of events
+// every account that gets them changes every second, and rounds every
+// Interval took the largest share of the all-in-one's core, ahead of the
+// collector (docs/benchmarks.md, edge figures). Reports then lag by a few
+// rounds' time instead of one Interval, and only while rounds are slow.
+const (
+	refreshDuty    = 4
+	refreshMaxWait = time.Minute // pacing never waits longer (unless Interval is longer)
+)
+
+// nextRound is how long after a round that took took the next one starts.
+func (c RefreshConfig) nextRound(took time.Duration) time.Duration {
+	return max(c.Interval, min(refreshDuty*took, refreshMaxWait))
+}
+
+// Run refreshes every Interval until ctx ends, paced by the rounds' own
+// time (nextRound). A failed round is logged and retried at the next one;
+// nothing it did is lost or counted twice, since every round recomputes
+// from the entity tables.
 func (r *Refresher) Run(ctx context.Context) error {
 	if r.cfg.Interval <= 0 {
 		return nil
 	}
-	t := time.NewTicker(r.cfg.Interval)
+	t := time.NewTimer(r.cfg.Interval)
 	defer t.Stop()
 	for {
 		st, err := r.Refresh(ctx)
@@ -205,6 +224,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 		case err == nil && len(st.Accounts)+len(st.SpendTenants) > 0:
 			r.log.Debug().Int("accounts", len(st.Accounts)).Int("spend_tenants", len(st.SpendTenants)).Bool("full", st.Full).Dur("took", st.Took).Msg("report aggregates refreshed")
 		}
+		t.Reset(r.cfg.nextRound(st.Took))
 		select {
 		case <-ctx.Done():
 			return nil

@@ -17,11 +17,11 @@ import (
 )
 
 // TestBusyAccountState: one account with more than Kafka's 1 MB of events
-// waiting out the lateness window. Its state goes to the changelog in chunk
-// records, so the stitcher keeps committing (it used to abort every
+// waiting out the lateness window. Each waiting event is a changelog record
+// of its own, so the stitcher keeps committing (it once aborted every
 // transaction of the partition on MESSAGE_TOO_LARGE); a restarted stitcher
-// reads the waiting events back from the chunks, and the output is what the
-// domain computes from the same input.
+// reads the waiting events back from those records, and the output is what
+// the domain computes from the same input.
 func TestBusyAccountState(t *testing.T) {
 	e := newEnv(t)
 	pad := strings.Repeat("x", 400)

@@ -218,6 +218,10 @@ func (e *env) got(suffix string) map[string][][]byte {
 		e.t.Fatal(err)
 	}
 	defer cl.Close()
+	// Reading has its own deadline: the wait above may have used most of
+	// its own, and a race build on a busy machine decompresses slowly.
+	ctx, cancelRead := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelRead()
 	left := 0
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Offset > 0 {

@@ -17,9 +17,7 @@ package stitcher
 import (
 	"context"
 	"errors"
-
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -28,7 +26,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/throughline/throughline/pkg/kafka"
@@ -278,103 +275,6 @@ func (s *Stitcher) inputEnds(ctx context.Context) (map[int32]int64, error) {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
-
-// txn is the work of one transaction.
-type txn struct {
-	s       *Stitcher
-	sess    *kgo.GroupTransactSession
-	touched map[int32]bool
-	errMu   sync.Mutex
-	err     error
-	// oversize: a record was refused as larger than the broker accepts.
-	// Redoing the transaction makes the same record: the partition is
-	// stuck until an operator acts, so it is an error, not a warning.
-	oversize bool
-	begun    bool
-	ended    bool
-	// The transaction's span starts when the transaction begins, linked to
-	// the traces of the records it consumes and, for output of events that
-	// waited for the watermark, to the transaction that consumed them.
-	span     trace.Span
-	traceCtx context.Context
-	links    []trace.Link
-}
-
-func (t *txn) begin() error {
-	if t.begun {
-		return nil
-	}
-	if err := t.sess.Begin(); err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
-	}
-	t.begun = true
-	t.traceCtx, t.span = t.s.deps.Tel.Tracer.Start(context.Background(), "stitcher transaction",
-		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(t.links...))
-	return nil
-}
-
-// link adds a trace link to the transaction's span (or to its start).
-func (t *txn) link(sc trace.SpanContext) {
-	switch {
-	case !sc.IsValid() || len(t.links) >= maxLinks:
-	case t.span != nil:
-		t.span.AddLink(trace.Link{SpanContext: sc})
-	default:
-		t.links = append(t.links, trace.Link{SpanContext: sc})
-	}
-}
-
-// endSpan ends the transaction's span, if it began.
-func (t *txn) endSpan(err error) {
-	if t.span == nil {
-		return
-	}
-	if err != nil {
-		t.span.RecordError(err)
-		t.span.SetStatus(codes.Error, "transaction failed")
-	}
-	t.span.End()
-}
-
-func (t *txn) produce(ctx context.Context, r *kgo.Record) {
-	if r.Topic != t.s.topics.state && t.traceCtx != nil { // the changelog is read back by the stitcher only
-		kafka.InjectTrace(t.traceCtx, r)
-	}
-	t.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-		if err == nil {
-			return
-		}
-		too := errors.Is(err, kerr.MessageTooLarge)
-		if too {
-			t.s.met.oversize.Add(context.WithoutCancel(ctx), 1, topicAttr(r.Topic))
-			err = fmt.Errorf("record %q of %s[%d] (%d bytes) is larger than Kafka accepts: every retry makes it again, "+
-				"so the partition cannot commit until it fits: %w",
-				r.Key, r.Topic, r.Partition, len(r.Key)+len(r.Value), err)
-		}
-		t.errMu.Lock()
-		t.err = errors.Join(t.err, err)
-		t.oversize = t.oversize || too
-		t.errMu.Unlock()
-	})
-}
-
-// emit produces entity records of partition p in the transaction.
-func (t *txn) emit(ctx context.Context, p int32, recs []stitch.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := t.begin(); err != nil {
-		return err
-	}
-	t.touched[p] = true
-	enc := &encoder{s: t.s, p: p}
-	err := enc.add(recs)
-	enc.done(ctx)
-	for _, r := range enc.out {
-		t.produce(ctx, r)
-	}
-	return err
-}
 
 func keyOf(r stitch.Record) []byte {
 	switch v := r.Value.(type) {

@@ -59,9 +59,15 @@ type Account struct {
 
 	dirty   map[string]bool // persons changed since TakeChanges (false: deleted)
 	metaMod bool
-	// chunks is how many pending chunk keys the changelog holds (state.go).
-	chunks  int
-	clients int // client ids kept, over all persons
+	// chunks is how many pending chunk keys of the former format the
+	// changelog holds: tombstoned with the next meta (state.go).
+	chunks int
+	// pendNew are the pending events not yet in the changelog, pendGone
+	// those released from it since TakeChanges: each pending event is a
+	// record of its own, written once and tombstoned once (state.go).
+	pendNew  map[pendKey]struct{}
+	pendGone []pendKey
+	clients  int // client ids kept, over all persons
 	// full: derive every change in full, without the incremental shortcut
 	// (for the test that compares the two).
 	full bool
@@ -145,7 +151,10 @@ func (a *Account) Add(e event.Envelope) []Record {
 		a.meta.LateCount++
 		out = a.apply(e)
 	} else {
-		a.meta.Pending = insertPending(a.meta.Pending, e)
+		n := len(a.meta.Pending)
+		if a.meta.Pending = insertPending(a.meta.Pending, e); len(a.meta.Pending) > n {
+			a.markPending(&e)
+		}
 	}
 	if clock > a.meta.MaxTS {
 		a.meta.MaxTS = clock
@@ -180,6 +189,7 @@ func (a *Account) release(n int) []Record {
 	}
 	var out []Record
 	for i := range n { // apply does not touch Pending
+		a.unmarkPending(&a.meta.Pending[i])
 		out = append(out, a.apply(a.meta.Pending[i])...)
 	}
 	// Keep the rest in place: Pending is short and appended to on every

@@ -10,22 +10,13 @@ import (
 	"github.com/throughline/throughline/pkg/event"
 )
 
-// StateChange is one changelog record: the account's meta, one chunk of its
-// pending events or one person, Value nil when the person or chunk no
+// StateChange is one changelog record: the account's meta, one of its
+// pending events or one person, Value nil when the person or event no
 // longer exists (a compaction tombstone).
 type StateChange struct {
-	Key   string // "<tenant>/<account>/m", ".../q/<chunk>" or ".../p/<person>"
+	Key   string // "<tenant>/<account>/m", ".../w/<ts>/<event id>" or ".../p/<person>"
 	Value []byte
 }
-
-// StateChunkBytes bounds the pending events written inline in an account's
-// meta record, and each chunk record they are split into when they do not
-// fit. It is well below Kafka's default max.message.bytes (1 MB): a busy
-// account's events waiting out the lateness window pass 1 MB at a few
-// hundred events a second, and one record the broker refuses would abort
-// every transaction of the partition. An envelope larger than this alone
-// takes a chunk of its own.
-const StateChunkBytes = 256 << 10
 
 // StateKey is the changelog key prefix of an account.
 func (a *Account) StateKey() string { return a.Tenant + "/" + a.Account + "/" }
@@ -92,55 +83,87 @@ func (s *slab) encode(need int, p *Person) []byte {
 	return v[:len(v):len(v)]
 }
 
-// metaChanges appends the meta record to out: the pending events inline
-// when they fit StateChunkBytes, else in chunk records keyed ".../q/<i>"
-// after it, and tombstones of chunks written before and no longer used.
-// Meta and chunks go in one transaction, so the latest committed values of
-// all keys always agree; the meta's PendingChunks says how many to read.
+// metaChanges appends the meta record to out, then the pending events that
+// changed since the last call: each waiting event is a record of its own
+// (".../w/<ts>/<id>"), written when it starts waiting and tombstoned when it
+// is applied. Every transaction of a busy account used to rewrite all its
+// waiting events (rate × lateness of them, ~1,500 at 500 events/s) in the
+// meta or in chunk records: a cost growing with the square of the rate
+// that took most of a core under load (docs/benchmarks.md, edge figures).
+// Meta and events go in one transaction, so the latest committed values of
+// all keys always agree. Chunk records of the former format ("q/<i>") are
+// tombstoned with the first meta written after their restore.
 func (a *Account) metaChanges(out []StateChange) []StateChange {
 	m := a.meta
-	m.PendingChunks = 0
-	b := mustJSON(&m)
-	var chunks [][]byte
-	if len(b) > StateChunkBytes {
-		chunks = chunkPending(m.Pending)
-		m.Pending, m.PendingChunks = nil, len(chunks)
-		b = mustJSON(&m)
+	m.Pending, m.PendingChunks = nil, 0
+	out = append(out, StateChange{Key: a.StateKey() + "m", Value: mustJSON(&m)})
+	for i := range a.chunks {
+		out = append(out, StateChange{Key: a.StateKey() + "q/" + strconv.Itoa(i)})
 	}
-	out = append(out, StateChange{Key: a.StateKey() + "m", Value: b})
-	for i, c := range chunks {
-		out = append(out, StateChange{Key: a.chunkKey(i), Value: c})
+	a.chunks = 0
+	return a.pendingChanges(out)
+}
+
+// pendKey names a pending event: insertPending keeps one event per time
+// and id.
+type pendKey struct {
+	ts int64
+	id string
+}
+
+func (a *Account) pendingKey(k pendKey) string {
+	return a.StateKey() + "w/" + strconv.FormatInt(k.ts, 10) + "/" + k.id
+}
+
+// markPending notes that e started waiting (written with the next changes).
+func (a *Account) markPending(e *event.Envelope) {
+	if a.pendNew == nil {
+		a.pendNew = map[pendKey]struct{}{}
 	}
-	for i := len(chunks); i < a.chunks; i++ {
-		out = append(out, StateChange{Key: a.chunkKey(i)})
+	a.pendNew[pendKey{e.TS, e.ID}] = struct{}{}
+}
+
+// unmarkPending notes that e stops waiting: tombstoned with the next
+// changes, or never written if it did not wait past them.
+func (a *Account) unmarkPending(e *event.Envelope) {
+	k := pendKey{e.TS, e.ID}
+	if _, ok := a.pendNew[k]; ok {
+		delete(a.pendNew, k)
+		return
 	}
-	a.chunks = len(chunks)
+	a.pendGone = append(a.pendGone, k)
+}
+
+// pendingChanges appends the tombstones of the events applied since the
+// last call and the values of those that started waiting, in key order.
+func (a *Account) pendingChanges(out []StateChange) []StateChange {
+	if len(a.pendGone)+len(a.pendNew) == 0 {
+		return out
+	}
+	for _, k := range a.pendGone {
+		out = append(out, StateChange{Key: a.pendingKey(k)})
+	}
+	added := make([]pendKey, 0, len(a.pendNew))
+	for k := range a.pendNew {
+		added = append(added, k)
+	}
+	sort.Slice(added, func(i, j int) bool { return pendLess(added[i], added[j]) })
+	p := a.meta.Pending
+	for _, k := range added {
+		i := sort.Search(len(p), func(i int) bool { return !pendLess(pendKey{p[i].TS, p[i].ID}, k) })
+		c := StateChange{Key: a.pendingKey(k)}
+		if i < len(p) && p[i].TS == k.ts && p[i].ID == k.id {
+			c.Value = mustJSON(&p[i])
+		} // else no longer waiting (cannot happen: release unmarks): a tombstone is right
+		out = append(out, c)
+	}
+	a.pendGone = a.pendGone[:0]
+	clear(a.pendNew)
 	return out
 }
 
-func (a *Account) chunkKey(i int) string { return a.StateKey() + "q/" + strconv.Itoa(i) }
-
-// chunkPending splits pending events into JSON arrays of at most
-// StateChunkBytes (one larger event alone).
-func chunkPending(p []event.Envelope) [][]byte {
-	var out [][]byte
-	cur := []byte{'['}
-	for i := range p {
-		e := mustJSON(&p[i])
-		if len(cur) > 1 && len(cur)+len(e)+1 > StateChunkBytes {
-			out = append(out, append(cur, ']'))
-			cur = []byte{'['}
-		}
-		if len(cur) > 1 {
-			cur = append(cur, ',')
-		}
-		cur = append(cur, e...)
-	}
-	if len(cur) > 1 {
-		out = append(out, append(cur, ']'))
-	}
-	return out
-}
+// pendLess is the order of Pending (insertPending).
+func pendLess(x, y pendKey) bool { return x.ts < y.ts || x.ts == y.ts && x.id < y.id }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
@@ -152,7 +175,9 @@ func mustJSON(v any) []byte {
 
 // Restore applies the latest changelog value of one key of this account.
 // Keys must come in key order (as restore and Snapshot give them): the meta
-// ("m") before its pending chunks ("q/").
+// ("m") before its pending events ("w/") and the former format's chunks
+// ("q/"). Pending events read from the former format (inline in the meta or
+// in chunks) are written as records of their own with the next changes.
 func (a *Account) Restore(key string, value []byte) error {
 	rest := strings.TrimPrefix(key, a.StateKey())
 	switch {
@@ -163,6 +188,10 @@ func (a *Account) Restore(key string, value []byte) error {
 		}
 		a.meta = m
 		a.chunks = max(a.chunks, m.PendingChunks)
+		for i := range m.Pending { // the former format: rewritten
+			a.markPending(&m.Pending[i])
+			a.metaMod = true
+		}
 	case strings.HasPrefix(rest, "q/"):
 		i, err := strconv.Atoi(rest[2:])
 		if err != nil || i < 0 {
@@ -181,10 +210,23 @@ func (a *Account) Restore(key string, value []byte) error {
 		}
 		// Chunks come in key order ("q/10" before "q/2"): keep Pending sorted.
 		a.meta.Pending = append(a.meta.Pending, evs...)
+		for i := range evs { // the former format: rewritten
+			a.markPending(&evs[i])
+			a.metaMod = true
+		}
 		sort.Slice(a.meta.Pending, func(i, j int) bool {
 			p, q := &a.meta.Pending[i], &a.meta.Pending[j]
 			return p.TS < q.TS || p.TS == q.TS && p.ID < q.ID
 		})
+	case strings.HasPrefix(rest, "w/"):
+		if value == nil {
+			return nil
+		}
+		var e event.Envelope
+		if err := json.Unmarshal(value, &e); err != nil {
+			return fmt.Errorf("restoring pending event %s: %w", key, err)
+		}
+		a.meta.Pending = insertPending(a.meta.Pending, e)
 	case strings.HasPrefix(rest, "p/"):
 		id := rest[2:]
 		if old := a.persons[id]; old != nil {
@@ -233,12 +275,18 @@ func (a *Account) Clients() int { return a.clients }
 // Snapshot returns every state record of the account (for tests and sizing).
 func (a *Account) Snapshot() []StateChange {
 	saved, savedMod := a.dirty, a.metaMod
+	savedNew, savedGone, savedChunks := a.pendNew, a.pendGone, a.chunks
 	a.dirty, a.metaMod = map[string]bool{}, true
+	a.pendNew, a.pendGone, a.chunks = nil, nil, 0
+	for i := range a.meta.Pending {
+		a.markPending(&a.meta.Pending[i])
+	}
 	for id := range a.persons {
 		a.dirty[id] = true
 	}
 	out := a.TakeChanges()
 	a.dirty, a.metaMod = saved, savedMod
+	a.pendNew, a.pendGone, a.chunks = savedNew, savedGone, savedChunks
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
