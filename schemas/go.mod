@@ -2,7 +2,10 @@ module github.com/throughline/throughline/schemas
 
 go 1.26.0
 
-require github.com/throughline/throughline/pkg v0.0.0
+require (
+	github.com/throughline/throughline/pkg v0.0.0
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/ClickHouse/ch-go v0.74.0 // indirect

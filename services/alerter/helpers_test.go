@@ -18,7 +18,9 @@ import (
 
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/alerter/internal/notify"
@@ -36,7 +38,7 @@ tenants:
 // local webhook receiver that the tenant's rules file points at.
 type env struct {
 	t        testing.TB
-	cluster  *kfake.Cluster
+	cluster  *kafkatest.Cluster
 	kcfg     kafka.Config
 	prod     *kgo.Client
 	rc       *receiver
@@ -46,31 +48,21 @@ type env struct {
 
 func newEnv(t testing.TB, rulesYAML string) *env {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
+	cluster := kafkatest.Start(t,
 		kfake.SeedTopics(4, kafka.TopicRaw, kafka.TopicLeads, kafka.TopicCalls, kafka.TopicDeals),
 		kfake.SeedTopics(2, kafka.TopicDeadLetter, kafka.TopicCosts),
 		kfake.SeedTopics(1, kafka.TopicAlerts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, cluster: cluster, kcfg: kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "alerter-test", Replication: 1}}
-	e.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &env{t: t, cluster: cluster, kcfg: cluster.Config("alerter-test"), prod: cluster.Client(t, kgo.ProducerLinger(0))}
 	e.rc = newReceiver(t)
 	e.rulesDir = t.TempDir()
 	yaml := strings.ReplaceAll(rulesYAML, "RECEIVER", e.rc.srv.URL)
 	if err := os.WriteFile(filepath.Join(e.rulesDir, "acme.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if e.ten, err = tenants.Parse([]byte(testTenants)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		e.prod.Close()
-		cluster.Close()
-	})
 	return e
 }
 
@@ -124,22 +116,7 @@ func (r *running) stop() error {
 // waitLive waits until the alerter has caught up and notifies.
 func (r *running) waitLive(t testing.TB) {
 	t.Helper()
-	waitUntil(t, 20*time.Second, "the alerter goes live", func() bool { return r.State() == StateLive })
-}
-
-// waitUntil polls cond until it holds or timeout passes.
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting until %s", what)
-		}
-	}
+	eventually.True(t, 20*time.Second, "the alerter goes live", func() bool { return r.State() == StateLive })
 }
 
 func (e *env) produce(topic, key string, v any) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
@@ -95,7 +96,7 @@ func TestSlowUploadsOfOneTenantDoNotStarveAnother(t *testing.T) {
 				u.send(sent)
 				want := int64(len(stalled)+1) * heldEach
 				var answered *response
-				waitFor(t, "upload held or answered", func() bool {
+				eventually.True(t, 10*time.Second, "upload held or answered", func() bool {
 					select {
 					case r := <-u.resp:
 						answered = &r
@@ -143,7 +144,7 @@ func TestSlowUploadsOfOneTenantDoNotStarveAnother(t *testing.T) {
 			if r.status != http.StatusBadRequest { // 40 KiB of "x" is no cost report
 				t.Fatalf("finished upload answered %d %s", r.status, r.body)
 			}
-			waitFor(t, "memory of the finished upload returned", func() bool {
+			eventually.True(t, 10*time.Second, "memory of the finished upload returned", func() bool {
 				return s.c.pub.TenantBodies("acme") == int64(tc.wantStalled-1)*heldEach
 			})
 		})
@@ -190,7 +191,7 @@ func TestStalledBodyIsAnswered408(t *testing.T) {
 			if r.status != http.StatusRequestTimeout || !strings.Contains(r.body, "not received in time") {
 				t.Fatalf("stalled body answered %d %q", r.status, r.body)
 			}
-			waitFor(t, "memory returned", func() bool { return s.c.pub.TenantBodies("acme") == 0 })
+			eventually.True(t, 10*time.Second, "memory returned", func() bool { return s.c.pub.TenantBodies("acme") == 0 })
 			if !strings.Contains(s.metrics(t), `reason="body_timeout"`) {
 				t.Fatal("no body_timeout rejection in /metrics")
 			}
@@ -223,7 +224,7 @@ func TestPixelHitNotPublishedIsDeadLettered(t *testing.T) {
 		!strings.Contains(dl.Payload, "cid=c1") {
 		t.Fatalf("dead letter %+v", dl)
 	}
-	waitFor(t, "the dead letter counted", func() bool {
+	eventually.True(t, 10*time.Second, "the dead letter counted", func() bool {
 		return strings.Contains(s.metrics(t), `throughline_collector_dead_letters_total{outcome="published",source="pixel"} 1`)
 	})
 	if m := s.metrics(t); !strings.Contains(m, `throughline_collector_rejected_total{field="",reason="kafka_unavailable",source="pixel"} 1`) {
@@ -256,7 +257,7 @@ func TestDeadLetterFloodIsRateLimitedPerAccount(t *testing.T) {
 		`throughline_collector_dead_letters_total{outcome="rate_limited",source="api"} 7`,
 	} {
 		// The published count follows Kafka's answer, just after the 400.
-		waitFor(t, want, func() bool { return strings.Contains(s.metrics(t), want) })
+		eventually.True(t, 10*time.Second, want, func() bool { return strings.Contains(s.metrics(t), want) })
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector/internal/intake"
 	"github.com/throughline/throughline/services/collector/internal/ratelimit"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -62,20 +61,7 @@ func (k *testKafka) producer(tb testing.TB, maxBuffered int) *kgo.Client {
 // endOffset is the number of records written to topic, over all partitions.
 func (k *testKafka) endOffset(tb testing.TB, topic string) int64 {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(k.client(tb)).ListEndOffsets(ctx, topic)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			tb.Fatal(o.Err)
-		}
-		n += o.Offset
-	})
-	return n
+	return k.cluster.EndOffset(tb, topic)
 }
 
 // consume reads the first n records of topic, failing if they do not come.

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -35,7 +36,7 @@ func startFollowing(t *testing.T, k *testKafka, cfg Config, log zerolog.Logger) 
 		cancel()
 		<-done
 	})
-	waitFor(t, "the leases to be restored", c.leases.Ready)
+	eventually.True(t, 10*time.Second, "the leases to be restored", c.leases.Ready)
 	return serve(t, c)
 }
 
@@ -53,7 +54,7 @@ func TestNumbersLeasesSharedBetweenCollectors(t *testing.T) {
 	if a.Number != restoreNumber1 {
 		t.Fatalf("A got %s", a.Number)
 	}
-	waitFor(t, "collector 2 to learn A's lease", func() bool { return s2.holder(restoreNumber1) == "A" })
+	eventually.True(t, 10*time.Second, "collector 2 to learn A's lease", func() bool { return s2.holder(restoreNumber1) == "A" })
 	if b := s2.lease(t, "B"); b.Number != restoreNumber2 {
 		t.Fatalf("B got %s on collector 2, want the number A does not hold", b.Number)
 	}
@@ -62,20 +63,20 @@ func TestNumbersLeasesSharedBetweenCollectors(t *testing.T) {
 	if a2.Number != a.Number || a2.ExpiresAt < a.ExpiresAt {
 		t.Fatalf("A on collector 2: %+v, had %+v", a2, a)
 	}
-	waitFor(t, "collector 1 to learn B's lease", func() bool { return s1.holder(restoreNumber2) == "B" })
+	eventually.True(t, 10*time.Second, "collector 1 to learn B's lease", func() bool { return s1.holder(restoreNumber2) == "B" })
 	if c := s1.lease(t, "C"); c.Number != restoreNumber3 {
 		t.Fatalf("C got %s on collector 1", c.Number)
 	}
 
 	// Each applied the other's leases, not its own.
-	waitFor(t, "collector 1 to apply collector 2's two leases", func() bool {
+	eventually.True(t, 10*time.Second, "collector 1 to apply collector 2's two leases", func() bool {
 		return strings.Contains(s1.metrics(t), `throughline_collector_number_leases_from_peers_total{result="taken"} 2`)
 	})
-	waitFor(t, "collector 2 to apply collector 1's two leases", func() bool {
+	eventually.True(t, 10*time.Second, "collector 2 to apply collector 1's two leases", func() bool {
 		return strings.Contains(s2.metrics(t), `throughline_collector_number_leases_from_peers_total{result="taken"} 2`)
 	})
-	waitFor(t, "the leases topic to hold all four leases", func() bool { return k.endOffset(t, kafka.TopicNumbers) == 4 })
-	waitFor(t, "collector 1's two leases to be acknowledged", func() bool {
+	eventually.True(t, 10*time.Second, "the leases topic to hold all four leases", func() bool { return k.endOffset(t, kafka.TopicNumbers) == 4 })
+	eventually.True(t, 10*time.Second, "collector 1's two leases to be acknowledged", func() bool {
 		return strings.Contains(s1.metrics(t), `throughline_collector_number_leases_announced_total{outcome="published"} 2`)
 	})
 	assertMetrics(t, s1, `throughline_collector_number_leases_follow_errors_total 0`, `throughline_collector_number_leases_follow_lag `,
@@ -119,7 +120,7 @@ func TestNumbersConflictingLeaseFromPeer(t *testing.T) {
 	x := s.lease(t, "X")
 	to := time.UnixMilli(x.ExpiresAt)
 	publishPeerLease(t, k, "Y", x.Number, to.Add(-30*time.Minute+time.Millisecond), to.Add(time.Millisecond), time.Now())
-	waitFor(t, "the conflicting lease to be applied", func() bool {
+	eventually.True(t, 10*time.Second, "the conflicting lease to be applied", func() bool {
 		return strings.Contains(s.metrics(t), `throughline_collector_number_leases_from_peers_total{result="conflict"} 1`)
 	})
 	if h := s.holder(x.Number); h != "Y" {
@@ -202,7 +203,7 @@ func TestNumbersAnnounceFailureKeepsTheLease(t *testing.T) {
 	if a := s.lease(t, "A"); a.Number != restoreNumber1 {
 		t.Fatalf("A got %s", a.Number)
 	}
-	waitFor(t, "the failure to be counted", func() bool {
+	eventually.True(t, 10*time.Second, "the failure to be counted", func() bool {
 		return strings.Contains(s.metrics(t), `throughline_collector_number_leases_announced_total{outcome="failed"} 1`)
 	})
 	if evs := leaseEvents(t, k); len(evs["A"]) != 1 {
@@ -219,7 +220,7 @@ func TestLeasesTopicReadableByKafkaGo(t *testing.T) {
 	k := startKafka(t)
 	s := startPoolServer(t, k, testConfig(), zerolog.Nop())
 	a := s.lease(t, "A")
-	waitFor(t, "the lease on the leases topic", func() bool { return k.endOffset(t, kafka.TopicNumbers) == 1 })
+	eventually.True(t, 10*time.Second, "the lease on the leases topic", func() bool { return k.endOffset(t, kafka.TopicNumbers) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offs, err := kadm.NewClient(k.client(t)).ListEndOffsets(ctx, kafka.TopicNumbers)
@@ -314,7 +315,7 @@ func TestNumbersCollectorsConverge(t *testing.T) {
 	if len(failed) > 0 {
 		t.Fatalf("failed leases: %v", failed)
 	}
-	waitFor(t, "each collector to apply the other's leases", func() bool {
+	eventually.True(t, 10*time.Second, "each collector to apply the other's leases", func() bool {
 		return peerLeases(t, servers[0]) == leased[1] && peerLeases(t, servers[1]) == leased[0]
 	})
 	for _, n := range []string{restoreNumber1, restoreNumber2, restoreNumber3} {

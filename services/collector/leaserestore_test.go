@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
@@ -284,7 +285,7 @@ func TestServeRestoresLeases(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&rep)
 		return resp.StatusCode, rep
 	}
-	waitFor(t, "the leases to be restored", func() bool { status, _ := get("/readyz"); return status == http.StatusOK })
+	eventually.True(t, 10*time.Second, "the leases to be restored", func() bool { status, _ := get("/readyz"); return status == http.StatusOK })
 	_, b := get("/v1/numbers?k=" + keyMoscow + "&cid=B")
 	_, a2 := get("/v1/numbers?k=" + keyMoscow + "&cid=A")
 	cancel()

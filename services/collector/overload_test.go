@@ -11,21 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// waitFor polls cond until it holds; the deadline turns a hang into a failure.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // postEvents is events() for goroutines other than the test's.
 func (s *testServer) postEvents(key, body string) (response, error) {
@@ -69,7 +58,7 @@ func TestOverloadShedsLoad(t *testing.T) {
 			blocked[i] = r
 		})
 	}
-	waitFor(t, "the budget to fill", func() bool { r, _ := s.c.pub.InFlight(); return r == 4 })
+	eventually.True(t, 10*time.Second, "the budget to fill", func() bool { r, _ := s.c.pub.InFlight(); return r == 4 })
 
 	start := time.Now()
 	const n = 50
@@ -133,7 +122,7 @@ func TestKafkaDown(t *testing.T) {
 		t.Fatalf("kafka down: %d %s", r.status, r.body)
 	}
 	assertGIF(t, s.pixel(t, "k="+keyMoscow, nil))
-	waitFor(t, "the budget to be returned", func() bool { r, b := s.c.pub.InFlight(); return r == 0 && b == 0 })
+	eventually.True(t, 10*time.Second, "the budget to be returned", func() bool { r, b := s.c.pub.InFlight(); return r == 0 && b == 0 })
 	m := s.metrics(t)
 	for _, want := range []string{
 		`throughline_collector_rejected_total{field="",reason="kafka_unavailable",source="api"} 1`,

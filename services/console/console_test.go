@@ -17,13 +17,7 @@ import (
 	"time"
 
 	"github.com/throughline/throughline/pkg/chstore"
-	"github.com/throughline/throughline/services/console/internal/testnet"
 )
-
-// One engine per test process: libchdb allows a single session.
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { testnet.Main(m, &engine) }
 
 // testAdminToken is the admin token (--sql-token) of newConsole's
 // consoles unless the test sets its own; post sends it unless told.

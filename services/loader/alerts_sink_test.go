@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -18,9 +19,6 @@ import (
 func TestAlertsSink(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.adm.CreateTopic(ctx, 1, 1, nil, kafka.TopicAlerts); err != nil {
-		t.Fatal(err)
-	}
 	fired := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC).UnixMilli()
 	alert := func(id string, version uint64, status string, resolved int64) *kgo.Record {
 		v, _ := json.Marshal(map[string]any{
@@ -40,7 +38,7 @@ func TestAlertsSink(t *testing.T) {
 	cfg := e.config()
 	cfg.Sinks = []Sink{AlertsSink()}
 	r := start(e.newLoader(cfg, nil))
-	eventually(t, 60*time.Second, "the alerts topic loaded and committed", func() bool {
+	eventually.True(t, 60*time.Second, "the alerts topic loaded and committed", func() bool {
 		offs, err := e.adm.FetchOffsets(ctx, cfg.Group)
 		if err != nil {
 			return false // the group is not there before its first commit

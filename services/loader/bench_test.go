@@ -16,7 +16,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/schemas/chstoretest"
 )
 
 // benchEnvelope is a realistic pageview: URL with UTM tags, a click id, a
@@ -125,10 +125,7 @@ func benchLoader(b *testing.B, dedup time.Duration) {
 func BenchmarkEngineInsertSelect(b *testing.B) {
 	b.StopTimer()
 	ctx := context.Background()
-	db := fmt.Sprintf("loader_bench_%d", dbSeq.Add(1))
-	if err := schemas.Migrate(ctx, engine, db); err != nil {
-		b.Fatal(err)
-	}
+	db := chstoretest.Database(b, engine)
 	table := "`" + db + "`.`events`"
 	s, err := newSink(EventsSink(), db)
 	if err != nil {

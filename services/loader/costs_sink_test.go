@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -73,9 +74,6 @@ func (e *env) sums(query string) map[string]int64 {
 func TestCostsReimportRestatesTheDay(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.adm.CreateTopic(ctx, 2, 1, nil, kafka.TopicCosts); err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
 	first := costImport("acme", "moscow", "imp-a", t0, []costLine{
 		{"2026-03-01", "yandex_direct", "x", 10000}, {"2026-03-01", "yandex_direct", "y", 20000},
@@ -108,7 +106,7 @@ func TestCostsReimportRestatesTheDay(t *testing.T) {
 	cfg := e.config()
 	cfg.Sinks = DefaultSinks()
 	r := start(e.newLoader(cfg, nil))
-	eventually(t, 60*time.Second, "the costs topic loaded and committed", func() bool {
+	eventually.True(t, 60*time.Second, "the costs topic loaded and committed", func() bool {
 		offs, err := e.adm.FetchOffsets(ctx, cfg.Group)
 		if err != nil {
 			return false // the group is not there before its first commit
@@ -123,7 +121,7 @@ func TestCostsReimportRestatesTheDay(t *testing.T) {
 	})
 	// The non-cost record goes the long way round: dead-letter topic, then
 	// the loader's own dead-letter sink; wait for it while the loader runs.
-	eventually(t, 30*time.Second, "the non-cost record dead-lettered", func() bool {
+	eventually.True(t, 30*time.Second, "the non-cost record dead-lettered", func() bool {
 		return e.count("SELECT count() FROM "+e.db+".dead_letters WHERE source = 'loader'") >= 1
 	})
 	if err := r.stop(t); err != nil {

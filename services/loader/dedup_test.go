@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -140,7 +141,7 @@ func TestAmbiguousIDIsRefused(t *testing.T) {
 	r := start(e.newLoader(dedupConfig(e), nil))
 	e.waitAllCommitted(1)
 	q := "SELECT count() FROM " + e.db + ".dead_letters WHERE reason LIKE '%event id ambiguous%'"
-	eventually(t, 30*time.Second, "the dead letter", func() bool { return e.count(q) == 1 })
+	eventually.True(t, 30*time.Second, "the dead letter", func() bool { return e.count(q) == 1 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestAmbiguousIDIsRefused(t *testing.T) {
 // including while the group does not exist yet.
 func (e *env) waitAllCommitted(n int64) {
 	e.t.Helper()
-	eventually(e.t, 60*time.Second, fmt.Sprintf("%d raw offsets committed", n), func() bool {
+	eventually.True(e.t, 60*time.Second, fmt.Sprintf("%d raw offsets committed", n), func() bool {
 		offs, err := e.adm.FetchOffsets(context.Background(), "loader")
 		if err != nil {
 			return false

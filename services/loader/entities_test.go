@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/contract/entity"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -16,11 +16,6 @@ import (
 // and reads the latest ones back with FINAL.
 func TestEntitySinks(t *testing.T) {
 	e := newEnv(t)
-	for _, s := range EntitySinks() {
-		if _, err := e.adm.CreateTopic(context.Background(), 2, 1, nil, s.Topic); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rec := func(topic string, v any) *kgo.Record {
 		b, _ := json.Marshal(v)
 		return &kgo.Record{Topic: topic, Key: []byte("t/a"), Value: b}
@@ -45,7 +40,7 @@ func TestEntitySinks(t *testing.T) {
 	r := start(e.newLoader(cfg, nil))
 	// Versions of one entity in one insert may already be merged
 	// (optimize_on_insert), so wait for the offsets, not for row counts.
-	eventually(t, 30*time.Second, "sessions loaded", func() bool { return e.count("SELECT count() FROM "+e.db+".sessions") > 0 })
+	eventually.True(t, 30*time.Second, "sessions loaded", func() bool { return e.count("SELECT count() FROM "+e.db+".sessions") > 0 })
 	e.waitCommitted(cfg.Group, kafka.TopicSessions, 5)
 	for _, tp := range []string{kafka.TopicLeads, kafka.TopicDeals, kafka.TopicCalls, kafka.TopicAttribution} {
 		e.waitCommitted(cfg.Group, tp, 1)

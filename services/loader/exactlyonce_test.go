@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -55,15 +56,15 @@ func TestCrashBetweenInsertAndCommit(t *testing.T) {
 	crashOnRound(l1, 1)
 	waitCrash(t, start(l1))
 	loaded := e.count("SELECT count() FROM " + e.db + ".events")
-	if loaded == 0 || e.committed("loader", kafka.TopicRaw) != 0 {
-		t.Fatalf("before restart: %d rows loaded, %d committed; want some rows and no commit", loaded, e.committed("loader", kafka.TopicRaw))
+	if loaded == 0 || e.cluster.Committed("loader", kafka.TopicRaw) != 0 {
+		t.Fatalf("before restart: %d rows loaded, %d committed; want some rows and no commit", loaded, e.cluster.Committed("loader", kafka.TopicRaw))
 	}
 	e.produceEvents(200, accounts, 3)
 	r2 := start(e.newLoader(cfg, nil))
 	e.waitEvents(800)
 	e.waitCommitted("loader", kafka.TopicRaw, 801)
 	q := "SELECT count() FROM " + e.db + ".dead_letters"
-	eventually(t, 30*time.Second, "the dead letter loaded", func() bool { return e.count(q) >= 1 })
+	eventually.True(t, 30*time.Second, "the dead letter loaded", func() bool { return e.count(q) >= 1 })
 	if err := r2.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -201,11 +202,11 @@ func TestCommitFailures(t *testing.T) {
 	e.produceEvents(500, accounts, 3)
 	r1 := start(e.newLoader(cfg, nil))
 	e.waitEvents(500)
-	eventually(t, 30*time.Second, "refused commits", func() bool { return refused.Load() > 0 })
+	eventually.True(t, 30*time.Second, "refused commits", func() bool { return refused.Load() > 0 })
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	if c := e.committed("loader", kafka.TopicRaw); c != 0 {
+	if c := e.cluster.Committed("loader", kafka.TopicRaw); c != 0 {
 		t.Fatalf("%d offsets committed through a refusing broker", c)
 	}
 	e.exactlyOnce(500)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 )
 
@@ -107,7 +108,7 @@ func TestTrickleInsertsBounded(t *testing.T) {
 		ev := e.envelope(spread[i%rawPartitions], 0)
 		v, _ := json.Marshal(ev)
 		e.produce(&kgo.Record{Topic: kafka.TopicRaw, Key: ev.Key(), Value: v})
-		eventually(t, 30*time.Second, fmt.Sprintf("record %d fetched", i+1), func() bool { return l.fetched() >= int64(i+1) })
+		eventually.True(t, 30*time.Second, fmt.Sprintf("record %d fetched", i+1), func() bool { return l.fetched() >= int64(i+1) })
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)

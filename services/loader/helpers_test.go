@@ -7,55 +7,26 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/telemetry"
-	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/schemas/chstoretest"
 )
-
-// The embedded engine allows one session per process: every test shares it
-// and works in a database of its own.
-var (
-	engine    *chstore.Embedded
-	engineDir string
-	dbSeq     atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	var err error
-	if engineDir, err = os.MkdirTemp("", "loader-test-"); err != nil {
-		panic(err)
-	}
-	if engine, err = chstore.OpenEmbedded(engineDir); err != nil {
-		fmt.Fprintln(os.Stderr, "opening embedded clickhouse:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(engineDir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
 
 // env is one test's broker and database.
 type env struct {
 	t       testing.TB
-	cluster *kfake.Cluster
+	cluster *kafkatest.Cluster
 	kcfg    kafka.Config
 	db      string
 	store   chstore.Store
@@ -85,27 +56,17 @@ func testTel() *telemetry.Telemetry {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(rawPartitions, kafka.TopicRaw), kfake.SeedTopics(2, kafka.TopicDeadLetter))
-	if err != nil {
-		t.Fatal(err)
+	// The raw topic has four partitions, the others the tests read two,
+	// and alerts one (its test reads partition 0); the rest as declared.
+	two := []string{kafka.TopicDeadLetter, kafka.TopicCosts}
+	for _, s := range EntitySinks() {
+		two = append(two, s.Topic)
 	}
-	e := &env{t: t, cluster: cluster, store: engine,
-		kcfg: kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "loader-test", Replication: 1},
-		db:   fmt.Sprintf("loader_test_%d", dbSeq.Add(1)),
-	}
-	e.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster := kafkatest.Start(t, kfake.SeedTopics(rawPartitions, kafka.TopicRaw), kfake.SeedTopics(2, two...),
+		kfake.SeedTopics(1, kafka.TopicAlerts))
+	e := &env{t: t, cluster: cluster, store: engine, kcfg: cluster.Config("loader-test"), db: chstoretest.Database(t, engine)}
+	e.prod = cluster.Client(t, kgo.ProducerLinger(0))
 	e.adm = kadm.NewClient(e.prod)
-	t.Cleanup(func() {
-		e.prod.Close()
-		cluster.Close()
-	})
-	if err := schemas.Migrate(context.Background(), engine, e.db); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 
@@ -207,45 +168,16 @@ func (e *env) exactlyOnce(want int) {
 	}
 }
 
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func (e *env) waitEvents(n int) {
 	e.t.Helper()
 	q := "SELECT count() FROM " + e.db + ".events"
-	eventually(e.t, 60*time.Second, fmt.Sprintf("%d events", n), func() bool { return e.count(q) >= n })
-}
-
-// committed is the sum over the topic's partitions of the group's committed
-// offsets, which equals the records consumed when each partition starts at 0.
-func (e *env) committed(group, topic string) int64 {
-	e.t.Helper()
-	offs, err := e.adm.FetchOffsets(context.Background(), group)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var sum int64
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == topic && o.Err == nil && o.At > 0 {
-			sum += o.At
-		}
-	})
-	return sum
+	eventually.True(e.t, 60*time.Second, fmt.Sprintf("%d events", n), func() bool { return e.count(q) >= n })
 }
 
 func (e *env) waitCommitted(group, topic string, n int64) {
 	e.t.Helper()
-	eventually(e.t, 60*time.Second, fmt.Sprintf("%d offsets committed on %s", n, topic), func() bool {
-		return e.committed(group, topic) >= n
+	eventually.True(e.t, 60*time.Second, fmt.Sprintf("%d offsets committed on %s", n, topic), func() bool {
+		return e.cluster.Committed(group, topic) >= n
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/pkg/telemetry"
 )
@@ -96,7 +97,7 @@ func TestCommitOnlyAfterInsert(t *testing.T) {
 			t.Fatal("no insert attempted")
 		}
 	}
-	if c := e.committed("loader", kafka.TopicRaw); c != 0 {
+	if c := e.cluster.Committed("loader", kafka.TopicRaw); c != 0 {
 		t.Fatalf("committed %d offsets while every insert failed", c)
 	}
 	if n := e.count("SELECT count() FROM " + e.db + ".events"); n != 0 {
@@ -132,7 +133,7 @@ func TestBadRecordsAreDeadLettered(t *testing.T) {
 	r := start(e.newLoader(e.config(), nil))
 	e.waitEvents(20)
 	q := "SELECT count() FROM " + e.db + ".dead_letters"
-	eventually(t, 30*time.Second, "2 dead letters loaded", func() bool { return e.count(q) >= 2 })
+	eventually.True(t, 30*time.Second, "2 dead letters loaded", func() bool { return e.count(q) >= 2 })
 	e.waitCommitted("loader", kafka.TopicRaw, 22)
 	e.waitCommitted("loader", kafka.TopicDeadLetter, 3)
 	// The loader goes on after the bad records.

@@ -3,77 +3,17 @@ package refresher
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/goleak"
-
 	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
-	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
+	"github.com/throughline/throughline/schemas/chstoretest"
 )
-
-// One engine per test process: libchdb allows a single session.
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "throughline-refresher-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if engine, err = chstore.OpenEmbedded(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	before := goleak.IgnoreCurrent()
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(before); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// cluster is a kfake broker with the declared topics.
-func cluster(t *testing.T) kafka.Config {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	kcfg := kafka.Config{Brokers: c.ListenAddrs(), ClientID: "refresher-test", Replication: 1}
-	cl, err := kgo.NewClient(kcfg.ConnOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := kafka.EnsureTopics(context.Background(), kadm.NewClient(cl), 1, kafka.Topics); err != nil {
-		t.Fatal(err)
-	}
-	return kcfg
-}
-
-func database(t *testing.T) string {
-	t.Helper()
-	db := fmt.Sprintf("refresher_%d_%s", os.Getpid(), strings.ToLower(t.Name()))
-	if err := schemas.Migrate(context.Background(), engine, db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db, nil) })
-	return db
-}
 
 // putSession writes one session the way the loader does (its insert leaves
 // a change-log row).
@@ -94,17 +34,6 @@ func sessionsCounted(t *testing.T, db string) int64 {
 		t.Fatal(err)
 	}
 	return chstore.AsInt64(res.Rows[0][0])
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 type running struct {
@@ -139,15 +68,15 @@ func start(t *testing.T, kcfg kafka.Config, db string) running {
 // TestOneRefresherPerDatabase: of two refreshers of one database exactly
 // one works; when it stops, the other takes over and carries on.
 func TestOneRefresherPerDatabase(t *testing.T) {
-	kcfg := cluster(t)
-	db := database(t)
+	kcfg := kafkatest.Start(t).Config("refresher-test")
+	db := chstoretest.Database(t, engine)
 	putSession(t, db, "msk", 1)
 	a, b := start(t, kcfg, db), start(t, kcfg, db)
 	if a.r.Group() != "throughline-refresher-"+db || b.r.Group() != a.r.Group() {
 		t.Fatalf("groups %q and %q, want both %q", a.r.Group(), b.r.Group(), "throughline-refresher-"+db)
 	}
-	waitFor(t, "one refresher leads", func() bool { return a.r.Leading() || b.r.Leading() })
-	waitFor(t, "the session is counted", func() bool { return sessionsCounted(t, db) == 1 })
+	eventually.True(t, 30*time.Second, "one refresher leads", func() bool { return a.r.Leading() || b.r.Leading() })
+	eventually.True(t, 30*time.Second, "the session is counted", func() bool { return sessionsCounted(t, db) == 1 })
 	if a.r.Leading() == b.r.Leading() {
 		t.Fatalf("leading: a %v, b %v; want exactly one", a.r.Leading(), b.r.Leading())
 	}
@@ -161,22 +90,18 @@ func TestOneRefresherPerDatabase(t *testing.T) {
 	if leader.r.Leading() {
 		t.Fatal("a stopped refresher still says it leads")
 	}
-	waitFor(t, "the standby leads", standby.r.Leading)
+	eventually.True(t, 30*time.Second, "the standby leads", standby.r.Leading)
 	putSession(t, db, "spb", 2)
-	waitFor(t, "the new leader counts the new session", func() bool { return sessionsCounted(t, db) == 2 })
+	eventually.True(t, 30*time.Second, "the new leader counts the new session", func() bool { return sessionsCounted(t, db) == 2 })
 }
 
 // TestAnotherDatabaseHasItsOwnRefresher: refreshers of different databases
 // do not stand by for each other.
 func TestAnotherDatabaseHasItsOwnRefresher(t *testing.T) {
-	kcfg := cluster(t)
-	one, two := database(t), database(t)+"_2"
-	if err := schemas.Migrate(context.Background(), engine, two); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Exec(context.Background(), "DROP DATABASE IF EXISTS "+two, nil) })
+	kcfg := kafkatest.Start(t).Config("refresher-test")
+	one, two := chstoretest.Database(t, engine), chstoretest.Database(t, engine)
 	a, b := start(t, kcfg, one), start(t, kcfg, two)
-	waitFor(t, "both lead", func() bool { return a.r.Leading() && b.r.Leading() })
+	eventually.True(t, 30*time.Second, "both lead", func() bool { return a.r.Leading() && b.r.Leading() })
 }
 
 func TestRunTwiceAndOff(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
+	"github.com/throughline/throughline/pkg/kafka"
 )
 
 // TestBusyAccountState: one account with more than Kafka's 1 MB of events
@@ -41,8 +43,8 @@ func TestBusyAccountState(t *testing.T) {
 	cfg.MaxPollRecords = 2000
 	s := e.newStitcher(cfg)
 	r := start(s)
-	eventually(t, 30*time.Second, "the busy account's input committed", func() bool {
-		return e.committed(cfg.Group) == e.total()
+	eventually.True(t, 30*time.Second, "the busy account's input committed", func() bool {
+		return e.cluster.Committed(cfg.Group, kafka.TopicRaw) == e.total()
 	})
 	if pending, _, _ := s.sizes(); pending != 3000 {
 		t.Fatalf("%d events pending, want 3000", pending)
@@ -81,7 +83,7 @@ func TestOversizeRecord(t *testing.T) {
 	}()
 	count := regexp.MustCompile(`(?m)^throughline_stitcher_oversize_records_total\{[^}]*topic="([^"]+)"[^}]*\} (\d+)`)
 	var topics []string
-	eventually(t, 30*time.Second, "oversize records counted", func() bool {
+	eventually.True(t, 30*time.Second, "oversize records counted", func() bool {
 		rec := httptest.NewRecorder()
 		s.deps.Tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		topics = topics[:0]
@@ -93,7 +95,7 @@ func TestOversizeRecord(t *testing.T) {
 		return len(topics) > 0
 	})
 	t.Logf("oversize records on %v", topics)
-	if n := e.committed(cfg.Group); n > 0 {
+	if n := e.cluster.Committed(cfg.Group, kafka.TopicRaw); n > 0 {
 		t.Fatalf("%d input records committed with an oversize record", n)
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -24,7 +24,7 @@ type faults struct {
 	on                   atomic.Bool
 }
 
-func injectFaults(c *kfake.Cluster, seed uint64) *faults {
+func injectFaults(c *kafkatest.Cluster, seed uint64) *faults {
 	f := &faults{}
 	f.on.Store(true)
 	var mu sync.Mutex

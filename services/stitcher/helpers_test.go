@@ -18,7 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/event"
+	"github.com/throughline/throughline/pkg/eventually"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
@@ -27,7 +29,7 @@ const testPartitions = 4
 
 type env struct {
 	t       testing.TB
-	cluster *kfake.Cluster
+	cluster *kafkatest.Cluster
 	kcfg    kafka.Config
 	prod    *kgo.Client
 	events  [testPartitions][]event.Envelope // per raw partition, in offset order
@@ -48,22 +50,10 @@ func (e *env) open(suffixes []string, opts ...kfake.Opt) {
 	for _, sfx := range append([]string{""}, suffixes...) {
 		names = append(names, Config{TopicSuffix: sfx}.topics().all()...)
 	}
-	cluster, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, names...),
+	e.cluster = kafkatest.Start(e.t, append([]kfake.Opt{kfake.SeedTopics(testPartitions, names...),
 		kfake.SeedTopics(2, kafka.TopicDeadLetter)}, opts...)...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.cluster = cluster
-	e.kcfg = kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "stitcher-test", Replication: 1}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.prod = prod
-	e.t.Cleanup(func() {
-		prod.Close()
-		cluster.Close()
-	})
+	e.kcfg = e.cluster.Config("stitcher-test")
+	e.prod = e.cluster.Client(e.t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 }
 
 func partitionOf(key string) int32 {
@@ -207,7 +197,7 @@ func (e *env) got(suffix string) map[string][][]byte {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var ends kadm.ListedOffsets
-	eventually(e.t, 30*time.Second, "no open transaction on the entity topics", func() bool {
+	eventually.True(e.t, 30*time.Second, "no open transaction on the entity topics", func() bool {
 		stable, err1 := adm.ListCommittedOffsets(ctx, topics...)
 		high, err2 := adm.ListEndOffsets(ctx, topics...)
 		if err1 != nil || err2 != nil {
@@ -318,21 +308,6 @@ func (r *running) stop() error {
 }
 
 // committed is the group's committed offsets summed over the raw topic.
-func (e *env) committed(group string) int64 {
-	adm := kadm.NewClient(e.prod)
-	offs, err := adm.FetchOffsets(context.Background(), group)
-	if err != nil {
-		return -1
-	}
-	var n int64
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == kafka.TopicRaw && o.Err == nil {
-			n += o.At
-		}
-	})
-	return n
-}
-
 func (e *env) total() int64 {
 	n := 0
 	for _, evs := range e.events {
@@ -341,27 +316,16 @@ func (e *env) total() int64 {
 	return int64(n)
 }
 
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitDone waits until the group committed every raw record and s applied
 // everything it buffered.
 func (e *env) waitDone(s *Stitcher, group string) {
 	e.t.Helper()
-	eventually(e.t, 90*time.Second, "all input committed and applied", func() bool {
+	eventually.True(e.t, 90*time.Second, "all input committed and applied", func() bool {
 		pending, _, unrestored := s.sizes()
 		s.mu.Lock()
 		owned := len(s.parts)
 		s.mu.Unlock()
 		return owned == testPartitions && unrestored == 0 && pending == 0 && s.idle.Load() &&
-			e.committed(group) == e.total()+e.bad
+			e.cluster.Committed(group, kafka.TopicRaw) == e.total()+e.bad
 	})
 }

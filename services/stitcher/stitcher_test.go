@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/throughline/throughline/pkg/contract/entity"
+	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
@@ -40,7 +41,7 @@ func TestTransactionsGatherPolls(t *testing.T) {
 	s := e.newStitcher(cfg)
 	var txns, most, last int64
 	s.hooks.beforeEnd = func() error { // before this transaction ends: the previous ones are committed
-		now := e.committed(cfg.Group)
+		now := e.cluster.Committed(cfg.Group, kafka.TopicRaw)
 		txns++
 		most = max(most, now-last)
 		last = now

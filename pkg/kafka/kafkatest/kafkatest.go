@@ -6,6 +6,7 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,11 +25,25 @@ type Cluster struct {
 	*kfake.Cluster
 	// Brokers are the cluster's addresses (127.0.0.1 and an ephemeral port).
 	Brokers []string
+	adm     *kadm.Client
 }
 
 // Start starts a one-broker cluster and creates every topic of
 // kafka.Topics that opts (kfake.SeedTopics, say) did not.
 func Start(tb testing.TB, opts ...kfake.Opt) *Cluster {
+	tb.Helper()
+	c := StartEmpty(tb, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, c.adm, 1, kafka.Topics); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// StartEmpty starts a one-broker cluster with only the topics opts seed:
+// for the tests of a binary, which creates the topics itself.
+func StartEmpty(tb testing.TB, opts ...kfake.Opt) *Cluster {
 	tb.Helper()
 	cl, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
@@ -35,11 +51,7 @@ func Start(tb testing.TB, opts ...kfake.Opt) *Cluster {
 	}
 	tb.Cleanup(cl.Close)
 	c := &Cluster{Cluster: cl, Brokers: cl.ListenAddrs()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(c.Client(tb)), 1, kafka.Topics); err != nil {
-		tb.Fatal(err)
-	}
+	c.adm = kadm.NewClient(c.Client(tb))
 	return c
 }
 
@@ -67,6 +79,50 @@ func Client(tb testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 	}
 	tb.Cleanup(cl.Close)
 	return cl
+}
+
+// EndOffset is the number of records written to topic: its end offsets
+// summed over the partitions.
+func (c *Cluster) EndOffset(tb testing.TB, topic string) int64 {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := c.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			tb.Fatal(o.Err)
+		}
+		n += o.Offset
+	})
+	return n
+}
+
+// Committed is group's committed offsets in topic summed over the
+// partitions — the records the group consumed, each partition starting at
+// 0; none for a group the broker does not know — or -1 when the broker does
+// not tell (a coordinator still loading, an injected fault), so that a wait
+// on it asks again.
+func (c *Cluster) Committed(group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := c.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0
+	}
+	if err != nil {
+		return -1
+	}
+	var n int64
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil && o.At > 0 {
+			n += o.At
+		}
+	})
+	return n
 }
 
 // Hold makes the broker wait with every request of kind key (kmsg.Produce,

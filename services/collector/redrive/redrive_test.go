@@ -13,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/throughline/throughline/pkg/event"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/telemetry"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/collector"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
@@ -39,6 +37,7 @@ const (
 // local server answering like Bitrix24's REST API) can be made to fail.
 type pipeline struct {
 	brokers   string
+	cluster   *kafkatest.Cluster
 	collector *httptest.Server
 	portalUp  atomic.Bool
 	client    func(opts ...kgo.Opt) *kgo.Client
@@ -46,25 +45,9 @@ type pipeline struct {
 
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	p := &pipeline{brokers: cluster.ListenAddrs()[0]}
-	p.client = func(opts ...kgo.Opt) *kgo.Client {
-		cl, err := kgo.NewClient(append(kafka.BaseOpts(kafka.Config{Brokers: []string{p.brokers}, ClientID: "test"}, zerolog.Nop()), opts...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cl.Close)
-		return cl
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(p.client()), 1, kafka.Topics); err != nil {
-		t.Fatal(err)
-	}
+	cluster := kafkatest.Start(t)
+	p := &pipeline{brokers: cluster.Brokers[0], cluster: cluster}
+	p.client = func(opts ...kgo.Opt) *kgo.Client { return cluster.Client(t, opts...) }
 	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.portalUp.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -119,13 +102,7 @@ func (p *pipeline) deliver(t *testing.T, body string) string {
 
 func (p *pipeline) records(t *testing.T, topic string) int64 {
 	t.Helper()
-	offs, err := kadm.NewClient(p.client()).ListEndOffsets(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
+	return p.cluster.EndOffset(t, topic)
 }
 
 func (p *pipeline) run(t *testing.T, args ...string) (int, string) {

@@ -1,30 +1,14 @@
 package analytics
 
 import (
-	"math"
 	"testing"
-	"time"
 
-	"github.com/throughline/throughline/pkg/aggregates"
 	"github.com/throughline/throughline/pkg/chstore"
-	"github.com/throughline/throughline/services/console/internal/testnet"
+	"github.com/throughline/throughline/schemas/chstoretest"
 )
 
-// One engine per test process: libchdb allows a single session.
+// engine is the process's one embedded engine (libchdb allows a single
+// session); each test works in a database of its own.
 var engine *chstore.Embedded
 
-func TestMain(m *testing.M) { testnet.Main(m, &engine) }
-
-func refresher(t testing.TB, w *testnet.World, zones Zones) *aggregates.Refresher {
-	t.Helper()
-	r, err := aggregates.NewRefresher(aggregates.RefreshConfig{Settle: time.Millisecond, Lookback: time.Minute}, aggregates.RefreshDeps{Store: engine, Database: w.DB, Zones: zones})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// near compares money and weighted counts: equal to 1e-9 relative.
-func near(a, b float64) bool {
-	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
-}
+func TestMain(m *testing.M) { chstoretest.Main(m, &engine) }

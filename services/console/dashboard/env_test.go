@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/throughline/throughline/pkg/aggregates"
@@ -20,16 +19,12 @@ import (
 	"github.com/throughline/throughline/pkg/contract/alert"
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/pkg/tenants"
 	"github.com/throughline/throughline/services/console"
 	"github.com/throughline/throughline/services/console/dashboard"
 	"github.com/throughline/throughline/services/console/internal/testnet"
 )
-
-// One engine per test process: libchdb allows a single session.
-var engine *chstore.Embedded
-
-func TestMain(m *testing.M) { testnet.Main(m, &engine) }
 
 // Tokens of the test tenants. net is testnet's hand-computed network.
 const (
@@ -95,23 +90,11 @@ func newEnv(t *testing.T) *env {
 	testnet.Network(t, e.world)
 	e.deadLetters()
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, kafka.TopicRaw, kafka.TopicLeads, kafka.TopicCalls, kafka.TopicDeals),
-		kfake.SeedTopics(2, kafka.TopicDeadLetter, kafka.TopicCosts),
-		kfake.SeedTopics(1, kafka.TopicAlerts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	e.kcfg = kafka.Config{Brokers: cluster.ListenAddrs(), ClientID: "dashboard-test", Replication: 1}
+	cluster := kafkatest.Start(t)
+	e.kcfg = cluster.Config("dashboard-test")
 	// One partition for every record the test produces, so the order they
 	// are produced in is the order the console reads them in.
-	e.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kcfg.Brokers...), kgo.ProducerLinger(0),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.prod.Close)
+	e.prod = cluster.Client(t, kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 
 	// The alert source: the console forwards GET /v1/alerts to the
 	// alerter's handler; this one answers in the alerter's form.

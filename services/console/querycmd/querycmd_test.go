@@ -2,71 +2,41 @@ package querycmd
 
 import (
 	"bytes"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/services/console"
 )
 
-var consoleURL string
+const adminToken = "querycmd-admin-token-0123"
 
-// The command is tested against a real console over the real engine (one
-// engine per test process).
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "querycmd-test-")
+// cli serves a console over the engine for the test and returns a run of
+// the command against it. The admin token reaches the command through a
+// file, never argv.
+func cli(t *testing.T) func(args ...string) (int, string, string) {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := console.New(console.Config{MaxRows: 3, SQLToken: adminToken}, console.Deps{Store: engine})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		t.Fatal(err)
 	}
-	store, err := chstore.OpenEmbedded(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// The admin token reaches the command through a file, never argv.
-	tokenFile = filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(tokenFile, []byte("querycmd-admin-token-0123\n"), 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	c, err := console.New(console.Config{MaxRows: 3, SQLToken: "querycmd-admin-token-0123"}, console.Deps{Store: store})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	before := goleak.IgnoreCurrent()
 	srv := httptest.NewServer(c.Handler())
-	consoleURL = srv.URL
-	code := m.Run()
-	srv.Close()
-	store.Close()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(before); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
+	t.Cleanup(srv.Close)
+	return func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := Run(append([]string{"--console", srv.URL, "--sql-token-file", tokenFile}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
 	}
-	os.Exit(code)
-}
-
-// tokenFile holds the console's admin token.
-var tokenFile string
-
-func run(args ...string) (int, string, string) {
-	var out, errOut bytes.Buffer
-	code := Run(append([]string{"--console", consoleURL, "--sql-token-file", tokenFile}, args...), &out, &errOut)
-	return code, out.String(), errOut.String()
 }
 
 func TestPrintsTable(t *testing.T) {
+	run := cli(t)
 	code, out, errOut := run("SELECT number AS n, concat('Москва-', toString(number)) AS city, [1, 2] AS arr, NULL AS nothing FROM numbers(2)")
 	want := "" +
 		"n  city      arr    nothing\n" +
@@ -80,6 +50,7 @@ func TestPrintsTable(t *testing.T) {
 }
 
 func TestTableRightAlignsNumbersAndSaysTruncated(t *testing.T) {
+	run := cli(t)
 	code, out, _ := run("SELECT", "number * 1000 AS big, 'x' AS s", "FROM numbers(10)")
 	lines := strings.Split(out, "\n")
 	if code != 0 || lines[2] != "   0  x" || lines[4] != "2000  x" || !strings.Contains(out, "(3 rows, cut at the console's limit") {
@@ -88,6 +59,7 @@ func TestTableRightAlignsNumbersAndSaysTruncated(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
+	run := cli(t)
 	code, out, errOut := run("--format", "csv", "SELECT number, 'a,b' FROM numbers(5)")
 	if code != 0 || out != "number,\"'a,b'\"\n0,\"a,b\"\n1,\"a,b\"\n2,\"a,b\"\n" || !strings.Contains(errOut, "cut") {
 		t.Errorf("csv: exit %d %q %q", code, out, errOut)
@@ -101,6 +73,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestStdin(t *testing.T) {
+	run := cli(t)
 	Stdin = strings.NewReader("SELECT 7 AS seven\n")
 	defer func() { Stdin = os.Stdin }()
 	if code, out, _ := run(); code != 0 || !strings.HasPrefix(out, "seven\n-----\n    7\n") {
@@ -109,6 +82,7 @@ func TestStdin(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	run := cli(t)
 	code, _, errOut := run("DROP TABLE system.one")
 	if code != 1 || !strings.Contains(errOut, "only reading statements") {
 		t.Errorf("refused: exit %d %q", code, errOut)

@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/throughline/throughline/pkg/cli"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/throughline/throughline/services/alerter"
 )
 
@@ -24,11 +23,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 }
 
 func TestRunServesAlertsAndStops(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.StartEmpty(t)
 	dir := t.TempDir()
 	tenantsFile := filepath.Join(dir, "tenants.yaml")
 	if err := os.WriteFile(tenantsFile, []byte("tenants:\n  - id: acme\n    accounts: [{id: msk}]\n"), 0o644); err != nil {
@@ -38,7 +33,7 @@ func TestRunServesAlertsAndStops(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-kafka-brokers", strings.Join(cluster.ListenAddrs(), ","), "-tenants-file", tenantsFile,
+		done <- run(ctx, []string{"-kafka-brokers", strings.Join(cluster.Brokers, ","), "-tenants-file", tenantsFile,
 			"-alerter-http-addr", "127.0.0.1:0", "-alerter-tick", "50ms"}, func(a string) { addr <- a })
 	}()
 	var base string

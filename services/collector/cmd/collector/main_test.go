@@ -11,9 +11,8 @@ import (
 
 	"github.com/throughline/throughline/pkg/cli"
 	"github.com/throughline/throughline/pkg/kafka"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
 
@@ -26,11 +25,7 @@ func run(ctx context.Context, args []string) error {
 
 // The binary creates the topics, serves a hit into Kafka and stops cleanly.
 func TestRun(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.StartEmpty(t)
 	dir := t.TempDir()
 	tenantsFile := filepath.Join(dir, "tenants.yaml")
 	yaml := "tenants:\n  - id: acme\n    accounts:\n      - {id: moscow, write_keys: [test-key-0001]}\n"
@@ -49,7 +44,7 @@ func TestRun(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{
 			"--collector-addr", addr, "--tenants-file", tenantsFile, "--log-level", "error",
-			"--kafka-brokers", cluster.ListenAddrs()[0],
+			"--kafka-brokers", cluster.Brokers[0],
 		})
 	}()
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -78,12 +73,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 
-	adm, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	offs, err := kadm.NewClient(adm).ListEndOffsets(context.Background(), kafka.TopicRaw, kafka.TopicDeadLetter)
+	offs, err := kadm.NewClient(cluster.Client(t)).ListEndOffsets(context.Background(), kafka.TopicRaw, kafka.TopicDeadLetter)
 	if err != nil {
 		t.Fatal(err)
 	}

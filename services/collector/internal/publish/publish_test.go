@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -37,16 +38,7 @@ func TestBudgetNeverExceeded(t *testing.T) {
 }
 
 func TestPublishAndBudget(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()[0]), kgo.MaxBufferedRecords(10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := kafkatest.StartEmpty(t, kfake.SeedTopics(1, "t")).Client(t, kgo.MaxBufferedRecords(10))
 	p, err := New(cl, Config{MaxRecords: 3, MaxBytes: 1 << 20, Timeout: 5 * time.Second}, noop.NewMeterProvider().Meter(""))
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,13 +15,11 @@ import (
 	"github.com/throughline/throughline/pkg/contract/entity"
 	"github.com/throughline/throughline/pkg/contract/model"
 	"github.com/throughline/throughline/pkg/contract/tables"
-	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/schemas/chstoretest"
 )
 
 // models are the attribution models the stitcher computes.
 var models = model.Names()
-
-var dbSeq atomic.Int64
 
 // World is one test's database with the migrations applied, and helpers
 // that write entities the way the loader does: through the stitcher's row
@@ -36,21 +32,18 @@ type World struct {
 	version map[string]uint64 // per tenant/account
 }
 
-// New creates a database on store, applies the migrations and drops it
-// when the test ends.
+// New creates a database of the test's own on store with the migrations
+// applied (chstoretest.Database).
 func New(t testing.TB, store chstore.Store) *World {
 	t.Helper()
-	return NewNamed(t, store, fmt.Sprintf("testnet_%d_%d", os.Getpid(), dbSeq.Add(1)))
+	return &World{t: t, Store: store, DB: chstoretest.Database(t, store), version: map[string]uint64{}}
 }
 
 // NewNamed is New with the database's name, e.g. "throughline" for queries
 // written as users write them.
 func NewNamed(t testing.TB, store chstore.Store, db string) *World {
 	t.Helper()
-	if err := schemas.Migrate(context.Background(), store, db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db, nil) })
+	chstoretest.Migrate(t, store, db)
 	return &World{t: t, Store: store, DB: db, version: map[string]uint64{}}
 }
 

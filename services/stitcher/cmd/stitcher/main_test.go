@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/throughline/throughline/pkg/cli"
+	"github.com/throughline/throughline/pkg/kafka/kafkatest"
 )
 
 // run runs the binary as main does, to its error.
@@ -19,14 +18,10 @@ func run(ctx context.Context, args []string) error {
 // TestReplayCommand runs the binary's replay against a fresh broker: it
 // creates the topics, replays the (empty) raw topic and exits.
 func TestReplayCommand(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.StartEmpty(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err = run(ctx, []string{"--kafka-brokers", c.ListenAddrs()[0], "--stitcher-replay", "--stitcher-topic-suffix", ".r1",
+	err := run(ctx, []string{"--kafka-brokers", c.Brokers[0], "--stitcher-replay", "--stitcher-topic-suffix", ".r1",
 		"--stitcher-metrics-addr", "", "--log-level", "warn"})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/throughline/throughline/pkg/chstore"
 	"github.com/throughline/throughline/pkg/contract/tables"
 	"github.com/throughline/throughline/pkg/event"
-	"github.com/throughline/throughline/schemas"
+	"github.com/throughline/throughline/schemas/chstoretest"
 	"github.com/throughline/throughline/services/stitcher/internal/stitch"
 )
 
@@ -19,18 +19,8 @@ import (
 // *_latest views) show exactly the latest entities.
 func TestTablesReadLatest(t *testing.T) {
 	ctx := context.Background()
-	store, err := chstore.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Skipf("embedded ClickHouse unavailable: %v", err)
-	}
-	defer store.Close()
-	migs, err := chstore.LoadMigrations(schemas.ClickHouse, schemas.ClickHouseDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chstore.Migrate(ctx, store, "tl", migs); err != nil {
-		t.Fatal(err)
-	}
+	store := engine
+	chstoretest.Migrate(t, store, "tl")
 
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixMilli()
 	min := int64(time.Minute / time.Millisecond)
@@ -78,6 +68,7 @@ func TestTablesReadLatest(t *testing.T) {
 		tb := byName[name]
 		b := batches[name]
 		if b == nil {
+			var err error
 			if b, err = store.PrepareInsert(ctx, "tl."+name, append(append([]chstore.Column{}, tb.Columns...), coords...), ""); err != nil {
 				t.Fatal(err)
 			}

@@ -44,7 +44,7 @@ func demoGauges(t *testing.T) (metric.Meter, func() map[string]float64) {
 		}
 		var kv []string
 		for _, a := range set.ToSlice() {
-			kv = append(kv, string(a.Key)+"="+a.Value.Emit())
+			kv = append(kv, string(a.Key)+"="+a.Value.String())
 		}
 		return name + "{" + strings.Join(kv, ",") + "}"
 	}
