@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -119,6 +120,7 @@ type Refresher struct {
 	savedAt      time.Time // when the watermark was last recorded
 	lastFull     time.Time
 	seen         map[changeKey]*seenChange
+	asOf         atomic.Int64 // start of the last successful round, Unix ns
 
 	rounds   metric.Int64Counter
 	accounts metric.Int64Counter
@@ -231,6 +233,15 @@ func (r *Refresher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// AsOf is when the last successful round started: every entity row
+// committed before it is in the aggregates (zero before the first round).
+func (r *Refresher) AsOf() time.Time {
+	if ns := r.asOf.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Refresh runs one round: it finds the accounts whose entities changed since
@@ -369,6 +380,7 @@ func (r *Refresher) round(ctx context.Context, full bool) (st RoundStats, err er
 		}
 	}
 	st.Full, st.Accounts, st.SpendTenants = full, dirty, tenants
+	r.asOf.Store(start.UnixNano())
 	return st, nil
 }
 

@@ -1,6 +1,8 @@
 package refresher
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +83,10 @@ func (r *Refresher) Group() string { return r.group }
 
 // Leading tells whether this refresher is the active one.
 func (r *Refresher) Leading() bool { return r.leading.Load() }
+
+// AsOf is when this instance's last successful round started (zero if it
+// has not led one): the aggregates hold every entity row committed before.
+func (r *Refresher) AsOf() time.Time { return r.rounds.AsOf() }
 
 // Run joins the group and, while this refresher leads it, refreshes every
 // Interval, until ctx ends. Shutdown order: the running round ends (its

@@ -199,6 +199,9 @@ func serve(args []string, withDemo bool, stdout, stderr io.Writer) int {
 			}
 			defer closeLag()
 			dcfg.Behind = behind
+			if cfg.Refresher.Aggregates.Interval > 0 {
+				dcfg.ReportsAsOf = a.AggregatesAsOf
+			}
 		}
 		dcfg.Meter = a.Meter()
 		go func() {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -209,6 +211,10 @@ func (a *App) ClickHouseHTTPAddr() string {
 
 // Meter is the process's meter: what it records is on the collector's /metrics.
 func (a *App) Meter() metric.Meter { return a.tel.Meter }
+
+// AggregatesAsOf is when the report aggregates' last round started: every
+// entity row loaded before it shows in the reports.
+func (a *App) AggregatesAsOf() time.Time { return a.refresher.AsOf() }
 
 // Log is the process logger.
 func (a *App) Log() zerolog.Logger { return a.log }

@@ -77,6 +77,11 @@ type Config struct {
 	// take (PipelineBehind): after the history the demo waits for it to
 	// reach zero before going live.
 	Behind func(context.Context) (int64, error)
+	// ReportsAsOf, when set, is when the report aggregates were last
+	// brought up to date (the all-in-one's refresher): once the pipeline
+	// took the history, the demo also waits for a round that started after
+	// that, so the dashboard it goes live on shows the whole history.
+	ReportsAsOf func() time.Time
 	// Progress, when set, draws the history's progress as a bar (on a
 	// terminal); without it the progress is a log line every few seconds.
 	Progress *ProgressBar

@@ -101,7 +101,7 @@ func TestLiveGauge(t *testing.T) {
 	defer srv.Close()
 	meter, read := demoGauges(t)
 	live := func() int64 { return int64(read()["throughline_demo_live"]) }
-	var behind atomic.Int64
+	var behind, reportsAsOf atomic.Int64
 	behind.Store(7)
 	asked := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +115,9 @@ func TestLiveGauge(t *testing.T) {
 				default:
 				}
 				return behind.Load(), nil
-			}}, tc, zerolog.Nop())
+			},
+			ReportsAsOf: func() time.Time { return time.Unix(0, reportsAsOf.Load()) },
+		}, tc, zerolog.Nop())
 	}()
 	select {
 	case <-asked: // the history is sent; the demo waits for the pipeline
@@ -130,8 +132,15 @@ func TestLiveGauge(t *testing.T) {
 	if sent == 0 || accepted != sent || m["throughline_demo_events_total{outcome=failed}"] != 0 {
 		t.Errorf("after the history: %v", m)
 	}
+	// The pipeline caught up; the reports' last round started before.
+	reportsAsOf.Store(time.Now().UnixNano())
 	behind.Store(0)
-	waitLive(t, live, 30*time.Second, func() string { return "the pipeline caught up" })
+	time.Sleep(2 * time.Second) // four polls of the lag: settled
+	if v := live(); v != 0 {
+		t.Errorf("throughline_demo_live = %v while the reports are older than the history, want 0", v)
+	}
+	reportsAsOf.Store(time.Now().Add(time.Second).UnixNano()) // a round after it
+	waitLive(t, live, 30*time.Second, func() string { return "the reports caught up" })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -48,8 +48,13 @@ func PipelineBehind(kcfg kafka.Config, log zerolog.Logger) (behind func(context.
 	}, cl.Close, nil
 }
 
+// reportsWait bounds the wait for the reports: rounds are paced at most a
+// minute apart; a refresher that fails keeps logging why.
+const reportsWait = 3 * time.Minute
+
 // settle waits until the pipeline has taken everything sent so far (see
-// PipelineBehind): behind is zero twice in a row. Errors reading it end
+// PipelineBehind): behind is zero twice in a row; then for the reports
+// (ReportsAsOf). Errors reading it end
 // the wait with a warning: the demo goes on regardless.
 func (r *runner) settle(ctx context.Context, prog *progress) bool {
 	if r.cfg.Behind == nil {
@@ -73,6 +78,21 @@ func (r *runner) settle(ctx context.Context, prog *progress) bool {
 		}
 		if !sleep(ctx, 500*time.Millisecond) {
 			return false
+		}
+	}
+	// The reports read aggregates a refresher brings up to date in rounds,
+	// paced by how long they take: wait for one that started after the
+	// pipeline took everything.
+	if r.cfg.ReportsAsOf != nil {
+		taken := time.Now()
+		for !r.cfg.ReportsAsOf().After(taken) {
+			if time.Since(taken) > reportsWait {
+				r.log.Warn().Dur("waited", reportsWait).Msg("demo: the report aggregates were not brought up to date: going live without them")
+				break
+			}
+			if !sleep(ctx, 200*time.Millisecond) {
+				return false
+			}
 		}
 	}
 	return true
